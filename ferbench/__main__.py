@@ -1,0 +1,5 @@
+import sys
+
+from ferbench.cli.main import main
+
+sys.exit(main())

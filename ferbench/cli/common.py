@@ -1,0 +1,36 @@
+"""Helpers shared by the CLI commands (light imports only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ferbench.errors import Located, SpecError
+
+SET_OPTION = typer.Option(
+    None, "--set", "-s", metavar="KEY=VALUE",
+    help="Override a spec value (YAML-typed), e.g. --set model.width=1.0; fixes a searched value. Repeatable.",
+)
+
+
+def overrides(values: Optional[list[str]]) -> list[str]:
+    return list(values or [])
+
+
+def print_problems(problems: list[Located]) -> None:
+    for p in problems:
+        print(str(p), file=sys.stderr)
+
+
+def load(spec_path: Path, sets: Optional[list[str]]):  # -> Spec
+    """Load a spec for a command; warnings go to stderr, errors raise SpecError."""
+    from ferbench.spec import check_file
+
+    checked = check_file(spec_path, overrides(sets))
+    print_problems(checked.warnings)
+    if checked.spec is None:
+        raise SpecError(checked.errors)
+    return checked.spec

@@ -1,0 +1,204 @@
+"""The ``ferbench`` command line.
+
+Only light modules are imported here: ``validate``, ``plan``, ``schema``, ``new`` and
+``report`` never import TensorFlow or Optuna. Commands that train import them inside.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ferbench import __version__
+from ferbench.cli.common import SET_OPTION, load, print_problems
+from ferbench.errors import FerbenchError, SpecError
+
+app = typer.Typer(
+    name="ferbench",
+    help="Declarative benchmarks for facial expression recognition: spec -> plan -> run -> results -> report.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"ferbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """ferbench: FER benchmarks from YAML specs."""
+
+
+@app.command()
+def validate(
+    specs: list[Path] = typer.Argument(..., help="Spec files to check."),
+    sets: Optional[list[str]] = SET_OPTION,
+) -> None:
+    """Check specs against the schema and the semantic rules; exit 0 when all are valid, 2 otherwise."""
+    from ferbench.spec import check_file
+
+    bad = 0
+    for path in specs:
+        checked = check_file(path, list(sets or []))
+        print_problems(checked.errors + checked.warnings)
+        if checked.ok:
+            print(f"ok  {path}")
+        else:
+            bad += 1
+    if bad:
+        print(f"{bad} of {len(specs)} spec(s) invalid", file=sys.stderr)
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema(
+    name: str = typer.Argument("spec", help="spec, record, run or baselines."),
+) -> None:
+    """Print a JSON Schema (point your editor's YAML language server at it)."""
+    from ferbench.spec.schema import schema_path
+
+    try:
+        path = schema_path(f"{name}.schema.json")
+    except FileNotFoundError:
+        raise FerbenchError(f"no schema named {name!r}; try spec, record, run or baselines") from None
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+TEMPLATES = ("quickstart", "fer2013", "affectnet", "folder")
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="Experiment name (also the file name NAME.yaml)."),
+    template: str = typer.Option("quickstart", "--from", help=f"A template ({', '.join(TEMPLATES)}) or an existing spec file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write (default ./NAME.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a new spec from a template; it validates as written."""
+    import re
+
+    from ferbench.spec import check_file
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise FerbenchError(f"name {name!r}: use letters, digits, '_', '.', '-' (at most 64), starting with a letter or digit")
+    target = out or Path(f"{name}.yaml")
+    if target.exists() and not force:
+        raise FerbenchError(f"{target} exists; pass --force to overwrite it")
+    if template in TEMPLATES:
+        text = (Path(__file__).resolve().parents[1] / "templates" / f"{template}.yaml").read_text(encoding="utf-8")
+        text = text.replace("__NAME__", name)
+    else:
+        src = Path(template)
+        if not src.is_file():
+            raise FerbenchError(f"--from {template}: not a template ({', '.join(TEMPLATES)}) nor a spec file")
+        text = re.sub(r"(?m)^name:.*$", f"name: {name}", src.read_text(encoding="utf-8"), count=1)
+        if "extends:" in text and src.parent.resolve() != target.parent.resolve():
+            raise FerbenchError(f"{src} uses extends with a relative path; write the new spec next to it (--out {src.parent / (name + '.yaml')})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    checked = check_file(target, env={"FERBENCH_DATA": "data"})
+    print_problems(checked.errors)
+    print(f"wrote {target}" + ("" if checked.ok else " (it does not validate: fix the lines above)"))
+    if not checked.ok:
+        raise typer.Exit(2)
+
+
+@app.command()
+def plan(
+    spec: Path = typer.Argument(..., help="The spec file."),
+    sets: Optional[list[str]] = SET_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with a runs list (byte-identical for identical input)."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in each run folder; $FERBENCH_STORAGE)."),
+) -> None:
+    """Show the runs a spec expands into: one per matrix cell and seed, with budgets and costs."""
+    from ferbench.cli.plan_view import print_plan
+    from ferbench.plan import plan_json, plan_spec
+
+    the_plan = plan_spec(load(spec, sets), storage=storage)
+    if as_json:
+        sys.stdout.write(plan_json(the_plan))
+    else:
+        print_plan(the_plan)
+
+
+#: Sub-command groups and commands defined in their own modules: (module, name, help).
+_GROUPS = (
+    ("ferbench.cli.data", "data", "Inspect datasets: per-split, per-class counts, duplicates, class weights."),
+    ("ferbench.cli.model", "model", "Inspect the model: per-stage channels, repeats, parameters and MACs."),
+)
+_COMMANDS = (
+    ("ferbench.cli.report", "report"),
+    ("ferbench.cli.run", "run"),
+    ("ferbench.cli.run", "evaluate"),
+    ("ferbench.cli.worker", "worker"),
+    ("ferbench.cli.verify", "verify"),
+)
+
+
+def _mount() -> None:
+    for module, name, help_ in _GROUPS:
+        try:
+            sub = importlib.import_module(module).app
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        app.add_typer(sub, name=name, help=help_)
+    for module, name in _COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        fn = getattr(mod, name, None) or getattr(mod, f"{name}_command", None)
+        if fn is not None:
+            app.command(name=name)(fn)
+
+
+_mount()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: user errors are printed without a traceback and exit with 2."""
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except SpecError as exc:
+        print_problems(exc.problems + exc.warnings)
+        return 2
+    except FerbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # Usage errors (bad option, missing argument): click's, vendored or not, carry show().
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            return 2
+        raise
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

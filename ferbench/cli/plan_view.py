@@ -1,0 +1,63 @@
+"""Human-readable rendering of a plan (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ferbench.plan import Plan, run_summary
+
+
+def _si(n: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{n:.3g}"
+
+
+def _range(lo: float, hi: float) -> str:
+    return _si(lo) if lo == hi else f"{_si(lo)}–{_si(hi)}"
+
+
+def print_plan(plan: Plan, console: Console | None = None) -> None:
+    console = console or Console()
+    spec = plan.spec
+    console.print(f"[bold]{spec.name}[/bold]  {spec.description}".rstrip())
+    summaries = [run_summary(r) for r in plan.runs]
+    console.print(f"{len(summaries)} run(s)")
+    for s in summaries:
+        cell = ", ".join(f"{k}={v}" for k, v in s["matrix_cell"].items()) or "-"
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in (
+            ("run", s["run_id"]),
+            ("matrix cell", cell),
+            ("seed", str(s["seed"])),
+            ("trials", f"{s['trials']} x at most {s['max_epochs']} epochs (budget {s['epoch_budget']} epochs)"),
+            ("params", _range(*s["model"]["params"]) + f"  (stages {s['model']['stages']})"),
+            ("MACs/image", _range(*s["model"]["macs"])),
+            ("workers", f"{s['workers']} on {', '.join(s['devices'])}"),
+            ("storage", s["storage"]),
+            ("results", s["results_dir"]),
+        ):
+            table.add_row(key, value)
+        console.print(table)
+        console.print()
+    first = summaries[0]
+    sampler = ", ".join(f"{k}={v}" for k, v in first["sampler"].items() if k != "name")
+    console.print(f"sampler: {first['sampler']['name']} ({sampler}); pruner: {first['pruner']['name']}; "
+                  f"objective: {first['objective']['direction']} {first['objective']['metric']}")
+    if first["space"]:
+        space = Table("searched", "key", "range", header_style="bold")
+        for p in first["space"]:
+            if p["kind"] == "categorical":
+                rng = "{" + ", ".join(map(str, p["choices"])) + "}"
+            else:
+                rng = f"{p['kind']} [{p['low']}, {p['high']}]" + (f" step {p['step']}" if p["step"] else "") + (" log" if p["log"] else "")
+            space.add_row(p["name"], p["key"], rng)
+        console.print(space)
+    fixed = ", ".join(f"{k}={v}" for k, v in first["fixed"].items())
+    console.print(f"fixed: {fixed}")
+    for note in dict.fromkeys(n for s in summaries for n in s["notes"]):
+        console.print(f"note: {note}")

@@ -1,0 +1,167 @@
+"""The planner: a spec expands into runs, purely and deterministically (no TensorFlow).
+
+Same spec, same plan, same run ids: a run id is the hash of the run's resolved content,
+leaving out what only says where and how it runs (results folder, devices, workers,
+storage), so the same experiment resumes wherever it is started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ferbench.redact import redact
+from ferbench.spec.loader import json_safe, matrix_cells, spec_for_cell
+from ferbench.spec.types import Spec
+
+#: Keys that do not change what is computed, only where/how: left out of the run id.
+_PLACEMENT_KEYS = ("results", "description", "report", "extends")
+_PLACEMENT_RUNTIME = ("devices", "workers", "storage")
+
+
+def spec_hash(raw: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a resolved run spec, placement keys left out."""
+    data = {k: v for k, v in json_safe(raw).items() if k not in _PLACEMENT_KEYS}
+    data["runtime"] = {k: v for k, v in data.get("runtime", {}).items() if k not in _PLACEMENT_RUNTIME}
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def visible_gpus() -> list[int]:
+    """GPU indices visible to this process, found without TensorFlow."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [i for i, tok in enumerate(t for t in env.split(",") if t.strip() and t.strip() != "-1")]
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [i for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
+
+
+def device_slots(devices: str | tuple[int, ...], workers: int | str, gpus: list[int] | None = None) -> list[str]:
+    """One entry per worker: ``"cpu"`` or ``"gpu:N"`` (the worker sees only that GPU)."""
+    if devices == "cpu":
+        pool = ["cpu"]
+    else:
+        found = visible_gpus() if gpus is None else gpus
+        ids = found if devices == "auto" else list(devices)
+        pool = [f"gpu:{i}" for i in ids] or ["cpu"]
+    n = len(pool) if workers == "auto" else int(workers)
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def default_storage(results_dir: Path, workers: int) -> str:
+    """SQLite for one local worker; Optuna's journal file (safe across processes) for several."""
+    if workers <= 1:
+        return f"sqlite:///{results_dir / 'study.db'}"
+    return f"journal:///{results_dir / 'study.journal'}"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: str
+    spec_hash: str
+    spec: Spec
+    matrix_cell: dict[str, Any]
+    seed: int
+    results_dir: Path
+    storage: str | None  # explicit URL (spec, $FERBENCH_STORAGE or --storage); None = default_storage
+    slots: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or default_storage(self.results_dir, len(self.slots))
+
+    @property
+    def storage_display(self) -> str:
+        return redact(self.storage_url)
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: Spec
+    runs: list[PlannedRun] = field(default_factory=list)
+
+
+def plan_spec(spec: Spec, *, storage: str | None = None, gpus: list[int] | None = None) -> Plan:
+    """Expand a spec into runs: one per matrix cell and seed."""
+    url = storage or os.environ.get("FERBENCH_STORAGE") or spec.runtime.storage
+    runs: list[PlannedRun] = []
+    for cell in matrix_cells(spec.matrix) if spec.matrix else [{}]:
+        for seed in spec.seeds:
+            s = spec_for_cell(spec, cell, seed)
+            h = spec_hash(s.raw)
+            slots = device_slots(s.runtime.devices, s.runtime.workers, gpus)
+            notes = list(spec.notes)
+            if len(slots) > 1 and s.search.sampler.name == "tpe" and not s.search.sampler.options.get("constant_liar"):
+                notes.append("several workers share this TPE study: constant_liar is turned on so parallel trials do not sample the same point")
+            runs.append(PlannedRun(
+                run_id=h[:12], spec_hash=h, spec=s, matrix_cell=dict(cell), seed=seed,
+                results_dir=Path(s.results) / s.name / h[:12], storage=url, slots=tuple(slots), notes=tuple(notes),
+            ))
+    return Plan(spec=spec, runs=runs)
+
+
+def space_summary(spec: Spec) -> list[dict[str, Any]]:
+    out = []
+    for p in spec.search.space:
+        d: dict[str, Any] = {"name": p.name, "key": p.key, "kind": p.kind}
+        if p.kind == "categorical":
+            d["choices"] = list(p.choices or ())
+        else:
+            d.update(low=p.low, high=p.high, step=p.step, log=p.log)
+        out.append(d)
+    return out
+
+
+def run_summary(run: PlannedRun) -> dict[str, Any]:
+    """The JSON-safe description of a planned run (what ``ferbench plan --json`` prints)."""
+    from ferbench.model.cost import cost_range  # pure Python, no TensorFlow
+
+    s = run.spec
+    small, large = cost_range(s.model, s.search.space, s.input_shape, s.num_classes)
+    fixed = {k: v for k, v in {
+        "width": s.model.width, "depth": s.model.depth, "dropout": s.model.dropout,
+        "top_filters": s.model.top_filters, "drop_connect": s.model.drop_connect,
+        "learning_rate": s.train.learning_rate, "batch_size": s.train.batch_size,
+        "label_smoothing": s.loss.label_smoothing,
+    }.items() if v is not None}
+    return {
+        "run_id": run.run_id,
+        "spec_hash": run.spec_hash,
+        "name": s.name,
+        "matrix_cell": json_safe(run.matrix_cell),
+        "seed": run.seed,
+        "dataset": {"kind": s.dataset.kind, "path": s.dataset.path, "classes": list(s.dataset.classes), "input_shape": list(s.input_shape)},
+        "model": {"arch": s.model.arch, "stages": list(s.model.stages), "params": [small.params, large.params], "macs": [small.macs, large.macs]},
+        "fixed": fixed,
+        "trials": s.search.trials,
+        "max_epochs": s.train.max_epochs,
+        "epoch_budget": s.search.trials * s.train.max_epochs,
+        "sampler": {"name": s.search.sampler.name, **json_safe(dict(s.search.sampler.options))},
+        "pruner": {"name": s.search.pruner.name, **json_safe(dict(s.search.pruner.options))},
+        "objective": {"metric": s.search.metric, "direction": s.search.direction},
+        "space": space_summary(s),
+        "devices": list(run.slots),
+        "workers": len(run.slots),
+        "storage": run.storage_display,
+        "results_dir": str(run.results_dir),
+        "notes": list(run.notes),
+    }
+
+
+def plan_json(plan: Plan) -> str:
+    """Byte-identical for identical input: sorted keys, no timestamps."""
+    doc = {"spec": plan.spec.name, "runs": [run_summary(r) for r in plan.runs]}
+    return json.dumps(doc, sort_keys=True, indent=2) + "\n"

@@ -1,0 +1,145 @@
+"""Turn validated, default-filled spec data into the frozen dataclasses of :mod:`types`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferbench.spec.compose import get_path, set_path
+from ferbench.spec.types import (
+    SEARCHABLE,
+    AugmentSpec,
+    DatasetSpec,
+    DerivedSplit,
+    EarlyStopping,
+    LossSpec,
+    ModelSpec,
+    PrunerSpec,
+    ReportSpec,
+    RuntimeSpec,
+    SamplerSpec,
+    SearchParam,
+    SearchSpec,
+    Spec,
+    Splits,
+    SplitRef,
+    SyntheticSpec,
+    TrainSpec,
+)
+from ferbench.spec.yaml_loader import LocatedDoc, Mark
+
+#: Values of hyperparameters that are neither fixed nor searched (Keras's defaults,
+#: the thesis's batch size). Filled into the resolved spec so it states every value.
+HYPER_DEFAULTS: dict[str, Any] = {
+    "model.width": 1.0,
+    "model.depth": 1.0,
+    "model.dropout": 0.2,
+    "model.top_filters": 1280,
+    "model.drop_connect": 0.2,
+    "train.learning_rate": 1e-3,
+    "train.batch_size": 64,
+    "loss.label_smoothing": 0.0,
+}
+
+#: Default named splits per source kind (the thesis protocol for FER2013 is
+#: validation = PublicTest, test = PrivateTest; AffectNet tests on its validation set).
+DEFAULT_SPLITS: dict[str, dict[str, Any]] = {
+    "fer2013": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
+    "affectnet": {"train": "train", "validation": {"from": "train", "fraction": 0.1, "stratified": True}, "test": "validation"},
+    "folder": {"train": "train", "validation": {"from": "train", "fraction": 0.1, "stratified": True}, "test": "test"},
+    "synthetic": {"train": "train", "validation": "validation", "test": "test"},
+}
+
+
+def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
+    """Fill values that depend on other values (after schema defaults), in place."""
+    space = get_path(data, "search.space", {}) or {}
+    searched = {SEARCHABLE[n] for n in space}
+    here = Mark("<default>", 1, 1)
+    for key, value in HYPER_DEFAULTS.items():
+        if key not in searched and get_path(data, key) is None:
+            set_path(doc, key, value, doc.mark_for(tuple(key.split("."))[:1]) or here)
+    ds = data["dataset"]
+    splits = ds.setdefault("splits", {})
+    for name, value in DEFAULT_SPLITS[ds["kind"]].items():
+        splits.setdefault(name, value)
+    for s in splits.values():
+        if isinstance(s, dict):
+            s.setdefault("stratified", True)
+    obj = data["search"]["objective"]
+    obj.setdefault("direction", "minimize" if obj["metric"] == "val_loss" else "maximize")
+    if data["search"]["sampler"].get("seed") is None:
+        data["search"]["sampler"]["seed"] = data["seed"]
+
+
+def _split(v: Any) -> SplitRef:
+    if isinstance(v, dict):
+        return DerivedSplit(source=v["from"], fraction=float(v["fraction"]), stratified=bool(v.get("stratified", True)))
+    return str(v)
+
+
+def _param(name: str, p: dict[str, Any]) -> SearchParam:
+    key = SEARCHABLE[name]
+    if "choices" in p:
+        return SearchParam(name, key, "categorical", choices=tuple(p["choices"]))
+    kind = "float" if "float" in p else "int"
+    low, high = p[kind]
+    return SearchParam(name, key, kind, low=low, high=high, step=p.get("step"), log=bool(p.get("log", False)))
+
+
+def build_spec(data: dict[str, Any]) -> Spec:
+    """Build a :class:`Spec` from resolved data (schema-valid, checked, defaults filled)."""
+    ds, aug, m, loss, tr, se, rt = (data[k] for k in ("dataset", "augment", "model", "loss", "train", "search", "runtime"))
+    syn = ds["synthetic"]
+    imb = syn["imbalance"]
+    es = tr["early_stopping"]
+    return Spec(
+        name=data["name"],
+        description=data.get("description", ""),
+        seed=int(data["seed"]),
+        seeds=tuple(data.get("seeds") or (data["seed"],)),
+        dataset=DatasetSpec(
+            kind=ds["kind"],
+            path=ds.get("path"),
+            layout=ds["layout"],
+            labels=ds.get("labels"),
+            image_size=ds["image_size"],
+            color=ds["color"],
+            classes=tuple(ds["classes"]),
+            class_map=dict(ds["class_map"]),
+            splits=Splits(**{k: _split(ds["splits"][k]) for k in ("train", "validation", "test")}),
+            on_bad_sample=ds["on_bad_sample"],
+            cache=ds.get("cache"),
+            synthetic=SyntheticSpec(
+                train=syn["train"], validation=syn["validation"], test=syn["test"],
+                imbalance=imb if isinstance(imb, str) else tuple(float(x) for x in imb),
+                noise=float(syn["noise"]),
+            ),
+        ),
+        augment=AugmentSpec(**{k: aug[k] for k in ("enabled", "flip", "rotation_deg", "translate", "zoom", "contrast", "brightness")}),
+        model=ModelSpec(arch=m["arch"], stages=tuple(m["stages"]), width=m.get("width"), depth=m.get("depth"),
+                        dropout=m.get("dropout"), top_filters=m.get("top_filters"), drop_connect=m.get("drop_connect")),
+        loss=LossSpec(class_weight=loss["class_weight"], beta=float(loss["beta"]), label_smoothing=loss.get("label_smoothing")),
+        train=TrainSpec(
+            optimizer=tr["optimizer"], learning_rate=tr.get("learning_rate"), batch_size=tr.get("batch_size"),
+            max_epochs=tr["max_epochs"], eval_batch_size=tr["eval_batch_size"],
+            early_stopping=None if es is None else EarlyStopping(es["monitor"], es["patience"], float(es["min_delta"]), es["restore_best_weights"]),
+        ),
+        search=SearchSpec(
+            trials=se["trials"],
+            sampler=SamplerSpec(se["sampler"]["name"], {k: v for k, v in se["sampler"].items() if k != "name"}),
+            pruner=PrunerSpec(se["pruner"]["name"], {k: v for k, v in se["pruner"].items() if k != "name"}),
+            metric=se["objective"]["metric"],
+            direction=se["objective"]["direction"],
+            space=tuple(_param(n, p) for n, p in se["space"].items()),
+            timeout_s=None if se.get("timeout_h") is None else float(se["timeout_h"]) * 3600.0,
+        ),
+        matrix={k: tuple(v) for k, v in (data.get("matrix") or {}).items()},
+        report=ReportSpec(compare=tuple(data["report"]["compare"])),
+        runtime=RuntimeSpec(
+            devices=rt["devices"] if isinstance(rt["devices"], str) else tuple(rt["devices"]),
+            workers=rt["workers"], precision=rt["precision"], jit_compile=rt["jit_compile"],
+            deterministic=rt["deterministic"], storage=rt.get("storage"), steps_per_execution=rt["steps_per_execution"],
+        ),
+        results=data["results"],
+        raw=data,
+    )

@@ -1,0 +1,258 @@
+"""Phase two of validation: small named semantic checks, one rule each.
+
+Each check takes the schema-valid, default-filled spec data and its positions and
+yields located problems. Checks never repeat what the schema already enforces.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator
+
+from ferbench.errors import Located
+from ferbench.spec.compose import get_path
+from ferbench.spec.schema import subschema, suggest
+from ferbench.spec.types import CLASS_VOCABULARY, FER2013_CLASSES, SEARCHABLE
+from ferbench.spec.yaml_loader import LocatedDoc
+
+Check = Callable[[dict[str, Any], LocatedDoc], Iterator[Located]]
+CHECKS: list[Check] = []
+
+#: Kept stages beyond the last MBConv stage do not exist in EfficientNetV2-S.
+NUM_STAGES = 7
+INT_PARAMS = {"top_filters", "batch_size"}
+
+#: Classes each source can provide.
+KNOWN_CLASSES: dict[str, tuple[str, ...]] = {
+    "fer2013": FER2013_CLASSES,
+    "fer2013+ferplus": CLASS_VOCABULARY,
+    "affectnet": CLASS_VOCABULARY,
+    "folder": CLASS_VOCABULARY,
+    "synthetic": CLASS_VOCABULARY,
+}
+
+
+def check(fn: Check) -> Check:
+    CHECKS.append(fn)
+    return fn
+
+
+def _space(data: dict[str, Any]) -> dict[str, Any]:
+    return get_path(data, "search.space", {}) or {}
+
+
+@check
+def search_param_kind(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """A parameter is exactly one of float, int or choices, and fits the key it sets."""
+    for name, p in _space(data).items():
+        path = ("search", "space", name)
+        kinds = [k for k in ("float", "int", "choices") if k in p]
+        if len(kinds) != 1:
+            yield doc.locate(path, f"give exactly one of float: [low, high], int: [low, high] or choices: [...], got {', '.join(kinds) or 'none'}")
+        elif name in INT_PARAMS and kinds[0] == "float":
+            yield doc.locate(path + ("float",), f"{name} is an integer: write int: [low, high]", key=True)
+        elif kinds[0] == "choices" and ("step" in p or p.get("log")):
+            yield doc.locate(path, "step and log apply to float and int ranges, not to choices")
+
+
+@check
+def search_range_order(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """low < high."""
+    for name, p in _space(data).items():
+        for kind in ("float", "int"):
+            if kind in p:
+                low, high = p[kind]
+                if not low < high:
+                    yield doc.locate(("search", "space", name, kind), f"low must be < high, got {low} >= {high}")
+
+
+@check
+def search_step_fits(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """A step divides the range (Optuna would silently shrink the high end otherwise)."""
+    for name, p in _space(data).items():
+        step = p.get("step")
+        if step is None or p.get("log"):  # log + step is its own error
+            continue
+        path = ("search", "space", name, "step")
+        if "int" in p and float(step) != int(step):
+            yield doc.locate(path, f"an int range needs an integer step, got {step}")
+            continue
+        for kind in ("float", "int"):
+            if kind in p:
+                low, high = p[kind]
+                if high <= low:
+                    continue
+                n = (high - low) / step
+                if step > high - low:
+                    yield doc.locate(path, f"step {step} is larger than the range {low}..{high}")
+                elif not math.isclose(n, round(n), rel_tol=0, abs_tol=1e-6):
+                    yield doc.locate(path, f"step {step} does not divide the range {low}..{high} ({n:.3g} steps); adjust high to {low + math.floor(n) * step:.6g}")
+
+
+@check
+def search_log_scale(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Log scale takes no step and needs low > 0."""
+    for name, p in _space(data).items():
+        if not p.get("log"):
+            continue
+        path = ("search", "space", name)
+        if "step" in p:
+            yield doc.locate(path + ("log",), "log scale with a step is not supported (Optuna refuses it); drop one", key=True)
+        for kind in ("float", "int"):
+            if kind in p and p[kind][0] <= 0:
+                yield doc.locate(path + (kind,), f"log scale needs low > 0, got {p[kind][0]}")
+
+
+@check
+def searched_values_in_schema_range(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """A searched range stays inside what the key accepts when fixed (e.g. dropout < 0.95)."""
+    for name, p in _space(data).items():
+        key = SEARCHABLE.get(name)
+        sub = subschema(tuple(key.split("."))) if key else None
+        if not sub:
+            continue
+        values = list(p.get("float", p.get("int", []))) + list(p.get("choices", []))
+        for v in values:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                yield doc.locate(("search", "space", name), f"{name} takes numbers, got {v!r}")
+                continue
+            lo, hi = sub.get("minimum"), sub.get("maximum")
+            xlo, xhi = sub.get("exclusiveMinimum"), sub.get("exclusiveMaximum")
+            if (lo is not None and v < lo) or (hi is not None and v > hi) or (xlo is not None and v <= xlo) or (xhi is not None and v >= xhi):
+                bounds = f"{'(' if xlo is not None else '['}{xlo if xlo is not None else lo}, {xhi if xhi is not None else hi}{')' if xhi is not None else ']'}"
+                yield doc.locate(("search", "space", name), f"{name} value {v} is outside {bounds}")
+
+
+@check
+def fixed_and_searched(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """A hyperparameter is either fixed in its section or searched, not both."""
+    for name in _space(data):
+        key = SEARCHABLE[name]
+        if get_path(data, key) is not None:
+            m = doc.mark_for(("search", "space", name), key=True)
+            yield doc.locate(tuple(key.split(".")), f"{name} is both fixed here and searched in search.space (line {m.line}); remove one, or fix it with --set {key}=VALUE")
+
+
+@check
+def stages_prefix(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Kept stages are a prefix 0..k of 0..6 (the thesis removes stages 5 and 6)."""
+    stages = get_path(data, "model.stages")
+    if isinstance(stages, list) and stages != list(range(len(stages))):
+        want = list(range(max(len(stages), 1)))
+        yield doc.locate(("model", "stages"), f"kept stages must be a prefix of 0..{NUM_STAGES - 1} starting at 0 in order, e.g. {want}; got {stages}")
+
+
+@check
+def classes_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Classes are unique and available from the dataset kind."""
+    ds = data.get("dataset", {})
+    classes = ds.get("classes", [])
+    seen: set[str] = set()
+    for i, c in enumerate(classes):
+        if c in seen:
+            yield doc.locate(("dataset", "classes", i), f"class {c!r} is listed twice")
+        seen.add(c)
+    kind = ds.get("kind")
+    if kind == "fer2013" and ds.get("labels"):
+        kind = "fer2013+ferplus"
+    known = KNOWN_CLASSES.get(kind, CLASS_VOCABULARY)
+    for i, c in enumerate(classes):
+        if c not in known:
+            yield doc.locate(("dataset", "classes", i), f"class {c!r} does not exist in {ds.get('kind')} (it has {', '.join(known)}){'; contempt needs FER+ labels (dataset.labels)' if kind == 'fer2013' and c == 'contempt' else ''}")
+
+
+@check
+def dataset_path_needed(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Every source but the built-in synthetic faces needs a path; FER+ labels only for FER2013."""
+    ds = data.get("dataset", {})
+    if ds.get("kind") != "synthetic" and not ds.get("path"):
+        yield doc.locate(("dataset",), f"missing required key 'path' for kind {ds.get('kind')} (a file or folder; ${{FERBENCH_DATA}}/... works)")
+    if ds.get("labels") and ds.get("kind") != "fer2013":
+        yield doc.locate(("dataset", "labels"), "FER+ labels (labels) apply to kind fer2013 only")
+
+
+@check
+def splits_distinct(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Validation equal to test is allowed but biases the reported numbers (warning)."""
+    splits = get_path(data, "dataset.splits", {}) or {}
+    v, t = splits.get("validation"), splits.get("test")
+    if v is not None and v == t:
+        yield doc.locate(("dataset", "splits", "validation"), f"validation and test are the same split ({v!r}): the best trial is chosen on the data it is scored on, so test numbers are optimistically biased", warning=True)
+    for name, s in splits.items():
+        if isinstance(s, dict) and s.get("from") == name:
+            yield doc.locate(("dataset", "splits", name, "from"), f"split {name} cannot be derived from itself")
+
+
+@check
+def objective_direction(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """val_loss is minimised, accuracy and F1 maximised."""
+    obj = get_path(data, "search.objective", {}) or {}
+    want = "minimize" if obj.get("metric") == "val_loss" else "maximize"
+    if obj.get("direction") not in (None, want):
+        yield doc.locate(("search", "objective", "direction"), f"{obj.get('metric')} should be {want}d, got {obj['direction']}")
+
+
+@check
+def sampler_options(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """TPE-only options are refused on other samplers; grid needs a finite space."""
+    s = get_path(data, "search.sampler", {}) or {}
+    name = s.get("name")
+    if name != "tpe":
+        for opt in ("multivariate", "group", "constant_liar", "n_ei_candidates", "consider_endpoints"):
+            if ("search", "sampler", opt) in doc.key_marks:  # written by the user, not a default
+                yield doc.locate(("search", "sampler", opt), f"{opt} is a TPE option; sampler {name} does not take it", key=True)
+    if s.get("group") and not s.get("multivariate"):
+        yield doc.locate(("search", "sampler", "group"), "group needs multivariate: true")
+    if name == "grid":
+        for pname, p in _space(data).items():
+            if "choices" not in p and "step" not in p:
+                yield doc.locate(("search", "space", pname), "the grid sampler needs choices or a step for every parameter")
+
+
+@check
+def runtime_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Determinism and XLA do not mix; devices: cpu runs float32."""
+    rt = data.get("runtime", {})
+    if rt.get("deterministic") and rt.get("jit_compile") is True:
+        yield doc.locate(("runtime", "jit_compile"), "deterministic: true turns XLA off; set jit_compile: auto or false")
+    if rt.get("devices") == "cpu" and rt.get("precision") in ("mixed_float16", "mixed_bfloat16"):
+        yield doc.locate(("runtime", "precision"), f"{rt['precision']} needs a GPU; devices is cpu", warning=True)
+
+
+@check
+def matrix_keys_real(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Matrix keys are real spec paths (values are checked when each cell is validated)."""
+    for key in data.get("matrix", {}) or {}:
+        parts = tuple(key.split("."))
+        if parts[0] in ("matrix", "extends", "name", "ferbench"):
+            yield doc.locate(("matrix", key), f"{key} cannot vary in a matrix", key=True)
+            continue
+        sub = subschema(parts)
+        if sub is None:
+            parent = subschema(parts[:-1]) or {}
+            hint = suggest(parts[-1], list(parent.get("properties", {}))) if parent else ""
+            yield doc.locate(("matrix", key), f"{key} is not a spec path{hint}", key=True)
+
+
+@check
+def baselines_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """``report.compare`` names baselines that exist in the built-in registry."""
+    compare = get_path(data, "report.compare", []) or []
+    if not compare:
+        return
+    try:  # TEMP until the registry lands
+        from ferbench.report.baselines import baseline_ids
+    except ImportError:
+        return
+
+    ids = baseline_ids()
+    for i, b in enumerate(compare):
+        if b not in ids:
+            yield doc.locate(("report", "compare", i), f"unknown baseline {b!r}{suggest(b, ids)} (ferbench report --list-baselines shows them; add your own with --baselines FILE)")
+
+
+def semantic_problems(data: dict[str, Any], doc: LocatedDoc) -> list[Located]:
+    out: list[Located] = []
+    for fn in CHECKS:
+        out.extend(fn(data, doc))
+    return out

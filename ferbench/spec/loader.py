@@ -1,0 +1,136 @@
+"""Load a spec file: compose, validate in two phases, resolve, build a :class:`Spec`."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from ferbench.errors import Located, SpecError
+from ferbench.spec.build import build_spec, resolve_implicit
+from ferbench.spec.checks import semantic_problems
+from ferbench.spec.compose import apply_overrides, expand_env, load_composed, set_path
+from ferbench.spec.schema import fill_defaults, schema_problems, subschema
+from ferbench.spec.types import SEARCHABLE, Spec
+from ferbench.spec.yaml_loader import LocatedDoc
+
+
+@dataclass
+class Checked:
+    """The outcome of validating one spec file: a spec, or every problem found."""
+
+    path: str
+    spec: Spec | None
+    errors: list[Located] = field(default_factory=list)
+    warnings: list[Located] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _split(problems: list[Located]) -> tuple[list[Located], list[Located]]:
+    return [p for p in problems if not p.warning], [p for p in problems if p.warning]
+
+
+def matrix_cells(matrix: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every combination of the matrix values, in a stable order (keys as written)."""
+    keys = list(matrix)
+    for combo in itertools.product(*(matrix[k] for k in keys)):
+        yield dict(zip(keys, combo))
+
+
+def apply_cell(data: dict[str, Any], cell: Mapping[str, Any], doc: LocatedDoc | None = None) -> tuple[dict[str, Any], LocatedDoc]:
+    """A copy of ``data`` with the cell's values set; a searched key set here leaves the space."""
+    base = doc or LocatedDoc(data)
+    out = LocatedDoc(copy.deepcopy(data), dict(base.marks), dict(base.key_marks))
+    by_key = {v: k for k, v in SEARCHABLE.items()}
+    for i_key, (key, value) in enumerate(cell.items()):
+        values = data.get("matrix", {}).get(key, [])
+        idx = values.index(value) if value in values else 0
+        mark = base.mark_for(("matrix", key, idx))
+        set_path(out, key, value, mark)
+        name = by_key.get(key)
+        space = out.data.get("search", {}).get("space", {})
+        if name in space:
+            del space[name]
+    out.data.pop("matrix", None)
+    return out.data, out
+
+
+def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Checked:
+    """Validate a spec file completely; never raises for problems in the spec itself."""
+    shown = str(path)
+    try:
+        doc = load_composed(path)
+        problems = expand_env(doc, env)
+        notes = apply_overrides(doc, overrides)
+    except SpecError as exc:
+        return Checked(shown, None, exc.problems, exc.warnings)
+    problems += schema_problems(doc)
+    if any(not p.warning for p in problems):
+        return Checked(shown, None, *_split(problems))
+    fill_defaults(doc.data)
+    resolve_implicit(doc.data, doc)
+    problems += semantic_problems(doc.data, doc)
+    matrix = {k: v for k, v in (doc.data.get("matrix") or {}).items() if subschema(tuple(k.split("."))) is not None}
+    for cell in matrix_cells(matrix):
+        cell_data, cell_doc = apply_cell(doc.data, cell, doc)
+        for p in schema_problems(cell_doc) + semantic_problems(cell_data, cell_doc):
+            if str(p) not in {str(q) for q in problems}:
+                problems.append(p)
+    errors, warnings = _split(sorted(problems, key=lambda p: (p.file, p.line, p.col)))
+    if errors:
+        return Checked(shown, None, errors, warnings)
+    spec = dataclasses.replace(build_spec(doc.data), notes=tuple(notes))
+    return Checked(shown, spec, [], warnings)
+
+
+def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Spec:
+    """Load, validate and resolve a spec; raise :class:`SpecError` with every problem."""
+    checked = check_file(path, overrides, env)
+    if checked.spec is None:
+        raise SpecError(checked.errors + checked.warnings)
+    return checked.spec
+
+
+def spec_for_cell(spec: Spec, cell: Mapping[str, Any], seed: int) -> Spec:
+    """The resolved spec of one run: matrix cell applied, a single seed."""
+    data, _ = apply_cell(dict(spec.raw), cell)
+    data["seed"] = seed
+    data.pop("seeds", None)
+    if data["search"]["sampler"].get("seed") == spec.raw["search"]["sampler"].get("seed") == spec.seed:
+        data["search"]["sampler"]["seed"] = seed
+    return dataclasses.replace(build_spec(data), notes=spec.notes)
+
+
+def dump_yaml(raw: Mapping[str, Any]) -> str:
+    """The resolved spec as YAML (plain data, key order kept)."""
+    return yaml.safe_dump(json_safe(raw), sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
+
+
+def json_safe(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def read_resolved(path: str | Path) -> Spec:
+    """Rebuild a :class:`Spec` from a run folder's ``spec.resolved.yaml``."""
+    from ferbench.spec.yaml_loader import load_file
+
+    doc = load_file(path)
+    errors = schema_problems(doc)
+    if errors:
+        raise SpecError(errors)
+    fill_defaults(doc.data)
+    resolve_implicit(doc.data, doc)
+    return build_spec(doc.data)

@@ -1,0 +1,226 @@
+"""Typed, frozen views of a validated spec.
+
+Raw dictionaries stop at the loader: everything after validation works with these
+dataclasses. Defaults live in the JSON Schema (``schemas/spec.schema.json``) and are
+filled in before these objects are built, so the fields here carry no defaults of
+their own except where a section is optional as a whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+#: The one class vocabulary. Every source maps its own labels onto these names.
+CLASS_VOCABULARY: tuple[str, ...] = (
+    "angry",
+    "disgust",
+    "fear",
+    "happy",
+    "sad",
+    "surprise",
+    "neutral",
+    "contempt",
+)
+
+#: FER2013 order (the Kaggle ``emotion`` column 0..6).
+FER2013_CLASSES: tuple[str, ...] = CLASS_VOCABULARY[:7]
+
+#: Search-space parameter name -> the dotted spec key it sets.
+SEARCHABLE: Mapping[str, str] = {
+    "width": "model.width",
+    "depth": "model.depth",
+    "dropout": "model.dropout",
+    "top_filters": "model.top_filters",
+    "drop_connect": "model.drop_connect",
+    "learning_rate": "train.learning_rate",
+    "batch_size": "train.batch_size",
+    "label_smoothing": "loss.label_smoothing",
+}
+
+
+@dataclass(frozen=True)
+class DerivedSplit:
+    """A split carved out of another one (``{from: train, fraction: 0.1}``)."""
+
+    source: str  # "train" | "validation" | "test": the spec split it is carved from
+    fraction: float
+    stratified: bool = True
+
+
+#: A split is either a named split of the source ("Training", "PublicTest+PrivateTest",
+#: "train", "val") or derived from another spec split.
+SplitRef = str | DerivedSplit
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: SplitRef
+    validation: SplitRef
+    test: SplitRef
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Size and balance of the built-in procedurally drawn faces."""
+
+    train: int
+    validation: int
+    test: int
+    #: "fer2013" (FER2013's training proportions), "balanced", or explicit weights.
+    imbalance: str | tuple[float, ...]
+    noise: float
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    kind: str  # fer2013 | affectnet | folder | synthetic
+    path: str | None  # file or dataset folder; None for synthetic
+    layout: str  # auto | csv | folders | official
+    labels: str | None  # FER+ votes file (fer2013new.csv) to relabel FER2013, or None
+    image_size: int
+    color: str  # grayscale | rgb
+    classes: tuple[str, ...]
+    class_map: Mapping[str, str]  # source folder / label name -> vocabulary class
+    splits: Splits
+    on_bad_sample: str  # error | skip
+    cache: str | None  # cache folder; None = "<FERBENCH_CACHE or ~/.cache/ferbench>"
+    synthetic: SyntheticSpec
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.color == "grayscale" else 3
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    enabled: bool
+    flip: str  # horizontal | none
+    rotation_deg: float
+    translate: float
+    zoom: float
+    contrast: float
+    brightness: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    arch: str
+    stages: tuple[int, ...]
+    #: ``None`` where the value is searched; the trial supplies it.
+    width: float | None
+    depth: float | None
+    dropout: float | None
+    top_filters: int | None
+    drop_connect: float | None
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    class_weight: str  # none | inverse_frequency | effective_number
+    beta: float  # for effective_number
+    label_smoothing: float | None
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    monitor: str
+    patience: int
+    min_delta: float
+    restore_best_weights: bool
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    optimizer: str  # adam
+    learning_rate: float | None  # None where searched
+    batch_size: int | None
+    max_epochs: int
+    early_stopping: EarlyStopping | None
+    eval_batch_size: int
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One dimension of the search space."""
+
+    name: str
+    key: str  # the dotted spec key it sets
+    kind: str  # float | int | categorical
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str  # tpe | random | grid | cmaes | qmc
+    options: Mapping[str, Any]  # every option stated (multivariate, constant_liar, ...)
+
+
+@dataclass(frozen=True)
+class PrunerSpec:
+    name: str  # none | median | successive_halving | hyperband
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    trials: int
+    sampler: SamplerSpec
+    pruner: PrunerSpec
+    metric: str  # val_loss | val_accuracy | val_f1_macro
+    direction: str  # minimize | maximize
+    space: tuple[SearchParam, ...]
+    timeout_s: float | None
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    compare: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    devices: str | tuple[int, ...]  # "auto" | "cpu" | GPU indices
+    workers: int | str  # a count, or "auto" (one per device)
+    precision: str  # auto | float32 | mixed_float16 | mixed_bfloat16
+    jit_compile: str | bool  # auto | true | false
+    deterministic: bool
+    storage: str | None  # Optuna storage URL; None = SQLite in the run folder
+    steps_per_execution: int | str  # a count, or "auto"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One fully resolved, validated spec (after extends, ${VAR}, --set and matrix)."""
+
+    name: str
+    seed: int
+    seeds: tuple[int, ...]
+    dataset: DatasetSpec
+    augment: AugmentSpec
+    model: ModelSpec
+    loss: LossSpec
+    train: TrainSpec
+    search: SearchSpec
+    matrix: Mapping[str, tuple[Any, ...]]
+    report: ReportSpec
+    runtime: RuntimeSpec
+    results: str
+    description: str = ""
+    #: What composition changed that a reader of the plan should know (e.g. --set fixing a searched value).
+    notes: tuple[str, ...] = ()
+    #: The plain-data form this object was built from (JSON-safe), for hashing and disk.
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.dataset.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        s = self.dataset.image_size
+        return (s, s, self.dataset.channels)

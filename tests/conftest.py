@@ -1,0 +1,37 @@
+"""Shared fixtures. Real-data tests read ``$FERBENCH_DATA`` or ``../shared/data`` beside
+the repository, and skip where neither holds the dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path:
+    env = os.environ.get("FERBENCH_DATA")
+    if env:
+        return Path(env)
+    return REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    return _data_root()
+
+
+@pytest.fixture(scope="session")
+def fer2013_dir() -> Path:
+    """The real FER2013 folder (Kaggle CSV, folder sample, FER+ votes); skip when absent."""
+    d = _data_root() / "fer2013"
+    if not (d / "fer2013.csv.gz").exists() and not (d / "fer2013.csv").exists():
+        pytest.skip(f"real FER2013 not found under {d}")
+    return d

@@ -1,0 +1,128 @@
+"""Two-phase validation: every error located, all at once, with fixes suggested."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ferbench.spec import check_file, load_spec
+
+GOOD = """\
+ferbench: 1
+name: t
+dataset:
+  kind: synthetic
+  image_size: 32
+model:
+  stages: [0, 1, 2]
+search:
+  trials: 3
+  space:
+    width: {float: [0.2, 1.4], step: 0.05}
+    learning_rate: {float: [1.0e-4, 1.0e-2], log: true}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # error lines show paths as given: s.yaml:LINE:COL
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    (tmp_path / name).write_text(textwrap.dedent(text))
+    return Path(name)
+
+
+def errors(tmp_path: Path, text: str, *sets: str) -> list[str]:
+    return [str(e) for e in check_file(write(tmp_path, text), list(sets)).errors]
+
+
+def test_good_spec_resolves_with_defaults(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.model.width is None and spec.model.depth == 1.0 and spec.model.top_filters == 1280
+    assert spec.train.learning_rate is None and spec.train.batch_size == 64
+    assert [p.name for p in spec.search.space] == ["width", "learning_rate"]
+    assert spec.search.direction == "minimize" and spec.search.sampler.options["seed"] == spec.seed
+    assert spec.input_shape == (32, 32, 1) and spec.num_classes == 7
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (("kind: synthetic", "kind: synthetc"), "s.yaml:4:9: dataset.kind: must be one of 'fer2013', 'affectnet', 'folder', 'synthetic'; got 'synthetc'; did you mean 'synthetic'?"),
+        (("  image_size: 32", "  image_sise: 32"), "s.yaml:5:3: dataset.image_sise: unknown key 'image_sise'; did you mean 'image_size'?"),
+        (("trials: 3", "trials: three"), "s.yaml:9:11: search.trials: expected integer, got string 'three'"),
+        (("[0.2, 1.4], step", "[1.4, 0.2], step"), "s.yaml:11:20: search.space.width.float: low must be < high, got 1.4 >= 0.2"),
+        (("step: 0.05", "step: 0.07"), "s.yaml:11:38: search.space.width.step: step 0.07 does not divide the range 0.2..1.4 (17.1 steps); adjust high to 1.39"),
+        (("log: true", "log: true, step: 0.001"), "s.yaml:12:46: search.space.learning_rate.log: log scale with a step is not supported (Optuna refuses it); drop one"),
+        (("    learning_rate", "    dropout: {float: [0.0, 0.5], log: true}\n    learning_rate"), "s.yaml:12:22: search.space.dropout.float: log scale needs low > 0, got 0.0"),
+        (("stages: [0, 1, 2]", "stages: [1, 2]"), "s.yaml:7:11: model.stages: kept stages must be a prefix of 0..6 starting at 0 in order, e.g. [0, 1]; got [1, 2]"),
+        (("stages: [0, 1, 2]", "stages: [0, 1, 2]\n  width: 0.5"), "s.yaml:8:10: model.width: width is both fixed here and searched in search.space (line 12); remove one, or fix it with --set model.width=VALUE"),
+        (("ferbench: 1", "ferbench: 2"), "s.yaml:1:11: ferbench: must be 1, got 2"),
+        (("  image_size: 32", "  image_size: 32\n  classes: [angry, happy, angry]"), "s.yaml:6:27: dataset.classes[2]: class 'angry' is listed twice"),
+        (("name: t", "name: t\nreport: {compare: [human_fer213]}"), "s.yaml:3:20: report.compare[0]: unknown baseline 'human_fer213'; did you mean 'human_fer2013'?"),
+        (("name: t", "name: t\nmatrix: {loss.class_wieght: [none]}"), "s.yaml:3:10: matrix.loss.class_wieght: loss.class_wieght is not a spec path; did you mean 'class_weight'?"),
+        (("name: t", "name: t\nmatrix: {loss.class_weight: [none, bogus]}"), "s.yaml:3:36: loss.class_weight: must be one of 'none', 'inverse_frequency', 'effective_number'; got 'bogus'"),
+    ],
+)
+def test_each_mistake_gives_one_located_error(tmp_path, edit, expected):
+    old, new = edit
+    assert old in GOOD
+    assert errors(tmp_path, GOOD.replace(old, new, 1)) == [expected]
+
+
+def test_missing_key_points_at_the_parent_mapping(tmp_path):
+    assert errors(tmp_path, GOOD.replace("  kind: synthetic\n", "")) == ["s.yaml:4:3: dataset: missing required key 'kind'"]
+
+
+def test_all_errors_are_reported_at_once(tmp_path):
+    text = GOOD.replace("stages: [0, 1, 2]", "stages: [0, 2]").replace("step: 0.05", "step: 0.07")
+    assert len(errors(tmp_path, text)) == 2
+
+
+def test_same_validation_and_test_split_is_a_warning(tmp_path):
+    text = GOOD.replace("  image_size: 32", "  image_size: 32\n  splits: {validation: test, test: test}")
+    checked = check_file(write(tmp_path, text))
+    assert checked.ok
+    assert [w.line for w in checked.warnings] == [6] and "optimistically biased" in str(checked.warnings[0])
+
+
+def test_extends_env_and_set(tmp_path, monkeypatch):
+    write(tmp_path, GOOD, "base.yaml")
+    child = write(tmp_path, """\
+        ferbench: 1
+        extends: base.yaml
+        name: child
+        dataset:
+          kind: fer2013
+          path: ${MYDATA}/fer2013
+          image_size: 48
+        train:
+          batch_size: ${BS:-32}
+    """, "child.yaml")
+    monkeypatch.setenv("MYDATA", "/datasets")
+    spec = load_spec(child, ["model.width=1.0", "search.trials=7"])
+    assert spec.name == "child" and spec.dataset.path == "/datasets/fer2013" and spec.dataset.image_size == 48
+    assert spec.train.batch_size == 32  # a value that is exactly ${VAR} is YAML-typed after expansion
+    assert spec.model.width == 1.0 and [p.name for p in spec.search.space] == ["learning_rate"]
+    assert spec.search.trials == 7 and spec.model.stages == (0, 1, 2)
+    assert any("width fixed at 1.0" in n for n in spec.notes)
+
+
+def test_unset_variable_is_located(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE", raising=False)
+    text = GOOD.replace("kind: synthetic", "kind: fer2013\n  path: ${NOPE}/x")
+    assert errors(tmp_path, text) == ["s.yaml:5:9: dataset.path: environment variable NOPE is not set (set it, or write ${NOPE:-default})"]
+
+
+def test_bad_override_value_is_located_at_the_override(tmp_path):
+    assert errors(tmp_path, GOOD, "train.max_epochs=abc") == ["--set train.max_epochs=abc:1:18: train.max_epochs: expected integer, got string 'abc'"]
+
+
+def test_extends_cycle(tmp_path):
+    write(tmp_path, "ferbench: 1\nextends: b.yaml\nname: a\n", "a.yaml")
+    write(tmp_path, "ferbench: 1\nextends: a.yaml\nname: b\n", "b.yaml")
+    (err,) = check_file("a.yaml").errors
+    assert "extends cycle" in err.message

@@ -1,0 +1,72 @@
+"""The located YAML loader: positions, duplicates, unsafe input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ferbench.errors import SpecError
+from ferbench.spec.yaml_loader import MAX_BYTES, loads
+
+
+def one_error(text: str) -> str:
+    with pytest.raises(SpecError) as info:
+        loads(text, "s.yaml")
+    assert len(info.value.problems) == 1
+    return str(info.value.problems[0])
+
+
+def test_positions_of_keys_and_values():
+    doc = loads("a: 1\nb:\n  c: [x, {d: 5e-6}]\n", "s.yaml")
+    assert doc.data == {"a": 1, "b": {"c": ["x", {"d": 5e-6}]}}
+    assert isinstance(doc.data["b"]["c"][1]["d"], float)  # YAML 1.1 would read "5e-6" as a string
+    assert (doc.marks[("b", "c", 1, "d")].line, doc.marks[("b", "c", 1, "d")].col) == (3, 14)
+    assert doc.key_marks[("b", "c")].line == 3 and doc.key_marks[("b", "c")].col == 3
+
+
+def test_duplicate_key_is_an_error_at_the_second_key():
+    assert one_error("a: 1\nb: 2\na: 3\n") == "s.yaml:3:1: a: duplicate key 'a' (first defined at line 1)"
+
+
+def test_python_tags_are_refused():
+    assert "not allowed" in one_error("x: !!python/object/apply:os.system [echo hi]\n")
+
+
+def test_alias_bomb_is_refused_quickly():
+    lines = ["a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    t = time.perf_counter()
+    msg = one_error("\n".join(lines) + "\n")
+    assert "alias bomb" in msg
+    assert time.perf_counter() - t < 2.0
+
+
+def test_deep_nesting_is_refused_without_recursion_error():
+    msg = one_error("a: " + "[" * 1000 + "]" * 1000 + "\n")
+    assert "nesting deeper than" in msg and msg.startswith("s.yaml:1:")
+
+
+def test_huge_file_is_refused_before_parsing(tmp_path):
+    from ferbench.spec.yaml_loader import load_file
+
+    big = tmp_path / "big.yaml"
+    with big.open("w") as f:
+        f.write("a: 1\n")
+        f.seek(50 * 1024 * 1024)
+        f.write("\n")
+    t = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        load_file(big)
+    assert f"larger than {MAX_BYTES // 1024} KB" in str(info.value)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_broken_yaml_gets_a_position():
+    assert one_error("a: [1, 2\nb: 3\n").startswith("s.yaml:")
+    assert one_error("a: b: c\n") == "s.yaml:1:5: invalid YAML: mapping values are not allowed here"
+
+
+def test_several_documents_are_refused():
+    assert "only one YAML document" in one_error("a: 1\n---\nb: 2\n")
