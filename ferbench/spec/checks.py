@@ -240,15 +240,13 @@ def baselines_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     compare = get_path(data, "report.compare", []) or []
     if not compare:
         return
-    try:  # TEMP until the registry lands
-        from ferbench.report.baselines import baseline_ids
-    except ImportError:
-        return
+    from ferbench.report.baselines import baseline_ids
 
     ids = baseline_ids()
     for i, b in enumerate(compare):
         if b not in ids:
-            yield doc.locate(("report", "compare", i), f"unknown baseline {b!r}{suggest(b, ids)} (ferbench report --list-baselines shows them; add your own with --baselines FILE)")
+            hint = suggest(b, ids) or f"; known: {', '.join(ids)}"
+            yield doc.locate(("report", "compare", i), f"unknown baseline {b!r}{hint}")
 
 
 def semantic_problems(data: dict[str, Any], doc: LocatedDoc) -> list[Located]:

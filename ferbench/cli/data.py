@@ -1,0 +1,42 @@
+"""``ferbench data``: inspect a spec's dataset without training (no TensorFlow import)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ferbench.cli.common import SET_OPTION, load
+
+app = typer.Typer(
+    help="Inspect datasets: per-split, per-class counts, duplicates, class weights.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Inspect datasets."""
+
+
+@app.command()
+def describe(
+    spec: Path = typer.Argument(..., help="The spec file."),
+    sets: Optional[list[str]] = SET_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Per-split, per-class counts, duplicates across splits, blank images and the class weights a run uses."""
+    from ferbench.data.describe import describe as describe_data
+    from ferbench.data.describe import render
+
+    s = load(spec, sets)
+    report = describe_data(s.dataset, s.loss, seed=s.seed, progress=sys.stderr.isatty())
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        print(render(report))

@@ -1,0 +1,85 @@
+"""``ferbench report``: tables, comparisons and plots from results folders.
+
+Mount with ``main.command("report")(report_command)`` (clean help), or
+``main.add_typer(app, name="report")``; ``app`` also runs on its own.
+Imports nothing heavy at module import: the work happens in :mod:`ferbench.report.api`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ferbench.errors import FerbenchError
+
+FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
+
+app = typer.Typer(
+    add_completion=False,
+    invoke_without_command=True,
+    no_args_is_help=False,
+    subcommand_metavar="",
+    # A group callback would stop parsing options at the first path; allow them anywhere.
+    context_settings={"allow_interspersed_args": True, "help_option_names": ["-h", "--help"]},
+    help="Report results: per-run tables, --compare across runs and baselines, plots, HTML.",
+)
+
+
+def _list_baselines(files: List[Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from ferbench.report.baselines import load_baselines
+
+    t = Table(title="Baselines (use an id in a spec's report.compare)", title_justify="left")
+    for col in ("id", "name", "benchmark", "accuracy", "source"):
+        t.add_column(col, justify="right" if col == "accuracy" else "left", no_wrap=col in ("id", "accuracy", "benchmark"))
+    for b in load_baselines(files):
+        source = b.citation.short() + ("" if b.source == "built-in" else f" [{b.source}]")
+        # Text, not markup: a file path in brackets would read as a rich tag.
+        t.add_row(*(Text(x) for x in (b.id, b.name, f"{b.dataset}/{b.num_classes}", f"{100 * b.accuracy:.2f}%", source)))
+    Console().print(t)
+
+
+def report_command(
+    results: Optional[List[Path]] = typer.Argument(None, help="Run folders or folders of runs (searched for run.json). Default: results/", show_default=False),
+    compare: bool = typer.Option(False, "--compare", help="One table per dataset across runs and matching baselines, with 95% CIs, Δ and paired McNemar tests."),
+    baselines: List[Path] = typer.Option([], "--baselines", help="Extra baselines YAML file (repeatable); see docs/report.md.", show_default=False),
+    fmt: str = typer.Option("rich", "--format", "-f", help=f"Output format: {' | '.join(FORMATS)}."),
+    # A str, not a Path: a trailing slash (out/) means "a folder" and Path would drop it.
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write to this file (plots go to <stem>-plots/ beside it) or, with a trailing slash or an existing folder, to report.<ext> + plots/ in it."),
+    plots: Optional[bool] = typer.Option(None, "--plots/--no-plots", help="PNG+SVG figures (default: on with --out or html).", show_default=False),
+    list_baselines: bool = typer.Option(False, "--list-baselines", help="List the baselines (built-in and --baselines files) and exit."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the importance forest."),
+) -> None:
+    """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders."""
+    from ferbench.report.api import write_report
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    try:
+        if list_baselines:
+            _list_baselines(list(baselines))
+            return
+        written = write_report(results or [Path("results")], fmt=fmt, out=out, compare=compare, baselines_files=list(baselines), plots=plots, seed=seed)
+    except FerbenchError as exc:
+        # The same boundary as the main CLI, so `app` behaves alike when run on its own.
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    if written is not None:
+        typer.echo(f"wrote {written}", err=True)
+
+
+app.callback()(report_command)
+
+
+def main() -> None:  # pragma: no cover - convenience entry point
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,86 @@
+"""``ferbench run`` and ``ferbench evaluate`` (plain command functions, mounted by cli.main).
+
+Importing this module is cheap: TensorFlow and Optuna are imported inside the
+commands, when there is work for them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ferbench.cli.common import SET_OPTION, overrides
+
+
+def _console():  # -> rich.console.Console
+    from rich.console import Console
+
+    return Console()
+
+
+def run(
+    spec: Path = typer.Argument(..., help="The spec file."),
+    sets: Optional[list[str]] = SET_OPTION,
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Override search.trials (a quick check; changes the run id)."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", min=1, help="Override train.max_epochs (changes the run id)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start over: move an existing run folder to <name>/.old/ (never deleted)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress; one summary line per run."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder; $FERBENCH_STORAGE)."),
+    run_ids: Optional[list[str]] = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (repeatable)."),
+) -> None:
+    """Train and search: every run of the spec's plan, resumable; prints the best trial of each.
+
+    Exit status: 0 when every run has a complete trial, 1 when a run has none,
+    2 on a spec or results error, 130 when interrupted (start it again to resume).
+    """
+    from ferbench.run.runner import run_spec, searched_names
+    from ferbench.run.table import best_table, summary_line
+
+    try:
+        results = run_spec(spec, sets=overrides(sets), trials=trials, max_epochs=max_epochs, fresh=fresh,
+                           quiet=quiet, storage=storage, only=list(run_ids or []))
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are kept; run the same command again to resume "
+              "(the interrupted trial re-runs with the same parameters)", file=sys.stderr)
+        raise
+    console = _console()
+    for r in results:
+        if quiet:
+            print(summary_line(r.info, r.best_record))
+            continue
+        from ferbench.spec import read_resolved
+
+        names = searched_names(read_resolved(Path(r.folder) / "spec.resolved.yaml"))
+        console.print(best_table(r.info, r.best_record, names))
+        console.print(f"results: {r.folder}")
+    if any(r.status != "complete" for r in results):
+        raise typer.Exit(1)
+
+
+def evaluate(
+    target: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="A .keras model file, or a run folder (its best/model.keras)."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Spec whose data to evaluate on (default: the run folder's own spec)."),
+    sets: Optional[list[str]] = SET_OPTION,
+    split: str = typer.Option("test", "--split", help="The spec split that fills the record's test metrics: test, validation or train."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: <results>/<spec name>/eval-<id>)."),
+    input_range: str = typer.Option("0-255", "--input-range", help="Pixel range the model expects: 0-255 (ferbench, Keras applications), 0-1 or -1-1."),
+) -> None:
+    """Evaluate a saved Keras model on a spec's data; writes the same records as a run (one trial)."""
+    from ferbench.run.evaluate import evaluate_model
+    from ferbench.run.table import METRIC_LABELS
+
+    result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range)
+    from rich.table import Table
+
+    m = result.record["metrics"]["test"]
+    table = Table(title=f"{target} on {result.info['spec_name']} ({split}, n={m['n']})")
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    for key, label in METRIC_LABELS:
+        table.add_row(label, f"{m[key]:.4f}")
+    console = _console()
+    console.print(table)
+    console.print(f"results: {result.folder}")

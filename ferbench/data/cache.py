@@ -1,0 +1,137 @@
+"""Decoded-array cache and source fingerprints.
+
+A source is decoded once into a :class:`RawData` and stored under a key made of the
+*content* of its files and the preprocessing (image size, colour, bad-sample policy).
+Content hashes are what makes a fingerprint mean the same data on every machine, but
+hashing 290k AffectNet files on every start would cost more than it saves; so a small
+index maps a cheap *stat key* (paths, sizes, mtimes) to the content digest computed
+on the first decode. Touch or replace a file and its stat key changes: the source is
+decoded and hashed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ferbench.data.core import RawData
+
+#: Bump when the decoded arrays would change for the same inputs (resize method, crop).
+FORMAT = "ferbench-data-1"
+
+
+def cache_root(configured: str | None) -> Path:
+    """The cache folder: the spec's ``dataset.cache``, else ``$FERBENCH_CACHE``, else ``~/.cache/ferbench``."""
+    if configured:
+        return Path(os.path.expandvars(os.path.expanduser(configured)))
+    env = os.environ.get("FERBENCH_CACHE")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "ferbench"
+
+
+def sha256_hex(*parts: Any) -> str:
+    """sha256 of a JSON rendering of ``parts`` (stable key order)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def stat_key(files: Iterable[Path], root: Path) -> str:
+    """A cheap key of a file set: relative path, size and mtime of each file."""
+    items = []
+    for f in files:
+        try:
+            st = f.stat()
+            items.append((os.path.relpath(f, root), st.st_size, st.st_mtime_ns))
+        except OSError:  # missing: decoding will say so (or skip it)
+            items.append((os.path.relpath(f, root), -1, -1))
+    items.sort()
+    return sha256_hex("stat", str(root.resolve()), items)
+
+
+def known_digest(cache: Path, key: str) -> str | None:
+    """The content digest recorded for a stat key, or ``None``."""
+    try:
+        return json.loads((cache / "index" / f"{key}.json").read_text())["content"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def remember_digest(cache: Path, key: str, digest: str) -> None:
+    """Record ``digest`` for a stat key (atomic; a failure only costs a rehash later)."""
+    with contextlib.suppress(OSError):
+        folder = cache / "index"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"content": digest}, fh)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, folder / f"{key}.json")
+
+
+def load_raw(cache: Path, key: str) -> RawData | None:
+    """The cached :class:`RawData` for ``key``, or ``None`` when absent or unreadable."""
+    folder = cache / f"raw-{key}"
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            return None
+        x = np.load(folder / "x.npy", allow_pickle=False)
+        with np.load(folder / "arrays.npz", allow_pickle=False) as arr:
+            labels, groups, hashes, rows = arr["labels"], arr["groups"], arr["hashes"], arr["rows"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return RawData(
+        x=x, labels=labels, groups=groups, hashes=hashes, rows=rows,
+        label_names=tuple(meta["label_names"]), group_names=tuple(meta["group_names"]),
+        source=meta["source"], skipped=int(meta["skipped"]), warnings=tuple(meta["warnings"]),
+        dropped={k: int(v) for k, v in meta["dropped"].items()}, total=int(meta["total"]),
+    )
+
+
+def save_raw(cache: Path, key: str, raw: RawData) -> None:
+    """Store ``raw`` under ``key``: written into a temporary folder, then renamed in whole.
+
+    Two processes decoding the same source at once both write; the first rename wins
+    and the other's copy is discarded. Failing to write (read-only disk, full disk)
+    is not an error: the data is in memory, only the next load is slower.
+    """
+    target = cache / f"raw-{key}"
+    if target.exists():
+        return
+    tmp: Path | None = None
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".raw-{key[:12]}.", dir=cache))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable
+        np.save(tmp / "x.npy", raw.x, allow_pickle=False)
+        np.savez(tmp / "arrays.npz", labels=raw.labels, groups=raw.groups, hashes=raw.hashes, rows=raw.rows)
+        meta = {
+            "format": FORMAT, "label_names": list(raw.label_names), "group_names": list(raw.group_names),
+            "source": raw.source, "skipped": raw.skipped, "warnings": list(raw.warnings), "dropped": raw.dropped,
+            "total": raw.total,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        os.rename(tmp, target)  # atomic for a folder; fails if another writer got there first
+        tmp = None
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def image_hashes(x: np.ndarray) -> np.ndarray:
+    """A 64-bit content hash per image (blake2b of its bytes), for exact-duplicate counts."""
+    flat = np.ascontiguousarray(x).reshape(len(x), -1)
+    out = np.empty(len(x), dtype=np.uint64)
+    for i, row in enumerate(flat):
+        out[i] = int.from_bytes(hashlib.blake2b(row.data, digest_size=8).digest(), "little")
+    return out

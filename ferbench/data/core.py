@@ -1,0 +1,68 @@
+"""The data objects every loader produces and every consumer reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """One split, decoded and resized: ``x`` uint8 N×H×W×C, ``y`` int64 class indices."""
+
+    x: np.ndarray
+    y: np.ndarray
+    name: str  # what it came from, e.g. "PrivateTest" or "train[derived 0.1]"
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def counts(self, num_classes: int) -> np.ndarray:
+        """Samples per class index (length ``num_classes``)."""
+        return np.bincount(self.y, minlength=num_classes)
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A dataset ready for training: three splits in the spec's class order."""
+
+    classes: tuple[str, ...]
+    splits: dict[str, SplitData]  # "train", "validation", "test"
+    fingerprint: str  # sha256 of the source files' content + preprocessing + split definition
+    source: str  # the layout found, e.g. "FER2013 Kaggle CSV (fer2013.csv.gz)"
+    duplicates: dict[str, int]  # "train&validation": images of validation also in train, ...
+    skipped: int  # bad samples dropped under on_bad_sample: skip
+    warnings: tuple[str, ...]
+    #: Constant (all-one-value) images per split; FER2013 has a few all-black ones.
+    blank: dict[str, int] = field(default_factory=dict)
+    #: Samples left out on purpose, by source label (a class not in the spec, AffectNet 8-10).
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RawData:
+    """Everything decoded from a source before classes and splits are applied.
+
+    This is what the cache stores, so one cache entry serves any class list, class
+    map, split definition and seed. ``labels`` index ``label_names`` (the source's own
+    names: FER2013 codes, folder names, AffectNet codes); ``groups`` index
+    ``group_names`` (the source's named splits: "Training", "train", ...).
+    """
+
+    x: np.ndarray  # uint8 N×H×W×C
+    labels: np.ndarray  # int16 N, into label_names
+    groups: np.ndarray  # int16 N, into group_names
+    hashes: np.ndarray  # uint64 N, exact-content hash of each decoded source image
+    label_names: tuple[str, ...]
+    group_names: tuple[str, ...]
+    source: str
+    #: Position of each sample in the source (CSV data row, file list index): FER+
+    #: votes are aligned with FER2013 rows by it.
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    skipped: int = 0
+    warnings: tuple[str, ...] = ()
+    #: Samples the source lists, readable or not (FER2013: CSV data rows).
+    total: int = 0
+    #: Source label -> samples not decoded on purpose (e.g. AffectNet 8 none, 9 uncertain).
+    dropped: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""What ``ferbench data describe`` shows: counts per split and class (as thesis
+Tables 4.1 and 4.2), duplicates across splits, blank images, and the class weights
+a run will use. No TensorFlow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferbench.data.core import LoadedDataset
+from ferbench.data.load import load_dataset
+from ferbench.data.splits import SPLIT_KEYS
+from ferbench.data.weights import class_weights
+from ferbench.spec.types import DatasetSpec, LossSpec
+
+
+def describe(spec: DatasetSpec, loss: LossSpec, *, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Load the dataset and summarise it as plain JSON-ready data."""
+    data = load_dataset(spec, seed=seed, progress=progress)
+    return summary(data, loss)
+
+
+def summary(data: LoadedDataset, loss: LossSpec) -> dict[str, Any]:
+    """The describe report of an already loaded dataset."""
+    k = len(data.classes)
+    splits = {}
+    for key in SPLIT_KEYS:
+        s = data.splits[key]
+        counts = s.counts(k)
+        splits[key] = {
+            "name": s.name,
+            "total": int(counts.sum()),
+            "counts": {c: int(n) for c, n in zip(data.classes, counts)},
+            "shape": list(s.x.shape[1:]),
+        }
+    w = class_weights(data.splits["train"].y, k, loss)
+    weights: dict[str, Any] = {"method": loss.class_weight}
+    if loss.class_weight == "effective_number":
+        weights["beta"] = loss.beta
+    weights["weights"] = None if w is None else {c: round(float(v), 6) for c, v in zip(data.classes, w)}
+    return {
+        "source": data.source,
+        "fingerprint": data.fingerprint,
+        "classes": list(data.classes),
+        "splits": splits,
+        "duplicates": dict(data.duplicates),
+        "blank": dict(data.blank),
+        "skipped": data.skipped,
+        "excluded": dict(data.excluded),
+        "class_weight": weights,
+        "warnings": list(data.warnings),
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as text: one row per class, one column per split, totals last."""
+    classes, splits = report["classes"], report["splits"]
+    lines = [f"source       {report['source']}", f"fingerprint  {report['fingerprint'][:16]}"]
+    shape = splits["train"]["shape"]
+    lines.append(f"images       {shape[0]}x{shape[1]}, {'grayscale' if shape[2] == 1 else 'rgb'}")
+    weights = report["class_weight"]["weights"]
+    head = ["class"] + [f"{k} ({splits[k]['name']})" for k in SPLIT_KEYS] + ["weight"]
+    rows = [
+        [c] + [str(splits[k]["counts"][c]) for k in SPLIT_KEYS] + ["-" if weights is None else f"{weights[c]:.4f}"]
+        for c in classes
+    ]
+    rows.append(["total"] + [str(splits[k]["total"]) for k in SPLIT_KEYS] + [""])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    lines += ["", fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows), ""]
+    method = report["class_weight"]["method"]
+    if "beta" in report["class_weight"]:
+        method += f" (beta {report['class_weight']['beta']})"
+    lines.append(f"class weight {method}")
+    dup = ", ".join(f"{k} {v}" for k, v in report["duplicates"].items())
+    lines.append(f"duplicates   {dup}  (images of the second split also in the first)")
+    lines.append("blank        " + ", ".join(f"{k} {v}" for k, v in report["blank"].items()))
+    lines.append(f"skipped      {report['skipped']}")
+    if report["excluded"]:
+        lines.append("left out     " + ", ".join(f"{k}: {v}" for k, v in report["excluded"].items()))
+    for w in report["warnings"]:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)

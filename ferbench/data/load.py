@@ -1,0 +1,158 @@
+"""``load_dataset``: detect the layout, decode or read the cache, apply classes and splits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ferbench.data import cache as cache_mod
+from ferbench.data.classes import label_table
+from ferbench.data.core import LoadedDataset, RawData, SplitData
+from ferbench.data.images import resize_array, to_channels
+from ferbench.data.splits import SPLIT_KEYS, blank_mask, cross_duplicates, resolve
+from ferbench.errors import DataError
+from ferbench.spec.types import DatasetSpec, DerivedSplit
+
+#: Bad samples named in an error before "... and N more".
+SHOWN = 8
+
+Reader = Callable[[bool], tuple[RawData, str, list[tuple[str, str]]]]
+
+
+@dataclass
+class Source:
+    """A detected layout: the files that make it up and how to decode them."""
+
+    layout: str  # csv | folders | official | synthetic
+    root: Path
+    files: list[Path]
+    read: Reader  # progress -> (raw, content digest, bad samples as (where, why))
+    warnings: list[str]
+
+
+def _expand(p: str) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(p)))
+
+
+def _bad_policy(spec: DatasetSpec, raw: RawData, bad: list[tuple[str, str]], what: str) -> RawData:
+    if not bad:
+        return raw
+    shown = "\n  ".join(f"{w}: {why}" for w, why in bad[:SHOWN])
+    more = f"\n  ... and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    if spec.on_bad_sample == "error":
+        raise DataError(
+            f"{what}: {len(bad)} bad sample(s):\n  {shown}{more}\n"
+            "Fix or remove them, or set dataset.on_bad_sample: skip to leave them out (they are counted)."
+        )
+    note = f"skipped {len(bad)} bad sample(s) (dataset.on_bad_sample: skip): " + "; ".join(f"{w}: {why}" for w, why in bad[:3])
+    return replace(raw, skipped=raw.skipped + len(bad), warnings=(*raw.warnings, note + (" ..." if len(bad) > 3 else "")))
+
+
+def _decode(spec: DatasetSpec, src: Source, progress: bool) -> tuple[RawData, str]:
+    raw, digest, bad = src.read(progress)
+    raw = _bad_policy(spec, raw, bad, str(src.files[0] if src.layout == "csv" else src.root))
+    x = to_channels(resize_array(raw.x, spec.image_size), spec.color)
+    raw = replace(raw, x=x, hashes=cache_mod.image_hashes(x), warnings=(*raw.warnings, *src.warnings))
+    return raw, digest
+
+
+def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, str]:
+    """The decoded source (from the cache when possible), its cache key and its layout."""
+    if spec.kind == "synthetic":
+        from ferbench.data.synthetic import generate
+
+        raw = generate(spec, seed)
+        raw = replace(raw, hashes=cache_mod.image_hashes(raw.x))
+        key = cache_mod.sha256_hex("synthetic", raw.source, spec.synthetic, spec.classes, spec.image_size, spec.color, seed)
+        return raw, key, "synthetic"
+    from ferbench.data.layout import detect
+
+    src = detect(spec)
+    root = cache_mod.cache_root(spec.cache)
+    skey = cache_mod.stat_key(src.files, src.root)
+    prep = (cache_mod.FORMAT, spec.kind, src.layout, spec.image_size, spec.color, spec.on_bad_sample)
+    digest = cache_mod.known_digest(root, skey)
+    if digest is not None:
+        key = cache_mod.sha256_hex(digest, *prep)
+        raw = cache_mod.load_raw(root, key)
+        if raw is not None:
+            return raw, key, src.layout
+    raw, digest = _decode(spec, src, progress)
+    key = cache_mod.sha256_hex(digest, *prep)
+    cache_mod.save_raw(root, key, raw)
+    cache_mod.remember_digest(root, skey, digest)
+    return raw, key, src.layout
+
+
+def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``x[idx]``, as a view (no copy) when ``idx`` is one contiguous run, as named splits often are."""
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
+        return x[idx[0] : idx[-1] + 1]
+    return x[idx]
+
+
+def _labels_file(spec: DatasetSpec) -> Path:
+    assert spec.labels is not None
+    p = _expand(spec.labels)
+    if not p.is_absolute() and not p.exists() and spec.path:
+        base = _expand(spec.path)
+        p = (base if base.is_dir() else base.parent) / p
+    return p
+
+
+def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> LoadedDataset:
+    """Load the dataset a spec describes: train, validation and test in the spec's class order.
+
+    The source is detected under ``spec.path`` (a file or a dataset folder), decoded
+    once and cached (see :func:`ferbench.data.cache.cache_root`); later loads read
+    the cache. ``seed`` drives derived splits and the synthetic generator.
+    Raises :class:`~ferbench.errors.DataError` for anything wrong with the data.
+    """
+    raw, key, layout = _raw(spec, seed, progress)
+    labels_digest = None
+    if spec.labels:
+        if layout != "csv":
+            raise DataError(f"dataset.labels (FER+ votes) needs the FER2013 Kaggle CSV; {raw.source} has no row order to align with")
+        from ferbench.data.ferplus import relabel
+
+        raw, _, labels_digest = relabel(raw, _labels_file(spec), raw.total)
+    table, left_out = label_table(raw.label_names, spec.kind, spec.class_map, spec.classes, raw.source)
+    y_all = np.asarray(table, np.int64)[raw.labels] if len(raw.labels) else np.zeros(0, np.int64)
+    present = set(np.unique(y_all[y_all >= 0]).tolist())
+    missing = [c for i, c in enumerate(spec.classes) if i not in present]
+    if missing:
+        raise DataError(
+            f"{raw.source}: no samples of class(es) {', '.join(missing)}; its labels are {', '.join(raw.label_names)}. "
+            "Remove them from dataset.classes, or map a label to them with dataset.class_map."
+        )
+    index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
+    warnings = list(raw.warnings)
+    splits = {k: SplitData(x=_take(raw.x, idx), y=y_all[idx], name=name) for k, (idx, name) in index.items()}
+    for k, s in splits.items():
+        absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
+        if absent and k == "train":
+            raise DataError(f"dataset.splits.train ({s.name}) has no samples of {', '.join(absent)}; the model could never learn them")
+        if absent:
+            warnings.append(f"{k} ({s.name}) has no samples of {', '.join(absent)}")
+    idx_only = {k: v[0] for k, v in index.items()}
+    duplicates = cross_duplicates(raw.hashes, idx_only)
+    for pair, n in duplicates.items():
+        if n:
+            a, b = pair.split("&")
+            warnings.append(f"{n} {b} image(s) also occur in {a} (exact duplicates)")
+    blank = {k: int(blank_mask(s.x).sum()) for k, s in splits.items()}
+    excluded = dict(raw.dropped)
+    for name, i in left_out.items():
+        excluded[name] = int((raw.labels == i).sum())
+    derived = any(isinstance(getattr(spec.splits, k), DerivedSplit) for k in SPLIT_KEYS)
+    fingerprint = cache_mod.sha256_hex(
+        key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived else None
+    )
+    return LoadedDataset(
+        classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
+        duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded,
+    )

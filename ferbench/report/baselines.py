@@ -1,0 +1,187 @@
+"""The baselines registry: published and human-level results to compare runs with.
+
+The built-in entries live in ``ferbench/baselines.yaml``; users add their own in files
+of the same shape (``ferbench report --baselines FILE``). Files are validated against
+``schemas/baselines.schema.json`` with located errors, as specs are.
+
+:func:`baseline_ids` is used by the spec validator for did-you-mean hints, so it only
+parses the built-in YAML: no JSON Schema, pandas or matplotlib import.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ferbench.errors import Located, SpecError
+
+BUILTIN = Path(__file__).resolve().parents[1] / "baselines.yaml"
+SCHEMA = "baselines.schema.json"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a number comes from."""
+
+    authors: str
+    title: str
+    year: int
+    venue: str | None = None
+    arxiv: str | None = None
+    url: str | None = None
+    where: str | None = None
+
+    def short(self) -> str:
+        """``Khanzada et al. 2020 (arXiv:2004.11823)``-style reference."""
+        names = [a.strip() for a in self.authors.split(",") if a.strip()]
+        first = names[0].split()[-1] if names else self.authors
+        who = first if len(names) == 1 else f"{first} & {names[1].split()[-1]}" if len(names) == 2 else f"{first} et al."
+        ref = f"arXiv:{self.arxiv}" if self.arxiv else (self.where or self.url or "")
+        return f"{who} {self.year}" + (f" ({ref})" if ref else "")
+
+    @property
+    def link(self) -> str | None:
+        """A URL for the source, where one is known."""
+        if self.url:
+            return self.url
+        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One published, human-level or reproduced result on one dataset and class set."""
+
+    id: str
+    name: str
+    kind: str  # human | published | reproduction
+    dataset: str
+    split: str
+    num_classes: int
+    accuracy: float
+    citation: Citation
+    accuracy_pm: float | None = None
+    balanced_accuracy: float | None = None
+    loss: float | None = None
+    precision_macro: float | None = None
+    recall_macro: float | None = None
+    f1_macro: float | None = None
+    params: int | None = None
+    macs: int | None = None
+    image_size: int | None = None
+    extra_data: bool = False
+    ensemble: bool = False
+    note: str = ""
+    source: str = "built-in"
+
+    @property
+    def is_human(self) -> bool:
+        return self.kind == "human"
+
+    def matches(self, dataset: str, num_classes: int) -> bool:
+        """Whether this baseline is comparable with a run on ``dataset`` with ``num_classes``."""
+        return self.dataset == dataset and self.num_classes == num_classes
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_ids() -> tuple[str, ...]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(BUILTIN.read_text(encoding="utf-8"), Loader=loader) or {}
+    return tuple(str(b.get("id")) for b in data.get("baselines", []) if isinstance(b, dict))
+
+
+def baseline_ids() -> list[str]:
+    """Ids of the built-in baselines (cheap: one YAML parse, cached)."""
+    return list(_builtin_ids())
+
+
+def _build(entry: dict[str, Any], source: str) -> Baseline:
+    m = entry["metrics"]
+    return Baseline(
+        id=entry["id"],
+        name=entry["name"],
+        kind=entry["kind"],
+        dataset=entry["dataset"],
+        split=entry["split"],
+        num_classes=int(entry["num_classes"]),
+        accuracy=float(m["accuracy"]),
+        accuracy_pm=m.get("accuracy_pm"),
+        balanced_accuracy=m.get("balanced_accuracy"),
+        loss=m.get("loss"),
+        precision_macro=m.get("precision_macro"),
+        recall_macro=m.get("recall_macro"),
+        f1_macro=m.get("f1_macro"),
+        params=entry.get("params"),
+        macs=entry.get("macs"),
+        image_size=entry.get("image_size"),
+        extra_data=bool(entry.get("extra_data", False)),
+        ensemble=bool(entry.get("ensemble", False)),
+        citation=Citation(**entry["citation"]),
+        note=entry.get("note", ""),
+        source=source,
+    )
+
+
+def _semantic(doc: Any, seen: dict[str, str], humans: dict[tuple[str, int], str]) -> list[Located]:
+    """Rules the schema cannot state: unique ids across files, one human level per benchmark."""
+    out: list[Located] = []
+    for i, b in enumerate(doc.data["baselines"]):
+        bid = b["id"]
+        if bid in seen:
+            out.append(doc.locate(("baselines", i, "id"), f"duplicate baseline id {bid!r} (already defined in {seen[bid]}); pick another id"))
+        else:
+            m = doc.mark_for(("baselines", i, "id"))
+            seen[bid] = f"the built-in registry, line {m.line}" if Path(m.file) == BUILTIN else f"{m.file}:{m.line}"
+        if b["kind"] == "human":
+            key = (b["dataset"], b["num_classes"])
+            if key in humans:
+                out.append(doc.locate(("baselines", i, "kind"), f"a second human-level entry for {key[0]} with {key[1]} classes (the first is {humans[key]}); Δ to human needs one"))
+            else:
+                humans[key] = bid
+        pm = b["metrics"].get("accuracy_pm")
+        if pm is not None and not (0 <= b["metrics"]["accuracy"] - pm and b["metrics"]["accuracy"] + pm <= 1):
+            out.append(doc.locate(("baselines", i, "metrics", "accuracy_pm"), f"accuracy ± {pm} leaves [0, 1]"))
+    return out
+
+
+def _load_file(path: str | os.PathLike[str], seen: dict[str, str], humans: dict[tuple[str, int], str], source: str) -> tuple[list[Baseline], list[Located]]:
+    from ferbench.spec.schema import schema_problems
+    from ferbench.spec.yaml_loader import load_file
+
+    try:
+        doc = load_file(path)
+    except SpecError as exc:
+        return [], list(exc.problems)
+    problems = schema_problems(doc, name=SCHEMA)
+    if problems:
+        return [], problems
+    problems = _semantic(doc, seen, humans)
+    return [_build(b, source) for b in doc.data["baselines"]], problems
+
+
+def load_baselines(extra_files: Iterable[str | os.PathLike[str]] = ()) -> list[Baseline]:
+    """The built-in baselines followed by those of ``extra_files``, all validated.
+
+    Raises :class:`~ferbench.errors.SpecError` listing every located problem of every
+    file (``file:line:col: baselines[3].metrics.accuracy: must be <= 1, got 65.8``).
+    """
+    seen: dict[str, str] = {}
+    humans: dict[tuple[str, int], str] = {}
+    out: list[Baseline] = []
+    problems: list[Located] = []
+    for path, source in [(BUILTIN, "built-in"), *((p, str(p)) for p in extra_files)]:
+        entries, found = _load_file(path, seen, humans, source)
+        out.extend(entries)
+        problems.extend(found)
+    if problems:
+        raise SpecError(problems)
+    return out
+
+
+def select(baselines: Iterable[Baseline], dataset: str, num_classes: int) -> list[Baseline]:
+    """Baselines comparable with a run on ``dataset`` with ``num_classes`` classes, in file order."""
+    return [b for b in baselines if b.matches(dataset, num_classes)]

@@ -1,0 +1,239 @@
+"""Figures of one run and of a comparison, written as PNG and SVG.
+
+Matplotlib is used through ``matplotlib.figure.Figure`` (no pyplot state, no GUI
+backend): the Agg canvas renders PNG, the SVG backend SVG, on any headless machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from ferbench.report.model import Figure
+from ferbench.results import Trial, finite
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure as MplFigure
+
+    from ferbench.report.analysis import RunAnalysis
+    from ferbench.report.compare import Group
+
+CMAP = "Blues"
+DPI = 110
+
+
+def new_figure(w: float, h: float) -> "MplFigure":
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # only matters if pyplot is imported later in this process
+    from matplotlib.figure import Figure as MplFigure
+
+    return MplFigure(figsize=(w, h), layout="constrained")
+
+
+def save(fig: "MplFigure", folder: Path, name: str, title: str) -> Figure:
+    """Write ``name.png`` and ``name.svg``; SVG ids and metadata are fixed so reruns give equal files."""
+    import matplotlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    png, svg = folder / f"{name}.png", folder / f"{name}.svg"
+    fig.savefig(png, dpi=DPI, metadata={"Software": None})
+    with matplotlib.rc_context({"svg.hashsalt": "ferbench", "svg.fonttype": "none"}):
+        fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    return Figure(name, title, png, svg)
+
+
+# --------------------------------------------------------------------------- confusion
+
+
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], *, normalised: bool, title: str) -> "MplFigure":
+    """Rows true, columns predicted; normalised rows sum to 1 (recall on the diagonal)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    if normalised:
+        rows = cm.sum(axis=1, keepdims=True)
+        cm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    k = len(classes)
+    fig = new_figure(1.0 + 0.75 * k, 0.6 + 0.7 * k)
+    ax = fig.add_subplot()
+    im = ax.imshow(cm, cmap=CMAP, vmin=0, vmax=1 if normalised else max(cm.max(), 1))
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_xticks(range(k), classes, rotation=45, ha="right")
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.set_title(title)
+    top = cm.max() if cm.size else 0
+    for i in range(k):
+        for j in range(k):
+            v = cm[i, j]
+            text = f"{v:.2f}" if normalised else f"{int(v)}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if v > 0.6 * top else "black")
+    return fig
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def _series(t: Trial, key: str) -> tuple[np.ndarray, np.ndarray]:
+    vals = [finite(v) for v in t.history.get(key, ())]
+    x = np.arange(1, len(vals) + 1)
+    y = np.array([np.nan if v is None else v for v in vals], dtype=np.float64)
+    return x, y
+
+
+def plot_learning_curves_all(trials: Sequence[Trial], best: Trial | None, title: str) -> "MplFigure":
+    """Validation loss and accuracy per epoch of every complete trial; the best one in bold."""
+    fig = new_figure(10, 4)
+    axes = fig.subplots(1, 2)
+    for ax, key, label in zip(axes, ("val_loss", "val_accuracy"), ("Validation loss", "Validation accuracy")):
+        for t in trials:
+            x, y = _series(t, key)
+            if best is not None and t.number == best.number:
+                continue
+            ax.plot(x, y, lw=0.8, alpha=0.45)
+        if best is not None:
+            x, y = _series(best, key)
+            ax.plot(x, y, lw=2.2, color="black", label=f"best (trial {best.number})")
+            ax.legend(loc="best", fontsize=8)
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_learning_curve_best(best: Trial, title: str) -> "MplFigure":
+    """Training and validation loss and accuracy of the best trial; the kept epoch is marked."""
+    fig = new_figure(10, 4)
+    axes = fig.subplots(1, 2)
+    for ax, (a, b, label) in zip(axes, (("loss", "val_loss", "Loss"), ("accuracy", "val_accuracy", "Accuracy"))):
+        for key, style in ((a, "-"), (b, "--")):
+            x, y = _series(best, key)
+            if len(x):
+                ax.plot(x, y, style, label=key)
+        if best.best_epoch:
+            ax.axvline(best.best_epoch, color="grey", lw=0.8, ls=":", label=f"kept epoch {best.best_epoch}")
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_history(trials: Sequence[Trial], direction: str, metric: str, title: str) -> "MplFigure":
+    """Objective of each complete trial by trial number, with the best value so far."""
+    done = sorted((t for t in trials if t.state == "complete" and finite(t.objective) is not None), key=lambda t: t.number)
+    fig = new_figure(7, 4)
+    ax = fig.add_subplot()
+    x = np.array([t.number for t in done])
+    y = np.array([t.objective for t in done], dtype=np.float64)
+    ax.scatter(x, y, s=18, label="trial", zorder=3)
+    if len(y):
+        best = np.minimum.accumulate(y) if direction == "minimize" else np.maximum.accumulate(y)
+        ax.step(x, best, where="post", color="tab:red", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Trial")
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------- efficiency frontier
+
+
+def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points not beaten by a smaller-or-equal model with higher accuracy, by size."""
+    front, best = [], -1.0
+    for p, acc in sorted(points, key=lambda q: (q[0], -q[1])):
+        if acc > best:
+            front.append((p, acc))
+            best = acc
+    return front
+
+
+def plot_frontier(g: "Group", title: str) -> "MplFigure":
+    """Test accuracy against parameters: every complete trial, each run's best, and the baselines.
+
+    Baselines with a known size are points; human level and the selected baselines
+    without one are horizontal lines, so a run can be read against them.
+    """
+    import matplotlib
+
+    fig = new_figure(8, 5)
+    ax = fig.add_subplot()
+    colours = matplotlib.colormaps["tab10"]
+    points: list[tuple[float, float]] = []
+    for i, a in enumerate(g.runs):
+        colour = colours(i % 10)
+        trials = [t for t in a.run.complete_trials if t.cost_params and t.test is not None]
+        if trials:
+            ax.scatter([t.cost_params for t in trials], [100 * t.test.accuracy for t in trials], s=12, alpha=0.35, color=colour)
+        if a.best is not None and a.best.cost_params and a.test is not None:
+            acc = a.test.accuracy.value
+            ax.scatter([a.best.cost_params], [100 * acc], s=80, marker="o", color=colour, edgecolor="black", zorder=4, label=f"{a.run.label} (best trial)")
+            points.append((a.best.cost_params, acc))
+    for b in g.baselines:
+        if b.params:
+            ax.scatter([b.params], [100 * b.accuracy], s=70, marker="D", color="grey", zorder=4)
+            ax.annotate(b.name, (b.params, 100 * b.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
+            points.append((b.params, b.accuracy))
+    lines = sorted((b for b in g.baselines if not b.params and (b.is_human or b in g.selected)), key=lambda b: b.accuracy)
+    slot, last = 0, None
+    for b in lines:
+        y = 100 * b.accuracy
+        # Labels of nearly equal lines would overprint: move each close one further right.
+        slot = slot + 1 if last is not None and y - last < 0.8 else 0
+        last = y
+        ax.axhline(y, color="tab:red" if b.is_human else "grey", lw=0.9, ls="--" if b.is_human else ":")
+        ax.annotate(f"{b.name} {y:.1f}%", (0.01 + 0.3 * (slot % 3), y), xycoords=("axes fraction", "data"), fontsize=7, va="bottom", color="dimgrey")
+    front = _pareto(points)
+    if len(front) > 1:
+        ax.plot([p for p, _ in front], [100 * a for _, a in front], color="tab:green", lw=1.2, label="frontier (fewest parameters per accuracy)")
+    ax.set_xscale("log")
+    ax.set_xlabel("Parameters")
+    ax.set_ylabel("Test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+# --------------------------------------------------------------------------- per-run set
+
+
+def run_figures(a: "RunAnalysis", folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
+    """Every figure of one run; notes say which could not be drawn and why."""
+    from ferbench.report import search_plots
+
+    label, figs, notes = a.run.label, [], []
+    steps: list[tuple[str, str, Callable[[], Any]]] = []
+    if a.test is not None:
+        cm, classes = a.test.confusion, a.run.classes
+        steps.append(("confusion_raw", "Confusion matrix (test)", lambda: plot_confusion(cm, classes, normalised=False, title=f"{label}: confusion (test)")))
+        steps.append(("confusion_normalised", "Normalised confusion matrix (test)", lambda: plot_confusion(cm, classes, normalised=True, title=f"{label}: normalised confusion (test)")))
+    done = a.run.complete_trials
+    if done:
+        steps.append(("learning_curves", "Learning curves of every trial", lambda: plot_learning_curves_all(done, a.best, f"{label}: every trial")))
+    if a.best is not None:
+        best = a.best
+        steps.append(("learning_curve_best", "Learning curve of the best trial", lambda: plot_learning_curve_best(best, f"{label}: best trial {best.number}")))
+    obj = a.run.info["objective"]
+    if len(done) >= 1:
+        steps.append(("optimisation_history", "Optimisation history", lambda: plot_history(done, obj["direction"], obj["metric"], f"{label}: optimisation history")))
+    names = search_plots.searched_names(done)
+    if len(done) >= 2 and names:
+        steps.append(("parallel_coordinates", "Parallel coordinates", lambda: search_plots.plot_parallel(done, a.run.search_space, obj, f"{label}: parallel coordinates")))
+        steps.append(("param_importances", "Hyperparameter importances", lambda: search_plots.plot_importances(done, a.run.search_space, f"{label}: hyperparameter importances", seed=seed)))
+    elif done:
+        notes.append(f"{label}: fewer than two complete trials or nothing searched; no parallel-coordinate or importance plot")
+    for name, title, make in steps:
+        figs.append(save(make(), folder, name, title))
+    return figs, notes

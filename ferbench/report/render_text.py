@@ -1,0 +1,214 @@
+"""Text renderers: markdown, CSV, LaTeX (booktabs), JSON and the rich terminal view.
+
+Output carries no timestamps or machine paths beyond the figures' own, so the same
+results always give the same report (the golden test relies on it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ferbench.report.model import Column, Figure, Report, Section, Table, fmt, raw
+from ferbench.report.stats import Estimate
+
+
+def _figure_path(f: Figure, base: Path | None) -> str:
+    p = f.png
+    if base is not None:
+        try:
+            return os.path.relpath(p, base).replace(os.sep, "/")
+        except ValueError:  # another drive (Windows)
+            pass
+    return str(p)
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def markdown_table(t: Table) -> str:
+    """A GitHub-flavoured pipe table with numbers right-aligned."""
+    head = "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |"
+    rule = "|" + "|".join("---:" if c.numeric else ":---" for c in t.columns) + "|"
+    body = ["| " + " | ".join(_md_escape(t.cell(r, c)) for c in t.columns) + " |" for r in t.rows]
+    return "\n".join([head, rule, *body])
+
+
+def render_markdown(report: Report, base: Path | None = None) -> str:
+    """The whole report as markdown; figures are linked (relative to ``base``)."""
+    out = [f"# {report.title}", ""]
+    for sec in report.sections:
+        out += [f"## {sec.title}", ""]
+        for t in sec.tables:
+            out += [f"### {t.title}", "", markdown_table(t), ""]
+            out += [f"_{n}_" for n in t.notes] + ([""] if t.notes else [])
+        out += [f"- {n}" for n in sec.notes] + ([""] if sec.notes else [])
+        for f in sec.figures:
+            out += [f"![{f.title}]({_figure_path(f, base)})", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _machine(row: dict[str, Any], col: Column) -> Any:
+    return row.get(f"{col.key}:raw", row.get(col.key))
+
+
+def _csv_columns(t: Table) -> list[tuple[str, Column, str]]:
+    """Machine column names; a column holding estimates gets ``_ci_low``/``_ci_high`` siblings."""
+    out = []
+    for c in t.columns:
+        out.append((c.key, c, "value"))
+        if any(isinstance(_machine(r, c), Estimate) for r in t.rows):
+            out += [(f"{c.key}_ci_low", c, "low"), (f"{c.key}_ci_high", c, "high")]
+    return out
+
+
+def render_csv(report: Report) -> str:
+    """One block per table: a ``# title`` line, a header of machine keys, raw full-precision values."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for sec in report.sections:
+        for t in sec.tables:
+            cols = _csv_columns(t)
+            buf.write(f"# {sec.title} / {t.title}\n")
+            w.writerow([name for name, _, _ in cols])
+            for r in t.rows:
+                line = []
+                for _, c, part in cols:
+                    v = _machine(r, c)
+                    if isinstance(v, Estimate):
+                        v = {"value": v.value, "low": v.low, "high": v.high}[part]
+                    elif part != "value":
+                        v = None  # a published number has no interval
+                    line.append("" if v is None else repr(v) if isinstance(v, float) else v)
+                w.writerow(line)
+            buf.write("\n")
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- LaTeX
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX_UNICODE = {"Δ": r"$\Delta$", "±": r"$\pm$", "α": r"$\alpha$", "–": "--", "−": "-", "≤": r"$\le$"}
+
+
+def tex_escape(s: str) -> str:
+    """Escape LaTeX specials and map the few unicode symbols a report uses."""
+    s = "".join(_TEX.get(ch, ch) for ch in s)
+    for u, t in _TEX_UNICODE.items():
+        s = s.replace(u, t)
+    return s
+
+
+def latex_table(t: Table, label: str) -> str:
+    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
+    spec = "".join("r" if c.numeric else "l" for c in t.columns)
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\caption{" + tex_escape(t.title) + "}",
+        r"\label{tab:" + label + "}",
+        r"\begin{tabular}{" + spec + "}",
+        r"\toprule",
+        " & ".join(tex_escape(c.label) for c in t.columns) + r" \\",
+        r"\midrule",
+    ]
+    lines += [" & ".join(tex_escape(t.cell(r, c)) for c in t.columns) + r" \\" for r in t.rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\par\smallskip{\footnotesize " + tex_escape(" ".join(t.notes)) + "}"] if t.notes else []
+    lines.append(r"\end{table}")
+    return "\n".join(lines)
+
+
+def render_latex(report: Report) -> str:
+    """Every table as a booktabs table, ready to ``\\input``."""
+    out = [f"% {tex_escape(report.title)}: generated by ferbench report; needs \\usepackage{{booktabs}}", ""]
+    for sec in report.sections:
+        out += [f"% --- {sec.title}"]
+        out += [f"% {n}" for n in sec.notes]
+        for t in sec.tables:
+            out += [latex_table(t, t.key), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def table_json(t: Table) -> dict[str, Any]:
+    return {
+        "key": t.key,
+        "title": t.title,
+        "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in t.columns],
+        "rows": [{c.key: raw(_machine(r, c)) for c in t.columns} for r in t.rows],
+        "notes": t.notes,
+    }
+
+
+def section_json(sec: Section, base: Path | None) -> dict[str, Any]:
+    return {
+        "key": sec.key,
+        "title": sec.title,
+        "notes": sec.notes,
+        "tables": [table_json(t) for t in sec.tables],
+        "figures": [{"key": f.key, "title": f.title, "png": _figure_path(f, base), "svg": _figure_path(Figure(f.key, f.title, f.svg, f.svg), base)} for f in sec.figures],
+    }
+
+
+def render_json(report: Report, base: Path | None = None) -> str:
+    """Full-precision numbers for machines: per-run data, comparisons and every table."""
+    doc = {"ferbench_report": 1, "title": report.title, **report.data, "warnings": report.warnings, "sections": [section_json(s, base) for s in report.sections]}
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=raw) + "\n"
+
+
+# --------------------------------------------------------------------------- rich
+
+
+def print_rich(report: Report, console: Any = None) -> None:
+    """Tables in the terminal (to ``console``, a rich Console; stdout by default)."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    console = console or Console()
+    console.rule(f"[bold]{report.title}")
+    for sec in report.sections:
+        console.print()
+        console.rule(f"[bold cyan]{sec.title}", align="left")
+        for t in sec.tables:
+            rt = RichTable(title=t.title, title_justify="left", show_lines=False, header_style="bold")
+            # The terminal is narrow: citations stay in the file formats and in --list-baselines.
+            cols = [c for c in t.columns if c.key != "source"]
+            for c in cols:
+                rt.add_column(c.label, justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
+            for r in t.rows:
+                style = "dim" if r.get("kind") in ("human", "published", "reproduction") else None
+                rt.add_row(*(_rich_cell(r.get(c.key), c) for c in cols), style=style)
+            console.print(rt)
+            for n in t.notes:
+                console.print(Text(n, style="dim"))
+        for n in sec.notes:
+            console.print(Text("note: ", style="yellow") + Text(n))
+        for f in sec.figures:
+            console.print(Text("figure: ", style="dim") + Text(f"{f.title}: {f.png}"))
+    for w in report.warnings:
+        console.print(Text("warning: ", style="yellow") + Text(w))
+
+
+def _rich_cell(v: Any, c: Column) -> Any:
+    """Plain Text (values may hold '[' that rich would read as markup); a CI goes on a second, dim line."""
+    from rich.text import Text
+
+    if isinstance(v, Estimate) and v.has_ci:
+        main = fmt(Estimate(v.value), c.kind)
+        return Text(main) + Text("\n" + fmt(v, c.kind)[len(main):].strip(), style="dim")
+    return Text(fmt(v, c.kind))

@@ -1,0 +1,169 @@
+"""Per-run tables: summary, test metrics (thesis Tables 5.2/5.4/5.6), best hyperparameters
+(Tables 5.3/5.5/5.7), per-class scores and the confusion matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferbench.report.analysis import RunAnalysis
+from ferbench.report.model import Column, Section, Table, slug
+from ferbench.report.stats import Estimate
+
+#: How the thesis names the searched values.
+HP_LABELS = {
+    "learning_rate": "Learning rate",
+    "width": "Width coefficient",
+    "depth": "Depth coefficient",
+    "dropout": "Dropout rate",
+    "top_filters": "Top filters (numTopFilters)",
+    "drop_connect": "Drop-connect rate",
+    "batch_size": "Batch size",
+    "label_smoothing": "Label smoothing",
+}
+
+
+def run_key(a: RunAnalysis) -> str:
+    """A stable id for a run's section and figures."""
+    return f"run-{slug(a.run.label)}-{a.run.run_id}"
+
+
+def summary_table(a: RunAnalysis) -> Table:
+    """Identity, data, search progress and cost of one run."""
+    run, info, best = a.run, a.run.info, a.best
+    ds, tr = info["dataset"], info["trials"]
+    test_split = ds.get("splits", {}).get("test")
+    rows: list[tuple[str, Any, str]] = [
+        ("Spec", run.spec_name, "text"),
+        ("Run id", run.run_id, "text"),
+        ("Status", run.status, "text"),
+        ("Dataset", f"{run.dataset} ({ds['color']}, {ds['image_size']}x{ds['image_size']})", "text"),
+        ("Classes", ", ".join(run.classes), "text"),
+        ("Test set", f"{test_split if isinstance(test_split, str) else 'test'} (n={ds['sizes']['test']})", "text"),
+        ("Fingerprint", ds["fingerprint"][:16], "text"),
+        ("Trials", f"{tr['complete']} complete, {tr['failed']} failed, {tr['pruned']} pruned of {tr['target']}", "text"),
+        ("Best trial", None if best is None else best.number, "int"),
+        (f"Best {info['objective']['metric']} ({info['objective']['direction']})", None if best is None else best.objective, "num"),
+        ("Parameters", None if best is None else best.cost_params, "count"),
+        ("MACs", None if best is None else best.cost_macs, "count"),
+        ("Best trial training time", None if best is None else best.train_s, "duration"),
+        ("Study wall time", info["wall_time_s"], "duration"),
+    ]
+    for k, v in (info.get("matrix_cell") or {}).items():
+        rows.insert(2, (f"Matrix {k}", str(v), "text"))
+    t = Table(f"{run_key(a)}-summary", "Run", [Column("item", "Item"), Column("value", "Value")])
+    from ferbench.report.model import fmt
+
+    # Values of mixed kinds in one column: format here, keep the raw value for JSON/CSV.
+    t.rows = [{"item": k, "value": fmt(v, kind), "value:raw": v} for k, v, kind in rows]
+    return t
+
+
+def metrics_table(a: RunAnalysis) -> Table:
+    """Accuracy, loss, precision, recall and F1 (macro) on test, with 95% CIs, and on validation."""
+    assert a.test is not None and a.validation is not None
+    t = Table(
+        f"{run_key(a)}-metrics",
+        f"Test metrics of the best trial (n={a.test.n})",
+        [Column("metric", "Metric"), Column("test", "Test", "frac"), Column("validation", "Validation", "frac")],
+    )
+
+    def row(name: str, test: Any, val: Any) -> None:
+        t.rows.append({"metric": name, "test": test, "validation": getattr(val, "value", val)})
+
+    s, v = a.test, a.validation
+    row("Accuracy", s.accuracy, v.accuracy)
+    row("Loss", s.loss, v.loss)
+    row("Precision (macro)", s.precision_macro, v.precision_macro)
+    row("Recall (macro)", s.recall_macro, v.recall_macro)
+    row("F1 (macro)", s.f1_macro, v.f1_macro)
+    row("Precision (weighted)", s.precision_weighted, v.precision_weighted)
+    row("Recall (weighted)", s.recall_weighted, v.recall_weighted)
+    row("F1 (weighted)", s.f1_weighted, v.f1_weighted)
+    if s.from_predictions:
+        t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; loss is the unweighted cross-entropy of the saved probabilities.")
+    else:
+        t.notes.append("No saved predictions: these are the numbers in the trial record, without confidence intervals.")
+    return t
+
+
+def hyperparameters_table(a: RunAnalysis) -> Table:
+    """The best trial's searched values first, then the fixed effective ones."""
+    assert a.best is not None
+    t = Table(f"{run_key(a)}-hyperparameters", f"Best hyperparameters (trial {a.best.number})", [Column("name", "Hyperparameter"), Column("value", "Value", "num"), Column("searched", "Searched", "bool")])
+    searched = dict(a.best.params)
+    for k, v in searched.items():
+        t.rows.append({"name": HP_LABELS.get(k, k), "value": v, "searched": True})
+    for k, v in a.best.hyperparameters.items():
+        if k not in searched:
+            t.rows.append({"name": HP_LABELS.get(k, k), "value": v, "searched": False})
+    return t
+
+
+def per_class_table(a: RunAnalysis) -> Table:
+    """Precision, recall, F1 and support of each class on test."""
+    assert a.test is not None
+    t = Table(f"{run_key(a)}-per-class", "Per-class scores (test)", [Column("class", "Class"), Column("precision", "Precision", "frac"), Column("recall", "Recall", "frac"), Column("f1", "F1", "frac"), Column("support", "Support", "int")])
+    for c, sc in a.test.per_class.items():
+        t.rows.append({"class": c, "precision": sc.precision, "recall": sc.recall, "f1": sc.f1, "support": sc.support})
+    return t
+
+
+def confusion_table(a: RunAnalysis) -> Table:
+    """Raw confusion matrix on test: rows are true classes, columns predicted."""
+    assert a.test is not None
+    classes = a.run.classes
+    cols = [Column("true", "True \\ predicted")] + [Column(f"pred_{c}", c, "int") for c in classes]
+    t = Table(f"{run_key(a)}-confusion", "Confusion matrix (test, rows true, columns predicted)", cols)
+    for i, c in enumerate(classes):
+        row: dict[str, Any] = {"true": c}
+        row.update({f"pred_{p}": int(a.test.confusion[i, j]) for j, p in enumerate(classes)})
+        t.rows.append(row)
+    return t
+
+
+def run_section(a: RunAnalysis) -> Section:
+    """Every per-run table (figures are added by the plotting step)."""
+    sec = Section(run_key(a), f"{a.run.label} ({a.run.run_id})", notes=list(a.run.warnings) + list(a.notes))
+    sec.tables.append(summary_table(a))
+    if a.test is not None:
+        sec.tables += [metrics_table(a), hyperparameters_table(a), per_class_table(a), confusion_table(a)]
+    return sec
+
+
+def run_data(a: RunAnalysis) -> dict[str, Any]:
+    """Machine-readable numbers of one run for the JSON report (full precision)."""
+    from ferbench.report.model import raw
+
+    out: dict[str, Any] = {
+        "run_id": a.run.run_id,
+        "label": a.run.label,
+        "spec_name": a.run.spec_name,
+        "path": str(a.run.path),
+        "dataset": a.run.dataset,
+        "num_classes": a.run.num_classes,
+        "classes": a.run.classes,
+        "fingerprint": a.run.fingerprint,
+        "status": a.run.status,
+        "best_trial": None if a.best is None else a.best.number,
+    }
+    if a.best is not None:
+        out.update(params=a.best.params, hyperparameters=a.best.hyperparameters, cost={"params": a.best.cost_params, "macs": a.best.cost_macs}, train_s=a.best.train_s, objective=a.best.objective)
+    for split in ("test", "validation"):
+        s = getattr(a, split)
+        if s is None:
+            continue
+        out[split] = {
+            "n": s.n,
+            "from_predictions": s.from_predictions,
+            "accuracy": raw(s.accuracy) if isinstance(s.accuracy, Estimate) and s.accuracy.has_ci else s.accuracy.value,
+            "loss": s.loss,
+            "precision_macro": s.precision_macro,
+            "recall_macro": s.recall_macro,
+            "f1_macro": raw(s.f1_macro) if s.f1_macro.has_ci else s.f1_macro.value,
+            "precision_weighted": s.precision_weighted,
+            "recall_weighted": s.recall_weighted,
+            "f1_weighted": s.f1_weighted,
+            "per_class": {c: vars(v) for c, v in s.per_class.items()},
+            "confusion": s.confusion.tolist(),
+        }
+    return out

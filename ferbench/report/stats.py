@@ -1,0 +1,213 @@
+"""Metrics from saved predictions, bootstrap confidence intervals and paired tests.
+
+Point estimates are scikit-learn's (``zero_division=0``, every class counted in the
+macro mean), so a report agrees with any re-computation from ``predictions.npz``.
+Confidence intervals are percentile bootstraps over test samples with a fixed seed;
+the paired test between two runs scored on the same test set is the exact (binomial)
+McNemar test on the samples where exactly one of them is right.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with an optional confidence interval."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def has_ci(self) -> bool:
+        return self.low is not None and self.high is not None and math.isfinite(self.low) and math.isfinite(self.high)
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every metric a report shows for one split of one trial."""
+
+    n: int
+    accuracy: Estimate
+    loss: float | None
+    precision_macro: float
+    recall_macro: float
+    f1_macro: Estimate
+    precision_weighted: float
+    recall_weighted: float
+    f1_weighted: float
+    per_class: dict[str, ClassScores]
+    confusion: np.ndarray  # rows = true, columns = predicted
+    from_predictions: bool  # False: taken from the record (no predictions.npz)
+
+
+def scores_from_predictions(
+    y_true: np.ndarray,
+    y_prob: np.ndarray,
+    classes: Sequence[str],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> Scores:
+    """scikit-learn metrics of ``argmax(y_prob)`` against ``y_true``, with bootstrap CIs."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    k = len(classes)
+    labels = list(range(k))
+    y_pred = np.asarray(y_prob).argmax(axis=1)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    pm, rm, fm, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    pw, rw, fw, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
+    acc = float(accuracy_score(y_true, y_pred))
+    loss = cross_entropy(y_true, y_prob, k)
+    acc_ci, f1_ci = bootstrap_ci(y_true, y_pred, k, resamples=resamples, seed=seed) if resamples > 0 and len(y_true) else ((None, None), (None, None))
+    return Scores(
+        n=int(len(y_true)),
+        accuracy=Estimate(acc, *acc_ci),
+        loss=loss,
+        precision_macro=float(pm),
+        recall_macro=float(rm),
+        f1_macro=Estimate(float(fm), *f1_ci),
+        precision_weighted=float(pw),
+        recall_weighted=float(rw),
+        f1_weighted=float(fw),
+        per_class={c: ClassScores(float(p[i]), float(r[i]), float(f[i]), int(s[i])) for i, c in enumerate(classes)},
+        confusion=confusion_matrix(y_true, y_pred, labels=labels),
+        from_predictions=True,
+    )
+
+
+def cross_entropy(y_true: np.ndarray, y_prob: np.ndarray, k: int) -> float | None:
+    """scikit-learn's ``log_loss`` (unweighted mean cross-entropy) of the saved probabilities.
+
+    They are float32 and rarely sum to exactly 1, so they are renormalised in float64
+    first (what log_loss would do, without its warning).
+    """
+    from sklearn.metrics import log_loss
+
+    prob = np.asarray(y_prob, dtype=np.float64)
+    total = prob.sum(axis=1, keepdims=True)
+    if len(prob) == 0 or np.any(total <= 0) or not np.all(np.isfinite(prob)):
+        return None
+    return float(log_loss(y_true, prob / total, labels=list(range(k))))
+
+
+def scores_from_record(m: Any, classes: Sequence[str]) -> Scores:
+    """The trainer's own numbers (a :class:`ferbench.results.SplitMetrics`), without CIs."""
+    return Scores(
+        n=m.n,
+        accuracy=Estimate(m.accuracy),
+        loss=m.loss,
+        precision_macro=m.precision_macro,
+        recall_macro=m.recall_macro,
+        f1_macro=Estimate(m.f1_macro),
+        precision_weighted=m.precision_weighted,
+        recall_weighted=m.recall_weighted,
+        f1_weighted=m.f1_weighted,
+        per_class={c: ClassScores(**{k: m.per_class[c][k] for k in ("precision", "recall", "f1", "support")}) for c in classes if c in m.per_class},
+        confusion=np.asarray(m.confusion, dtype=np.int64),
+        from_predictions=False,
+    )
+
+
+def macro_f1_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Macro F1 of one or a stack of confusion matrices (``[..., K, K]``), as scikit-learn with zero_division=0."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(np.float64)
+    fp = cm.sum(axis=-2) - tp
+    fn = cm.sum(axis=-1) - tp
+    denom = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return f1.mean(axis=-1)
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    k: int,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+    chunk: int = 250,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Percentile bootstrap CIs of accuracy and macro F1, resampling test samples with replacement.
+
+    Each resample's confusion matrix is counted with one ``bincount`` so 2,000 resamples
+    of 7,178 samples take well under a second.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    n = len(y_true)
+    if n == 0 or resamples <= 0:
+        return (math.nan, math.nan), (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    cell = y_true * k + y_pred
+    accs, f1s = [], []
+    for start in range(0, resamples, chunk):
+        b = min(chunk, resamples - start)
+        idx = rng.integers(0, n, size=(b, n))
+        flat = (np.arange(b)[:, None] * (k * k) + cell[idx]).ravel()
+        cms = np.bincount(flat, minlength=b * k * k).reshape(b, k, k)
+        accs.append(np.trace(cms, axis1=1, axis2=2) / n)
+        f1s.append(macro_f1_from_confusion(cms))
+    lo, hi = (1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100
+    a, f = np.concatenate(accs), np.concatenate(f1s)
+    return (float(np.percentile(a, lo)), float(np.percentile(a, hi))), (float(np.percentile(f, lo)), float(np.percentile(f, hi)))
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Exact McNemar test of two classifiers on the same samples."""
+
+    n: int
+    a_only: int  # A right, B wrong
+    b_only: int  # B right, A wrong
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+
+def mcnemar_exact(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> McNemar:
+    """Two-sided exact McNemar: ``p = min(1, 2 * P[X <= min(b, c)])`` with ``X ~ Binomial(b + c, 1/2)``."""
+    from scipy.stats import binom
+
+    y_true, pred_a, pred_b = (np.asarray(x) for x in (y_true, pred_a, pred_b))
+    if not (len(y_true) == len(pred_a) == len(pred_b)):
+        raise ValueError("McNemar needs predictions of the same samples")
+    ra, rb = pred_a == y_true, pred_b == y_true
+    b, c = int(np.sum(ra & ~rb)), int(np.sum(~ra & rb))
+    p = 1.0 if b + c == 0 else min(1.0, 2.0 * float(binom.cdf(min(b, c), b + c, 0.5)))
+    return McNemar(n=int(len(y_true)), a_only=b, b_only=c, p_value=p)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (same order as given), for several pairwise tests at once."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

@@ -1,0 +1,101 @@
+"""The environment a run trained in, for run.json (and for ``verify`` to compare).
+
+Versions come from package metadata, so nothing heavy is imported just to read
+them; GPU names come from TensorFlow only when it is already loaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import ferbench
+
+#: Packages whose versions a result depends on (distribution name -> key in run.json).
+PACKAGES = {"tensorflow": "tensorflow", "keras": "keras", "optuna": "optuna", "numpy": "numpy"}
+
+
+def package_version(dist: str) -> str | None:
+    """Installed version of a distribution, or ``None`` when it is not installed."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str | None:
+    """The commit of ferbench's source checkout, or ``None`` (installed wheel, no git)."""
+    root = Path(ferbench.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    if out.returncode != 0 or len(sha) != 40:
+        return None
+    try:  # mark uncommitted changes: the commit alone would not reproduce the code
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    return sha + ("-dirty" if dirty else "")
+
+
+def cpu_name() -> str:
+    """A human-readable CPU model name."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow sees; empty when TensorFlow is not loaded or sees none."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return []
+    names = []
+    for dev in tf.config.list_physical_devices("GPU"):
+        try:
+            details = tf.config.experimental.get_device_details(dev)
+        except Exception:  # details are optional; the device name is enough
+            details = {}
+        names.append(str(details.get("device_name") or dev.name))
+    return names
+
+
+@functools.lru_cache(maxsize=1)
+def _static() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "ferbench": ferbench.__version__,
+        **{key: package_version(dist) for dist, key in PACKAGES.items()},
+        "git_commit": git_commit(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count() or 1,
+    }
+
+
+def environment() -> dict[str, Any]:
+    """``{python, ferbench, tensorflow, keras, optuna, numpy, git_commit, host, platform, cpu, gpus}``."""
+    env = {k: v for k, v in _static().items() if k != "cpu_count"}
+    env["gpus"] = gpu_names()
+    return env

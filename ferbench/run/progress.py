@@ -1,0 +1,264 @@
+"""Progress of a run: a rich live view on a terminal, plain log lines otherwise.
+
+The trial loop talks to a :class:`Reporter`; which one is chosen once, by
+:func:`make_reporter`. Log lines are plain text with a time stamp, one event a
+line, so they read well in CI logs and in a SLURM output file.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, TextIO
+
+EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``1h02m``, ``3m05s``, ``12s``; ``?`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def fmt_params(params: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={fmt_value(v)}" for k, v in params.items()) or "(no searched values)"
+
+
+@dataclass
+class RunInfo:
+    """What the reporter shows about the run as a whole."""
+
+    name: str
+    run_id: str
+    index: int  # 1-based position among the plan's runs
+    total_runs: int
+    target: int
+    finished: int  # trials already finished when this invocation started
+    folder: str
+    metric: str
+    max_epochs: int
+
+
+@dataclass
+class Reporter:
+    """Silent base reporter; also the ``--quiet`` one. Keeps the numbers for the ETA."""
+
+    info: RunInfo | None = None
+    finished: int = 0
+    best: tuple[int, float] | None = None
+    trial_number: int | None = None
+    epoch: int = 0
+    epoch_logs: dict[str, float] = field(default_factory=dict)
+    _trial_times: list[float] = field(default_factory=list)
+    _epoch_times: list[float] = field(default_factory=list)
+    _trial_t0: float = 0.0
+
+    # -- events ---------------------------------------------------------------------------
+    def run_started(self, info: RunInfo) -> None:
+        self.info, self.finished, self.best = info, info.finished, None
+
+    def message(self, text: str) -> None:
+        """A one-off note (data loaded, dead trials re-queued, waiting for workers)."""
+
+    def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
+        self.trial_number, self.epoch, self.epoch_logs = number, 0, {}
+        self._trial_t0 = time.monotonic()
+
+    def epoch_started(self, epoch: int, steps: int | None) -> None:
+        self.epoch = epoch
+
+    def batch_end(self, step: int, logs: Mapping[str, float]) -> None:
+        """Called after every training batch (cheap implementations only)."""
+
+    def epoch_end(self, epoch: int, logs: Mapping[str, float], seconds: float) -> None:
+        self.epoch_logs = {k: float(v) for k, v in logs.items()}
+        self._epoch_times.append(seconds)
+
+    def trial_finished(self, number: int, state: str, objective: float | None, error: str | None,
+                       best: tuple[int, float] | None, finished: int) -> None:
+        self._trial_times.append(time.monotonic() - self._trial_t0)
+        self.best, self.finished = best, finished
+
+    def run_finished(self, status: str) -> None:
+        """The run stopped (complete, failed or interrupted)."""
+
+    def close(self) -> None:
+        """Release the terminal."""
+
+    # -- derived --------------------------------------------------------------------------
+    def eta_s(self) -> float | None:
+        """Seconds left for the whole run, from this invocation's trial (or epoch) times."""
+        if self.info is None:
+            return None
+        left = max(self.info.target - self.finished, 0)
+        if left == 0:
+            return 0.0
+        if self._trial_times:
+            per_trial = sum(self._trial_times) / len(self._trial_times)
+        elif self._epoch_times:
+            per_trial = sum(self._epoch_times) / len(self._epoch_times) * self.info.max_epochs
+        else:
+            return None
+        spent = time.monotonic() - self._trial_t0 if self.trial_number is not None else 0.0
+        return max(left * per_trial - spent, 0.0)
+
+    def prefix(self) -> str:
+        return f"[{self.info.name} {self.info.run_id}]" if self.info else "[ferbench]"
+
+
+class PlainReporter(Reporter):
+    """One time-stamped line per event, flushed at once (CI logs, files, pipes)."""
+
+    def __init__(self, stream: TextIO | None = None):
+        super().__init__()
+        self.stream = stream or sys.stdout
+
+    def _line(self, text: str) -> None:
+        self.stream.write(f"{time.strftime('%H:%M:%S')} {self.prefix()} {text}\n")
+        self.stream.flush()
+
+    def run_started(self, info: RunInfo) -> None:
+        super().run_started(info)
+        self._line(f"run {info.index}/{info.total_runs}: {info.target} trials ({info.finished} finished) in {info.folder}")
+
+    def message(self, text: str) -> None:
+        self._line(text)
+
+    def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
+        super().trial_started(number, params)
+        k = self.finished + 1
+        self._line(f"trial {number} ({k}/{self.info.target if self.info else '?'}) started: {fmt_params(params)}")
+
+    def epoch_end(self, epoch: int, logs: Mapping[str, float], seconds: float) -> None:
+        super().epoch_end(epoch, logs, seconds)
+        shown = " ".join(f"{k}={fmt_value(float(logs[k]))}" for k in EPOCH_KEYS if k in logs)
+        extra = " ".join(f"{k}={fmt_value(float(v))}" for k, v in logs.items() if k not in EPOCH_KEYS)
+        max_e = self.info.max_epochs if self.info else "?"
+        self._line(f"trial {self.trial_number} epoch {epoch}/{max_e}: {shown}{' ' + extra if extra else ''} ({seconds:.1f}s)")
+
+    def trial_finished(self, number: int, state: str, objective: float | None, error: str | None,
+                       best: tuple[int, float] | None, finished: int) -> None:
+        super().trial_finished(number, state, objective, error, best, finished)
+        metric = self.info.metric if self.info else "objective"
+        what = f"{metric}={fmt_value(objective)}" if objective is not None else ""
+        if error:
+            what = f"{what} error: {error}".strip()
+        b = f"best: trial {best[0]}, {metric}={fmt_value(best[1])}" if best else "no complete trial yet"
+        target = self.info.target if self.info else "?"
+        self._line(f"trial {number} {state}: {what} ({b}); {finished}/{target} finished, ETA {fmt_duration(self.eta_s())}")
+
+    def run_finished(self, status: str) -> None:
+        self._line(f"run {status}")
+
+
+class LiveReporter(Reporter):
+    """A rich live view: trial k/N, an epoch bar with loss and accuracy, best so far, ETA."""
+
+    def __init__(self, console: Any | None = None):
+        super().__init__()
+        from rich.console import Console
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console or Console()
+        self.trials = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=self.console)
+        self.epochs = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TextColumn("{task.fields[metrics]}"), console=self.console)
+        self._trial_task = self.trials.add_task("trials", total=1, eta="?")
+        self._epoch_task = self.epochs.add_task("epoch", total=1, metrics="")
+        self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+        self._live.start()
+        self._last = 0.0
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        head = Text(self._header(), style="bold")
+        keys = [k for k in EPOCH_KEYS if k in self.epoch_logs] + [k for k in self.epoch_logs if k not in EPOCH_KEYS]
+        last = Text("last epoch: " + (" ".join(f"{k}={fmt_value(self.epoch_logs[k])}" for k in keys) or "-"))
+        metric = self.info.metric if self.info else "objective"
+        best = Text(f"best so far: trial {self.best[0]}, {metric}={fmt_value(self.best[1])}" if self.best else "best so far: -")
+        return Group(head, self.trials, self.epochs, last, best)
+
+    def _header(self) -> str:
+        if not self.info:
+            return "ferbench run"
+        i = self.info
+        return f"{i.name} {i.run_id} (run {i.index}/{i.total_runs}) -> {i.folder}"
+
+    def _refresh(self) -> None:
+        self.trials.update(self._trial_task, completed=self.finished, eta=fmt_duration(self.eta_s()))
+        self._live.update(self._render())
+
+    def run_started(self, info: RunInfo) -> None:
+        super().run_started(info)
+        self.trials.update(self._trial_task, total=info.target, completed=info.finished)
+        self._refresh()
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
+
+    def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
+        super().trial_started(number, params)
+        k = self.finished + 1
+        self.trials.update(self._trial_task, description=f"trial {number} ({k}/{self.info.target if self.info else '?'})")
+        self.console.print(f"trial {number}: {fmt_params(params)}")
+        self._refresh()
+
+    def epoch_started(self, epoch: int, steps: int | None) -> None:
+        super().epoch_started(epoch, steps)
+        max_e = self.info.max_epochs if self.info else "?"
+        self.epochs.reset(self._epoch_task, total=steps or 1, description=f"epoch {epoch}/{max_e}", metrics="")
+
+    def batch_end(self, step: int, logs: Mapping[str, float]) -> None:
+        self.epochs.update(self._epoch_task, completed=step + 1,
+                           metrics=" ".join(f"{k}={fmt_value(float(logs[k]))}" for k in ("loss", "accuracy") if k in logs))
+        now = time.monotonic()
+        if now - self._last > 0.5:  # the ETA text needs a nudge; bars refresh on their own
+            self._last = now
+            self._refresh()
+
+    def epoch_end(self, epoch: int, logs: Mapping[str, float], seconds: float) -> None:
+        super().epoch_end(epoch, logs, seconds)
+        self._refresh()
+
+    def trial_finished(self, number: int, state: str, objective: float | None, error: str | None,
+                       best: tuple[int, float] | None, finished: int) -> None:
+        super().trial_finished(number, state, objective, error, best, finished)
+        metric = self.info.metric if self.info else "objective"
+        note = f" - {error}" if error else ""
+        val = f" {metric}={fmt_value(objective)}" if objective is not None else ""
+        self.console.print(f"trial {number} {state}{val}{note}")
+        self._refresh()
+
+    def run_finished(self, status: str) -> None:
+        self._refresh()
+
+    def close(self) -> None:
+        self._live.stop()
+
+
+def make_reporter(*, quiet: bool = False, live: bool | None = None) -> Reporter:
+    """``--quiet``: silent; a terminal: live view; anything else: plain lines."""
+    if quiet:
+        return Reporter()
+    if live is None:
+        live = sys.stdout.isatty()
+    return LiveReporter() if live else PlainReporter()

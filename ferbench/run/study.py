@@ -1,0 +1,323 @@
+"""The Optuna study of a run: storage, sampler, pruner, and exact trial accounting.
+
+Trial accounting (what counts toward ``search.trials``)
+-------------------------------------------------------
+The spec's ``search.trials`` is the study's total across restarts and workers.
+
+* A trial that finished — complete, pruned, or failed with an error of its own
+  (NaN loss, an exception, out of memory) — counts. A failed configuration is a
+  result; re-running it would fail again.
+* A trial whose process died (SIGKILL, power loss, Ctrl-C, a lost worker) does
+  not count. It is marked failed and re-queued with the same parameters; the
+  re-run carries the user attribute ``ferbench_retry_of = <number>`` and takes
+  the dead trial's place. Its record never reaches ``trials/``.
+* A trial that starts when the quota is already taken by other trials (a race
+  between workers) is marked ``ferbench_surplus`` and dropped before training.
+
+Ranking counted trials by number and letting only the first ``target`` train
+makes the total exact with any number of workers, without a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from ferbench._lazy import require
+from ferbench.redact import redact
+from ferbench.spec.types import PrunerSpec, SamplerSpec, SearchParam, Spec
+
+#: User attributes ferbench sets on Optuna trials.
+ATTR_RETRY_OF = "ferbench_retry_of"  # on a re-run: the number of the dead trial it replaces
+ATTR_ROOT = "ferbench_root"  # on a re-run: the first trial of the chain (its seed is reused)
+ATTR_SURPLUS = "ferbench_surplus"  # started after the quota was full; never trained
+ATTR_ERROR = "ferbench_error"  # why a trial failed (NaN loss, exception, OOM)
+ATTR_INTERRUPTED = "ferbench_interrupted"  # stopped by Ctrl-C / SIGTERM; re-queued
+
+#: Heartbeats: a RUNNING trial without one for ``GRACE_PERIOD_S`` is declared dead.
+HEARTBEAT_INTERVAL_S = 30
+GRACE_PERIOD_S = 90
+
+def open_storage(url: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
+                 grace_period: int | None = GRACE_PERIOD_S) -> Any:
+    """An Optuna storage for ``url`` with heartbeats and re-queueing of dead trials.
+
+    ``sqlite:///…``, ``postgresql://…`` and other SQLAlchemy URLs give an
+    ``RDBStorage``; ``journal:///path`` gives a journal file storage (no
+    heartbeats: the run's lock and :func:`recover_dead` handle its dead trials).
+    """
+    optuna = require("optuna")
+    if url.startswith("journal://"):
+        path = url[len("journal://"):]
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(path))
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Wait for a writer instead of failing at once: another worker may hold the file.
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=requeue,
+            )
+    except Exception as exc:  # the driver's message may echo the URL with its password
+        from ferbench.errors import ResultsError
+
+        raise ResultsError(f"cannot open study storage {redact(url)}: {redact(str(exc), url)}") from None
+
+
+def sampler_seed(seed: int, *, stream: int = 0, resumed_at: int = 0) -> int:
+    """The seed a sampler instance gets.
+
+    A fresh single-worker run uses the spec's seed as is. A second worker
+    (``stream``) or a restart after ``resumed_at`` trials gets a seed derived from
+    it: otherwise it would replay the same random draws and propose parameters
+    the study has already tried.
+    """
+    if stream == 0 and resumed_at == 0:
+        return int(seed)
+    digest = hashlib.sha256(f"{seed}:{stream}:{resumed_at}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: int, *,
+                 stream: int = 0, resumed_at: int = 0) -> Any:
+    """The spec's sampler, every option passed explicitly and seeded.
+
+    Optuna's defaults change between versions (Optuna 5 turned TPE's
+    ``multivariate`` and ``constant_liar`` on), so nothing is left to them.
+    See :func:`sampler_seed` for ``stream`` and ``resumed_at``. QMC and grid
+    samplers index their sequence by trial, so they keep the spec's seed.
+    """
+    optuna = require("optuna")
+    opts = dict(spec.options)
+    seed = opts.get("seed")
+    seed = int(run_seed if seed is None else seed)
+    if spec.name not in ("qmc", "grid"):
+        seed = sampler_seed(seed, stream=stream, resumed_at=resumed_at)
+    s = optuna.samplers
+    if spec.name == "tpe":
+        kwargs: dict[str, Any] = dict(
+            seed=seed,
+            multivariate=bool(opts.get("multivariate", False)),
+            group=bool(opts.get("group", False)),
+            constant_liar=bool(opts.get("constant_liar", False)),
+            n_startup_trials=int(opts.get("n_startup_trials", 10)),
+            n_ei_candidates=int(opts.get("n_ei_candidates", 24)),
+        )
+        # Deprecated since Optuna 4.9 with default False: passed only when switched on.
+        if opts.get("consider_endpoints"):
+            kwargs["consider_endpoints"] = True
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # consider_endpoints' deprecation
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # group
+            return s.TPESampler(**kwargs)
+    if spec.name == "random":
+        return s.RandomSampler(seed=seed)
+    if spec.name == "grid":
+        from ferbench.run.space import grid_space
+
+        return s.GridSampler(grid_space(space), seed=seed)
+    if spec.name == "qmc":
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return s.QMCSampler(seed=seed, scramble=True, independent_sampler=s.RandomSampler(seed=seed))
+    if spec.name == "cmaes":
+        require("cmaes")
+        return s.CmaEsSampler(seed=seed, n_startup_trials=int(opts.get("n_startup_trials", 1)),
+                              independent_sampler=s.RandomSampler(seed=seed))
+    raise ValueError(f"unknown sampler {spec.name!r}")
+
+
+def make_pruner(spec: PrunerSpec, max_epochs: int | None = None) -> Any:
+    """The spec's pruner; ``none`` is Optuna's ``NopPruner`` (the thesis setting).
+
+    Steps are epochs (1-based). Hyperband's largest budget is ``max_epochs``, stated
+    rather than inferred from the first trial that finishes.
+    """
+    optuna = require("optuna")
+    o = dict(spec.options)
+    p = optuna.pruners
+    if spec.name == "none":
+        return p.NopPruner()
+    if spec.name == "median":
+        return p.MedianPruner(n_startup_trials=int(o.get("n_startup_trials", 5)), n_warmup_steps=int(o.get("n_warmup_steps", 0)))
+    if spec.name == "successive_halving":
+        return p.SuccessiveHalvingPruner(min_resource=int(o.get("min_resource", 1)), reduction_factor=int(o.get("reduction_factor", 3)))
+    if spec.name == "hyperband":
+        return p.HyperbandPruner(min_resource=int(o.get("min_resource", 1)), reduction_factor=int(o.get("reduction_factor", 3)),
+                                 max_resource=int(max_epochs) if max_epochs else "auto")
+    raise ValueError(f"unknown pruner {spec.name!r}")
+
+
+def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, create: bool = True, stream: int = 0) -> Any:
+    """Create (or load) the run's study; refuse one made from a different spec.
+
+    The study's user attribute ``spec_hash`` ties it to its resolved spec, so a
+    worker joining from another host with a different spec is refused.
+    """
+    optuna = require("optuna")
+    from ferbench.errors import ResultsError
+
+    pruner = make_pruner(spec.search.pruner, spec.train.max_epochs)
+    if create:
+        study = optuna.create_study(storage=storage, pruner=pruner, study_name=study_name,
+                                    direction=spec.search.direction, load_if_exists=True)
+    else:
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
+        except KeyError:
+            raise ResultsError(f"no study named {study_name} in this storage; start it with `ferbench run`") from None
+    # The sampler is seeded from what the study already holds (see sampler_seed).
+    study.sampler = make_sampler(spec.search.sampler, spec.search.space, spec.seed, stream=stream,
+                                 resumed_at=len(study.get_trials(deepcopy=False)))
+    have = study.user_attrs.get("spec_hash")
+    if have is None:
+        study.set_user_attr("spec_hash", spec_hash)
+        study.set_user_attr("spec_name", spec.name)
+    elif have != spec_hash:
+        raise ResultsError(
+            f"study {study_name} was made from a different spec (hash {have[:12]}, this spec {spec_hash[:12]}); "
+            "use the same spec, or --fresh to start over"
+        )
+    return study
+
+
+def requeue(study: Any, trial: Any) -> None:
+    """Re-queue a dead trial with the same parameters (Optuna's stale-trial callback)."""
+    if trial.user_attrs.get(ATTR_SURPLUS) or trial.user_attrs.get(ATTR_ERROR):
+        return  # never trained, or failed on its own: nothing to re-run
+    root = trial.user_attrs.get(ATTR_ROOT, trial.number)
+    study.enqueue_trial(dict(trial.params), user_attrs={ATTR_RETRY_OF: trial.number, ATTR_ROOT: root})
+
+
+def recover_dead(study: Any, *, exclusive: bool) -> list[int]:
+    """Mark trials of dead processes failed and re-queue them; return their numbers.
+
+    ``exclusive``: this process holds the run's lock and the storage is the run's
+    own, so every RUNNING trial belongs to a dead process and is recovered now.
+    Otherwise only heartbeat-stale trials are (Optuna's ``fail_stale_trials``).
+    """
+    optuna = require("optuna")
+    TrialState = optuna.trial.TrialState
+    if not exclusive:
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        return sorted(before - after)
+    recovered = []
+    storage = study._storage  # Optuna has no public API to fail another process's trial
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        try:
+            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                requeue(study, t)
+                recovered.append(t.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+    return recovered
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where a study stands against its target (see the module docstring)."""
+
+    target: int
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    waiting: int
+    retried: tuple[int, ...]  # numbers of dead trials replaced by re-runs
+    surplus: tuple[int, ...]
+
+    @property
+    def finished(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+    @property
+    def taken(self) -> int:
+        """Slots held by finished, running and queued trials."""
+        return self.finished + self.running + self.waiting
+
+    @property
+    def done(self) -> bool:
+        return self.finished >= self.target
+
+
+def _ignored(trials: Iterable[Any]) -> tuple[set[int], set[int]]:
+    trials = list(trials)
+    retried = {int(t.user_attrs[ATTR_RETRY_OF]) for t in trials if ATTR_RETRY_OF in t.user_attrs}
+    surplus = {t.number for t in trials if t.user_attrs.get(ATTR_SURPLUS)}
+    return retried, surplus
+
+
+def counted_trials(trials: Iterable[Any]) -> list[Any]:
+    """Trials that count toward the target, by number (dead-and-re-queued and surplus left out)."""
+    trials = list(trials)
+    retried, surplus = _ignored(trials)
+    return sorted((t for t in trials if t.number not in retried and t.number not in surplus), key=lambda t: t.number)
+
+
+def counts(study: Any, target: int) -> Counts:
+    """Count the study's trials against ``target``."""
+    optuna = require("optuna")
+    S = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    retried, surplus = _ignored(trials)
+    n = {s: 0 for s in S}
+    for t in counted_trials(trials):
+        n[t.state] += 1
+    return Counts(target=target, complete=n[S.COMPLETE], pruned=n[S.PRUNED], failed=n[S.FAIL],
+                  running=n[S.RUNNING], waiting=n[S.WAITING], retried=tuple(sorted(retried)), surplus=tuple(sorted(surplus)))
+
+
+def within_quota(study: Any, number: int, target: int) -> bool:
+    """Whether trial ``number`` is among the first ``target`` counted trials."""
+    ranked = [t.number for t in counted_trials(study.get_trials(deepcopy=False))]
+    return number in ranked[:target]
+
+
+def best_complete(study: Any, direction: str) -> tuple[int, float] | None:
+    """``(number, value)`` of the best complete trial; ties go to the earlier trial."""
+    optuna = require("optuna")
+    done = [t for t in counted_trials(study.get_trials(deepcopy=False)) if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    best = min(done, key=lambda t: (sign * float(t.value), t.number))
+    return best.number, float(best.value)
+
+
+def trial_seed(run_seed: int, root: int) -> int:
+    """The seed of a trial: fixed by the run's seed and the trial's root number.
+
+    A re-run of a dead trial has a new number but the same root, so it trains
+    with the same seed as the trial it replaces.
+    """
+    digest = hashlib.sha256(f"{run_seed}:{root}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def wait_for_others(poll_s: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Pause while other workers hold the remaining slots."""
+    sleep(poll_s)

@@ -1,0 +1,87 @@
+"""The table printed at the end of a run: the best trial's hyperparameters and test metrics.
+
+Laid out like the thesis's Tables 5.2-5.7: the searched and fixed values of the
+best trial (chosen on validation), then its metrics on the test split.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+#: Row labels, in the thesis's order.
+HYPER_LABELS = (
+    ("learning_rate", "Learning rate"),
+    ("width", "Width coefficient"),
+    ("depth", "Depth coefficient"),
+    ("dropout", "Dropout"),
+    ("top_filters", "Top filters"),
+    ("drop_connect", "Drop connect"),
+    ("batch_size", "Batch size"),
+    ("label_smoothing", "Label smoothing"),
+)
+METRIC_LABELS = (
+    ("accuracy", "Accuracy"),
+    ("loss", "Loss"),
+    ("precision_macro", "Precision (macro)"),
+    ("recall_macro", "Recall (macro)"),
+    ("f1_macro", "F1 (macro)"),
+    ("f1_weighted", "F1 (weighted)"),
+)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if v != 0 and abs(v) < 1e-2:
+            return f"{v:.3g}"  # learning rates: 0.00123, 5e-06
+        return f"{v:.4f}".rstrip("0").rstrip(".") or "0"
+    return str(v)
+
+
+def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, searched: set[str]) -> Any:
+    """A rich renderable for one run's best trial (or a note that none completed)."""
+    from rich.table import Table
+
+    name = f"{run_info['spec_name']} {run_info['run_id']}"
+    t = run_info["trials"]
+    counts = f"{t['complete']} complete, {t['pruned']} pruned, {t['failed']} failed of {t['target']}"
+    if record is None:
+        table = Table(title=f"{name}: no complete trial", caption=f"trials: {counts}", show_header=False,
+                      title_justify="left", caption_justify="left")
+        table.add_column("")
+        table.add_row("every trial failed or was pruned; see trials/*/record.json for the errors")
+        return table
+    metric = run_info["objective"]["metric"]
+    table = Table()
+    table.add_column("Hyperparameter / metric")
+    table.add_column("Value", justify="right")
+    hp = record["hyperparameters"]
+    for key, label in HYPER_LABELS:
+        if key in hp:
+            table.add_row(label + (" *" if key in searched else ""), _fmt(hp[key]))
+    cost = record.get("cost") or {}
+    if cost.get("params") is not None:
+        table.add_row("Parameters", f"{cost['params']:,}")
+    table.add_section()
+    for split in ("test", "validation"):
+        m = (record.get("metrics") or {}).get(split)
+        if not m:
+            continue
+        table.add_row(f"[bold]{split} (n={m['n']})[/bold]", "")
+        for key, label in METRIC_LABELS if split == "test" else METRIC_LABELS[:2]:
+            table.add_row(f"  {label}", _fmt(m[key]) if m.get(key) is not None else "-")
+    from rich.console import Group
+    from rich.text import Text
+
+    # Title and notes as lines of their own: a table's title and caption wrap to its width.
+    return Group(Text(f"{name}: best trial {record['trial']}", style="bold"), table,
+                 Text(f"chosen on validation: {metric} = {_fmt(record['objective'])}; trials: {counts}; * searched"))
+
+
+def summary_line(run_info: Mapping[str, Any], record: Mapping[str, Any] | None) -> str:
+    """One line for ``--quiet``: status, best trial and its test accuracy / macro F1."""
+    head = f"{run_info['spec_name']} {run_info['run_id']} {run_info['status']}"
+    if record is None or not record.get("metrics"):
+        return f"{head}: no complete trial"
+    m = record["metrics"]["test"]
+    return (f"{head}: best trial {record['trial']} {run_info['objective']['metric']}={_fmt(record['objective'])}, "
+            f"test accuracy={m['accuracy']:.4f} f1_macro={m['f1_macro']:.4f}")

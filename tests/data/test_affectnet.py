@@ -1,0 +1,119 @@
+"""AffectNet loaders on generated files laid out exactly like the official release
+and like the common class-folder copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data_helpers import class_tree, write_affectnet_csv, write_image
+from ferbench.data import load_dataset
+from ferbench.errors import DataError
+from ferbench.spec.types import DerivedSplit
+
+EIGHT = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
+AFFECTNET_ORDER = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt")
+
+
+def face_level(code: int, i: int) -> int:
+    return 40 + 20 * code + 3 * i
+
+
+def make_release(root, *, lists_folder: str = "", validation_header: bool = True, big: bool = False):
+    """Images whose face box holds one grey level (by code) and whose surroundings are white."""
+    rng = np.random.default_rng(0)
+    tables = {"training.csv": [], "validation.csv": []}
+    for name, per_code in (("training.csv", 3), ("validation.csv", 1)):
+        for code in range(11):
+            for i in range(per_code if code < 8 else 1):
+                h, w = (800, 700) if big else (160, 200)
+                img = np.full((h, w, 3), 255, np.uint8)
+                fx, fy = int(rng.integers(5, w // 4)), int(rng.integers(5, h // 4))
+                fw, fh = w // 2, h // 2
+                img[fy : fy + fh, fx : fx + fw] = face_level(code, i)
+                rel = f"{100 + code}/{name[:5]}_{code}_{i}.jpg"
+                write_image(root / "Manually_Annotated_Images" / rel, img)
+                tables[name].append([rel, fx, fy, fw, fh, "1.0;2.0", code, 0.1, -0.2])
+    for name, rows in tables.items():
+        header = validation_header or name == "training.csv"
+        write_affectnet_csv(root / lists_folder / name, rows, header=header)
+    return root
+
+
+def spec_for(make_spec, root, **kw):
+    kw.setdefault("splits", ("train", DerivedSplit("train", 0.34), "validation"))
+    kw.setdefault("color", "rgb")
+    return make_spec(kind="affectnet", path=root, **kw)
+
+
+def test_official_release_seven_classes(tmp_path, make_spec):
+    make_release(tmp_path / "affectnet")
+    data = load_dataset(spec_for(make_spec, tmp_path / "affectnet"), seed=1)
+    assert data.source.startswith("AffectNet official release")
+    assert data.excluded == {"8 none": 2, "9 uncertain": 2, "10 non-face": 2, "7 (contempt)": 4}
+    test = data.splits["test"]
+    assert test.name == "validation" and len(test) == 7 and test.x.shape[1:] == (48, 48, 3)
+    assert len(data.splits["train"]) + len(data.splits["validation"]) == 21
+    # Cropped to the face box: every pixel is the face's level (no white border).
+    for x, y in zip(test.x, test.y):
+        code = AFFECTNET_ORDER.index(data.classes[y])
+        assert abs(int(np.median(x)) - face_level(code, 0)) <= 3
+        assert x.max() < face_level(code, 0) + 20
+
+
+def test_official_release_eight_classes_lists_folder_and_no_header(tmp_path, make_spec):
+    root = make_release(tmp_path / "an", lists_folder="Manually_Annotated_file_lists", validation_header=False, big=True)
+    data = load_dataset(spec_for(make_spec, root, classes=EIGHT, color="grayscale", image_size=32))
+    assert "contempt" not in " ".join(data.excluded)
+    test = data.splits["test"]
+    assert test.counts(8).tolist() == [1] * 8
+    for x, y in zip(test.x, test.y):  # large images decode at reduced scale; the crop still fits
+        code = AFFECTNET_ORDER.index(EIGHT[y])
+        assert abs(int(np.median(x)) - face_level(code, 0)) <= 3
+
+
+def test_official_release_bad_rows(tmp_path, make_spec):
+    root = make_release(tmp_path / "an")
+    csv_path = root / "validation.csv"
+    lines = csv_path.read_text().splitlines()
+    lines.append("999/missing.jpg,1,1,20,20,,3,0,0")  # line 13
+    lines.append("999/other.jpg,1,1,20,20,,12,0,0")  # line 14
+    csv_path.write_text("\n".join(lines) + "\n")
+    (root / "Manually_Annotated_Images" / "101" / "valid_1_0.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    with pytest.raises(DataError) as err:
+        load_dataset(spec_for(make_spec, root))
+    msg = str(err.value)
+    assert "3 bad sample(s)" in msg
+    assert "validation.csv:13 (Manually_Annotated_Images/999/missing.jpg): file not found" in msg
+    assert "validation.csv:14: expression 12 is not an AffectNet code 0..10" in msg
+    assert "valid_1_0.jpg): corrupt or unsupported image" in msg
+    data = load_dataset(spec_for(make_spec, root, on_bad_sample="skip"))
+    assert data.skipped == 3 and len(data.splits["test"]) == 6
+
+
+def test_official_release_wrong_columns(tmp_path, make_spec):
+    root = make_release(tmp_path / "an")
+    (root / "training.csv").write_text("subDirectory_filePath,x,y\nabc,1,2\n")
+    with pytest.raises(DataError, match=r"training.csv:1: missing column\(s\) face_x, face_y, face_width, face_height, expression"):
+        load_dataset(spec_for(make_spec, root))
+
+
+def test_class_folder_copies_names_and_digits(tmp_path, make_spec):
+    rng = np.random.default_rng(1)
+    names = {"anger": 3, "Contempt": 2, "disgust": 3, "fear": 3, "happy": 3, "neutral": 3, "sad": 3, "surprise": 3}
+    digits = {str(d): 2 for d in range(8)}
+    class_tree(tmp_path / "an", {"train": names, "val": digits}, rng, size=40, ext=".jpg")
+    data = load_dataset(spec_for(make_spec, tmp_path / "an", classes=EIGHT), seed=0)
+    assert data.source.startswith("AffectNet class folders")
+    assert data.splits["test"].name == "validation" or data.splits["test"].name.startswith("val")
+    assert data.splits["test"].counts(8).tolist() == [2] * 8
+    # val/6 holds level 20 + 30*6 (sorted folder order 0..7): AffectNet's 6 is anger.
+    test = data.splits["test"]
+    angry = test.x[test.y == EIGHT.index("angry")]
+    assert abs(int(np.median(angry)) - (20 + 30 * 6)) <= 3
+    neutral = test.x[test.y == EIGHT.index("neutral")]
+    assert abs(int(np.median(neutral)) - 20) <= 3
+    train = np.add(data.splits["train"].counts(8), data.splits["validation"].counts(8))
+    assert train[EIGHT.index("angry")] == 3 and train[EIGHT.index("contempt")] == 2
+    seven = load_dataset(spec_for(make_spec, tmp_path / "an"), seed=0)
+    assert seven.excluded == {"Contempt (contempt)": 2, "7 (contempt)": 2}

@@ -1,0 +1,53 @@
+"""Figures: every plot written as PNG and SVG; importances seeded and sensible."""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ferbench.report.search_plots import param_importances
+from ferbench.results import load_runs
+
+RUN_PLOTS = {"confusion_raw", "confusion_normalised", "learning_curves", "learning_curve_best", "optimisation_history", "parallel_coordinates", "param_importances"}
+
+
+def test_every_plot_in_png_and_svg(html_report: Path):
+    plots = html_report.parent / "report-plots"
+    run_dirs = sorted(d for d in plots.iterdir() if d.name.startswith("run-"))
+    assert len(run_dirs) == 3
+    for d in run_dirs:
+        assert {p.stem for p in d.glob("*.png")} == RUN_PLOTS == {p.stem for p in d.glob("*.svg")}, d
+    for d in plots.glob("compare-*"):
+        assert {p.name for p in d.iterdir()} == {"efficiency_frontier.png", "efficiency_frontier.svg"}
+    for png in plots.rglob("*.png"):
+        with Image.open(png) as im:
+            assert im.width > 300 and im.height > 200
+    for svg in plots.rglob("*.svg"):
+        assert ET.parse(svg).getroot().tag.endswith("svg")
+
+
+def _synthetic_trials(results_dir: Path, n: int = 40):
+    """Trials whose objective depends on the learning rate only."""
+    (run,) = [r for r in load_runs([results_dir]) if r.spec_name == "scaled_fer2013"]
+    base = run.best
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        lr = float(10 ** rng.uniform(-5.3, -2))
+        params = {"learning_rate": lr, "width": float(rng.uniform(0.2, 1.4)), "depth": float(rng.uniform(0.2, 1.4)), "dropout": float(rng.uniform(0, 0.5)), "optimizer": ["adam", "sgd"][i % 2]}
+        out.append(dataclasses.replace(base, number=i, params=params, objective=(np.log10(lr) + 3.5) ** 2 + float(rng.normal(0, 0.01))))
+    return run, out
+
+
+def test_importances_are_seeded_and_find_the_parameter_that_matters(results_dir: Path):
+    run, trials = _synthetic_trials(results_dir)
+    imp = param_importances(trials, run.search_space, seed=0)
+    assert list(imp)[0] == "learning_rate" and imp["learning_rate"] > 0.6
+    assert sum(imp.values()) == pytest.approx(1.0)
+    assert imp == param_importances(trials, run.search_space, seed=0)
+    assert param_importances(trials[:1], run.search_space) == {}

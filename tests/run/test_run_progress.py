@@ -1,0 +1,65 @@
+"""Progress: plain lines off a terminal, a live view on one, nothing with --quiet."""
+
+from __future__ import annotations
+
+import io
+
+from ferbench.run.progress import LiveReporter, PlainReporter, Reporter, RunInfo, fmt_duration, make_reporter
+
+INFO = RunInfo(name="tiny", run_id="0123456789ab", index=1, total_runs=2, target=3, finished=1, folder="results/tiny/x",
+               metric="val_loss", max_epochs=2)
+
+
+def _drive(r: Reporter) -> None:
+    r.run_started(INFO)
+    r.message("data: synthetic")
+    r.trial_started(4, {"learning_rate": 0.00123, "width": 0.2})
+    r.epoch_started(1, 4)
+    for step in range(4):
+        r.batch_end(step, {"loss": 1.5, "accuracy": 0.25})
+    r.epoch_end(1, {"loss": 1.5, "accuracy": 0.25, "val_loss": 1.4, "val_accuracy": 0.3}, 1.2)
+    r.trial_finished(4, "complete", 1.4, None, (4, 1.4), 2)
+    r.trial_started(5, {})
+    r.trial_finished(5, "failed", None, "nan loss at epoch 1", (4, 1.4), 3)
+    r.run_finished("complete")
+    r.close()
+
+
+def test_plain_lines() -> None:
+    out = io.StringIO()
+    _drive(PlainReporter(out))
+    text = out.getvalue()
+    assert "[tiny 0123456789ab] run 1/2: 3 trials (1 finished)" in text
+    assert "trial 4 (2/3) started: learning_rate=0.00123 width=0.2" in text
+    assert "trial 4 epoch 1/2: loss=1.5 accuracy=0.25 val_loss=1.4 val_accuracy=0.3 (1.2s)" in text
+    assert "trial 4 complete: val_loss=1.4 (best: trial 4, val_loss=1.4); 2/3 finished, ETA" in text
+    assert "trial 5 failed: error: nan loss at epoch 1" in text
+    assert all(line[2] == ":" for line in text.splitlines())  # every line time-stamped
+
+
+def test_live_view_renders() -> None:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    _drive(LiveReporter(Console(file=buf, force_terminal=True, width=120)))
+    text = buf.getvalue()
+    assert "best so far: trial 4" in text and "epoch 1/2" in text and "ETA" in text
+
+
+def test_quiet_and_choice() -> None:
+    r = make_reporter(quiet=True)
+    assert type(r) is Reporter
+    _drive(r)  # silent, but still counts for the ETA
+    assert r.finished == 3
+    assert isinstance(make_reporter(live=False), PlainReporter)
+
+
+def test_eta_from_trial_times() -> None:
+    r = Reporter()
+    r.run_started(INFO)
+    r.trial_started(1, {})
+    r._trial_times.append(10.0)
+    r.trial_number = None
+    r.finished = 2
+    assert r.eta_s() == 10.0
+    assert fmt_duration(3725) == "1h02m" and fmt_duration(65) == "1m05s" and fmt_duration(None) == "?"

@@ -1,0 +1,44 @@
+"""The wheel ships every subpackage, the templates, the baselines and the JSON Schemas."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_subpackage_is_listed() -> None:
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "ferbench").rglob("__init__.py")}
+    assert on_disk <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(on_disk - listed)}"
+
+
+@pytest.mark.slow
+def test_built_wheel_finds_its_schemas(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    if r.returncode != 0:
+        pytest.fail(r.stderr[-2000:])
+    (wheel,) = tmp_path.glob("ferbench-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        z.extractall(site)
+    for name in ("spec", "record", "run", "baselines"):
+        assert f"ferbench/_schemas/{name}.schema.json" in names
+    assert "ferbench/baselines.yaml" in names
+    assert {f"ferbench/templates/{t}.yaml" for t in ("quickstart", "fer2013", "affectnet", "folder")} <= names
+    # Imported from the unpacked wheel (no checkout beside it), the loader finds the shipped copy.
+    code = "from ferbench.spec.schema import schema_path; print(schema_path('record.schema.json'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=site, capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()) == site / "ferbench" / "_schemas" / "record.schema.json"
