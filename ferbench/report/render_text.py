@@ -176,7 +176,6 @@ def render_json(report: Report, base: Path | None = None) -> str:
 def print_rich(report: Report, console: Any = None) -> None:
     """Tables in the terminal (to ``console``, a rich Console; stdout by default)."""
     from rich.console import Console
-    from rich.table import Table as RichTable
     from rich.text import Text
 
     console = console or Console()
@@ -185,15 +184,7 @@ def print_rich(report: Report, console: Any = None) -> None:
         console.print()
         console.rule(f"[bold cyan]{sec.title}", align="left")
         for t in sec.tables:
-            rt = RichTable(title=t.title, title_justify="left", show_lines=False, header_style="bold")
-            # The terminal is narrow: citations stay in the file formats and in --list-baselines.
-            cols = [c for c in t.columns if c.key != "source"]
-            for c in cols:
-                rt.add_column(c.label, justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
-            for r in t.rows:
-                style = "dim" if r.get("kind") in ("human", "published", "reproduction") else None
-                rt.add_row(*(_rich_cell(r.get(c.key), c) for c in cols), style=style)
-            console.print(rt)
+            _print_table(console, t)
             for n in t.notes:
                 console.print(Text(n, style="dim"))
         for n in sec.notes:
@@ -202,6 +193,58 @@ def print_rich(report: Report, console: Any = None) -> None:
             console.print(Text("figure: ", style="dim") + Text(f"{f.title}: {f.png}"))
     for w in report.warnings:
         console.print(Text("warning: ", style="yellow") + Text(w))
+
+
+def _print_table(console: Any, t: Any) -> None:
+    """One table, never squeezed until its first columns vanish.
+
+    Piped output (a log, a file) gets the table's natural width. A terminal too
+    narrow for it gets the table transposed (one column per row of the table),
+    and failing that one small key/value table per row.
+    """
+    from rich.measure import Measurement
+    from rich.table import Table as RichTable
+
+    # The terminal is narrow: citations stay in the file formats and in --list-baselines.
+    cols = [c for c in t.columns if c.key != "source"]
+    styles = ["dim" if r.get("kind") in ("human", "published", "reproduction") else None for r in t.rows]
+    cells = [[_rich_cell(r.get(c.key), c) for c in cols] for r in t.rows]
+
+    def natural(table: Any) -> int:
+        return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+    rt = RichTable(title=t.title, title_justify="left", show_lines=False, header_style="bold")
+    for c in cols:
+        rt.add_column(c.label, justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
+    for row, style in zip(cells, styles):
+        rt.add_row(*row, style=style)
+    width = natural(rt)
+    if width <= console.width or not console.is_terminal:
+        saved = console.width
+        console.width = max(width, saved)
+        try:
+            console.print(rt)
+        finally:
+            console.width = saved
+        return
+    tt = RichTable(title=t.title, title_justify="left", header_style="bold")
+    tt.add_column("", style="bold")
+    for row, style in zip(cells, styles):
+        tt.add_column(row[0], justify="right", style=style)
+    for j, c in enumerate(cols[1:], 1):
+        tt.add_row(c.label, *(row[j] for row in cells))
+    if natural(tt) <= console.width:
+        console.print(tt)
+        return
+    if t.title:
+        console.print(t.title, style="italic")
+    for row, style in zip(cells, styles):
+        kv = RichTable(title=row[0], title_justify="left", show_header=False, style=style)
+        kv.add_column(style="bold")
+        kv.add_column(justify="right")
+        for c, cell in zip(cols[1:], row[1:]):
+            kv.add_row(c.label, cell)
+        console.print(kv)
 
 
 def _rich_cell(v: Any, c: Column) -> Any:

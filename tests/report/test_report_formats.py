@@ -124,3 +124,16 @@ def test_rich_terminal_shows_sklearn_numbers(compare_report, expected):
         cells = [c.strip() for c in line.strip("│").split("│")]
         # rich puts the CI on the next line; the first line holds the point estimates.
         assert cells[2] == acc.rstrip(" [") and cells[3] == p and cells[4] == r and cells[5] == f1.rstrip(" ["), cells
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_rich_never_squeezes_run_names_away(compare_report, expected, terminal):
+    # An 80-column terminal gets a transposed or per-run layout; piped output the full width.
+    buf = io.StringIO()
+    render(compare_report, "rich", console=Console(file=buf, width=80, color_system=None, force_terminal=terminal))
+    text = buf.getvalue()
+    longest = max(len(line) for line in text.splitlines())
+    assert (longest <= 80) if terminal else (longest > 80)
+    for spec, e in expected.items():
+        assert spec in text, spec
+        assert _shown(e)[1] in text  # the macro precision of every run is still shown
