@@ -64,7 +64,7 @@ def default_storage(results_dir: Path, workers: int) -> str:
     """SQLite for one local worker; Optuna's journal file (safe across processes) for several."""
     if workers <= 1:
         return f"sqlite:///{results_dir / 'study.db'}"
-    return f"journal:///{results_dir / 'study.journal'}"
+    return f"journal://{results_dir / 'study.journal'}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,9 @@ def plan_spec(spec: Spec, *, storage: str | None = None, gpus: list[int] | None 
             notes = list(spec.notes)
             if len(slots) > 1 and s.search.sampler.name == "tpe" and not s.search.sampler.options.get("constant_liar"):
                 notes.append("several workers share this TPE study: constant_liar is turned on so parallel trials do not sample the same point")
+            if len(slots) > 1 and not url:
+                notes.append("several local workers: the study is a journal file in the run folder (safe for several processes); "
+                             "use --storage postgresql://... to add workers on other hosts")
             runs.append(PlannedRun(
                 run_id=h[:12], spec_hash=h, spec=s, matrix_cell=dict(cell), seed=seed,
                 results_dir=Path(s.results) / s.name / h[:12], storage=url, slots=tuple(slots), notes=tuple(notes),
@@ -122,6 +125,20 @@ def space_summary(spec: Spec) -> list[dict[str, Any]]:
         else:
             d.update(low=p.low, high=p.high, step=p.step, log=p.log)
         out.append(d)
+    return out
+
+
+def worker_assignment(slots: tuple[str, ...] | list[str]) -> list[dict[str, str]]:
+    """Which device each local worker process gets, and the CUDA_VISIBLE_DEVICES it runs under."""
+    return [{"worker": f"w{i}", "device": slot, "cuda_visible_devices": slot.split(":", 1)[1] if slot.startswith("gpu:") else "-1"}
+            for i, slot in enumerate(slots)]
+
+
+def sampler_summary(spec: Spec, *, parallel: bool) -> dict[str, Any]:
+    """The sampler's options as the run uses them (TPE lies constantly when several workers share it)."""
+    out = {"name": spec.search.sampler.name, **json_safe(dict(spec.search.sampler.options))}
+    if parallel and spec.search.sampler.name == "tpe":
+        out["constant_liar"] = True
     return out
 
 
@@ -149,12 +166,13 @@ def run_summary(run: PlannedRun) -> dict[str, Any]:
         "trials": s.search.trials,
         "max_epochs": s.train.max_epochs,
         "epoch_budget": s.search.trials * s.train.max_epochs,
-        "sampler": {"name": s.search.sampler.name, **json_safe(dict(s.search.sampler.options))},
+        "sampler": sampler_summary(s, parallel=len(run.slots) > 1),
         "pruner": {"name": s.search.pruner.name, **json_safe(dict(s.search.pruner.options))},
         "objective": {"metric": s.search.metric, "direction": s.search.direction},
         "space": space_summary(s),
         "devices": list(run.slots),
         "workers": len(run.slots),
+        "assignment": worker_assignment(run.slots),
         "storage": run.storage_display,
         "results_dir": str(run.results_dir),
         "notes": list(run.notes),

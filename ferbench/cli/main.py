@@ -7,7 +7,6 @@ Only light modules are imported here: ``validate``, ``plan``, ``schema``, ``new`
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -150,23 +149,10 @@ _COMMANDS = (
 
 def _mount() -> None:
     for module, name, help_ in _GROUPS:
-        try:
-            sub = importlib.import_module(module).app
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        app.add_typer(sub, name=name, help=help_)
+        app.add_typer(importlib.import_module(module).app, name=name, help=help_)
     for module, name in _COMMANDS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        fn = getattr(mod, name, None) or getattr(mod, f"{name}_command", None)
-        if fn is not None:
-            app.command(name=name)(fn)
+        mod = importlib.import_module(module)
+        app.command(name=name)(getattr(mod, name, None) or getattr(mod, f"{name}_command"))
 
 
 _mount()

@@ -19,6 +19,15 @@ def _range(lo: float, hi: float) -> str:
     return _si(lo) if lo == hi else f"{_si(lo)}–{_si(hi)}"
 
 
+def _workers(s: dict) -> str:
+    """``1 on cpu``, or one process per slot: ``2 processes: w0 gpu:0 (CUDA_VISIBLE_DEVICES=0), ...``."""
+    if s["workers"] <= 1:
+        return f"{s['workers']} on {', '.join(s['devices'])}"
+    each = ", ".join(f"{a['worker']} {a['device']} (CUDA_VISIBLE_DEVICES={a['cuda_visible_devices']})" for a in s["assignment"])
+    liar = "; TPE with constant_liar" if s["sampler"]["name"] == "tpe" else ""
+    return f"{s['workers']} processes, one study: {each}{liar}"
+
+
 def print_plan(plan: Plan, console: Console | None = None) -> None:
     console = console or Console()
     spec = plan.spec
@@ -37,7 +46,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
             ("trials", f"{s['trials']} x at most {s['max_epochs']} epochs (budget {s['epoch_budget']} epochs)"),
             ("params", _range(*s["model"]["params"]) + f"  (stages {s['model']['stages']})"),
             ("MACs/image", _range(*s["model"]["macs"])),
-            ("workers", f"{s['workers']} on {', '.join(s['devices'])}"),
+            ("workers", _workers(s)),
             ("storage", s["storage"]),
             ("results", s["results_dir"]),
         ):

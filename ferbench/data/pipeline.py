@@ -6,7 +6,10 @@ zoom are composed into one affine matrix per image and applied with a single
 ``ImageProjectiveTransformV3`` (one interpolation, not four, which also keeps the
 image sharper), followed by elementwise contrast and brightness. There is no
 Python work per sample: the uint8 array is one tensor, the pipeline shuffles and
-batches *indices*, gathers a batch and augments it.
+batches *indices*, gathers a batch and augments it. On a GPU the same recipe can run
+inside the train step instead: :class:`DeviceBatches` keeps the uint8 array on the
+device and :func:`make_index_dataset` delivers only indices and seeds, giving the
+same batches.
 
 Randomness is stateless: every batch gets a seed pair from a seeded random stream
 that changes every epoch, so the same seed gives the same batches on every run.
@@ -27,17 +30,20 @@ if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
 
+def _uniform(tf: Any, batch: Any, seed: Any, lo: float, hi: float) -> Any:
+    return tf.random.stateless_uniform([batch], seed=seed, minval=lo, maxval=hi)
+
+
 def _affine(tf: Any, batch: Any, height: int, width: int, aug: AugmentSpec, seeds: Any) -> Any:
     """Per-image [a0 a1 a2 b0 b1 b2 0 0] mapping output to input pixels (flip·rotate·zoom·shift)."""
-    def uniform(i: int, lo: float, hi: float) -> Any:
-        return tf.random.stateless_uniform([batch], seed=seeds[i], minval=lo, maxval=hi)
-
+    # No nested closure over ``tf``: autograph, converting this inside a compiled train
+    # step, can lose a closure's free variables.
     one = tf.ones([batch])
-    flip = tf.where(uniform(0, 0.0, 1.0) < 0.5, -one, one) if aug.flip == "horizontal" else one
-    theta = uniform(1, -1.0, 1.0) * (aug.rotation_deg * math.pi / 180.0)
-    zoom = uniform(2, 1.0 - aug.zoom, 1.0 + aug.zoom)
-    tx = uniform(3, -aug.translate, aug.translate) * width
-    ty = uniform(4, -aug.translate, aug.translate) * height
+    flip = tf.where(_uniform(tf, batch, seeds[0], 0.0, 1.0) < 0.5, -one, one) if aug.flip == "horizontal" else one
+    theta = _uniform(tf, batch, seeds[1], -1.0, 1.0) * (aug.rotation_deg * math.pi / 180.0)
+    zoom = _uniform(tf, batch, seeds[2], 1.0 - aug.zoom, 1.0 + aug.zoom)
+    tx = _uniform(tf, batch, seeds[3], -aug.translate, aug.translate) * width
+    ty = _uniform(tf, batch, seeds[4], -aug.translate, aug.translate) * height
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     cos, sin = tf.cos(theta) / zoom, tf.sin(theta) / zoom
     # Forward: out = c + t + zoom * R(theta) * F * (in - c). Inverse (what the op wants):
@@ -87,6 +93,9 @@ def _augment(tf: Any, images: Any, augment: AugmentSpec, seed: Any) -> Any:
     return images
 
 
+_NO_AUGMENT = AugmentSpec(False, "none", 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
 def _check(x: np.ndarray, y: np.ndarray) -> None:
     if x.dtype != np.uint8 or x.ndim != 4:
         raise ValueError(f"x must be uint8 N×H×W×C, got {x.dtype} {x.shape}")
@@ -124,23 +133,93 @@ def make_train_dataset(
     images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
     labels = tf.constant(np.asarray(y, np.int32))
     weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
-    idx = tf.data.Dataset.range(len(x))
-    if shuffle:
-        idx = idx.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    idx = idx.batch(batch_size, drop_remainder=drop_remainder)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip((idx, seeds))
+    ds = _index_batches(tf, len(x), batch_size, seed, shuffle, drop_remainder)
 
     def load(i: Any, s: Any) -> Any:
-        xb = tf.cast(tf.gather(images, i), tf.float32) * (1.0 / 255.0)
-        xb = _scale(tf, _augment(tf, xb, augment, s), value_range)
+        xb = _to_float(tf, tf.gather(images, i), augment, s, value_range)
         yb = tf.gather(labels, i)
         return (xb, yb) if weights is None else (xb, yb, tf.gather(weights, yb))
 
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return _finish(tf, ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), deterministic)
+
+
+def _index_batches(tf: Any, n: int, batch_size: int, seed: int, shuffle: bool, drop_remainder: bool) -> Any:
+    """Batches of sample indices, each with its stateless seed pair: ``(indices, seed)``."""
+    idx = tf.data.Dataset.range(n)
+    if shuffle:
+        idx = idx.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    idx = idx.batch(batch_size, drop_remainder=drop_remainder)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip((idx, seeds))
+
+
+def _to_float(tf: Any, xb: Any, augment: AugmentSpec, seed: Any, value_range: tuple[float, float]) -> Any:
+    """A gathered uint8 batch as augmented float32 in ``value_range``: the one recipe both paths share."""
+    return _scale(tf, _augment(tf, tf.cast(xb, tf.float32) * (1.0 / 255.0), augment, seed), value_range)
+
+
+def _finish(tf: Any, ds: Any, deterministic: bool) -> Any:
     options = tf.data.Options()
     options.deterministic = deterministic
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+class DeviceBatches:
+    """The uint8 training images held on one device, turned into augmented batches there.
+
+    With :func:`make_index_dataset` the input pipeline delivers only indices and seed
+    pairs; calling this object inside the compiled train step gathers the batch from
+    the device-resident array and augments it on the device. The images cross to the
+    device once, not once per batch. For the same seed the batches equal those of
+    :func:`make_train_dataset`.
+    """
+
+    def __init__(self, x: np.ndarray, *, augment: AugmentSpec, value_range: tuple[float, float] = (0.0, 1.0),
+                 device: str | None = None) -> None:
+        tf = require("tensorflow")
+        if x.dtype != np.uint8 or x.ndim != 4:
+            raise ValueError(f"x must be uint8 N×H×W×C, got {x.dtype} {x.shape}")
+        self._tf, self.augment, self.value_range, self.device = tf, augment, value_range, device
+        if device is None:
+            self.images = tf.convert_to_tensor(x)
+        else:
+            with tf.device(device):
+                self.images = tf.identity(tf.convert_to_tensor(x))  # identity places the copy on the device
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.images.shape.num_elements())
+
+    def __call__(self, indices: "tf.Tensor", seed: "tf.Tensor") -> "tf.Tensor":
+        tf = self._tf
+        return _to_float(tf, tf.gather(self.images, indices), self.augment, seed, self.value_range)
+
+
+def make_index_dataset(
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    deterministic: bool = False,
+    class_weight: np.ndarray | None = None,
+    shuffle: bool = True,
+    drop_remainder: bool = False,
+) -> "tf.data.Dataset":
+    """Training batches ``((indices, seed), labels[, sample_weight])`` for :class:`DeviceBatches`.
+
+    The same order, seeds, labels and weights as :func:`make_train_dataset` with the
+    same arguments; only the images are left to the train step.
+    """
+    tf = require("tensorflow")
+    labels = tf.constant(np.asarray(y, np.int32))
+    weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
+    ds = _index_batches(tf, len(y), batch_size, seed, shuffle, drop_remainder)
+
+    def load(i: Any, s: Any) -> Any:
+        yb = tf.gather(labels, i)
+        return ((i, s), yb) if weights is None else ((i, s), yb, tf.gather(weights, yb))
+
+    return _finish(tf, ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), deterministic)
 
 
 def make_eval_dataset(
@@ -153,7 +232,7 @@ def make_eval_dataset(
     labels = tf.constant(np.asarray(y, np.int32))
 
     def load(i: Any) -> Any:
-        return _scale(tf, tf.cast(tf.gather(images, i), tf.float32) * (1.0 / 255.0), value_range), tf.gather(labels, i)
+        return _to_float(tf, tf.gather(images, i), _NO_AUGMENT, None, value_range), tf.gather(labels, i)
 
     ds = tf.data.Dataset.range(len(x)).batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

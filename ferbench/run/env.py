@@ -1,7 +1,10 @@
-"""The environment a run trained in, for run.json (and for ``verify`` to compare).
+"""The environment a run trained in, for run.json and trial records (and for ``verify``).
 
 Versions come from package metadata, so nothing heavy is imported just to read
-them; GPU names come from TensorFlow only when it is already loaded.
+them; GPU names come from TensorFlow only when it is already loaded. Besides the
+versions and the machine's names, the environment keeps what changes floating-point
+results on the same code: the CPUs a process may use (TensorFlow splits work by
+them) and the environment variables that pick CPU kernels (:data:`NUMERICS_VARS`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ from typing import Any
 import ferbench
 
 #: Packages whose versions a result depends on (distribution name -> key in run.json).
-PACKAGES = {"tensorflow": "tensorflow", "keras": "keras", "optuna": "optuna", "numpy": "numpy"}
+PACKAGES = {"tensorflow": "tensorflow", "keras": "keras", "optuna": "optuna", "numpy": "numpy",
+            "scikit-learn": "scikit_learn"}
+
+#: Environment variables that change which CPU kernels TensorFlow runs (oneDNN on or
+#: off, the instruction set oneDNN may use), and so the last bits of every result.
+NUMERICS_VARS = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")
 
 
 def package_version(dist: str) -> str | None:
@@ -65,6 +73,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def numerics_vars() -> dict[str, str]:
+    """The set ones among :data:`NUMERICS_VARS`, name -> value."""
+    return {name: os.environ[name] for name in NUMERICS_VARS if name in os.environ}
+
+
 def gpu_names() -> list[str]:
     """Names of the GPUs TensorFlow sees; empty when TensorFlow is not loaded or sees none."""
     tf = sys.modules.get("tensorflow")
@@ -90,12 +111,14 @@ def _static() -> dict[str, Any]:
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu": cpu_name(),
-        "cpu_count": os.cpu_count() or 1,
+        "cpu_count": usable_cpus(),
     }
 
 
 def environment() -> dict[str, Any]:
-    """``{python, ferbench, tensorflow, keras, optuna, numpy, git_commit, host, platform, cpu, gpus}``."""
-    env = {k: v for k, v in _static().items() if k != "cpu_count"}
+    """``{python, ferbench, tensorflow, keras, optuna, numpy, scikit_learn, git_commit, host, platform,
+    cpu, cpu_count, numerics_vars, gpus}``."""
+    env = dict(_static())
+    env["numerics_vars"] = numerics_vars()
     env["gpus"] = gpu_names()
     return env

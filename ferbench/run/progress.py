@@ -67,6 +67,8 @@ class Reporter:
     _trial_times: list[float] = field(default_factory=list)
     _epoch_times: list[float] = field(default_factory=list)
     _trial_t0: float = 0.0
+    _pool_t0: float = 0.0
+    _pool_start: int = 0
 
     # -- events ---------------------------------------------------------------------------
     def run_started(self, info: RunInfo) -> None:
@@ -100,6 +102,20 @@ class Reporter:
     def close(self) -> None:
         """Release the terminal."""
 
+    # -- several local workers (ferbench.run.pool) --------------------------------------------
+    def worker_line(self, text: str) -> None:
+        """A line one worker process printed (it carries its own time stamp and tag)."""
+
+    def study_progress(self, finished: int, running: int, best: tuple[int, float] | None) -> None:
+        """The study as a whole, polled while worker processes train."""
+        now = time.monotonic()
+        if not self._pool_t0:  # the study's pace since the workers started: time per finished trial
+            self._pool_t0, self._pool_start = now, finished
+        elif finished > self._pool_start:
+            self._trial_times[:] = [(now - self._pool_t0) / (finished - self._pool_start)]
+        self.trial_number = None
+        self.finished, self.best = finished, best
+
     # -- derived --------------------------------------------------------------------------
     def eta_s(self) -> float | None:
         """Seconds left for the whole run, from this invocation's trial (or epoch) times."""
@@ -124,9 +140,18 @@ class Reporter:
 class PlainReporter(Reporter):
     """One time-stamped line per event, flushed at once (CI logs, files, pipes)."""
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, stream: TextIO | None = None, tag: str | None = None):
         super().__init__()
         self.stream = stream or sys.stdout
+        self.tag = tag  # a worker's name in a pool of local workers (w0, w1, ...)
+
+    def prefix(self) -> str:
+        base = super().prefix()
+        return f"{base[:-1]} {self.tag}]" if self.tag else base
+
+    def worker_line(self, text: str) -> None:
+        self.stream.write(text.rstrip("\n") + "\n")
+        self.stream.flush()
 
     def _line(self, text: str) -> None:
         self.stream.write(f"{time.strftime('%H:%M:%S')} {self.prefix()} {text}\n")
@@ -182,6 +207,7 @@ class LiveReporter(Reporter):
                                TextColumn("{task.fields[metrics]}"), console=self.console)
         self._trial_task = self.trials.add_task("trials", total=1, eta="?")
         self._epoch_task = self.epochs.add_task("epoch", total=1, metrics="")
+        self._pooled = False
         self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
         self._live.start()
         self._last = 0.0
@@ -195,6 +221,8 @@ class LiveReporter(Reporter):
         last = Text("last epoch: " + (" ".join(f"{k}={fmt_value(self.epoch_logs[k])}" for k in keys) or "-"))
         metric = self.info.metric if self.info else "objective"
         best = Text(f"best so far: trial {self.best[0]}, {metric}={fmt_value(self.best[1])}" if self.best else "best so far: -")
+        if self._pool_t0 or self._pooled:  # worker processes train; their epochs come as log lines
+            return Group(head, self.trials, best)
         return Group(head, self.trials, self.epochs, last, best)
 
     def _header(self) -> str:
@@ -249,6 +277,15 @@ class LiveReporter(Reporter):
         self._refresh()
 
     def run_finished(self, status: str) -> None:
+        self._refresh()
+
+    def worker_line(self, text: str) -> None:
+        self.console.print(text.rstrip("\n"), markup=False, highlight=False)
+
+    def study_progress(self, finished: int, running: int, best: tuple[int, float] | None) -> None:
+        super().study_progress(finished, running, best)
+        self._pooled = True
+        self.trials.update(self._trial_task, description=f"trials ({running} running)")
         self._refresh()
 
     def close(self) -> None:

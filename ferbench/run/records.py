@@ -20,7 +20,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ferbench.errors import ResultsError
+from ferbench.redact import redact
 from ferbench.run.atomic import write_json, write_npz, write_text
+from ferbench.run.env import environment
 
 SCHEMA_VERSION = 1
 
@@ -91,6 +93,19 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
+def recorded_storage(url: str, root: Path) -> str:
+    """run.json's ``storage``: the file name of the run folder's own study, else the redacted URL.
+
+    A run folder stays movable (and free of machine paths) when its study lives inside it.
+    """
+    for scheme in ("sqlite:///", "journal://"):
+        if url.startswith(scheme):
+            file = Path(url[len(scheme):])
+            if file.is_absolute() and file.parent == Path(root).resolve():
+                return file.name
+    return redact(url)
+
+
 # --- trial records ----------------------------------------------------------------------
 
 
@@ -143,6 +158,8 @@ def record_dict(run_id: str, o: TrialOutcome) -> dict[str, Any]:
         "seed": o.seed,
         "started": o.started,
         "finished": o.finished,
+        # The process that trained the trial: with workers on several hosts, not run.json's.
+        "environment": environment(),
     }
     if o.metrics is not None:
         rec["metrics"] = o.metrics

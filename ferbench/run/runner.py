@@ -1,9 +1,11 @@
 """``ferbench run``: carry every run of a plan from its folder to finished results.
 
 For each planned run (one per matrix cell and seed): take the run folder's lock,
-write the resolved spec, load the data, open the study, and let one local
-worker pull trials until the study holds the spec's number. Starting the same
-command again resumes where the last one stopped, whatever stopped it.
+write the resolved spec, load the data, open the study, and let the local
+workers pull trials until the study holds the spec's number: one worker in this
+process, or one worker process per device slot (:mod:`ferbench.run.pool`).
+Starting the same command again resumes where the last one stopped, whatever
+stopped it.
 """
 
 from __future__ import annotations
@@ -12,18 +14,17 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from ferbench.errors import FerbenchError, ResultsError
-from ferbench.redact import redact
 from ferbench.run import study as st
 from ferbench.run.atomic import file_lock, write_text
 from ferbench.run.progress import PlainReporter, Reporter, RunInfo, make_reporter
-from ferbench.run.records import RunFile, RunPaths, read_json, run_dict, sqlite_url
+from ferbench.run.records import RunFile, RunPaths, read_json, recorded_storage, run_dict, sqlite_url
+from ferbench.run.signals import signals_as_interrupt
 
 
 @dataclass
@@ -63,21 +64,12 @@ def move_aside(folder: Path) -> Path:
     return dest
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (SLURM preemption, ``kill``) like Ctrl-C: stop cleanly, resumable."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+def quiet_optuna() -> None:
+    """Optuna's own log lines off: ferbench reports failed and pruned trials itself."""
+    from ferbench._lazy import require
 
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    optuna = require("optuna")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def quiet_libraries() -> None:
@@ -199,18 +191,41 @@ def _setup(spec: Any, data: Any, reporter: Reporter) -> Any:
                       steps_per_execution=spe if isinstance(spe, int) else 1)
 
 
-def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fresh: bool = False) -> RunResult:
+def local_storage_url(planned: Any, paths: RunPaths) -> str:
+    """The storage of a run: the explicit URL, else the run folder's own study.
+
+    A folder keeps the storage it started with (a journal file when it first ran
+    with several workers, SQLite with one), so changing ``runtime.workers``
+    resumes the same study.
+    """
+    if planned.storage:
+        return planned.storage
+    journal, db = paths.root.resolve() / "study.journal", paths.study_db
+    if journal.exists():
+        return f"journal://{journal}"
+    if db.exists() or len(planned.slots) <= 1:
+        return sqlite_url(db)
+    return f"journal://{journal}"
+
+
+def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fresh: bool = False,
+                origin: Any = None) -> RunResult:
     """Run (or resume) one planned run to the end; see the module docstring.
 
     Nothing is written to the run folder before the data loaded and the study
     opened, so a missing file or a bad storage URL leaves no half-made run behind.
+    ``origin`` (a :class:`ferbench.run.pool.SpecOrigin`): the spec file and
+    overrides, which worker processes need when the run has several device slots.
     """
     from ferbench.run.env import environment
-    from ferbench.run.worker import WorkerContext, run_worker
     from ferbench.spec import dump_yaml
 
     spec = planned.spec
     paths = RunPaths(Path(planned.results_dir))
+    pooled = len(planned.slots) > 1
+    if pooled and origin is None:
+        raise FerbenchError(f"run {planned.run_id} has {len(planned.slots)} workers: start it with run_spec or `ferbench run`, "
+                            "which know the spec file the worker processes load")
     if fresh and paths.root.exists():
         with file_lock(paths.lock, blocking=False) as free:
             if not free:
@@ -225,10 +240,14 @@ def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fre
             old = read_json(paths.run_json)
             if old.get("spec_hash") != planned.spec_hash:
                 raise ResultsError(f"{paths.run_json}: made from a different spec (hash {str(old.get('spec_hash'))[:12]}); use --fresh to start over")
-        slots = select_devices(spec.runtime)
+        if pooled:
+            quiet_optuna()
+            slots = list(planned.slots)
+        else:
+            quiet_libraries()
+            slots = select_devices(spec.runtime)
         data, loaded = load_run_data(spec, planned.seed, reporter)
-        setup = _setup(spec, data, reporter)
-        url = planned.storage or sqlite_url(paths.study_db)
+        url = local_storage_url(planned, paths)
         study = st.open_study(spec, study_name=planned.run_id, storage=st.open_storage(url), spec_hash=planned.spec_hash)
         if not paths.spec.exists():
             write_text(paths.spec, dump_yaml(spec.raw))
@@ -236,7 +255,7 @@ def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fre
             run_id=planned.run_id, spec_name=spec.name, spec_hash=planned.spec_hash, matrix_cell=planned.matrix_cell,
             seed=planned.seed, metric=spec.search.metric, direction=spec.search.direction, target=spec.search.trials,
             dataset=dataset_info(spec, data, loaded), environment=environment(), devices=slots,
-            storage=redact(url),
+            storage=recorded_storage(url, paths.root),
         ))
 
         def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:
@@ -252,13 +271,16 @@ def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fre
             reporter.run_started(RunInfo(name=spec.name, run_id=planned.run_id, index=index, total_runs=total,
                                          target=spec.search.trials, finished=start.finished, folder=str(paths.root),
                                          metric=spec.search.metric, max_epochs=spec.train.max_epochs))
-            deadline = None
+            remaining = None
             if spec.search.timeout_s is not None:  # on the run's wall time, summed over restarts
-                deadline = time.monotonic() + max(spec.search.timeout_s - float(run_file.data.get("wall_time_s", 0.0)), 0.0)
-            ctx = WorkerContext(study=study, setup=setup, run_id=planned.run_id, paths=paths,
-                                exclusive=planned.storage is None, deadline=deadline, on_change=on_change)
-            final = run_worker(ctx)
-            status = "complete" if final.complete > 0 else "failed"
+                remaining = max(spec.search.timeout_s - float(run_file.data.get("wall_time_s", 0.0)), 0.0)
+            exclusive = planned.storage is None  # the run's own storage: its RUNNING trials are dead
+            if pooled:
+                final, normal = _run_pool(planned, study, url, slots, origin, reporter, on_change, remaining, exclusive)
+                status = "complete" if final.complete > 0 and normal else "failed"
+            else:
+                final = _run_here(planned, study, spec, data, paths, reporter, on_change, remaining, exclusive)
+                status = "complete" if final.complete > 0 else "failed"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -270,6 +292,39 @@ def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fre
             reporter.run_finished(status)
     info = dict(run_file.data)
     return RunResult(planned.run_id, paths.root, status, info, best_record(paths, info))
+
+
+def _run_here(planned: Any, study: Any, spec: Any, data: Any, paths: RunPaths, reporter: Reporter,
+              on_change: Any, remaining: float | None, exclusive: bool) -> st.Counts:
+    """One local worker, in this process."""
+    from ferbench.run.worker import WorkerContext, run_worker
+
+    deadline = None if remaining is None else time.monotonic() + remaining
+    ctx = WorkerContext(study=study, setup=_setup(spec, data, reporter), run_id=planned.run_id, paths=paths,
+                        exclusive=exclusive, deadline=deadline, on_change=on_change)
+    return run_worker(ctx)
+
+
+def _run_pool(planned: Any, study: Any, url: str, slots: list[str], origin: Any, reporter: Reporter,
+              on_change: Any, remaining: float | None, exclusive: bool) -> tuple[st.Counts, bool]:
+    """One worker process per device slot, supervised from here; ``(counts, ended normally)``."""
+    from ferbench.run.pool import Pool, supervise
+
+    spec = planned.spec
+    if exclusive:
+        dead = st.recover_dead(study, exclusive=True)
+        if dead:
+            reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} of a process that died; they re-run with the same parameters")
+    c = st.counts(study, spec.search.trials)
+    if c.done:
+        return c, True
+    pool = Pool(origin, planned.run_id, slots, url, reporter, timeout_s=remaining)
+    final = supervise(pool, study, spec.search.trials, spec.search.direction, on_change)
+    if not final.done and not pool.exited_cleanly():
+        reporter.message(f"every worker stopped before the study was done ({final.finished}/{final.target} finished); "
+                         "run the same command again to resume")
+        return final, False
+    return final, True  # done, or search.timeout_h reached
 
 
 def run_spec(spec_path: str | os.PathLike[str], *, sets: Sequence[str] = (), trials: int | None = None,
@@ -284,13 +339,17 @@ def run_spec(spec_path: str | os.PathLike[str], *, sets: Sequence[str] = (), tri
     runs = [r for r in plan.runs if not only or r.run_id in only]
     if not runs:
         raise FerbenchError(f"no run of {spec_path} matches {', '.join(only)}")
-    quiet_libraries()
+    from ferbench.run.pool import SpecOrigin
+
+    origin = SpecOrigin(Path(spec_path), tuple(quick_overrides(sets, trials, max_epochs)))
+    if any(len(r.slots) <= 1 for r in runs):
+        quiet_libraries()  # before any live view starts (see its docstring)
     rep = reporter or make_reporter(quiet=quiet, live=live)
     results: list[RunResult] = []
     try:
-        with sigterm_as_interrupt():
+        with signals_as_interrupt():
             for i, planned in enumerate(runs, 1):
-                results.append(run_planned(planned, index=i, total=len(runs), reporter=rep, fresh=fresh))
+                results.append(run_planned(planned, index=i, total=len(runs), reporter=rep, fresh=fresh, origin=origin))
     finally:
         rep.close()
     return results

@@ -21,8 +21,11 @@ makes the total exact with any number of workers, without a lock.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ferbench._lazy import require
@@ -35,25 +38,90 @@ ATTR_ROOT = "ferbench_root"  # on a re-run: the first trial of the chain (its se
 ATTR_SURPLUS = "ferbench_surplus"  # started after the quota was full; never trained
 ATTR_ERROR = "ferbench_error"  # why a trial failed (NaN loss, exception, OOM)
 ATTR_INTERRUPTED = "ferbench_interrupted"  # stopped by Ctrl-C / SIGTERM; re-queued
+ATTR_OWNER = "ferbench_owner"  # the worker running the trial (see ferbench.run.owners)
 
 #: Heartbeats: a RUNNING trial without one for ``GRACE_PERIOD_S`` is declared dead.
+#: ``$FERBENCH_HEARTBEAT_S`` and ``$FERBENCH_GRACE_S`` override them (whole seconds).
 HEARTBEAT_INTERVAL_S = 30
 GRACE_PERIOD_S = 90
 
-def open_storage(url: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
-                 grace_period: int | None = GRACE_PERIOD_S) -> Any:
+#: A RUNNING trial of a journal storage that never named its owner is dead after this long.
+UNOWNED_GRACE_S = 120.0
+
+
+def _env_seconds(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = int(value)
+    except ValueError:
+        from ferbench.errors import FerbenchError
+
+        raise FerbenchError(f"${name}={value!r}: expected a whole number of seconds") from None
+    if seconds < 1:
+        from ferbench.errors import FerbenchError
+
+        raise FerbenchError(f"${name}={value!r}: expected at least 1 second")
+    return seconds
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """``(interval, grace)`` in seconds: the defaults, or the environment's overrides."""
+    interval = _env_seconds("FERBENCH_HEARTBEAT_S", HEARTBEAT_INTERVAL_S)
+    grace = _env_seconds("FERBENCH_GRACE_S", GRACE_PERIOD_S * interval // HEARTBEAT_INTERVAL_S)
+    if grace <= interval:
+        from ferbench.errors import FerbenchError
+
+        raise FerbenchError(f"$FERBENCH_GRACE_S ({grace}) must be longer than the heartbeat interval ({interval})")
+    return interval, grace
+
+
+def journal_path(url: str) -> Path | None:
+    """The file of a ``journal://PATH`` URL (``journal:///abs/path`` is absolute); None for others."""
+    if not url.startswith("journal://"):
+        return None
+    return Path(url[len("journal://"):])
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``url`` with a PostgreSQL driver SQLAlchemy can load (psycopg 3 when psycopg2 is absent)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql://{rest}"
+    require("psycopg")
+    return f"postgresql+psycopg://{rest}"
+
+
+def open_storage(url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None) -> Any:
     """An Optuna storage for ``url`` with heartbeats and re-queueing of dead trials.
 
     ``sqlite:///…``, ``postgresql://…`` and other SQLAlchemy URLs give an
-    ``RDBStorage``; ``journal:///path`` gives a journal file storage (no
-    heartbeats: the run's lock and :func:`recover_dead` handle its dead trials).
+    ``RDBStorage`` with heartbeats (:func:`heartbeat_settings` unless given);
+    ``journal:///path`` gives Optuna's journal file storage, safe for several
+    processes (no heartbeats: the run's lock and the workers' owner locks, see
+    :func:`recover_dead`, find its dead trials).
     """
     optuna = require("optuna")
-    if url.startswith("journal://"):
-        path = url[len("journal://"):]
+    jpath = journal_path(url)
+    if jpath is not None:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        return JournalStorage(JournalFileBackend(path))
+        try:
+            jpath.parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(str(jpath)))
+        except OSError as exc:
+            from ferbench.errors import ResultsError
+
+            raise ResultsError(f"cannot open study journal {jpath}: {exc.strerror or exc}") from None
+    if heartbeat_interval is None or grace_period is None:
+        interval, grace = heartbeat_settings()
+        heartbeat_interval = interval if heartbeat_interval is None else heartbeat_interval
+        grace_period = grace if grace_period is None else grace_period
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # Wait for a writer instead of failing at once: another worker may hold the file.
@@ -63,18 +131,31 @@ def open_storage(url: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVA
     import warnings
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=requeue,
-            )
-    except Exception as exc:  # the driver's message may echo the URL with its password
-        from ferbench.errors import ResultsError
+        from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+        for attempt in range(5):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
+                    return optuna.storages.RDBStorage(
+                        sqlalchemy_url(url),
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                        heartbeat_stale_trial_callback=requeue,
+                    )
+            except (IntegrityError, ProgrammingError):
+                # Workers that start together on an empty database race to create Optuna's
+                # tables; the losers find them made and try again.
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+    except Exception as exc:  # the driver's message may echo the URL with its password
+        from ferbench.errors import FerbenchError, ResultsError
+
+        if isinstance(exc, FerbenchError):
+            raise
         raise ResultsError(f"cannot open study storage {redact(url)}: {redact(str(exc), url)}") from None
 
 
@@ -92,14 +173,24 @@ def sampler_seed(seed: int, *, stream: int = 0, resumed_at: int = 0) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+def effective_constant_liar(spec: SamplerSpec, parallel: bool) -> bool:
+    """TPE's ``constant_liar``: the spec's value, turned on when several workers share the study.
+
+    With the liar, a running trial counts as a bad result while the sampler
+    decides, so parallel workers do not all propose the same promising point.
+    """
+    return bool(spec.options.get("constant_liar", False)) or (parallel and spec.name == "tpe")
+
+
 def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: int, *,
-                 stream: int = 0, resumed_at: int = 0) -> Any:
+                 stream: int = 0, resumed_at: int = 0, parallel: bool = False) -> Any:
     """The spec's sampler, every option passed explicitly and seeded.
 
     Optuna's defaults change between versions (Optuna 5 turned TPE's
     ``multivariate`` and ``constant_liar`` on), so nothing is left to them.
     See :func:`sampler_seed` for ``stream`` and ``resumed_at``. QMC and grid
     samplers index their sequence by trial, so they keep the spec's seed.
+    ``parallel``: several workers share the study (TPE then lies constantly).
     """
     optuna = require("optuna")
     opts = dict(spec.options)
@@ -113,7 +204,7 @@ def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: in
             seed=seed,
             multivariate=bool(opts.get("multivariate", False)),
             group=bool(opts.get("group", False)),
-            constant_liar=bool(opts.get("constant_liar", False)),
+            constant_liar=effective_constant_liar(spec, parallel),
             n_startup_trials=int(opts.get("n_startup_trials", 10)),
             n_ei_candidates=int(opts.get("n_ei_candidates", 24)),
         )
@@ -166,11 +257,13 @@ def make_pruner(spec: PrunerSpec, max_epochs: int | None = None) -> Any:
     raise ValueError(f"unknown pruner {spec.name!r}")
 
 
-def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, create: bool = True, stream: int = 0) -> Any:
+def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, create: bool = True, stream: int = 0,
+               parallel: bool = False) -> Any:
     """Create (or load) the run's study; refuse one made from a different spec.
 
     The study's user attribute ``spec_hash`` ties it to its resolved spec, so a
     worker joining from another host with a different spec is refused.
+    ``parallel``: this process is one of several workers (see :func:`make_sampler`).
     """
     optuna = require("optuna")
     from ferbench.errors import ResultsError
@@ -183,10 +276,11 @@ def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, cre
         try:
             study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
         except KeyError:
-            raise ResultsError(f"no study named {study_name} in this storage; start it with `ferbench run`") from None
+            raise ResultsError(f"no study named {study_name} in this storage{_other_studies(storage, spec.name, spec_hash)}; "
+                               "start it with `ferbench run SPEC --storage URL`, or pass --create") from None
     # The sampler is seeded from what the study already holds (see sampler_seed).
     study.sampler = make_sampler(spec.search.sampler, spec.search.space, spec.seed, stream=stream,
-                                 resumed_at=len(study.get_trials(deepcopy=False)))
+                                 resumed_at=len(study.get_trials(deepcopy=False)), parallel=parallel)
     have = study.user_attrs.get("spec_hash")
     if have is None:
         study.set_user_attr("spec_hash", spec_hash)
@@ -194,28 +288,62 @@ def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, cre
     elif have != spec_hash:
         raise ResultsError(
             f"study {study_name} was made from a different spec (hash {have[:12]}, this spec {spec_hash[:12]}); "
-            "use the same spec, or --fresh to start over"
+            "use the same spec (or `ferbench run --fresh` to start over)"
         )
     return study
+
+
+def _other_studies(storage: Any, spec_name: str, spec_hash: str) -> str:
+    """Explain a missing study: the storage holds the same experiment made from another spec."""
+    try:
+        others = [(s.study_name, str(s.user_attrs.get("spec_hash", ""))) for s in storage.get_all_studies()
+                  if s.user_attrs.get("spec_name") == spec_name]
+    except Exception:
+        return ""
+    if not others:
+        return ""
+    listed = ", ".join(f"{name} (spec hash {h[:12]})" for name, h in others[:5])
+    return (f"; it holds {listed} of experiment {spec_name!r}, made from a different spec than this one "
+            f"(hash {spec_hash[:12]}): this worker is refused")
 
 
 def requeue(study: Any, trial: Any) -> None:
     """Re-queue a dead trial with the same parameters (Optuna's stale-trial callback)."""
     if trial.user_attrs.get(ATTR_SURPLUS) or trial.user_attrs.get(ATTR_ERROR):
         return  # never trained, or failed on its own: nothing to re-run
+    if any(int(t.user_attrs.get(ATTR_RETRY_OF, -1)) == trial.number for t in study.get_trials(deepcopy=False)):
+        return  # another worker re-queued it already
     root = trial.user_attrs.get(ATTR_ROOT, trial.number)
     study.enqueue_trial(dict(trial.params), user_attrs={ATTR_RETRY_OF: trial.number, ATTR_ROOT: root})
 
 
-def recover_dead(study: Any, *, exclusive: bool) -> list[int]:
+def _age_s(trial: Any) -> float:
+    start = trial.datetime_start
+    return 0.0 if start is None else (datetime.now() - start).total_seconds()
+
+
+def recover_dead(study: Any, *, exclusive: bool, owners: Path | None = None) -> list[int]:
     """Mark trials of dead processes failed and re-queue them; return their numbers.
 
     ``exclusive``: this process holds the run's lock and the storage is the run's
     own, so every RUNNING trial belongs to a dead process and is recovered now.
-    Otherwise only heartbeat-stale trials are (Optuna's ``fail_stale_trials``).
+    ``owners``: the folder of the workers' owner locks of a storage without
+    heartbeats (a journal file): a RUNNING trial whose owner's lock is free is
+    dead (see :mod:`ferbench.run.owners`). Otherwise only heartbeat-stale trials
+    are (Optuna's ``fail_stale_trials``).
     """
     optuna = require("optuna")
     TrialState = optuna.trial.TrialState
+    if not exclusive and owners is not None:
+        from ferbench.run.owners import owner_alive
+
+        def dead(t: Any) -> bool:
+            owner = t.user_attrs.get(ATTR_OWNER)
+            if owner is None:  # asked, but died before naming itself (a narrow window)
+                return _age_s(t) > UNOWNED_GRACE_S
+            return not owner_alive(owners, str(owner))
+
+        return _fail_and_requeue(study, [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if dead(t)])
     if not exclusive:
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         import warnings
@@ -223,11 +351,19 @@ def recover_dead(study: Any, *, exclusive: bool) -> list[int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        return sorted(before - after)
+        trials = study.get_trials(deepcopy=False)
+        retried, _ = _ignored(trials)
+        return sorted(n for n in before & retried)
+    return _fail_and_requeue(study, study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _fail_and_requeue(study: Any, trials: Iterable[Any]) -> list[int]:
+    """Fail each trial (unless another process did first) and re-queue it."""
+    optuna = require("optuna")
+    TrialState = optuna.trial.TrialState
     recovered = []
     storage = study._storage  # Optuna has no public API to fail another process's trial
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in trials:
         try:
             if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 requeue(study, t)

@@ -82,6 +82,44 @@ def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, one_hot: int 
     return with_one_hot(make_eval_dataset(x, y, batch_size=batch_size, value_range=MODEL_INPUT_RANGE), one_hot)
 
 
+def train_input(setup: TrialSetup, model: Any, hp: Mapping[str, Any], seed: int, *, gpu: bool) -> Any:
+    """The trial's training batches, in the model's input range, with class weights as sample weights.
+
+    On a GPU where the uint8 images fit (:func:`~ferbench.model.runtime.resolve_device_cache`)
+    they are put on the device once and the pipeline delivers only indices and seeds;
+    the model's train step gathers and augments each batch there. Elsewhere the tf.data
+    pipeline gathers and augments, overlapping with the step.
+    """
+    from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
+    from ferbench.model.runtime import resolve_device_cache
+
+    spec, data = setup.spec, setup.data
+    x, y = data.x["train"], data.y["train"]
+    one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    common: dict[str, Any] = dict(batch_size=int(hp["batch_size"]), seed=seed, deterministic=spec.runtime.deterministic,
+                                  class_weight=data.class_weight, shuffle=True)
+    if resolve_device_cache(on_gpu=gpu, nbytes=int(x.nbytes)):
+        augment_in_step(model, DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device="/GPU:0"))
+        ds = make_index_dataset(y, **common)
+    else:
+        ds = make_train_dataset(x, y, augment=spec.augment, value_range=MODEL_INPUT_RANGE, **common)
+    return with_one_hot(ds, one_hot)
+
+
+def augment_in_step(model: Any, batches: Callable[[Any, Any], Any]) -> None:
+    """Make ``model``'s train step build its own images: ``((indices, seed), y[, w])`` -> ``(batches(indices, seed), y[, w])``.
+
+    Call before ``fit``; evaluation and prediction are unchanged (they take images).
+    """
+    original = model.train_step
+
+    def train_step(data: Any) -> Any:
+        (indices, seed), *rest = data
+        return original((batches(indices, seed), *rest))
+
+    model.train_step = train_step
+
+
 def predict_proba(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> np.ndarray:
     """Class probabilities (float32, N×K) of a model on one split."""
     prob = model.predict(eval_dataset(x, y, batch_size), verbose=0)
@@ -110,7 +148,17 @@ def _cost(spec: Spec, hp: Mapping[str, Any]) -> dict[str, int | None]:
     return {"params": int(c.params), "macs": int(c.macs)}
 
 
-def _compile(setup: TrialSetup, model: Any, hp: Mapping[str, Any]) -> None:
+def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -> int:
+    """Batches per compiled call: the spec's count, or for ``auto`` the device's default."""
+    from ferbench.model.runtime import resolve_steps_per_execution
+
+    value = setup.spec.runtime.steps_per_execution
+    if not isinstance(value, (int, str)):  # a setup built without a spec value
+        value = setup.steps_per_execution
+    return resolve_steps_per_execution(value, on_gpu=gpu, steps_per_epoch=steps_per_epoch)
+
+
+def _compile(setup: TrialSetup, model: Any, hp: Mapping[str, Any], steps_per_execution: int | None = None) -> None:
     keras = require("keras")
     smoothing = float(hp["label_smoothing"])
     if smoothing > 0:
@@ -120,7 +168,8 @@ def _compile(setup: TrialSetup, model: Any, hp: Mapping[str, Any]) -> None:
         loss = keras.losses.SparseCategoricalCrossentropy()
         acc = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])), loss=loss,
-                  metrics=[acc], jit_compile=setup.jit, steps_per_execution=setup.steps_per_execution)
+                  metrics=[acc], jit_compile=setup.jit,
+                  steps_per_execution=setup.steps_per_execution if steps_per_execution is None else steps_per_execution)
 
 
 def build_for(setup: TrialSetup, hp: Mapping[str, Any]) -> Any:
@@ -138,7 +187,7 @@ def build_for(setup: TrialSetup, hp: Mapping[str, Any]) -> Any:
 def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed: int,
               report: Callable[[int, float], bool]) -> tuple[TrialOutcome, Any | None]:
     """Train and evaluate one trial. Returns its outcome and model (None unless complete or pruned)."""
-    from ferbench.data import make_train_dataset
+    from ferbench.model.runtime import on_gpu
     from ferbench.run import callbacks as cb
     from ferbench.run.seeding import seed_trial
 
@@ -161,15 +210,12 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
     try:
         seed_trial(seed, deterministic=spec.runtime.deterministic)
         model = build_for(setup, hp)
-        _compile(setup, model, hp)
         batch = int(hp["batch_size"])
-        train = with_one_hot(make_train_dataset(
-            data.x["train"], data.y["train"], batch_size=batch, augment=spec.augment, seed=seed,
-            deterministic=spec.runtime.deterministic, class_weight=data.class_weight, shuffle=True,
-            value_range=MODEL_INPUT_RANGE,
-        ), one_hot)
-        val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
         steps = math.ceil(len(data.y["train"]) / batch)
+        gpu = on_gpu()
+        _compile(setup, model, hp, steps_per_execution(setup, steps, gpu=gpu))
+        train = train_input(setup, model, hp, seed, gpu=gpu)
+        val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
         callbacks: list[Any] = []
         if spec.search.metric == "val_f1_macro":
             val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from ferbench._lazy import require
@@ -44,6 +45,8 @@ class WorkerContext:
     poll_s: float = 10.0  # how often to look again while other workers hold the last trials
     on_change: Callable[[st.Counts, tuple[int, float] | None], None] | None = None
     outcomes: list[TrialOutcome] = field(default_factory=list)  # this worker's finished trials
+    owner: str | None = None  # this worker's name, kept on every trial it runs (ferbench_owner)
+    owners: Path | None = None  # owner locks of a storage without heartbeats (see ferbench.run.owners)
 
     @property
     def spec(self) -> Any:
@@ -120,6 +123,8 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Any], flo
 
     def objective(trial: Any) -> float:
         state["number"] = trial.number
+        if ctx.owner is not None:
+            trial.set_user_attr(st.ATTR_OWNER, ctx.owner)
         if not st.within_quota(ctx.study, trial.number, target):
             trial.set_user_attr(st.ATTR_SURPLUS, True)
             raise SurplusTrial(f"trial {trial.number} is beyond the {target} trials of the spec")
@@ -185,7 +190,7 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
     target = spec.search.trials
     reporter = ctx.setup.reporter
     if ctx.exclusive:
-        dead = st.recover_dead(ctx.study, exclusive=True)
+        dead = st.recover_dead(ctx.study, exclusive=True, owners=ctx.owners)
         if dead:
             reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} of a process that died; they re-run with the same parameters")
     reconcile_best(ctx)
@@ -193,9 +198,10 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
     objective = _objective(ctx, state)
     waiting_said = False
     while True:
-        dead = st.recover_dead(ctx.study, exclusive=False)
+        dead = st.recover_dead(ctx.study, exclusive=False, owners=ctx.owners)
         if dead:
-            reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} whose worker stopped sending heartbeats")
+            why = "stopped" if ctx.owners is not None else "stopped sending heartbeats"
+            reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} whose worker {why}; they re-run with the same parameters")
         c = st.counts(ctx.study, target)
         retire_dead_records(ctx, c)
         best = st.best_complete(ctx.study, spec.search.direction)
@@ -206,9 +212,9 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
         if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
             reporter.message(f"search.timeout reached: no new trials ({c.finished}/{target} finished)")
             return c
-        if c.taken >= target:
+        if c.finished + c.running >= target:  # queued trials (re-runs of dead ones) are ours to take
             if not waiting_said:
-                reporter.message(f"waiting for {c.running + c.waiting} trial(s) held by other workers")
+                reporter.message(f"waiting for {c.running} trial(s) held by other workers")
                 waiting_said = True
             time.sleep(ctx.poll_s)
             continue

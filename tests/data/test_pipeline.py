@@ -38,7 +38,9 @@ def test_shapes_ranges_and_weights(data):
     assert sorted(np.concatenate([b[1] for b in out]).tolist()) == sorted(y.tolist())  # every sample once
     dropped = batches(make_train_dataset(x, y, batch_size=32, augment=FULL, seed=1, drop_remainder=True))
     assert len(dropped) == 3 and len(dropped[0]) == 2
-    wide = batches(make_train_dataset(x, y, batch_size=50, augment=OFF, seed=1, shuffle=False, value_range=(-1.0, 1.0)))
+    # deterministic: without it, parallel batches may be delivered in any order.
+    wide = batches(make_train_dataset(x, y, batch_size=50, augment=OFF, seed=1, shuffle=False, value_range=(-1.0, 1.0),
+                                      deterministic=True))
     assert np.allclose(wide[0][0], x[:50] / 127.5 - 1.0, atol=1e-6)
 
 
