@@ -22,6 +22,16 @@ from ferbench.errors import ResultsError
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
 RECORD_FILE = "record.json"
+#: Committed reference results (``ferbench verify`` targets) live here; the default report leaves them out.
+REFERENCE_DIR = "reference"
+
+
+def default_results(root: Path = Path("results")) -> list[Path]:
+    """What ``ferbench report`` reads when given no folder: ``results/`` without ``results/reference/``."""
+    if not root.is_dir():
+        return [root]
+    kept = [c for c in sorted(root.iterdir()) if c.is_dir() and c.name != REFERENCE_DIR and not c.name.startswith(".")]
+    return kept or [root]
 PREDICTIONS_FILE = "predictions.npz"
 PREDICTION_KEYS = ("validation_y_true", "validation_y_prob", "test_y_true", "test_y_prob")
 _UPGRADE = "upgrade ferbench to read it (pip install -U ferbench)"

@@ -46,7 +46,7 @@ def _list_baselines(files: List[Path]) -> None:
 
 
 def report_command(
-    results: Optional[List[Path]] = typer.Argument(None, help="Run folders or folders of runs (searched for run.json). Default: results/", show_default=False),
+    results: Optional[List[Path]] = typer.Argument(None, help="Run folders or folders of runs (searched for run.json). Default: results/ without results/reference/", show_default=False),
     compare: bool = typer.Option(False, "--compare", help="One table per dataset across runs and matching baselines, with 95% CIs, Δ and paired McNemar tests."),
     baselines: List[Path] = typer.Option([], "--baselines", help="Extra baselines YAML file (repeatable); see docs/report.md.", show_default=False),
     fmt: str = typer.Option("rich", "--format", "-f", help=f"Output format: {' | '.join(FORMATS)}."),
@@ -58,6 +58,7 @@ def report_command(
 ) -> None:
     """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders."""
     from ferbench.report.api import write_report
+    from ferbench.results import default_results
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
@@ -65,7 +66,7 @@ def report_command(
         if list_baselines:
             _list_baselines(list(baselines))
             return
-        written = write_report(results or [Path("results")], fmt=fmt, out=out, compare=compare, baselines_files=list(baselines), plots=plots, seed=seed)
+        written = write_report(results or default_results(), fmt=fmt, out=out, compare=compare, baselines_files=list(baselines), plots=plots, seed=seed)
     except FerbenchError as exc:
         # The same boundary as the main CLI, so `app` behaves alike when run on its own.
         typer.echo(f"error: {exc}", err=True)

@@ -88,3 +88,16 @@ def test_no_paired_test_across_different_test_sets(results_copy: Path):
     fer = next(c for c in json.loads(res.stdout)["comparisons"] if c["dataset"] == "fer2013")
     assert fer["pairs"] == []
     assert "baseline_fer2013 and scaled_fer2013 were scored on different data (fingerprints differ); no paired test" in fer["notes"]
+
+
+def test_default_report_leaves_out_committed_reference_results(results_dir: Path, tmp_path: Path, monkeypatch):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(results_dir / "scaled_fer2013", tmp_path / "results" / "scaled_fer2013")
+    shutil.copytree(results_dir / "scaled_affectnet", tmp_path / "results" / "reference" / "scaled_affectnet")
+    res = runner.invoke(app, ["--compare", "-f", "markdown"])
+    assert res.exit_code == 0, res.output
+    assert "scaled_fer2013" in res.output and "scaled_affectnet" not in res.output
+    res = runner.invoke(app, ["results/reference", "--compare", "-f", "markdown"])  # named, it is reported
+    assert res.exit_code == 0 and "scaled_affectnet" in res.output
