@@ -35,3 +35,12 @@ def fer2013_dir() -> Path:
     if not (d / "fer2013.csv.gz").exists() and not (d / "fer2013.csv").exists():
         pytest.skip(f"real FER2013 not found under {d}")
     return d
+
+
+@pytest.fixture
+def keras_clean():
+    """Keras, with the global dtype policy and session reset after the test."""
+    keras = pytest.importorskip("keras")
+    yield keras
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()

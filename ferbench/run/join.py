@@ -20,6 +20,7 @@ from typing import Any
 from ferbench.errors import FerbenchError
 from ferbench.redact import redact
 from ferbench.run import study as st
+from ferbench.run.storage import journal_path, open_storage
 from ferbench.run.atomic import file_lock, write_json, write_text
 from ferbench.run.progress import Reporter, RunInfo
 from ferbench.run.records import RunPaths, read_json, recorded_storage, run_dict, utc_now
@@ -124,7 +125,7 @@ def join_run(planned: Any, opts: WorkerOptions, reporter: Reporter, *, index: in
     spec = planned.spec
     url = storage_url_for(planned)
     token = new_token()
-    storage = st.open_storage(url)
+    storage = open_storage(url)
     study = st.open_study(spec, study_name=planned.run_id, storage=storage, spec_hash=planned.spec_hash,
                           create=opts.create, stream=stream_of(opts, token), parallel=True)
     quiet_libraries()
@@ -132,7 +133,7 @@ def join_run(planned: Any, opts: WorkerOptions, reporter: Reporter, *, index: in
     slots = worker_devices(spec.runtime, opts.slot)
     data, loaded = load_run_data(spec, planned.seed, reporter)
     setup = _setup(spec, data, reporter)
-    journal = st.journal_path(url)
+    journal = journal_path(url)
     owners = owners_dir(journal.resolve()) if journal is not None else None
     shared: SharedRunJson | None = None
     if not opts.managed:

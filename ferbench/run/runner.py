@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.run import study as st
+from ferbench.run.storage import open_storage
 from ferbench.run.atomic import file_lock, write_text
 from ferbench.run.progress import PlainReporter, Reporter, RunInfo, make_reporter
 from ferbench.run.records import RunFile, RunPaths, read_json, recorded_storage, run_dict, sqlite_url
@@ -248,7 +249,7 @@ def run_planned(planned: Any, *, index: int, total: int, reporter: Reporter, fre
             slots = select_devices(spec.runtime)
         data, loaded = load_run_data(spec, planned.seed, reporter)
         url = local_storage_url(planned, paths)
-        study = st.open_study(spec, study_name=planned.run_id, storage=st.open_storage(url), spec_hash=planned.spec_hash)
+        study = st.open_study(spec, study_name=planned.run_id, storage=open_storage(url), spec_hash=planned.spec_hash)
         if not paths.spec.exists():
             write_text(paths.spec, dump_yaml(spec.raw))
         run_file = RunFile.open(paths.run_json, run_dict(

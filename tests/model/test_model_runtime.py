@@ -72,21 +72,13 @@ def test_jit_resolution() -> None:
         resolve_jit(rt(jit_compile="sometimes"), on_gpu=True)
 
 
-@pytest.fixture
-def keras_policy():
-    keras = pytest.importorskip("keras")
-    yield keras
-    keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session()
-
-
 @pytest.mark.parametrize("policy,compute", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16"), ("float32", "float32")])
-def test_layer_policies_after_apply_precision(keras_policy, policy: str, compute: str) -> None:
+def test_layer_policies_after_apply_precision(keras_clean, policy: str, compute: str) -> None:
     import numpy as np
 
     from ferbench.model.build import build_model
 
-    keras = keras_policy
+    keras = keras_clean
     apply_precision(policy)
     assert keras.mixed_precision.global_policy().name == policy
     model = build_model(input_shape=(32, 32, 1), num_classes=7, stages=(0, 1, 2, 3, 4), width=0.25, depth=0.2, top_filters=16, dropout=0.1)
@@ -109,10 +101,10 @@ def test_unknown_policy_rejected() -> None:
         apply_precision("float64")
 
 
-def test_compile_flag_reaches_the_model(keras_policy) -> None:
+def test_compile_flag_reaches_the_model(keras_clean) -> None:
     from ferbench.model.build import build_model
 
-    keras = keras_policy
+    keras = keras_clean
     model = build_model(input_shape=(32, 32, 1), num_classes=7, stages=(0, 1), width=0.25, depth=0.2, top_filters=16, dropout=0.0)
     for on_gpu, expected in ((False, False), (True, True)):
         model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", jit_compile=resolve_jit(rt(), on_gpu=on_gpu))

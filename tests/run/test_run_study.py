@@ -11,6 +11,7 @@ optuna = pytest.importorskip("optuna")
 
 from ferbench.redact import redact  # noqa: E402
 from ferbench.run import study as st  # noqa: E402
+from ferbench.run.storage import open_storage  # noqa: E402
 from ferbench.spec import load_spec  # noqa: E402
 from ferbench.spec.types import PrunerSpec, SamplerSpec, SearchParam  # noqa: E402
 
@@ -28,7 +29,7 @@ def spec(tmp_path: Path):
 
 
 def _study(spec, tmp_path: Path, name: str = "run0"):
-    storage = st.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     return st.open_study(spec, study_name=name, storage=storage, spec_hash="h" * 64)
 
 
@@ -75,7 +76,7 @@ def test_trial_seed_is_stable_and_per_root() -> None:
 def test_study_refuses_another_spec(spec, tmp_path: Path) -> None:
     from ferbench.errors import ResultsError
 
-    storage = st.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     st.open_study(spec, study_name="r", storage=storage, spec_hash="a" * 64)
     with pytest.raises(ResultsError, match="different spec"):
         st.open_study(spec, study_name="r", storage=storage, spec_hash="b" * 64)
@@ -129,7 +130,7 @@ def test_best_complete_breaks_ties_by_number(spec, tmp_path: Path) -> None:
 
 
 def test_heartbeat_recovery_for_shared_storage(spec, tmp_path: Path) -> None:
-    storage = st.open_storage(f"sqlite:///{tmp_path / 'hb.db'}", heartbeat_interval=1, grace_period=1)
+    storage = open_storage(f"sqlite:///{tmp_path / 'hb.db'}", heartbeat_interval=1, grace_period=1)
     study = st.open_study(spec, study_name="hb", storage=storage, spec_hash="h" * 64)
     t = study.ask()
     t.suggest_float("width", 0.1, 0.3)

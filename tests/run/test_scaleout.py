@@ -81,12 +81,13 @@ def test_owner_lock_tells_alive_from_dead(tmp_path: Path) -> None:
 def test_journal_trial_of_a_dead_owner_is_requeued_once(tmp_path: Path) -> None:
     optuna = pytest.importorskip("optuna")
     from ferbench.run import study as st
+    from ferbench.run.storage import open_storage
     from ferbench.run.owners import owner_lock, owners_dir
     from ferbench.spec import load_spec
 
     spec = load_spec(write_spec(tmp_path, trials=3))
     journal = tmp_path / "study.journal"
-    study = st.open_study(spec, study_name="j", storage=st.open_storage(f"journal://{journal}"), spec_hash="h" * 64)
+    study = st.open_study(spec, study_name="j", storage=open_storage(f"journal://{journal}"), spec_hash="h" * 64)
     owners = owners_dir(journal)
     with owner_lock(owners, "alive-worker"):
         live = study.ask()
@@ -95,7 +96,7 @@ def test_journal_trial_of_a_dead_owner_is_requeued_once(tmp_path: Path) -> None:
         dead = study.ask()
         dead.set_user_attr(st.ATTR_OWNER, "killed-worker")
         w = dead.suggest_float("width", 0.1, 0.3)
-        other = st.open_study(spec, study_name="j", storage=st.open_storage(f"journal://{journal}"), spec_hash="h" * 64)
+        other = st.open_study(spec, study_name="j", storage=open_storage(f"journal://{journal}"), spec_hash="h" * 64)
         assert st.recover_dead(study, exclusive=False, owners=owners) == [dead.number]
         assert st.recover_dead(other, exclusive=False, owners=owners) == []  # a second worker finds nothing to do
     c = st.counts(study, 3)
@@ -110,12 +111,13 @@ def test_worker_refuses_a_study_of_another_spec(tmp_path: Path) -> None:
     pytest.importorskip("optuna")
     from ferbench.plan import plan_spec
     from ferbench.run import study as st
+    from ferbench.run.storage import open_storage
     from ferbench.spec import load_spec
 
     spec_path = write_spec(tmp_path, trials=3)
     [planned] = plan_spec(load_spec(spec_path)).runs
     journal = tmp_path / "shared.journal"
-    st.open_study(planned.spec, study_name=planned.run_id, storage=st.open_storage(f"journal://{journal}"), spec_hash=planned.spec_hash)
+    st.open_study(planned.spec, study_name=planned.run_id, storage=open_storage(f"journal://{journal}"), spec_hash=planned.spec_hash)
     url = f"journal://{journal}"
 
     r = _ferbench("worker", str(spec_path), "--storage", url, "--set", "train.max_epochs=5", "--run", planned.run_id, cwd=tmp_path)

@@ -158,7 +158,7 @@ def test_two_workers_on_postgresql_survive_a_killed_worker(tmp_path: Path) -> No
     pytest.importorskip("psycopg")
     from ferbench.plan import plan_spec
     from ferbench.redact import redact
-    from ferbench.run import study as st
+    from ferbench.run.storage import open_storage
     from ferbench.spec import load_spec
 
     password = re.match(r"[^:]+://[^:/@]*:([^@]+)@", url).group(1)
@@ -178,7 +178,7 @@ def test_two_workers_on_postgresql_survive_a_killed_worker(tmp_path: Path) -> No
         assert re.search(rf"re-queued trial\(s\) {killed} whose worker stopped sending heartbeats", text_a), text_a
         assert f"{planned.run_id}: 3/3 trials finished (3 complete" in text_a
 
-        storage = st.open_storage(url)
+        storage = open_storage(url)
         study = optuna.load_study(study_name=planned.run_id, storage=storage)
         _check_study(study, 3, killed)
         folder = Path(planned.results_dir) if Path(planned.results_dir).is_absolute() else tmp_path / planned.results_dir
@@ -202,6 +202,6 @@ def test_two_workers_on_postgresql_survive_a_killed_worker(tmp_path: Path) -> No
             if p.poll() is None:
                 p.kill()
         try:
-            optuna.delete_study(study_name=planned.run_id, storage=st.open_storage(url))
+            optuna.delete_study(study_name=planned.run_id, storage=open_storage(url))
         except KeyError:
             pass

@@ -79,14 +79,6 @@ def setup(tmp_path_factory):
     return TrialSetup(spec=spec, data=run_data, precision="float32", jit=False, reporter=Reporter())
 
 
-@pytest.fixture
-def keras_clean():
-    keras = pytest.importorskip("keras")
-    yield keras
-    keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session()
-
-
 def _hp(setup):
     from ferbench.run.space import effective
 
