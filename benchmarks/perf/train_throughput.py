@@ -8,9 +8,10 @@ Three recipes train the same network (the spec's model; by default the thesis's
 scaled-down one: width 0.5, depth 0.5, stages 0-4, 48x48, 1280 head filters, batch 64)
 on the same images, interleaved, ``--repeats`` times:
 
-  ferbench  the trial's own code: ``build_for``, ``_compile`` (its steps_per_execution),
-            ``train_input`` (the tf.data pipeline: per-batch fused affine augmentation,
-            class weights as sample weights) and the trial's per-batch callbacks;
+  ferbench  the trial's own code: ``build_for`` (fused batch norm), ``_compile`` (its
+            steps_per_execution), ``train_input`` (the train step gathers each batch and
+            applies the XLA-compiled fused affine augmentation; class weights as sample
+            weights) and the trial's per-batch callbacks;
   plain     what a user would otherwise write: Keras's EfficientNetV2 base with the same
             coefficients and kept stages (parameter count checked equal), Keras's
             augmentation layers inside the model, ``model.fit`` on NumPy arrays with
@@ -18,13 +19,19 @@ on the same images, interleaved, ``--repeats`` times:
   limit     the ferbench model fed pre-batched, pre-scaled tensors with no augmentation
             and no weights: the compute-bound limit of this model on this machine.
 
-All three are built first and warmed up with one untimed epoch each; then the recipes
-take turns epoch by epoch, so that a busy spell on the machine hits each alike. A
-repeat's training images/s is the training-set size over its median epoch time; the
-figure is the median over repeats. Also measured: evaluation images/s (ferbench's batched validation
-against ``model.evaluate`` on NumPy), and the input pipeline alone over the full
-training split. Targets (CPU): ferbench >= 1.1x plain and >= 0.95x limit; pipeline
->= 5x ferbench's training rate.
+Optional (``--recipes ...,limit-keras-bn``): the limit with Keras's own
+BatchNormalization, which shows what the fused batch norm gains.
+
+All recipes are built first and warmed up with one untimed epoch each; then the recipes
+take turns epoch by epoch (the order rotating from round to round), so that a busy
+spell on the machine hits each alike. A repeat's training images/s is the training-set
+size over its median epoch time; a recipe's figure is the median over repeats, and a
+ratio between two recipes is the median of the repeats' ratios (each repeat compares
+them under the same conditions; the ratio of the two medians is printed beside it).
+Also measured: evaluation images/s (ferbench's batched validation
+against ``model.evaluate`` on NumPy), and the trial's batches alone (index pipeline,
+gather and augmentation, without the model) over the full training split. Targets
+(CPU): ferbench >= 1.1x plain and >= 0.95x limit; pipeline >= 5x ferbench's training rate.
 """
 
 from __future__ import annotations
@@ -159,12 +166,19 @@ def _replace_spec(spec: Any, **runtime: Any) -> Any:
     return _replace(spec, runtime=_replace(spec.runtime, **runtime))
 
 
-def ferbench_model(b: Bench) -> tuple[Any, Any, int]:
-    """The trial's model, compiled as a trial compiles it, and its steps_per_execution."""
+def ferbench_model(b: Bench, *, keras_batch_norm: bool = False) -> tuple[Any, Any, int]:
+    """The trial's model, compiled as a trial compiles it, and its steps_per_execution.
+
+    ``keras_batch_norm``: the same model with Keras's own BatchNormalization instead of
+    the fused one (the builder's only departure from Keras's layers).
+    """
+    from ferbench.model.layers import to_keras
     from ferbench.run.trial import _compile, build_for, steps_per_execution
 
     setup = b.setup()
     model = build_for(setup, b.hp)
+    if keras_batch_norm:
+        model = to_keras(model)
     spe = steps_per_execution(setup, b.steps(), gpu=b.gpu)
     _compile(setup, model, b.hp, spe)
     return setup, model, spe
@@ -202,7 +216,7 @@ class Ferbench(Recipe):
         self.callbacks = [cb.NanGuard(), cb.EpochLog(), cb.Progress(setup.reporter, b.steps()), self.timer]
         self.val = eval_dataset(b.vx, b.vy, b.spec.train.eval_batch_size)
         self.info = {"params": self.model.count_params(), "steps_per_execution": spe,
-                     "device_cache": _device_cache(b), "eval_batch": b.spec.train.eval_batch_size}
+                     "batches_in_step": _batches_in_step(b), "eval_batch": b.spec.train.eval_batch_size}
 
     def fit_epoch(self) -> None:
         self.model.fit(self.ds, epochs=1, verbose=0, shuffle=False, callbacks=self.callbacks)
@@ -211,14 +225,16 @@ class Ferbench(Recipe):
         self.model.evaluate(self.val, verbose=0)
 
 
-def _device_cache(b: Bench) -> bool:
-    from ferbench.model.runtime import resolve_device_cache
+def _batches_in_step(b: Bench) -> bool:
+    from ferbench.model.runtime import resolve_batches_in_step
 
-    return resolve_device_cache(on_gpu=b.gpu, nbytes=int(b.x.nbytes))
+    return resolve_batches_in_step(on_gpu=b.gpu, nbytes=int(b.x.nbytes))
 
 
 class Limit(Recipe):
     """The ferbench model on pre-batched, pre-scaled tensors: no augmentation, no weights."""
+
+    keras_batch_norm = False
 
     def __init__(self, b: Bench) -> None:
         import tensorflow as tf
@@ -226,7 +242,7 @@ class Limit(Recipe):
         from ferbench.run.trial import MODEL_INPUT_RANGE
 
         super().__init__(b)
-        _, self.model, spe = ferbench_model(b)
+        _, self.model, spe = ferbench_model(b, keras_batch_norm=self.keras_batch_norm)
         scale = (MODEL_INPUT_RANGE[1] - MODEL_INPUT_RANGE[0]) / 255.0
         x = tf.constant(b.x.astype(np.float32) * scale + MODEL_INPUT_RANGE[0])
         ds = tf.data.Dataset.from_tensor_slices((x, tf.constant(b.y.astype(np.int32)))).batch(b.batch).cache()
@@ -235,6 +251,12 @@ class Limit(Recipe):
 
     def fit_epoch(self) -> None:
         self.model.fit(self.ds, epochs=1, verbose=0, callbacks=[self.timer])
+
+
+class LimitKerasBN(Limit):
+    """The limit with Keras's own BatchNormalization: what the fused batch norm gains."""
+
+    keras_batch_norm = True
 
 
 def plain_model(b: Bench) -> Any:
@@ -305,22 +327,36 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
-def pipeline_rate(b: Bench) -> float:
-    """The trial's training pipeline alone, over the full training split, after 20 warm-up batches."""
-    from ferbench.data.pipeline import make_train_dataset
+def pipeline_rate(b: Bench, in_step: bool) -> float:
+    """The trial's batches alone, over the full training split, after up to 20 warm-up batches.
+
+    ``in_step``: what the trial's train step does before the forward pass (the index
+    pipeline, then gather and augmentation, one compiled call per batch); otherwise the
+    tf.data pipeline that gathers and augments.
+    """
+    import tensorflow as tf
+
+    from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
     from ferbench.run.trial import MODEL_INPUT_RANGE
 
-    ds = make_train_dataset(b.full_x, b.full_y, batch_size=b.batch, augment=b.spec.augment, seed=b.spec.seed,
-                            class_weight=b.class_weight, value_range=MODEL_INPUT_RANGE)
-    for _ in ds.take(20):
-        pass
+    common = dict(batch_size=b.batch, seed=b.spec.seed, class_weight=b.class_weight)
+    if in_step:
+        device = DeviceBatches(b.full_x, augment=b.spec.augment, value_range=MODEL_INPUT_RANGE,
+                               device="/GPU:0" if b.gpu else None)
+        make = tf.function(lambda i, s: tf.shape(device(i, s))[0])
+        batches: Any = (make(i, s) for (i, s), *_ in make_index_dataset(b.full_y, **common))
+    else:
+        ds = make_train_dataset(b.full_x, b.full_y, augment=b.spec.augment, value_range=MODEL_INPUT_RANGE, **common)
+        batches = (tf.shape(xb)[0] for xb, *_ in ds)
+    for _ in range(min(20, math.ceil(len(b.full_y) / b.batch) // 4)):  # tracing and XLA compiles; a smoke run has few batches
+        next(batches)
     t, n = time.perf_counter(), 0
-    for xb, *_ in ds:
-        n += int(xb.shape[0])
+    for size in batches:
+        n += int(size)
     return n / (time.perf_counter() - t)
 
 
-RECIPES: dict[str, type[Recipe]] = {"plain": Plain, "ferbench": Ferbench, "limit": Limit}
+RECIPES: dict[str, type[Recipe]] = {"plain": Plain, "ferbench": Ferbench, "limit": Limit, "limit-keras-bn": LimitKerasBN}
 
 
 # --- report -------------------------------------------------------------------------------
@@ -328,6 +364,21 @@ RECIPES: dict[str, type[Recipe]] = {"plain": Plain, "ferbench": Ferbench, "limit
 
 def median(results: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in results)
+
+
+def paired(out: dict[str, Any], a: str, b: str) -> float:
+    """``a``'s rate over ``b``'s: the median of the per-repeat ratios.
+
+    Each repeat interleaves the recipes, so its ratio compares them under the same
+    machine conditions; the median of those ratios is not moved by the machine getting
+    faster or slower between repeats, which the ratio of the two medians is (that one
+    pairs different repeats). Both are kept in ``out``.
+    """
+    ratios = [x / y for x, y in zip(out[a]["train_all"], out[b]["train_all"])]
+    out[f"{a}_over_{b}"] = statistics.median(ratios)
+    out[f"{a}_over_{b}_repeats"] = ratios
+    out[f"{a}_over_{b}_of_medians"] = out[a]["train"] / out[b]["train"]
+    return out[f"{a}_over_{b}"]
 
 
 def report(b: Bench, runs: dict[str, list[dict[str, Any]]], pipe: float | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -341,7 +392,7 @@ def report(b: Bench, runs: dict[str, list[dict[str, Any]]], pipe: float | None, 
         out[name] = {"train": median(rs, "train"), "train_all": [r["train"] for r in rs]}
         if "eval" in rs[0]:
             out[name]["eval"] = median(rs, "eval")
-        for k in ("params", "steps_per_execution", "device_cache", "eval_batch"):
+        for k in ("params", "steps_per_execution", "batches_in_step", "eval_batch"):
             if k in rs[0]:
                 out[name][k] = rs[0][k]
     out["load_average_start"], out["load_average_end"] = args.load_start, load_average()
@@ -358,19 +409,18 @@ def report(b: Bench, runs: dict[str, list[dict[str, Any]]], pipe: float | None, 
         if not same:
             raise SystemExit("parameter counts differ: the comparison would not be fair")
     fb = out.get("ferbench", {}).get("train")
-    for name, label in (("ferbench", "ferbench trial"), ("plain", "plain Keras recipe"), ("limit", "no-augmentation limit")):
+    for name, label in (("ferbench", "ferbench trial"), ("plain", "plain Keras recipe"), ("limit", "no-augmentation limit"),
+                        ("limit-keras-bn", "limit, Keras's BatchNormalization")):
         if name in out:
             r = out[name]
             extra = f"steps_per_execution {r['steps_per_execution']}" if "steps_per_execution" in r else ""
             rows.append((f"train, {label}", f"{r['train']:,.0f} img/s", "  ".join(f"{v:,.0f}" for v in r["train_all"]) + ("   " + extra if extra else "")))
     targets = []
     if fb and "plain" in out:
-        out["ferbench_over_plain"] = fb / out["plain"]["train"]
-        targets.append(("ferbench / plain", out["ferbench_over_plain"], 1.1))
+        targets.append(("ferbench / plain", paired(out, "ferbench", "plain"), 1.1))
         out["plain_over_limit"] = out["plain"]["train"] / out["limit"]["train"] if "limit" in out else None
     if fb and "limit" in out:
-        out["ferbench_over_limit"] = fb / out["limit"]["train"]
-        targets.append(("ferbench / limit", out["ferbench_over_limit"], 0.95))
+        targets.append(("ferbench / limit", paired(out, "ferbench", "limit"), 0.95))
     for name, label in (("ferbench", f"eval, ferbench (batch {out.get('ferbench', {}).get('eval_batch')})"),
                         ("plain", f"eval, plain model.evaluate (batch {b.batch})")):
         if name in out and "eval" in out[name]:
@@ -378,7 +428,8 @@ def report(b: Bench, runs: dict[str, list[dict[str, Any]]], pipe: float | None, 
     if pipe is not None and fb:
         out["pipeline"] = pipe
         out["pipeline_over_train"] = pipe / fb
-        rows.append((f"input pipeline alone ({len(b.full_y):,} images)", f"{pipe:,.0f} img/s", ""))
+        how = "gather + augmentation as in the step" if out["ferbench"].get("batches_in_step") else "tf.data pipeline"
+        rows.append((f"input pipeline alone ({how}, {len(b.full_y):,} images)", f"{pipe:,.0f} img/s", ""))
         targets.append(("pipeline / ferbench train", out["pipeline_over_train"], 5.0))
     if fb and out.get("ferbench", {}).get("eval"):
         hours = THESIS_EPOCHS * (THESIS_TRAIN / fb + THESIS_VAL / out["ferbench"]["eval"]) / 3600
@@ -389,11 +440,19 @@ def report(b: Bench, runs: dict[str, list[dict[str, Any]]], pipe: float | None, 
         print(f"  {r[0].ljust(w)}  {r[1].rjust(14)}  {r[2]}".rstrip())
     if out.get("plain_over_limit"):
         print(f"  plain / limit: {out['plain_over_limit']:.3f}")
+    if "limit" in out and "limit-keras-bn" in out:
+        out["fused_bn_gain"] = out["limit"]["train"] / out["limit-keras-bn"]["train"]
+        print(f"  limit / limit with Keras's BatchNormalization: {out['fused_bn_gain']:.3f}")
     ok = True
     for name, value, target in targets:
         met = value >= target
         ok &= met
-        print(f"  {name}: {value:.3f}  (target >= {target})  {'met' if met else 'MISSED'}")
+        key = name.replace(" / ", "_over_").replace(" ", "_")
+        detail = ""
+        if f"{key}_repeats" in out:
+            detail = (f"  (median of the repeats' ratios {' '.join(f'{v:.3f}' for v in out[f'{key}_repeats'])};"
+                      f" ratio of the medians {out[f'{key}_of_medians']:.3f})")
+        print(f"  {name}: {value:.3f}{detail}  target >= {target}: {'met' if met else 'MISSED'}")
     out["targets_met"] = ok if targets else None
     if targets:
         print("all targets met" if ok else "TARGET MISSED")
@@ -405,7 +464,9 @@ def measure(b: Bench, names: list[str], args: argparse.Namespace) -> dict[str, l
 
     Each recipe is built and warmed up (one untimed epoch: tracing, thread pools), then
     each repeat times ``epochs`` epochs of every recipe in turn, and the repeat's rate is
-    the training-set size over the median epoch. Evaluation is timed the same way.
+    the training-set size over the median epoch. The order of the turns rotates from one
+    round to the next, so no recipe always follows the same one (what one leaves behind,
+    such as memory to reclaim, falls on each alike). Evaluation is timed the same way.
     """
     recipes = {n: RECIPES[n](b) for n in names}
     for r in recipes.values():
@@ -415,9 +476,10 @@ def measure(b: Bench, names: list[str], args: argparse.Namespace) -> dict[str, l
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for rep in range(args.repeats):
         seconds: dict[str, list[float]] = {n: [] for n in names}
-        for _ in range(args.epochs):
-            for n, r in recipes.items():
-                seconds[n].append(r.epoch())
+        for e in range(args.epochs):
+            k = (rep * args.epochs + e) % len(names)
+            for n in names[k:] + names[:k]:
+                seconds[n].append(recipes[n].epoch())
         for n, r in recipes.items():
             res = {"train": len(b.y) / statistics.median(seconds[n]), **r.info}
             if type(r).evaluate is not Recipe.evaluate:
@@ -433,9 +495,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], help="dotted.key=value override (repeatable)")
     p.add_argument("--images", type=int, default=2560, help="training images per epoch (0: the whole split)")
     p.add_argument("--eval-images", type=int, default=2048, help="validation images evaluated (0: the whole split)")
-    p.add_argument("--epochs", type=int, default=2, help="timed epochs per recipe and repeat (after one warm-up epoch)")
+    p.add_argument("--epochs", type=int, default=4, help="timed epochs per recipe and repeat (after one warm-up epoch)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--recipes", default="plain,ferbench,limit", help="comma-separated: plain, ferbench, limit")
+    p.add_argument("--recipes", default="plain,ferbench,limit",
+                   help="comma-separated: plain, ferbench, limit, limit-keras-bn (the limit with Keras's batch norm)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--precision", choices=("float32", "mixed"), default="float32")
     p.add_argument("--jit", choices=("false", "true"), default="false")
@@ -464,7 +527,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"unknown recipe(s): {', '.join(sorted(unknown))}")
     runs = measure(b, names, args)
-    pipe = None if args.no_pipeline or "ferbench" not in runs else pipeline_rate(b)
+    pipe = None if args.no_pipeline or "ferbench" not in runs else pipeline_rate(b, runs["ferbench"][0]["batches_in_step"])
     out = report(b, runs, pipe, args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=str))

@@ -1,15 +1,19 @@
-"""The tf.data input pipeline: seeded shuffle, per-batch augmentation, prefetch.
+"""The training batches: seeded shuffle, per-batch augmentation, prefetch.
 
 Augmentation lives here, not in the model: preprocessing layers inside a model
 turn XLA off and run once per layer. Per batch, flip, rotation, translation and
-zoom are composed into one affine matrix per image and applied with a single
-``ImageProjectiveTransformV3`` (one interpolation, not four, which also keeps the
-image sharper), followed by elementwise contrast and brightness. There is no
-Python work per sample: the uint8 array is one tensor, the pipeline shuffles and
-batches *indices*, gathers a batch and augments it. On a GPU the same recipe can run
-inside the train step instead: :class:`DeviceBatches` keeps the uint8 array on the
-device and :func:`make_index_dataset` delivers only indices and seeds, giving the
-same batches.
+zoom are composed into one affine matrix per image and applied in one bilinear warp
+with reflected borders (the numbers of ``ImageProjectiveTransformV3``, in ops XLA
+compiles: one interpolation, not four, which also keeps the image sharper), followed
+by elementwise contrast and brightness; XLA compiles the arithmetic into one pass.
+There is no Python work per sample: the uint8 array is one tensor, the pipeline
+shuffles and batches *indices*, and a batch is gathered and augmented in one go.
+
+Two places to do that, with the same batches for the same seed: in the train step
+(:class:`DeviceBatches` holds the uint8 array where the step runs and
+:func:`make_index_dataset` delivers only indices and seeds; what a trial does on a CPU,
+and on a GPU where the images fit), or in the tf.data pipeline
+(:func:`make_train_dataset`, overlapping with the step).
 
 Randomness is stateless: every batch gets a seed pair from a seeded random stream
 that changes every epoch, so the same seed gives the same batches on every run.
@@ -18,8 +22,9 @@ TensorFlow is imported inside the functions; importing this module costs nothing
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -30,30 +35,84 @@ if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
 
-def _uniform(tf: Any, batch: Any, seed: Any, lo: float, hi: float) -> Any:
-    return tf.random.stateless_uniform([batch], seed=seed, minval=lo, maxval=hi)
+#: Per image, one uniform [0, 1) draw per transform, in this order (columns of the draws).
+_DRAWS = ("flip", "rotation", "zoom", "translate_x", "translate_y", "contrast", "brightness")
 
 
-def _affine(tf: Any, batch: Any, height: int, width: int, aug: AugmentSpec, seeds: Any) -> Any:
+def _draws(tf: Any, batch: Any, seed: Any) -> Any:
+    """B×7 uniform draws from a stateless seed pair, one stream per transform.
+
+    Drawn outside XLA: compiled, the same generator gives other numbers, and the
+    augmentation must be the same compiled or not.
+    """
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=len(_DRAWS))
+    return tf.stack([tf.random.stateless_uniform([batch], seed=seeds[k]) for k in range(len(_DRAWS))], axis=1)
+
+
+def _between(u: Any, lo: float, hi: float) -> Any:
+    # As tf.random.stateless_uniform maps its [0, 1) draw to [minval, maxval).
+    return u * (hi - lo) + lo
+
+
+def _affine(tf: Any, height: int, width: int, aug: AugmentSpec, u: Any) -> Any:
     """Per-image [a0 a1 a2 b0 b1 b2 0 0] mapping output to input pixels (flip·rotate·zoom·shift)."""
     # No nested closure over ``tf``: autograph, converting this inside a compiled train
     # step, can lose a closure's free variables.
-    one = tf.ones([batch])
-    flip = tf.where(_uniform(tf, batch, seeds[0], 0.0, 1.0) < 0.5, -one, one) if aug.flip == "horizontal" else one
-    theta = _uniform(tf, batch, seeds[1], -1.0, 1.0) * (aug.rotation_deg * math.pi / 180.0)
-    zoom = _uniform(tf, batch, seeds[2], 1.0 - aug.zoom, 1.0 + aug.zoom)
-    tx = _uniform(tf, batch, seeds[3], -aug.translate, aug.translate) * width
-    ty = _uniform(tf, batch, seeds[4], -aug.translate, aug.translate) * height
+    one = tf.ones_like(u[:, 0])
+    flip = tf.where(u[:, 0] < 0.5, -one, one) if aug.flip == "horizontal" else one
+    theta = _between(u[:, 1], -1.0, 1.0) * (aug.rotation_deg * math.pi / 180.0)
+    zoom = _between(u[:, 2], 1.0 - aug.zoom, 1.0 + aug.zoom)
+    tx = _between(u[:, 3], -aug.translate, aug.translate) * width
+    ty = _between(u[:, 4], -aug.translate, aug.translate) * height
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     cos, sin = tf.cos(theta) / zoom, tf.sin(theta) / zoom
-    # Forward: out = c + t + zoom * R(theta) * F * (in - c). Inverse (what the op wants):
+    # Forward: out = c + t + zoom * R(theta) * F * (in - c). Inverse (what the warp wants):
     # in = A (out - c - t) + c with A = F R(-theta) / zoom.
     a0, a1 = flip * cos, flip * sin
     b0, b1 = -sin, cos
     a2 = cx - a0 * (cx + tx) - a1 * (cy + ty)
     b2 = cy - b0 * (cx + tx) - b1 * (cy + ty)
-    zero = tf.zeros([batch])
+    zero = tf.zeros_like(one)
     return tf.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
+
+
+def _reflect(tf: Any, c: Any, n: int) -> Any:
+    """TensorFlow's ``REFLECT`` fill for a coordinate (``d c b a | a b c d | d c b a``), clamped to [0, n-1]."""
+    if n <= 1:
+        return tf.zeros_like(c)
+    period = float(2 * n)
+    below = period * tf.floor(-c / period) + c
+    below = tf.where(below < -n, below + period, -below - 1.0)
+    above = c - period * tf.floor(c / period)
+    above = tf.where(above >= n, period - above - 1.0, above)
+    return tf.clip_by_value(tf.where(c < 0, below, tf.where(c > n - 1, above, c)), 0.0, float(n - 1))
+
+
+def _warp(tf: Any, images: Any, transforms: Any) -> Any:
+    """Bilinear affine warp with reflected borders: ``ImageProjectiveTransformV3`` (``BILINEAR``,
+    ``REFLECT``) for affine transforms, in the same float operations, so the same numbers.
+
+    Written with gathers and element-wise ops because XLA has no kernel for that op:
+    this compiles, alone or inside an XLA-compiled train step.
+    ``transforms`` is B×8 (the last two, the projective terms, must be 0).
+    """
+    batch = tf.shape(images)[0]
+    height, width, channels = int(images.shape[1]), int(images.shape[2]), int(images.shape[3])
+    oy, ox = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij")
+    t = transforms[:, :, None, None]
+    x = _reflect(tf, t[:, 0] * ox + t[:, 1] * oy + t[:, 2], width)
+    y = _reflect(tf, t[:, 3] * ox + t[:, 4] * oy + t[:, 5], height)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    x1, y1 = x0 + 1.0, y0 + 1.0
+    # The far neighbour of a pixel on the last row/column has weight 0; clamping its index reads a finite value.
+    xi0, yi0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    xi1, yi1 = tf.minimum(xi0 + 1, width - 1), tf.minimum(yi0 + 1, height - 1)
+    first = (tf.range(batch) * (height * width))[:, None, None]
+    pixels = tf.reshape(images, [-1, channels])
+    wx0, wx1, wy0, wy1 = (v[..., None] for v in (x1 - x, x - x0, y1 - y, y - y0))
+    top = wx0 * tf.gather(pixels, first + yi0 * width + xi0) + wx1 * tf.gather(pixels, first + yi0 * width + xi1)
+    bottom = wx0 * tf.gather(pixels, first + yi1 * width + xi0) + wx1 * tf.gather(pixels, first + yi1 * width + xi1)
+    return wy0 * top + wy1 * bottom
 
 
 def augment_batch(images: "tf.Tensor", augment: AugmentSpec, seed: "tf.Tensor") -> "tf.Tensor":
@@ -62,38 +121,39 @@ def augment_batch(images: "tf.Tensor", augment: AugmentSpec, seed: "tf.Tensor") 
     Usable inside a compiled train step too (on a GPU the augmentation then runs
     on the device). Each transform is off when its size is 0.
     """
-    return _augment(require("tensorflow"), images, augment, seed)
-
-
-def _augment(tf: Any, images: Any, augment: AugmentSpec, seed: Any) -> Any:
-    # tf is passed in: the pipeline traces this, and tracing an import would not work.
+    tf = require("tensorflow")
     if not augment.enabled:
         return images
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=7)
-    batch = tf.shape(images)[0]
+    return _augment(tf, images, augment, _draws(tf, tf.shape(images)[0], seed), xla=True)
+
+
+def _transform_op(tf: Any, images: Any, transforms: Any) -> Any:
+    """TensorFlow's own kernel for :func:`_warp` (the same numbers; faster uncompiled, no XLA kernel)."""
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=tf.constant(0.0),
+        interpolation="BILINEAR", fill_mode="REFLECT")
+
+
+def _augment(tf: Any, images: Any, augment: AugmentSpec, u: Any, *, xla: bool) -> Any:
+    """The augmentation of a float32 batch in [0, 1], given its B×7 draws (see ``_DRAWS``).
+
+    ``xla``: warp with ops XLA compiles (:func:`_warp`); otherwise with TensorFlow's
+    transform op, which gives the same numbers and is faster when not compiled.
+    """
+    # tf is passed in: the pipeline traces this, and tracing an import would not work.
     height, width = int(images.shape[1]), int(images.shape[2])
     geometric = augment.flip == "horizontal" or augment.rotation_deg > 0 or augment.translate > 0 or augment.zoom > 0
     if geometric:
-        images = tf.raw_ops.ImageProjectiveTransformV3(
-            images=images,
-            transforms=_affine(tf, batch, height, width, augment, seeds),
-            output_shape=tf.constant([height, width], tf.int32),
-            fill_value=tf.constant(0.0),
-            interpolation="BILINEAR",
-            fill_mode="REFLECT",  # Keras's default for its rotation/translation/zoom layers
-        )
+        images = (_warp if xla else _transform_op)(tf, images, _affine(tf, height, width, augment, u))
     if augment.contrast > 0:
-        factor = tf.random.stateless_uniform([batch, 1, 1, 1], seed=seeds[5], minval=1 - augment.contrast, maxval=1 + augment.contrast)
+        factor = tf.reshape(_between(u[:, 5], 1 - augment.contrast, 1 + augment.contrast), [-1, 1, 1, 1])
         mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
         images = (images - mean) * factor + mean
     if augment.brightness > 0:
-        images = images + tf.random.stateless_uniform([batch, 1, 1, 1], seed=seeds[6], minval=-augment.brightness, maxval=augment.brightness)
+        images = images + tf.reshape(_between(u[:, 6], -augment.brightness, augment.brightness), [-1, 1, 1, 1])
     if augment.contrast > 0 or augment.brightness > 0:
         images = tf.clip_by_value(images, 0.0, 1.0)
     return images
-
-
-_NO_AUGMENT = AugmentSpec(False, "none", 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def _check(x: np.ndarray, y: np.ndarray) -> None:
@@ -120,6 +180,7 @@ def make_train_dataset(
     shuffle: bool = True,
     drop_remainder: bool = False,
     value_range: tuple[float, float] = (0.0, 1.0),
+    jit: bool = True,
 ) -> "tf.data.Dataset":
     """Training batches ``(images, labels)`` or ``(images, labels, sample_weight)``.
 
@@ -127,6 +188,9 @@ def make_train_dataset(
     labels int32; the sample weight is ``class_weight[label]``. The order and the
     augmentation differ every epoch and are the same for the same ``seed``.
     ``deterministic`` also fixes the order in which parallel batches are delivered.
+    ``jit`` compiles the augmentation with XLA (the same recipe; float rounding differs
+    from the uncompiled one by about 1e-5 of the range); uncompiled, the warp is
+    TensorFlow's transform op, which XLA cannot compile.
     """
     tf = require("tensorflow")
     _check(x, y)
@@ -134,9 +198,10 @@ def make_train_dataset(
     labels = tf.constant(np.asarray(y, np.int32))
     weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
     ds = _index_batches(tf, len(x), batch_size, seed, shuffle, drop_remainder)
+    make = _batch_maker(tf, augment, value_range, jit)
 
     def load(i: Any, s: Any) -> Any:
-        xb = _to_float(tf, tf.gather(images, i), augment, s, value_range)
+        xb = make(tf.gather(images, i), s)
         yb = tf.gather(labels, i)
         return (xb, yb) if weights is None else (xb, yb, tf.gather(weights, yb))
 
@@ -153,9 +218,38 @@ def _index_batches(tf: Any, n: int, batch_size: int, seed: int, shuffle: bool, d
     return tf.data.Dataset.zip((idx, seeds))
 
 
-def _to_float(tf: Any, xb: Any, augment: AugmentSpec, seed: Any, value_range: tuple[float, float]) -> Any:
-    """A gathered uint8 batch as augmented float32 in ``value_range``: the one recipe both paths share."""
-    return _scale(tf, _augment(tf, tf.cast(xb, tf.float32) * (1.0 / 255.0), augment, seed), value_range)
+def _to_float(tf: Any, xb: Any, value_range: tuple[float, float]) -> Any:
+    """A gathered uint8 batch as float32 in ``value_range``, not augmented."""
+    return _scale(tf, tf.cast(xb, tf.float32) * (1.0 / 255.0), value_range)
+
+
+def _batch_maker(tf: Any, augment: AugmentSpec, value_range: tuple[float, float], jit: bool) -> Callable[[Any, Any], Any]:
+    """``(uint8 batch, seed pair) -> augmented float32 batch in value_range``: the one recipe both paths share.
+
+    With ``jit`` the arithmetic is compiled with XLA, which fuses the warp's gathers and
+    element-wise ops into one pass: about a third of the CPU time of TensorFlow's own
+    transform op per batch, CPU left to the training step. The random draws stay outside XLA.
+    """
+    if not augment.enabled:
+        return lambda xb, seed: _to_float(tf, xb, value_range)
+    compute = _compiled(augment, tuple(value_range)) if jit else _arithmetic(tf, augment, tuple(value_range), xla=False)
+    return lambda xb, seed: compute(xb, _draws(tf, tf.shape(xb)[0], seed))
+
+
+def _arithmetic(tf: Any, augment: AugmentSpec, value_range: tuple[float, float], *, xla: bool) -> Callable[[Any, Any], Any]:
+    def arithmetic(xb: Any, u: Any) -> Any:
+        return _scale(tf, _augment(tf, tf.cast(xb, tf.float32) * (1.0 / 255.0), augment, u, xla=xla), value_range)
+
+    return arithmetic
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(augment: AugmentSpec, value_range: tuple[float, float]) -> Callable[[Any, Any], Any]:
+    """The XLA-compiled arithmetic, one per recipe and process: the trials of a run share
+    its compilations (about 2 s each on a CPU) instead of compiling again."""
+    tf = require("tensorflow")
+    # No autograph: the arithmetic has no tensor-dependent Python control flow to convert.
+    return tf.function(_arithmetic(tf, augment, value_range, xla=True), jit_compile=True, autograph=False)
 
 
 def _finish(tf: Any, ds: Any, deterministic: bool) -> Any:
@@ -170,16 +264,18 @@ class DeviceBatches:
     With :func:`make_index_dataset` the input pipeline delivers only indices and seed
     pairs; calling this object inside the compiled train step gathers the batch from
     the device-resident array and augments it on the device. The images cross to the
-    device once, not once per batch. For the same seed the batches equal those of
-    :func:`make_train_dataset`.
+    device once, not once per batch; with ``device=None`` the array stays in host
+    memory, for a train step on the CPU. For the same seed (and ``jit``) the batches
+    equal those of :func:`make_train_dataset`.
     """
 
     def __init__(self, x: np.ndarray, *, augment: AugmentSpec, value_range: tuple[float, float] = (0.0, 1.0),
-                 device: str | None = None) -> None:
+                 device: str | None = None, jit: bool = True) -> None:
         tf = require("tensorflow")
         if x.dtype != np.uint8 or x.ndim != 4:
             raise ValueError(f"x must be uint8 N×H×W×C, got {x.dtype} {x.shape}")
-        self._tf, self.augment, self.value_range, self.device = tf, augment, value_range, device
+        self._tf, self.augment, self.value_range, self.device, self.jit = tf, augment, value_range, device, jit
+        self._make = _batch_maker(tf, augment, value_range, jit)
         if device is None:
             self.images = tf.convert_to_tensor(x)
         else:
@@ -191,8 +287,7 @@ class DeviceBatches:
         return int(self.images.shape.num_elements())
 
     def __call__(self, indices: "tf.Tensor", seed: "tf.Tensor") -> "tf.Tensor":
-        tf = self._tf
-        return _to_float(tf, tf.gather(self.images, indices), self.augment, seed, self.value_range)
+        return self._make(self._tf.gather(self.images, indices), seed)
 
 
 def make_index_dataset(
@@ -232,7 +327,7 @@ def make_eval_dataset(
     labels = tf.constant(np.asarray(y, np.int32))
 
     def load(i: Any) -> Any:
-        return _to_float(tf, tf.gather(images, i), _NO_AUGMENT, None, value_range), tf.gather(labels, i)
+        return _to_float(tf, tf.gather(images, i), value_range), tf.gather(labels, i)
 
     ds = tf.data.Dataset.range(len(x)).batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -4,8 +4,9 @@ The layers, their order, initialisers and batch-norm settings are those of
 ``keras.src.applications.efficientnet_v2`` (``EfficientNetV2``, ``MBConvBlock``,
 ``FusedMBConvBlock``); only the names differ, so that every layer says which stage and
 block it belongs to (``stage4_block2_expand_conv``; stem ``stage0_stem_*``; head
-``head_*`` and ``predictions``). The block list comes from :func:`ferbench.model.arch.expand`,
-the same one the cost model counts.
+``head_*`` and ``predictions``). The batch norms run on TensorFlow's fused kernel
+(:mod:`ferbench.model.layers`: Keras's layer, same variables and math). The block list
+comes from :func:`ferbench.model.arch.expand`, the same one the cost model counts.
 
 Keras is imported inside the functions: importing this module costs nothing.
 """
@@ -57,7 +58,11 @@ def _conv(keras: Any, filters: int, kernel: int, strides: int, name: str, **kw: 
     )
 
 
-def _bn(keras: Any, name: str) -> Any:
+def _bn(keras: Any, name: str, fused_bn: bool) -> Any:
+    if fused_bn:
+        from ferbench.model.layers import FusedBatchNormalization
+
+        return FusedBatchNormalization(axis=3, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
     return keras.layers.BatchNormalization(axis=3, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 
 
@@ -80,12 +85,12 @@ def _residual(keras: Any, x: Any, inputs: Any, b: BlockPlan) -> Any:
     return keras.layers.add([x, inputs], name=f"{b.prefix}add")
 
 
-def _mbconv(keras: Any, inputs: Any, b: BlockPlan) -> Any:
+def _mbconv(keras: Any, inputs: Any, b: BlockPlan, fused_bn: bool) -> Any:
     layers, p = keras.layers, b.prefix
     x = inputs
     if b.expand_ratio != 1:
         x = _conv(keras, b.expanded_filters, 1, 1, f"{p}expand_conv")(x)
-        x = _bn(keras, f"{p}expand_bn")(x)
+        x = _bn(keras, f"{p}expand_bn", fused_bn)(x)
         x = layers.Activation(ACTIVATION, name=f"{p}expand_activation")(x)
     x = layers.DepthwiseConv2D(
         b.kernel_size,
@@ -96,21 +101,21 @@ def _mbconv(keras: Any, inputs: Any, b: BlockPlan) -> Any:
         data_format=_DATA_FORMAT,
         name=f"{p}dwconv2",
     )(x)
-    x = _bn(keras, f"{p}bn")(x)
+    x = _bn(keras, f"{p}bn", fused_bn)(x)
     x = layers.Activation(ACTIVATION, name=f"{p}activation")(x)
     if b.se_filters:
         x = _squeeze_excite(keras, x, b)
     x = _conv(keras, b.output_filters, 1, 1, f"{p}project_conv")(x)
-    x = _bn(keras, f"{p}project_bn")(x)
+    x = _bn(keras, f"{p}project_bn", fused_bn)(x)
     return _residual(keras, x, inputs, b)
 
 
-def _fused_mbconv(keras: Any, inputs: Any, b: BlockPlan) -> Any:
+def _fused_mbconv(keras: Any, inputs: Any, b: BlockPlan, fused_bn: bool) -> Any:
     layers, p = keras.layers, b.prefix
     x = inputs
     if b.expand_ratio != 1:
         x = _conv(keras, b.expanded_filters, b.kernel_size, b.strides, f"{p}expand_conv")(x)
-        x = _bn(keras, f"{p}expand_bn")(x)
+        x = _bn(keras, f"{p}expand_bn", fused_bn)(x)
         x = layers.Activation(ACTIVATION, name=f"{p}expand_activation")(x)
     if b.se_filters:
         x = _squeeze_excite(keras, x, b)
@@ -118,7 +123,7 @@ def _fused_mbconv(keras: Any, inputs: Any, b: BlockPlan) -> Any:
     # kernel and the stride (and, in Keras, its own activation).
     expanded = b.expand_ratio != 1
     x = _conv(keras, b.output_filters, 1 if expanded else b.kernel_size, 1 if expanded else b.strides, f"{p}project_conv")(x)
-    x = _bn(keras, f"{p}project_bn")(x)
+    x = _bn(keras, f"{p}project_bn", fused_bn)(x)
     if not expanded:
         x = layers.Activation(ACTIVATION, name=f"{p}project_activation")(x)
     return _residual(keras, x, inputs, b)
@@ -150,6 +155,7 @@ def build_model(
     drop_connect: float = 0.2,
     name: str = "ferbench_effnetv2",
     preprocessing: bool = True,
+    fused_batch_norm: bool = True,
 ) -> "keras.Model":
     """Build the uncompiled EfficientNetV2-S variant for one configuration.
 
@@ -162,6 +168,10 @@ def build_model(
     model takes pixel values in [0, 255] and rescales them to [-1, 1] itself; pass False
     when the input is already in [-1, 1]. The softmax output is float32 under any
     mixed-precision policy.
+
+    With ``fused_batch_norm`` (the default) the batch norms are
+    :class:`~ferbench.model.layers.FusedBatchNormalization`: Keras's layer on TensorFlow's
+    fused kernel, same variables and math; False builds Keras's own layer.
     """
     keras = require("keras")
     layers = keras.layers
@@ -179,14 +189,14 @@ def build_model(
         x = layers.Rescaling(scale=1.0 / 128.0, offset=-1, name="stage0_rescale")(x)
 
     x = _conv(keras, plan.stem_filters, STEM_KERNEL, STEM_STRIDES, "stage0_stem_conv")(x)
-    x = _bn(keras, "stage0_stem_bn")(x)
+    x = _bn(keras, "stage0_stem_bn", fused_batch_norm)(x)
     x = layers.Activation(ACTIVATION, name="stage0_stem_activation")(x)
 
     for b in plan.blocks:
-        x = (_fused_mbconv if b.kind == FUSED else _mbconv)(keras, x, b)
+        x = (_fused_mbconv if b.kind == FUSED else _mbconv)(keras, x, b, fused_batch_norm)
 
     x = _conv(keras, plan.head_filters, 1, 1, "head_conv")(x)
-    x = _bn(keras, "head_bn")(x)
+    x = _bn(keras, "head_bn", fused_batch_norm)(x)
     x = layers.Activation(ACTIVATION, name="head_activation")(x)
     x = layers.GlobalAveragePooling2D(data_format=_DATA_FORMAT, name="head_pool")(x)
     if dropout > 0:

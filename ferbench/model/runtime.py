@@ -141,17 +141,23 @@ def resolve_steps_per_execution(value: int | str, *, on_gpu: bool, steps_per_epo
     return max(1, min(n, steps_per_epoch)) if steps_per_epoch else n
 
 
-def resolve_device_cache(*, on_gpu: bool, nbytes: int, device_bytes: int | None = None,
-                         max_bytes: int = DEVICE_CACHE_MAX_BYTES) -> bool:
-    """Whether to keep the uint8 training images on the accelerator and gather batches there.
+def resolve_batches_in_step(*, on_gpu: bool, nbytes: int, device_bytes: int | None = None,
+                            max_bytes: int = DEVICE_CACHE_MAX_BYTES) -> bool:
+    """Whether the train step makes its own batches from the uint8 training images.
 
-    Only on a GPU, and only when the array fits: at most ``max_bytes`` and, when the
-    device's memory is known, at most :data:`DEVICE_CACHE_MAX_SHARE` of it. The images
-    then cross to the device once instead of once per batch, and the augmentation runs
-    in the compiled train step, on the device.
+    The images are then held where the step runs (host memory on a CPU, copied to the
+    GPU once on a GPU) and the input pipeline delivers only indices and seeds; the
+    step gathers and augments each batch (XLA-compiled), on the device. Otherwise the
+    tf.data pipeline gathers and augments, overlapping with the step.
+
+    On a CPU always (nothing to copy, and the step's cores are not shared with a
+    pipeline thread); on a GPU when the array fits: at most ``max_bytes`` and, when the
+    device's memory is known, at most :data:`DEVICE_CACHE_MAX_SHARE` of it.
     """
-    if not on_gpu or nbytes <= 0:
+    if nbytes <= 0:
         return False
+    if not on_gpu:
+        return True
     if nbytes > max_bytes:
         return False
     return device_bytes is None or nbytes <= DEVICE_CACHE_MAX_SHARE * device_bytes

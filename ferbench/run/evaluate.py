@@ -119,7 +119,10 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         trained_on = read_json(RunPaths(run_dir).run_json)
         if list(trained_on["dataset"]["classes"]) != list(data.classes):
             raise FerbenchError(f"{run_dir}: the model's classes {trained_on['dataset']['classes']} differ from the spec's {list(data.classes)}")
-    model = keras.models.load_model(model_path, compile=False)
+    from ferbench.model.layers import to_fused
+
+    # Saved models hold Keras's batch norm; the trial predicted with the fused one.
+    model = to_fused(keras.models.load_model(model_path, compile=False))
     check_model(model, spec.input_shape, spec.num_classes, str(model_path))
 
     started = utc_now()

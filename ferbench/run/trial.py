@@ -85,24 +85,29 @@ def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, one_hot: int 
 def train_input(setup: TrialSetup, model: Any, hp: Mapping[str, Any], seed: int, *, gpu: bool) -> Any:
     """The trial's training batches, in the model's input range, with class weights as sample weights.
 
-    On a GPU where the uint8 images fit (:func:`~ferbench.model.runtime.resolve_device_cache`)
-    they are put on the device once and the pipeline delivers only indices and seeds;
-    the model's train step gathers and augments each batch there. Elsewhere the tf.data
-    pipeline gathers and augments, overlapping with the step.
+    Where :func:`~ferbench.model.runtime.resolve_batches_in_step` says so (on a CPU, and
+    on a GPU where the uint8 images fit) the images are held where the step runs and
+    the pipeline delivers only indices and seeds; the model's train step gathers and
+    augments each batch itself. Otherwise the tf.data pipeline gathers and augments,
+    overlapping with the step. Both make the same batches.
     """
     from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
-    from ferbench.model.runtime import resolve_device_cache
+    from ferbench.model.runtime import resolve_batches_in_step
 
     spec, data = setup.spec, setup.data
     x, y = data.x["train"], data.y["train"]
     one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
     common: dict[str, Any] = dict(batch_size=int(hp["batch_size"]), seed=seed, deterministic=spec.runtime.deterministic,
                                   class_weight=data.class_weight, shuffle=True)
-    if resolve_device_cache(on_gpu=gpu, nbytes=int(x.nbytes)):
-        augment_in_step(model, DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device="/GPU:0"))
+    # XLA compiles the augmentation, except in deterministic runs: XLA generates code for
+    # the CPU at hand (FMA where there is one), so its rounding can differ between machines.
+    jit = not spec.runtime.deterministic
+    if resolve_batches_in_step(on_gpu=gpu, nbytes=int(x.nbytes)):
+        device = "/GPU:0" if gpu else None
+        augment_in_step(model, DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device=device, jit=jit))
         ds = make_index_dataset(y, **common)
     else:
-        ds = make_train_dataset(x, y, augment=spec.augment, value_range=MODEL_INPUT_RANGE, **common)
+        ds = make_train_dataset(x, y, augment=spec.augment, value_range=MODEL_INPUT_RANGE, jit=jit, **common)
     return with_one_hot(ds, one_hot)
 
 
@@ -281,6 +286,13 @@ def evaluate_into(outcome: TrialOutcome, model: Any, data: RunData, batch_size: 
         metrics[split] = metrics_block(y, prob, data.classes)
         preds[f"{split}_y_true"], preds[f"{split}_y_prob"] = y, prob
     outcome.metrics, outcome.predictions = metrics, preds
+
+
+def save_model(model: Any, path: Any) -> None:
+    """Save a trained model as plain Keras: ``keras.models.load_model`` reads it without ferbench."""
+    from ferbench.model.layers import to_keras
+
+    to_keras(model).save(path)
 
 
 def release(model: Any | None = None) -> None:

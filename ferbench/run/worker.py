@@ -21,7 +21,7 @@ from ferbench.run import study as st
 from ferbench.run.atomic import file_lock, write_json, write_with
 from ferbench.run.records import RunPaths, TrialOutcome, read_json, write_trial
 from ferbench.run.space import suggest
-from ferbench.run.trial import TrialSetup, release, run_trial
+from ferbench.run.trial import TrialSetup, release, run_trial, save_model
 
 
 class TrialFailed(Exception):
@@ -150,7 +150,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Any], flo
             if outcome.state == "complete" and model is not None:
                 best = st.best_complete(ctx.study, spec.search.direction)
                 if best is None or _better(float(outcome.objective), best[1], spec.search.direction):
-                    write_with(ctx.paths.pending_model(trial.number), lambda p: model.save(p), suffix=".keras")
+                    write_with(ctx.paths.pending_model(trial.number), lambda p: save_model(model, p), suffix=".keras")
         finally:
             release(model)
             model = None

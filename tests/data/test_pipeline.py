@@ -103,3 +103,44 @@ def test_keras_fit_accepts_weighted_batches(data):
     ds = make_train_dataset(x, y, batch_size=50, augment=FULL, seed=0, class_weight=np.ones(4))
     hist = model.fit(ds, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(hist.history["loss"][0])
+
+
+# --- the warp: TensorFlow's transform op in ops XLA compiles ---------------------------------
+
+
+@pytest.mark.parametrize("shape", [(8, 24, 24, 1), (5, 20, 31, 3), (3, 1, 9, 1)], ids=["gray", "rgb-non-square", "one-row"])
+@pytest.mark.parametrize("augment", [FULL, AugmentSpec(True, "horizontal", 180, 0.9, 0.9, 0, 0)], ids=["thesis", "far-outside"])
+def test_warp_equals_tensorflows_transform_op(shape, augment):
+    # Far outside the image (rotation up to 180°, shifts of 90%) every branch of the reflected border is hit.
+    from ferbench.data.pipeline import _affine, _draws, _warp
+
+    images = tf.constant(np.random.default_rng(5).uniform(0, 1, shape).astype(np.float32))
+    transforms = _affine(tf, shape[1], shape[2], augment, _draws(tf, shape[0], tf.constant([7, 8], tf.int64)))
+    ours = _warp(tf, images, transforms)
+    theirs = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.constant(shape[1:3], tf.int32), fill_value=tf.constant(0.0),
+        interpolation="BILINEAR", fill_mode="REFLECT")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())  # the same float operations, the same numbers
+
+
+def test_compiled_augmentation_is_the_uncompiled_one(data):
+    from ferbench.data.pipeline import _batch_maker
+
+    x, _ = data
+    seed = tf.constant([3, 9], tf.int64)
+    compiled = _batch_maker(tf, FULL, (0.0, 1.0), jit=True)(tf.constant(x), seed).numpy()
+    plain = _batch_maker(tf, FULL, (0.0, 1.0), jit=False)(tf.constant(x), seed).numpy()
+    np.testing.assert_allclose(compiled, plain, atol=1e-4)  # same draws; XLA's rounding only
+    assert not np.allclose(plain, x / 255.0, atol=0.05)  # and it does augment
+    from_pipeline = batches(make_train_dataset(x, np.zeros(len(x)), batch_size=100, augment=FULL, seed=4, shuffle=False, jit=False))
+    compiled_pipeline = batches(make_train_dataset(x, np.zeros(len(x)), batch_size=100, augment=FULL, seed=4, shuffle=False))
+    np.testing.assert_allclose(compiled_pipeline[0][0], from_pipeline[0][0], atol=1e-4)
+
+
+def test_augment_batch_compiles_with_xla(data):
+    # A train step compiled with XLA (the GPU default) augments in the step: every op must have an XLA kernel.
+    x, _ = data
+    images = tf.constant(x[:16].astype(np.float32) / 255.0)
+    out = tf.function(lambda im, s: augment_batch(im, FULL, s), jit_compile=True)(images, tf.constant([1, 2], tf.int64)).numpy()
+    assert out.shape == images.shape and 0.0 <= out.min() and out.max() <= 1.0
+    assert not np.allclose(out, images.numpy(), atol=0.05)

@@ -29,6 +29,11 @@ GRID = list(itertools.product(WIDTHS, DEPTHS, KEPT))
 _IGNORED = {"name", "dtype"}
 
 
+def _keras_class(layer: Any) -> str:
+    """The layer's class, or for ferbench's subclasses (fused batch norm) the Keras class they extend."""
+    return next(c.__name__ for c in type(layer).__mro__ if c.__module__.startswith("keras."))
+
+
 def _signature(model: Any, stop: str) -> list[tuple[str, dict]]:
     """Layer classes and configs (names aside) in build order, up to and including ``stop``."""
     out = []
@@ -36,7 +41,7 @@ def _signature(model: Any, stop: str) -> list[tuple[str, dict]]:
         if isinstance(layer, keras.layers.InputLayer):
             continue
         cfg = {k: v for k, v in layer.get_config().items() if k not in _IGNORED}
-        out.append((type(layer).__name__, cfg, [tuple(w.shape) for w in layer.weights]))
+        out.append((_keras_class(layer), cfg, [tuple(w.shape) for w in layer.weights]))
         if layer.name == stop:
             break
     return out

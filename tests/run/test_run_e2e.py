@@ -191,6 +191,12 @@ def test_evaluate_the_best_model(finished, tmp_path: Path) -> None:
         assert ev.record["metrics"][split]["accuracy"] == pytest.approx(best["metrics"][split]["accuracy"])
         assert ev.record["metrics"][split]["loss"] == pytest.approx(best["metrics"][split]["loss"], rel=1e-4)
     assert ev.record["hyperparameters"]["learning_rate"] == best["hyperparameters"]["learning_rate"]
+    # The saved model holds Keras's batch norm; evaluate converts it back to the fused one
+    # and so predicts the very numbers the trial recorded.
+    trial = result.folder / "trials" / f"{result.info['best_trial']:04d}" / "predictions.npz"
+    with np.load(trial) as want, np.load(ev.folder / "trials" / "0000" / "predictions.npz") as got:
+        np.testing.assert_array_equal(got["test_y_prob"], want["test_y_prob"])
+        np.testing.assert_array_equal(got["validation_y_prob"], want["validation_y_prob"])
 
 
 def test_evaluate_refuses_a_model_of_another_shape(finished, tmp_path: Path) -> None:
