@@ -78,10 +78,11 @@ def _swap(model: "keras.Model", target: type) -> "keras.Model":
     """A copy of ``model`` whose batch norms are all of class ``target``, with the same weights.
 
     ``model`` itself when there is nothing to swap, or when it is a subclassed model
-    (Keras can clone only functional and sequential ones).
+    (Keras can clone only functional and sequential ones). Only the two classes are
+    swapped; other subclasses of Keras's layer may compute something else and are kept.
     """
     def other(layer: Any) -> bool:
-        return isinstance(layer, keras.layers.BatchNormalization) and type(layer) is not target
+        return type(layer) in (keras.layers.BatchNormalization, FusedBatchNormalization) and type(layer) is not target
 
     def clone(layer: Any) -> Any:
         return (target if other(layer) else layer.__class__).from_config(layer.get_config())

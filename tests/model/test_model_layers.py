@@ -146,6 +146,16 @@ def test_saved_models_are_plain_keras_and_convert_back(keras_clean: Any, tmp_pat
     assert to_fused(back) is back  # nothing to convert: the same model
 
 
+def test_other_batch_norm_subclasses_are_kept(keras_clean: Any) -> None:
+    class Custom(keras.layers.BatchNormalization):
+        pass
+
+    inputs = keras.Input((4, 4, 2))
+    model = keras.Model(inputs, Custom()(keras.layers.BatchNormalization()(inputs)))
+    fused = to_fused(model)
+    assert [type(layer).__name__ for layer in fused.layers[1:]] == ["FusedBatchNormalization", "Custom"]
+
+
 def test_a_subclassed_model_is_left_as_it_is(keras_clean: Any) -> None:
     class Tiny(keras.Model):
         def __init__(self) -> None:
