@@ -195,14 +195,21 @@ def make_train_dataset(
     tf = require("tensorflow")
     _check(x, y)
     images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
+    make = _batch_maker(tf, augment, value_range, jit)
+    return _labelled_batches(tf, y, lambda i, s: make(tf.gather(images, i), s), batch_size=batch_size, seed=seed,
+                             deterministic=deterministic, class_weight=class_weight, shuffle=shuffle,
+                             drop_remainder=drop_remainder)
+
+
+def _labelled_batches(tf: Any, y: np.ndarray, inputs: Callable[[Any, Any], Any], *, batch_size: int, seed: int,
+                      deterministic: bool, class_weight: np.ndarray | None, shuffle: bool, drop_remainder: bool) -> Any:
+    """``(inputs(indices, seed), labels[, sample_weight])`` per batch of shuffled indices: both training paths."""
     labels = tf.constant(np.asarray(y, np.int32))
     weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
-    ds = _index_batches(tf, len(x), batch_size, seed, shuffle, drop_remainder)
-    make = _batch_maker(tf, augment, value_range, jit)
+    ds = _index_batches(tf, len(y), batch_size, seed, shuffle, drop_remainder)
 
     def load(i: Any, s: Any) -> Any:
-        xb = make(tf.gather(images, i), s)
-        yb = tf.gather(labels, i)
+        xb, yb = inputs(i, s), tf.gather(labels, i)
         return (xb, yb) if weights is None else (xb, yb, tf.gather(weights, yb))
 
     return _finish(tf, ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), deterministic)
@@ -274,7 +281,7 @@ class DeviceBatches:
         tf = require("tensorflow")
         if x.dtype != np.uint8 or x.ndim != 4:
             raise ValueError(f"x must be uint8 N×H×W×C, got {x.dtype} {x.shape}")
-        self._tf, self.augment, self.value_range, self.device, self.jit = tf, augment, value_range, device, jit
+        self._tf, self.device, self.jit = tf, device, jit
         self._make = _batch_maker(tf, augment, value_range, jit)
         if device is None:
             self.images = tf.convert_to_tensor(x)
@@ -306,15 +313,8 @@ def make_index_dataset(
     same arguments; only the images are left to the train step.
     """
     tf = require("tensorflow")
-    labels = tf.constant(np.asarray(y, np.int32))
-    weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
-    ds = _index_batches(tf, len(y), batch_size, seed, shuffle, drop_remainder)
-
-    def load(i: Any, s: Any) -> Any:
-        yb = tf.gather(labels, i)
-        return ((i, s), yb) if weights is None else ((i, s), yb, tf.gather(weights, yb))
-
-    return _finish(tf, ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), deterministic)
+    return _labelled_batches(tf, y, lambda i, s: (i, s), batch_size=batch_size, seed=seed, deterministic=deterministic,
+                             class_weight=class_weight, shuffle=shuffle, drop_remainder=drop_remainder)
 
 
 def make_eval_dataset(
