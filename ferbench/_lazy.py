@@ -1,9 +1,24 @@
-"""Lazy imports of heavy dependencies, with an install hint (Optuna's try_import idea)."""
+"""Lazy imports of heavy dependencies, with an install hint (Optuna's try_import idea).
+
+TensorFlow (and Keras, which imports it) is imported quietly: its C++ start-up
+lines (oneDNN notes, ``cuInit`` failures, absl's "log messages before
+absl::InitializeLog()") go straight to file descriptor 2 before any Python logging
+exists, so ``TF_CPP_MIN_LOG_LEVEL`` alone does not hold them back. The import (and
+the listing of GPUs, where the CUDA lines come from) runs with file descriptor 2
+pointed at a temporary file, shown only if the import fails. A user who sets
+``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1 asked for those lines, and sees them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
+import sys
+import tempfile
 from types import ModuleType
+from typing import IO, Iterator
 
 from ferbench.errors import MissingDependency
 
@@ -20,8 +35,45 @@ _HINTS = {
 def require(module: str) -> ModuleType:
     """Import ``module`` now, or raise a :class:`MissingDependency` saying how to install it."""
     try:
+        if module.split(".")[0] in ("tensorflow", "keras") and "tensorflow" not in sys.modules:
+            _import_tensorflow_quietly()
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         top = module.split(".")[0]
         hint = _HINTS.get(top, f"pip install {top}")
         raise MissingDependency(f"{module} is needed for this command but is not installed ({exc}); install it with: {hint}") from exc
+
+
+@contextlib.contextmanager
+def _stderr_to_file() -> Iterator[IO[bytes]]:
+    """Point file descriptor 2 at a temporary file for the duration of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield caught
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _import_tensorflow_quietly() -> None:
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1"):
+        importlib.import_module("tensorflow")
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    failure: BaseException | None = None
+    with _stderr_to_file() as caught:
+        try:
+            tf = importlib.import_module("tensorflow")
+            tf.config.list_physical_devices("GPU")  # where the cuInit lines come from
+        except BaseException as exc:  # noqa: BLE001 - shown and raised again below
+            failure = exc
+            caught.seek(0)
+            shown = caught.read().decode("utf-8", "replace")
+    if failure is not None:
+        sys.stderr.write(shown)
+        raise failure
+    tf.get_logger().setLevel(logging.ERROR)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from ferbench.redact import redact
+from ferbench.devices import device_slots, worker_assignment
+from ferbench.results.paths import STUDY_DB, STUDY_JOURNAL
+from ferbench.secrets import hide_password, remember
 from ferbench.spec.loader import json_safe, matrix_cells, spec_for_cell
 from ferbench.spec.types import Spec
 
@@ -33,38 +33,21 @@ def spec_hash(raw: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def visible_gpus() -> list[int]:
-    """GPU indices visible to this process, found without TensorFlow."""
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        return [i for i, tok in enumerate(t for t in env.split(",") if t.strip() and t.strip() != "-1")]
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return []
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [i for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
-
-
-def device_slots(devices: str | tuple[int, ...], workers: int | str, gpus: list[int] | None = None) -> list[str]:
-    """One entry per worker: ``"cpu"`` or ``"gpu:N"`` (the worker sees only that GPU)."""
-    if devices == "cpu":
-        pool = ["cpu"]
-    else:
-        found = visible_gpus() if gpus is None else gpus
-        ids = found if devices == "auto" else list(devices)
-        pool = [f"gpu:{i}" for i in ids] or ["cpu"]
-    n = len(pool) if workers == "auto" else int(workers)
-    return [pool[i % len(pool)] for i in range(n)]
-
-
 def default_storage(results_dir: Path, workers: int) -> str:
-    """SQLite for one local worker; Optuna's journal file (safe across processes) for several."""
-    if workers <= 1:
-        return f"sqlite:///{results_dir / 'study.db'}"
-    return f"journal://{results_dir / 'study.journal'}"
+    """The storage of a run folder's own study.
+
+    A folder keeps the storage it started with — a journal file when it first ran
+    with several workers, SQLite with one — so changing ``runtime.workers``
+    resumes the same study. A new folder: SQLite for one local worker, Optuna's
+    journal file (safe across processes) for several.
+    """
+    root = Path(results_dir).resolve()
+    journal, db = root / STUDY_JOURNAL, root / STUDY_DB
+    if journal.exists():
+        return f"journal://{journal}"
+    if db.exists() or workers <= 1:
+        return f"sqlite:///{db}"
+    return f"journal://{journal}"
 
 
 @dataclass(frozen=True)
@@ -81,11 +64,12 @@ class PlannedRun:
 
     @property
     def storage_url(self) -> str:
+        """The storage ``run`` opens: the explicit URL, else the run folder's own study (see :func:`default_storage`)."""
         return self.storage or default_storage(self.results_dir, len(self.slots))
 
     @property
     def storage_display(self) -> str:
-        return redact(self.storage_url)
+        return hide_password(self.storage_url)
 
 
 @dataclass(frozen=True)
@@ -94,9 +78,14 @@ class Plan:
     runs: list[PlannedRun] = field(default_factory=list)
 
 
-def plan_spec(spec: Spec, *, storage: str | None = None, gpus: list[int] | None = None) -> Plan:
-    """Expand a spec into runs: one per matrix cell and seed."""
+def plan_spec(spec: Spec, *, gpus: Sequence[int], storage: str | None = None) -> Plan:
+    """Expand a spec into runs: one per matrix cell and seed.
+
+    ``gpus``: the visible GPU indices (:func:`ferbench.devices.visible_gpus`); the
+    planner itself never looks at the machine's devices.
+    """
     url = storage or os.environ.get("FERBENCH_STORAGE") or spec.runtime.storage
+    remember(url)
     runs: list[PlannedRun] = []
     for cell in matrix_cells(spec.matrix) if spec.matrix else [{}]:
         for seed in spec.seeds:
@@ -126,12 +115,6 @@ def space_summary(spec: Spec) -> list[dict[str, Any]]:
             d.update(low=p.low, high=p.high, step=p.step, log=p.log)
         out.append(d)
     return out
-
-
-def worker_assignment(slots: tuple[str, ...] | list[str]) -> list[dict[str, str]]:
-    """Which device each local worker process gets, and the CUDA_VISIBLE_DEVICES it runs under."""
-    return [{"worker": f"w{i}", "device": slot, "cuda_visible_devices": slot.split(":", 1)[1] if slot.startswith("gpu:") else "-1"}
-            for i, slot in enumerate(slots)]
 
 
 def sampler_summary(spec: Spec, *, parallel: bool) -> dict[str, Any]:

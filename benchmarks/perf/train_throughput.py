@@ -8,7 +8,7 @@ Three recipes train the same network (the spec's model; by default the thesis's
 scaled-down one: width 0.5, depth 0.5, stages 0-4, 48x48, 1280 head filters, batch 64)
 on the same images, interleaved, ``--repeats`` times:
 
-  ferbench  the trial's own code: ``build_for`` (fused batch norm), ``_compile`` (its
+  ferbench  the trial's own code: ``build_for`` (fused batch norm), ``compile_model`` (its
             steps_per_execution), ``train_input`` (the train step gathers each batch and
             applies the XLA-compiled fused affine augmentation; class weights as sample
             weights) and the trial's per-batch callbacks;
@@ -112,8 +112,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         from ferbench.data import class_weights, load_dataset
         from ferbench.model.runtime import resolve_precision
-        from ferbench.run.space import effective
-        from ferbench.run.trial import RunData
+        from ferbench.run.train.space import effective
+        from ferbench.run.train.data import RunData
         from ferbench.spec import load_spec
 
         spec_path, sets = (SMOKE_SPEC, SMOKE_SETS) if args.smoke else (Path(args.spec), DEFAULT_SETS)
@@ -141,7 +141,7 @@ class Bench:
 
     def setup(self) -> Any:
         from ferbench.run.progress import Reporter
-        from ferbench.run.trial import TrialSetup
+        from ferbench.run.train.trial import TrialSetup
 
         spec = _replace_spec(self.spec, steps_per_execution=self.spe_value)
         return TrialSetup(spec=spec, data=self.run_data, precision=self.precision, jit=self.jit, reporter=Reporter())
@@ -173,14 +173,14 @@ def ferbench_model(b: Bench, *, keras_batch_norm: bool = False) -> tuple[Any, An
     the fused one (the builder's only departure from Keras's layers).
     """
     from ferbench.model.layers import to_keras
-    from ferbench.run.trial import _compile, build_for, steps_per_execution
+    from ferbench.run.train.trial import build_for, compile_model, steps_per_execution
 
     setup = b.setup()
     model = build_for(setup, b.hp)
     if keras_batch_norm:
         model = to_keras(model)
     spe = steps_per_execution(setup, b.steps(), gpu=b.gpu)
-    _compile(setup, model, b.hp, spe)
+    compile_model(setup, model, b.hp, spe)
     return setup, model, spe
 
 
@@ -206,8 +206,8 @@ class Recipe:
 
 class Ferbench(Recipe):
     def __init__(self, b: Bench) -> None:
-        from ferbench.run import callbacks as cb
-        from ferbench.run.trial import eval_dataset, train_input
+        from ferbench.run.train import callbacks as cb
+        from ferbench.run.train.inputs import eval_dataset, train_input
 
         super().__init__(b)
         setup, self.model, spe = ferbench_model(b)
@@ -239,7 +239,7 @@ class Limit(Recipe):
     def __init__(self, b: Bench) -> None:
         import tensorflow as tf
 
-        from ferbench.run.trial import MODEL_INPUT_RANGE
+        from ferbench.run.train.inputs import MODEL_INPUT_RANGE
 
         super().__init__(b)
         _, self.model, spe = ferbench_model(b, keras_batch_norm=self.keras_batch_norm)
@@ -337,7 +337,7 @@ def pipeline_rate(b: Bench, in_step: bool) -> float:
     import tensorflow as tf
 
     from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
-    from ferbench.run.trial import MODEL_INPUT_RANGE
+    from ferbench.run.train.inputs import MODEL_INPUT_RANGE
 
     common = dict(batch_size=b.batch, seed=b.spec.seed, class_weight=b.class_weight)
     if in_step:

@@ -16,6 +16,7 @@ import typer
 from ferbench import __version__
 from ferbench.cli.common import SET_OPTION, load, print_problems
 from ferbench.errors import FerbenchError, SpecError
+from ferbench.secrets import redact
 
 app = typer.Typer(
     name="ferbench",
@@ -124,9 +125,10 @@ def plan(
 ) -> None:
     """Show the runs a spec expands into: one per matrix cell and seed, with budgets and costs."""
     from ferbench.cli.plan_view import print_plan
+    from ferbench.devices import visible_gpus
     from ferbench.plan import plan_json, plan_spec
 
-    the_plan = plan_spec(load(spec, sets), storage=storage)
+    the_plan = plan_spec(load(spec, sets), gpus=visible_gpus(), storage=storage)
     if as_json:
         sys.stdout.write(plan_json(the_plan))
     else:
@@ -166,7 +168,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print_problems(exc.problems + exc.warnings)
         return 2
     except FerbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

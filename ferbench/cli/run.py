@@ -36,7 +36,7 @@ def run(
     Exit status: 0 when every run has a complete trial, 1 when a run has none,
     2 on a spec or results error, 130 when interrupted (start it again to resume).
     """
-    from ferbench.run.runner import run_spec, searched_names
+    from ferbench.run.runner import run_spec
     from ferbench.run.table import best_table, summary_line
 
     try:
@@ -48,13 +48,14 @@ def run(
         raise
     console = _console()
     for r in results:
+        info, best = r.info.to_dict(), None if r.best_record is None else r.best_record.to_dict()
         if quiet:
-            print(summary_line(r.info, r.best_record))
+            print(summary_line(info, best))
             continue
         from ferbench.spec import read_resolved
 
-        names = searched_names(read_resolved(Path(r.folder) / "spec.resolved.yaml"))
-        console.print(best_table(r.info, r.best_record, names))
+        names = {p.name for p in read_resolved(Path(r.folder) / "spec.resolved.yaml").search.space}
+        console.print(best_table(info, best, names))
         console.print(f"results: {r.folder}")
     if any(r.status != "complete" for r in results):
         raise typer.Exit(1)
@@ -67,16 +68,20 @@ def evaluate(
     split: str = typer.Option("test", "--split", help="The spec split that fills the record's test metrics: test, validation or train."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: <results>/<spec name>/eval-<id>)."),
     input_range: str = typer.Option("0-255", "--input-range", help="Pixel range the model expects: 0-255 (ferbench, Keras applications), 0-1 or -1-1."),
+    name: Optional[str] = typer.Option(None, "--name", help="What reports call it (default: the run's spec name, or the model file's name)."),
 ) -> None:
     """Evaluate a saved Keras model on a spec's data; writes the same records as a run (one trial)."""
     from ferbench.run.evaluate import evaluate_model
     from ferbench.run.table import METRIC_LABELS
 
-    result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range)
+    result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range,
+                            name=name)
+    from rich.markup import escape
     from rich.table import Table
 
-    m = result.record["metrics"]["test"]
-    table = Table(title=f"{target} on {result.info['spec_name']} ({split}, n={m['n']})")
+    assert result.record.test is not None  # an evaluation scores the test block
+    m = result.record.test.to_dict()
+    table = Table(title=escape(f"{result.name} ({target}), {split}, n={m['n']}"))
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     for key, label in METRIC_LABELS:

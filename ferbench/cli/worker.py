@@ -18,7 +18,7 @@ import typer
 
 from ferbench.cli.common import SET_OPTION
 from ferbench.errors import FerbenchError
-from ferbench.redact import redact
+from ferbench.secrets import redact, remember
 from ferbench.run.signals import signals_as_interrupt
 
 
@@ -36,25 +36,23 @@ def watch_parent(parent: int) -> None:
 
 @contextlib.contextmanager
 def redacted_errors(url: Optional[str]) -> Iterator[None]:
-    """Unexpected errors leave with their traceback, but never with a storage password."""
+    """Unexpected errors leave with their traceback, but never with a storage password.
+
+    ``url`` and every storage URL the command planned or opened are hidden
+    (:func:`ferbench.secrets.redact`).
+    """
+    remember(url)
     try:
         yield
     except (FerbenchError, KeyboardInterrupt, typer.Exit, SystemExit):
         raise
     except Exception as exc:
-        if not url:
-            raise
-        sys.stderr.write(redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), url))
+        sys.stderr.write(redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
         raise typer.Exit(1) from None
 
 
-def storage_in_use(storage: Optional[str], spec: Any = None) -> Optional[str]:
-    """The storage URL a command will use (option, then $FERBENCH_STORAGE, then the spec)."""
-    return storage or os.environ.get("FERBENCH_STORAGE") or (spec.runtime.storage if spec is not None else None)
-
-
 def worker(
-    spec: Path = typer.Argument(..., help="The spec file (the same spec as the run's: its hash must match the study's)."),
+    spec: Path = typer.Argument(..., metavar="SPEC_OR_RUN_DIR", help="The spec file (its hash must match the study's), or a run folder (its spec.resolved.yaml)."),
     sets: Optional[list[str]] = SET_OPTION,
     storage: Optional[str] = typer.Option(None, "--storage", help="The study's Optuna storage URL (postgresql://..., journal:///path; $FERBENCH_STORAGE)."),
     run_id: Optional[str] = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (default: every run, in order)."),
@@ -72,41 +70,49 @@ def worker(
     2 on a spec, storage or results problem (a study made from a different spec is
     refused), 130 when interrupted (the running trial is re-queued for another worker).
     """
-    from ferbench.cli.common import load
-    from ferbench.plan import plan_spec
-    from ferbench.run.join import WorkerOptions, join_run
     from ferbench.run.progress import PlainReporter, Reporter
+    from ferbench.run.search.join import WorkerOptions, join_run
 
-    loaded = load(spec, sets)
-    url = storage_in_use(storage, loaded)
+    if slot is not None and slot not in ("cpu", "gpu"):
+        raise FerbenchError(f"--slot {slot}: expected cpu or gpu")
+    url = storage or os.environ.get("FERBENCH_STORAGE")
+    reporter = Reporter() if quiet else PlainReporter(tag=None if index is None else f"w{index}")
     with redacted_errors(url):
-        the_plan = plan_spec(loaded, storage=storage)
-        runs = [r for r in the_plan.runs if run_id is None or r.run_id == run_id]
-        if not runs:
-            if len(the_plan.runs) != 1:
-                raise FerbenchError(f"no run of {spec} has id {run_id}; `ferbench plan {spec}` lists them")
-            # The study asked for is checked against this spec's hash: it is refused when they differ.
-            runs = [_as_study(the_plan.runs[0], str(run_id))]
-        if slot is not None and slot not in ("cpu", "gpu"):
-            raise FerbenchError(f"--slot {slot}: expected cpu or gpu")
+        sessions = _sessions(spec, sets, storage, run_id, reporter)
         if parent is not None:
             watch_parent(parent)
         opts = WorkerOptions(create=create, index=index, slot=slot, managed=managed, timeout_s=timeout_s)
-        reporter = Reporter() if quiet else PlainReporter(tag=None if index is None else f"w{index}")
         incomplete = False
         with signals_as_interrupt((signal.SIGINT, signal.SIGTERM), once=True):
-            for i, planned in enumerate(runs, 1):
-                final = join_run(planned, opts, reporter, index=i, total=len(runs))
+            for i, session in enumerate(sessions, 1):
+                final = join_run(session, opts, index=i, total=len(sessions))
                 incomplete |= final is None or final.complete == 0
-                if not quiet and not managed:  # a supervising `ferbench run` reports the run itself
-                    print(f"{planned.run_id}: {final.finished}/{final.target} trials finished "
+                if not quiet and not managed and final is not None:  # a supervising `ferbench run` reports the run itself
+                    print(f"{session.run_id}: {final.finished}/{final.target} trials finished "
                           f"({final.complete} complete, {final.pruned} pruned, {final.failed} failed)", flush=True)
     if incomplete:
         raise typer.Exit(1)
 
 
-def _as_study(planned: Any, study_name: str) -> Any:
-    """``planned`` pointed at another study name (whose spec hash is then checked)."""
-    import dataclasses
+def _sessions(spec: Path, sets: Optional[list[str]], storage: Optional[str], run_id: Optional[str],
+              reporter: Any) -> list[Any]:
+    """The runs this worker joins: a run folder's one run, or the spec's plan (or one run of it)."""
+    from ferbench.cli.common import load
+    from ferbench.devices import visible_gpus
+    from ferbench.plan import plan_spec
+    from ferbench.run.session import RunSession
 
-    return dataclasses.replace(planned, run_id=study_name)
+    if spec.is_dir():
+        if sets:
+            raise FerbenchError(f"{spec}: a run folder's spec is fixed; --set applies to spec files")
+        return [RunSession.from_folder(spec, reporter, storage=storage, gpus=visible_gpus())]
+    the_plan = plan_spec(load(spec, sets), gpus=visible_gpus(), storage=storage)
+    runs = [r for r in the_plan.runs if run_id is None or r.run_id == run_id]
+    if not runs:
+        if len(the_plan.runs) != 1:
+            raise FerbenchError(f"no run of {spec} has id {run_id}; `ferbench plan {spec}` lists them")
+        # The study asked for is checked against this spec's hash: it is refused when they differ.
+        import dataclasses
+
+        runs = [dataclasses.replace(the_plan.runs[0], run_id=str(run_id))]
+    return [RunSession(r, reporter) for r in runs]

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, McNemar, Scores, holm, mcnemar_exact, scores_from_predictions, scores_from_record
-from ferbench.results import Run, Trial
+from ferbench.results import Run, TrialRecord
 
 #: Record numbers and recomputed ones may differ by float rounding; more than this is reported.
 AGREE = 1e-4
@@ -20,7 +20,7 @@ class RunAnalysis:
     """The best trial of one run, scored on test (and validation) from its saved predictions."""
 
     run: Run
-    best: Trial | None
+    best: TrialRecord | None
     test: Scores | None
     validation: Scores | None
     y_true: np.ndarray | None = None
@@ -33,7 +33,14 @@ class RunAnalysis:
         return (self.run.dataset, self.run.num_classes)
 
 
-def _disagreements(run: Run, best: Trial, test: Scores) -> list[str]:
+def train_time(trial: TrialRecord) -> float | None:
+    """Seconds the trial trained; ``None`` where unknown (a model trained elsewhere and scored by ``ferbench evaluate``)."""
+    if trial.hyperparameters.get("external"):
+        return None
+    return trial.timings.train_s
+
+
+def _disagreements(run: Run, best: TrialRecord, test: Scores) -> list[str]:
     if best.test is None:
         return []
     out = []
@@ -52,13 +59,13 @@ def analyse(run: Run, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTS
     if best is None:
         return RunAnalysis(run, None, None, None, notes=[f"{run.label}: no complete trial yet (status {run.status}); nothing to score"])
     classes = run.classes
-    if best.has_predictions:
-        pred = best.predictions(len(classes))
+    if run.has_predictions(best):
+        pred = run.predictions(best)
         test = scores_from_predictions(pred.test_y_true, pred.test_y_prob, classes, resamples=resamples, seed=seed)
         validation = scores_from_predictions(pred.validation_y_true, pred.validation_y_prob, classes, resamples=0)
         return RunAnalysis(run, best, test, validation, pred.test_y_true, pred.y_pred("test"), notes=_disagreements(run, best, test))
     assert best.test is not None and best.validation is not None  # a complete record has metrics (schema)
-    note = f"{run.label}: trial {best.number} has no {best.predictions_path.name}; metrics are the record's, without confidence intervals or paired tests"
+    note = f"{run.label}: trial {best.number} has no {run.predictions_path(best).name}; metrics are the record's, without confidence intervals or paired tests"
     return RunAnalysis(run, best, scores_from_record(best.test, classes), scores_from_record(best.validation, classes), notes=[note])
 
 

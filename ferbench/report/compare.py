@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ferbench.report.analysis import PairTest, RunAnalysis, paired_tests
+from ferbench.report.analysis import PairTest, RunAnalysis, paired_tests, train_time
 from ferbench.report.baselines import Baseline
 from ferbench.report.model import Column, Section, Table, raw
 from ferbench.report.stats import ALPHA
@@ -111,13 +111,13 @@ def compare_table(g: Group) -> Table:
     for a in g.runs:
         if a.test is None or a.best is None:
             continue
-        split = a.run.info["dataset"].get("splits", {}).get("test")
+        split = a.run.info.dataset.splits.get("test")
         s = a.test
         row = {
             "id": a.run.run_id, "kind": "run", "model": a.run.label, "source": f"run {a.run.run_id}",
             "test_set": f"{split if isinstance(split, str) else 'test'} (n={s.n})",
             "accuracy": s.accuracy, "precision": s.precision_macro, "recall": s.recall_macro, "f1": s.f1_macro,
-            "params": a.best.cost_params, "macs": a.best.cost_macs, "train_time": a.best.train_s,
+            "params": a.best.cost.params, "macs": a.best.cost.macs, "train_time": train_time(a.best),
         }
         row.update(deltas(a.run.run_id, s.accuracy.value))
         t.rows.append(row)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from ferbench.report.model import Figure
-from ferbench.results import Trial, finite
+from ferbench.results import TrialRecord
+from ferbench.results.read import finite
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
@@ -76,14 +77,14 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], *, normalised: bool, 
 # --------------------------------------------------------------------------- curves
 
 
-def _series(t: Trial, key: str) -> tuple[np.ndarray, np.ndarray]:
+def _series(t: TrialRecord, key: str) -> tuple[np.ndarray, np.ndarray]:
     vals = [finite(v) for v in t.history.get(key, ())]
     x = np.arange(1, len(vals) + 1)
     y = np.array([np.nan if v is None else v for v in vals], dtype=np.float64)
     return x, y
 
 
-def plot_learning_curves_all(trials: Sequence[Trial], best: Trial | None, title: str) -> "MplFigure":
+def plot_learning_curves_all(trials: Sequence[TrialRecord], best: TrialRecord | None, title: str) -> "MplFigure":
     """Validation loss and accuracy per epoch of every complete trial; the best one in bold."""
     fig = new_figure(10, 4)
     axes = fig.subplots(1, 2)
@@ -104,7 +105,7 @@ def plot_learning_curves_all(trials: Sequence[Trial], best: Trial | None, title:
     return fig
 
 
-def plot_learning_curve_best(best: Trial, title: str) -> "MplFigure":
+def plot_learning_curve_best(best: TrialRecord, title: str) -> "MplFigure":
     """Training and validation loss and accuracy of the best trial; the kept epoch is marked."""
     fig = new_figure(10, 4)
     axes = fig.subplots(1, 2)
@@ -123,7 +124,7 @@ def plot_learning_curve_best(best: Trial, title: str) -> "MplFigure":
     return fig
 
 
-def plot_history(trials: Sequence[Trial], direction: str, metric: str, title: str) -> "MplFigure":
+def plot_history(trials: Sequence[TrialRecord], direction: str, metric: str, title: str) -> "MplFigure":
     """Objective of each complete trial by trial number, with the best value so far."""
     done = sorted((t for t in trials if t.state == "complete" and finite(t.objective) is not None), key=lambda t: t.number)
     fig = new_figure(7, 4)
@@ -172,13 +173,13 @@ def plot_frontier(g: "Group", title: str) -> "MplFigure":
     points: list[tuple[float, float]] = []
     for i, a in enumerate(g.runs):
         colour = colours(i % 10)
-        trials = [t for t in a.run.complete_trials if t.cost_params and t.test is not None]
+        trials = [t for t in a.run.complete_trials if t.cost.params and t.test is not None]
         if trials:
-            ax.scatter([t.cost_params for t in trials], [100 * t.test.accuracy for t in trials], s=12, alpha=0.35, color=colour)
-        if a.best is not None and a.best.cost_params and a.test is not None:
+            ax.scatter([t.cost.params for t in trials], [100 * t.test.accuracy for t in trials if t.test is not None], s=12, alpha=0.35, color=colour)
+        if a.best is not None and a.best.cost.params and a.test is not None:
             acc = a.test.accuracy.value
-            ax.scatter([a.best.cost_params], [100 * acc], s=80, marker="o", color=colour, edgecolor="black", zorder=4, label=f"{a.run.label} (best trial)")
-            points.append((a.best.cost_params, acc))
+            ax.scatter([a.best.cost.params], [100 * acc], s=80, marker="o", color=colour, edgecolor="black", zorder=4, label=f"{a.run.label} (best trial)")
+            points.append((a.best.cost.params, acc))
     for b in g.baselines:
         if b.params:
             ax.scatter([b.params], [100 * b.accuracy], s=70, marker="D", color="grey", zorder=4)
@@ -225,7 +226,7 @@ def run_figures(a: "RunAnalysis", folder: Path, *, seed: int = 0) -> tuple[list[
     if a.best is not None:
         best = a.best
         steps.append(("learning_curve_best", "Learning curve of the best trial", lambda: plot_learning_curve_best(best, f"{label}: best trial {best.number}")))
-    obj = a.run.info["objective"]
+    obj = {"metric": a.run.info.objective.metric, "direction": a.run.info.objective.direction}
     if len(done) >= 1:
         steps.append(("optimisation_history", "Optimisation history", lambda: plot_history(done, obj["direction"], obj["metric"], f"{label}: optimisation history")))
     names = search_plots.searched_names(done)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferbench.report.analysis import RunAnalysis
+from ferbench.report.analysis import RunAnalysis, train_time
 from ferbench.report.model import Column, Section, Table, slug
 from ferbench.report.stats import Estimate
 
@@ -30,25 +30,25 @@ def run_key(a: RunAnalysis) -> str:
 def summary_table(a: RunAnalysis) -> Table:
     """Identity, data, search progress and cost of one run."""
     run, info, best = a.run, a.run.info, a.best
-    ds, tr = info["dataset"], info["trials"]
-    test_split = ds.get("splits", {}).get("test")
+    ds, tr = info.dataset, info.trials
+    test_split = ds.splits.get("test")
     rows: list[tuple[str, Any, str]] = [
         ("Spec", run.spec_name, "text"),
         ("Run id", run.run_id, "text"),
         ("Status", run.status, "text"),
-        ("Dataset", f"{run.dataset} ({ds['color']}, {ds['image_size']}x{ds['image_size']})", "text"),
+        ("Dataset", f"{run.dataset} ({ds.color}, {ds.image_size}x{ds.image_size})", "text"),
         ("Classes", ", ".join(run.classes), "text"),
-        ("Test set", f"{test_split if isinstance(test_split, str) else 'test'} (n={ds['sizes']['test']})", "text"),
-        ("Fingerprint", ds["fingerprint"][:16], "text"),
-        ("Trials", f"{tr['complete']} complete, {tr['failed']} failed, {tr['pruned']} pruned of {tr['target']}", "text"),
+        ("Test set", f"{test_split if isinstance(test_split, str) else 'test'} (n={ds.sizes['test']})", "text"),
+        ("Fingerprint", ds.fingerprint[:16], "text"),
+        ("Trials", f"{tr.complete} complete, {tr.failed} failed, {tr.pruned} pruned of {tr.target}", "text"),
         ("Best trial", None if best is None else best.number, "int"),
-        (f"Best {info['objective']['metric']} ({info['objective']['direction']})", None if best is None else best.objective, "num"),
-        ("Parameters", None if best is None else best.cost_params, "count"),
-        ("MACs", None if best is None else best.cost_macs, "count"),
-        ("Best trial training time", None if best is None else best.train_s, "duration"),
-        ("Study wall time", info["wall_time_s"], "duration"),
+        (f"Best {info.objective.metric} ({info.objective.direction})", None if best is None else best.objective, "num"),
+        ("Parameters", None if best is None else best.cost.params, "count"),
+        ("MACs", None if best is None else best.cost.macs, "count"),
+        ("Best trial training time", None if best is None else train_time(best), "duration"),
+        ("Study wall time", info.wall_time_s, "duration"),
     ]
-    for k, v in (info.get("matrix_cell") or {}).items():
+    for k, v in info.matrix_cell.items():
         rows.insert(2, (f"Matrix {k}", str(v), "text"))
     t = Table(f"{run_key(a)}-summary", "Run", [Column("item", "Item"), Column("value", "Value")])
     from ferbench.report.model import fmt
@@ -147,7 +147,7 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
         "best_trial": None if a.best is None else a.best.number,
     }
     if a.best is not None:
-        out.update(params=a.best.params, hyperparameters=a.best.hyperparameters, cost={"params": a.best.cost_params, "macs": a.best.cost_macs}, train_s=a.best.train_s, objective=a.best.objective)
+        out.update(params=a.best.params, hyperparameters=a.best.hyperparameters, cost={"params": a.best.cost.params, "macs": a.best.cost.macs}, train_s=train_time(a.best), objective=a.best.objective)
     for split in ("test", "validation"):
         s = getattr(a, split)
         if s is None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ferbench.results import Trial, finite
+from ferbench.results import TrialRecord
+from ferbench.results.read import finite
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
@@ -22,7 +23,7 @@ N_TREES = 64
 MAX_DEPTH = 64
 
 
-def searched_names(trials: Sequence[Trial]) -> list[str]:
+def searched_names(trials: Sequence[TrialRecord]) -> list[str]:
     """Names of the searched params, in first-seen order."""
     return list(dict.fromkeys(k for t in trials for k in t.params))
 
@@ -35,7 +36,7 @@ def _is_log(name: str, space: Mapping[str, Any], values: np.ndarray) -> bool:
     return bool(len(values) and np.all(values > 0) and values.max() / values.min() > 100)
 
 
-def design_matrix(trials: Sequence[Trial], space: Mapping[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, list[Any]], set[str]]:
+def design_matrix(trials: Sequence[TrialRecord], space: Mapping[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, list[Any]], set[str]]:
     """Complete trials with a finite objective as (names, X, y, levels, logs).
 
     ``levels`` maps categorical names to their ordered levels; ``logs`` names the
@@ -61,7 +62,7 @@ def design_matrix(trials: Sequence[Trial], space: Mapping[str, Any]) -> tuple[li
     return names, x, y, levels, logs
 
 
-def param_importances(trials: Sequence[Trial], space: Mapping[str, Any] | None = None, *, seed: int = 0) -> dict[str, float]:
+def param_importances(trials: Sequence[TrialRecord], space: Mapping[str, Any] | None = None, *, seed: int = 0) -> dict[str, float]:
     """Importance of each searched param for the objective, summing to 1 (largest first).
 
     Deterministic for a given ``seed``. Returns {} when there are fewer than two
@@ -82,7 +83,7 @@ def param_importances(trials: Sequence[Trial], space: Mapping[str, Any] | None =
     return dict(sorted(zip(names, (float(v) for v in imp)), key=lambda kv: (-kv[1], kv[0])))
 
 
-def plot_importances(trials: Sequence[Trial], space: Mapping[str, Any], title: str, *, seed: int = 0) -> "MplFigure":
+def plot_importances(trials: Sequence[TrialRecord], space: Mapping[str, Any], title: str, *, seed: int = 0) -> "MplFigure":
     """Horizontal bars, most important at the top (as Optuna's plot)."""
     from ferbench.report.plots import new_figure
 
@@ -99,7 +100,7 @@ def plot_importances(trials: Sequence[Trial], space: Mapping[str, Any], title: s
     return fig
 
 
-def plot_parallel(trials: Sequence[Trial], space: Mapping[str, Any], objective: Mapping[str, str], title: str) -> "MplFigure":
+def plot_parallel(trials: Sequence[TrialRecord], space: Mapping[str, Any], objective: Mapping[str, str], title: str) -> "MplFigure":
     """One vertical axis per searched param plus the objective; a line per trial, coloured by objective."""
     import matplotlib
     from matplotlib.colors import Normalize

@@ -1,12 +1,13 @@
-"""Training, search, evaluation and verification: ``ferbench run``, ``worker``, ``evaluate``, ``verify``.
+"""Training and search: ``ferbench run``, ``worker``, ``evaluate``, ``verify``.
 
-Modules: :mod:`runner` (a plan's runs), :mod:`pool` (the local worker processes),
-:mod:`join` (one worker joining a study), :mod:`worker` (the trial loop of one
-worker), :mod:`owners` (dead workers on a journal file), :mod:`storage` (Optuna
-storages), :mod:`study` (sampler, pruner, trial accounting), :mod:`trial` (one trial), :mod:`callbacks`,
-:mod:`evaluate`, :mod:`verify` (re-train and compare with a record), :mod:`metrics`,
-:mod:`records` and :mod:`atomic` (the files), :mod:`progress` and :mod:`table` (the
-output), :mod:`env`, :mod:`seeding`, :mod:`signals`, :mod:`space`.
+:mod:`session` sets up one run once — folder, resolved spec, data, trial set-up,
+run.json, study — for the commands, which are its clients: :mod:`runner`
+(``run``), :mod:`search.join` (``worker``), :mod:`evaluate`, :mod:`verify`.
+:mod:`train` trains one trial (trial, inputs, callbacks, seeding, metrics,
+search-space resolution); :mod:`search` runs a study (study, accounting,
+reconcile, storage, worker loop, pool, owners). :mod:`progress` and :mod:`table`
+are the output, :mod:`frameworks` sets TensorFlow and Optuna up, :mod:`signals`
+turns SIGTERM into Ctrl-C.
 
 Importing this package imports neither TensorFlow nor Optuna; the functions that
 train do, when called.

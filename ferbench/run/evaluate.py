@@ -4,23 +4,33 @@ The model may be ferbench's (a run folder's ``best/model.keras``) or any Keras
 model file whose input matches the spec's images and whose outputs are the
 spec's classes in the spec's order. The result is written as a one-trial run
 folder — run.json, spec.resolved.yaml, trials/0000/{record.json, history.csv,
-predictions.npz} — so reports read it like any other run and external models
-enter the comparison tables.
+predictions.npz} — named after the model (or ``--name``), so reports read it like
+any other run and external models enter the comparison tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ferbench.errors import FerbenchError, ResultsError
-from ferbench.run.records import RunPaths, TrialOutcome, read_json, run_dict, utc_now, write_trial
-from ferbench.run.atomic import write_json, write_text
+from ferbench.plan import PlannedRun
+from ferbench.results.environment import environment
+from ferbench.results.paths import RunPaths
+from ferbench.results.read import read_run_record, read_trial_record
+from ferbench.results.records import Cost, Predictions, SplitMetrics, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
+from ferbench.results.write import write_run, write_trial
+from ferbench.run.session import RunSession
+
+if TYPE_CHECKING:
+    import keras
 
 #: Input conventions a model may expect; ferbench's own models take 0..255.
 INPUT_RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
@@ -30,8 +40,8 @@ OBJECTIVE_KEYS = {"val_loss": "loss", "val_accuracy": "accuracy", "val_f1_macro"
 @dataclass
 class Evaluation:
     folder: Path
-    info: dict[str, Any]
-    record: dict[str, Any]
+    record: TrialRecord
+    name: str
 
 
 def _sha256(path: Path) -> str:
@@ -54,7 +64,27 @@ def resolve_target(target: Path) -> tuple[Path, Path | None]:
     return target, None
 
 
-def check_model(model: Any, input_shape: tuple[int, int, int], num_classes: int, shown: str) -> None:
+def load_keras_model(path: Path) -> keras.Model:
+    """A saved Keras model, or one line saying why the file is not one."""
+    from ferbench._lazy import require
+
+    keras = require("keras")
+    if path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise FerbenchError(f"{path}: not a Keras model file (expected .keras, .h5 or .hdf5)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except ValueError as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        if "safe_mode" in str(exc):
+            raise FerbenchError(f"{path}: Keras's safe mode refuses to load this model ({first}); "
+                                "only load models you trust, and re-save it without Lambda layers") from None
+        raise FerbenchError(f"{path}: Keras cannot load it as a model ({first})") from None
+    except (OSError, TypeError, KeyError, AttributeError, ImportError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise FerbenchError(f"{path}: Keras cannot load it as a model ({type(exc).__name__}: {first})") from None
+
+
+def check_model(model: keras.Model, input_shape: tuple[int, int, int], num_classes: int, shown: str) -> None:
     """Refuse a model whose input or output does not fit the spec's data."""
     ins = model.inputs
     if len(ins) != 1:
@@ -68,7 +98,7 @@ def check_model(model: Any, input_shape: tuple[int, int, int], num_classes: int,
         raise FerbenchError(f"{shown}: model has {int(out[-1])} outputs but the spec has {num_classes} classes")
 
 
-def _probabilities(model: Any, x: np.ndarray, batch_size: int, lo: float, hi: float) -> np.ndarray:
+def _probabilities(model: keras.Model, x: np.ndarray, batch_size: int, lo: float, hi: float) -> np.ndarray:
     out = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].astype(np.float32) / 255.0 * (hi - lo) + lo
@@ -82,92 +112,109 @@ def _probabilities(model: Any, x: np.ndarray, batch_size: int, lo: float, hi: fl
     return prob
 
 
-def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, sets: Sequence[str] = (),
-                   split: str = "test", out: str | Path | None = None, input_range: str = "0-255") -> Evaluation:
-    """Evaluate a model file or a run folder's best model on a spec's data; write the record."""
-    from ferbench._lazy import require
+def _session(spec_path: str | Path | None, sets: Sequence[str], run_dir: Path | None) -> RunSession:
+    """The session whose data the model is scored on: ``--spec``, else the run folder's own spec."""
+    from ferbench.devices import visible_gpus
     from ferbench.plan import plan_spec
-    from ferbench.run.metrics import metrics_block
-    from ferbench.run.runner import dataset_info, load_run_data, quiet_libraries, select_devices
-    from ferbench.run.progress import Reporter
-    from ferbench.run.space import effective
-    from ferbench.spec import dump_yaml, load_spec, read_resolved
+    from ferbench.spec import load_spec
+
+    if spec_path is None:
+        if run_dir is None:
+            raise FerbenchError("--spec is needed to evaluate a model file (it says which data to use)")
+        return RunSession.from_folder(run_dir)
+    runs: list[PlannedRun] = plan_spec(load_spec(spec_path, list(sets)), gpus=visible_gpus()).runs
+    if len({(repr(r.spec.raw.get("dataset")), r.seed) for r in runs}) > 1:
+        raise FerbenchError("the spec expands into runs with different data (matrix or seeds); fix one with --set")
+    return RunSession(runs[0])
+
+
+def _name(name: str | None, model_path: Path, run_dir: Path | None, spec_name: str) -> str:
+    """What the evaluation is called in reports: ``--name``, the run's spec name, or the model file's name."""
+    if name:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}", name):
+            raise FerbenchError(f"--name {name!r}: use letters, digits, '_', '.', '+', '-' (at most 64)")
+        return name
+    if run_dir is not None:
+        return spec_name
+    stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", model_path.stem)[:64].lstrip("._-")
+    return stem or "model"
+
+
+def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, sets: Sequence[str] = (),
+                   split: str = "test", out: str | Path | None = None, input_range: str = "0-255",
+                   name: str | None = None) -> Evaluation:
+    """Evaluate a model file or a run folder's best model on a spec's data; write the record."""
+    from ferbench.model.layers import to_fused
+    from ferbench.run.frameworks import quiet_libraries, select_devices
+    from ferbench.run.train.metrics import metrics_block
+    from ferbench.run.train.space import effective
 
     if split not in ("train", "validation", "test"):
         raise FerbenchError(f"--split must be train, validation or test; got {split!r}")
     if input_range not in INPUT_RANGES:
         raise FerbenchError(f"--input-range must be one of {', '.join(INPUT_RANGES)}; got {input_range!r}")
     model_path, run_dir = resolve_target(Path(target))
-    if spec_path is not None:
-        spec = load_spec(spec_path, list(sets))
-    elif run_dir is not None:
-        spec = read_resolved(RunPaths(run_dir).spec)
-    else:
-        raise FerbenchError("--spec is needed to evaluate a model file (it says which data to use)")
-    runs = plan_spec(spec).runs
-    if len({(repr(r.spec.raw.get("dataset")), r.seed) for r in runs}) > 1:
-        raise FerbenchError("the spec expands into runs with different data (matrix or seeds); fix one with --set")
-    planned = runs[0]
-    spec = planned.spec
+    session = _session(spec_path, sets, run_dir)
+    spec = session.spec
+    shown = _name(name, model_path, run_dir, spec.name)
 
     quiet_libraries()
     slots = select_devices(spec.runtime)
-    keras = require("keras")
-    data, loaded = load_run_data(spec, planned.seed, Reporter())
-    trained_on = None
-    if run_dir is not None:
-        trained_on = read_json(RunPaths(run_dir).run_json)
-        if list(trained_on["dataset"]["classes"]) != list(data.classes):
-            raise FerbenchError(f"{run_dir}: the model's classes {trained_on['dataset']['classes']} differ from the spec's {list(data.classes)}")
-    from ferbench.model.layers import to_fused
-
     # Saved models hold Keras's batch norm; the trial predicted with the fused one.
-    model = to_fused(keras.models.load_model(model_path, compile=False))
+    model = to_fused(load_keras_model(model_path))
     check_model(model, spec.input_shape, spec.num_classes, str(model_path))
+    data = session.load_data()
+    best = None
+    if run_dir is not None:
+        trained_on = read_run_record(RunPaths(run_dir).run_json)
+        if list(trained_on.dataset.classes) != list(data.classes):
+            raise FerbenchError(f"{run_dir}: the model's classes {list(trained_on.dataset.classes)} differ from the spec's {list(data.classes)}")
+        if trained_on.best_trial is not None:
+            best = read_trial_record(RunPaths(run_dir).record(trained_on.best_trial))
 
     started = utc_now()
     t0 = time.monotonic()
     lo, hi = INPUT_RANGES[input_range]
     bs = spec.train.eval_batch_size
-    metrics, preds = {}, {}
+    metrics: dict[str, SplitMetrics] = {}
+    arrays: dict[str, np.ndarray] = {}
     for block, source in (("validation", "validation"), ("test", split)):
         y = np.asarray(data.y[source], dtype=np.int64)
         prob = _probabilities(model, data.x[source], bs, lo, hi)
-        metrics[block] = metrics_block(y, prob, data.classes)
-        preds[f"{block}_y_true"], preds[f"{block}_y_prob"] = y, prob
+        metrics[block] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes))
+        arrays[f"{block}_y_true"], arrays[f"{block}_y_prob"] = y, prob
     eval_s = time.monotonic() - t0
 
-    digest = hashlib.sha256(f"{planned.spec_hash}:{_sha256(model_path)}:{split}:{input_range}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{session.planned.spec_hash}:{_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
     run_id = digest[:12]
-    folder = Path(out) if out else Path(spec.results) / spec.name / f"eval-{run_id}"
+    folder = Path(out) if out else Path(spec.results) / shown / f"eval-{run_id}"
     paths = RunPaths(folder)
-    best = None
-    if trained_on is not None and trained_on.get("best_trial") is not None:
-        best = read_json(RunPaths(run_dir).trial(int(trained_on["best_trial"])) / "record.json")
-    hp = dict(best["hyperparameters"]) if best else effective(spec, {})
+    if paths.run_json.exists() or paths.record(0).exists():
+        raise ResultsError(f"{folder}: this model was evaluated here already (records are never rewritten); "
+                           "read it with `ferbench report`, or give --out another folder")
+    hp: dict[str, Any] = dict(best.hyperparameters) if best else effective(spec, {})
     hp["model_file"] = model_path.name
     hp["external"] = best is None
-    value = metrics["validation"][OBJECTIVE_KEYS[spec.search.metric]]
-    outcome = TrialOutcome(
-        number=0, state="complete", error=None, params=dict(best["params"]) if best else {}, hyperparameters=hp,
-        cost={"params": int(model.count_params()), "macs": (best or {}).get("cost", {}).get("macs")},
-        history={}, best_epoch=None, objective=float(value), metrics=metrics, class_weight=None,
-        train_s=0.0, eval_s=eval_s, epoch_s=[], seed=int(planned.seed), started=started, finished=utc_now(),
-        predictions=preds,
+    metric = metrics["validation"].to_dict()[OBJECTIVE_KEYS[spec.search.metric]]
+    record = TrialRecord(
+        run_id=run_id, trial=0, state="complete", error=None, params=dict(best.params) if best else {},
+        hyperparameters=hp, cost=Cost(int(model.count_params()), best.cost.macs if best else None),
+        epochs=0, best_epoch=None, objective=float(metric), history={}, class_weight=None,
+        timings=Timings(train_s=best.timings.train_s if best else 0.0, eval_s=eval_s), seed=int(session.planned.seed),
+        started=started, finished=utc_now(), environment=environment(),
+        validation=metrics["validation"], test=metrics["test"],
     )
-    ds = dataset_info(spec, data, loaded)
-    ds["class_weight"] = None
+    ds = session.dataset_info
+    splits, sizes = dict(ds.splits), dict(ds.sizes)
     if split != "test":  # the record's test block holds another split: say which
-        ds["splits"] = dict(ds["splits"], test=ds["splits"].get(split, split))
-        ds["sizes"] = dict(ds["sizes"], test=len(data.y[split]))
-    from ferbench.run.env import environment
-
-    info = run_dict(run_id=run_id, spec_name=spec.name, spec_hash=planned.spec_hash, matrix_cell=planned.matrix_cell,
-                    seed=planned.seed, metric=spec.search.metric, direction=spec.search.direction, target=1,
-                    dataset=ds, environment=environment(), devices=slots, storage="none")
-    info.update(status="complete", trials={"target": 1, "complete": 1, "failed": 0, "pruned": 0}, best_trial=0,
-                wall_time_s=round(eval_s, 3))
-    write_text(paths.spec, dump_yaml(spec.raw))
-    write_trial(paths, run_id, outcome)
-    write_json(paths.run_json, info)
-    return Evaluation(folder, info, read_json(paths.trial(0) / "record.json"))
+        splits["test"], sizes["test"] = splits.get(split, split), len(data.y[split])
+    info = session.fresh_record(slots, storage="none").but(
+        run_id=run_id, spec_name=shown, status="complete", trials=TrialCounts(target=1, complete=1), best_trial=0,
+        wall_time_s=round(eval_s, 3),
+        dataset=dataclasses.replace(ds, class_weight=None, splits=splits, sizes=sizes),
+    )
+    evaluated = RunSession(session.planned, folder=folder)
+    evaluated.write_spec()
+    write_trial(paths, TrialResult(record, Predictions(**arrays)))
+    write_run(paths.run_json, info)
+    return Evaluation(folder, record, shown)

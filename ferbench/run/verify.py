@@ -21,15 +21,19 @@ compared with the record: exactly, or within ``tolerance`` for real numbers
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from ferbench.errors import FerbenchError
-from ferbench.run.records import RunPaths, read_json
+from ferbench.results.paths import RunPaths
+from ferbench.results.records import RunRecord, TrialRecord
+
+if TYPE_CHECKING:
+    from ferbench.run.session import RunSession
+    from ferbench.spec.types import Spec
 
 #: Environment keys whose difference makes bit-identical results unlikely, with labels.
 VERSION_KEYS = {"python": "Python", "tensorflow": "TensorFlow", "keras": "Keras", "optuna": "Optuna",
@@ -168,16 +172,23 @@ def _fmt_env(value: Any) -> str:
 class Recorded:
     """What a run folder holds for verification."""
 
-    paths: RunPaths
-    info: dict[str, Any]
-    spec: Any  # ferbench.spec.types.Spec
-    records: dict[int, dict[str, Any]]
+    session: RunSession
+    info: RunRecord
+    records: dict[int, TrialRecord]
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.session.paths
+
+    @property
+    def spec(self) -> Spec:
+        return self.session.spec
 
 
 def read_recorded(folder: Path) -> Recorded:
     """run.json, the resolved spec and the trial records; :class:`CannotVerify` when incomplete."""
-    from ferbench.plan import spec_hash
-    from ferbench.spec import read_resolved
+    from ferbench.results.read import read_run_record, read_trials
+    from ferbench.run.session import RunSession
 
     paths = RunPaths(Path(folder))
     if not paths.root.is_dir():
@@ -186,70 +197,57 @@ def read_recorded(folder: Path) -> Recorded:
         if not needed.is_file():
             raise CannotVerify("record", f"record incomplete: {needed} is missing")
     try:
-        info = read_json(paths.run_json)
-        spec = read_resolved(paths.spec)
+        info = read_run_record(paths.run_json)
     except FerbenchError as exc:
         raise CannotVerify("record", f"record incomplete: {exc}") from None
-    for key in ("run_id", "spec_hash", "seed", "dataset", "environment"):
-        if key not in info:
-            raise CannotVerify("record", f"record incomplete: {paths.run_json} has no {key!r}")
-    if not (info.get("dataset") or {}).get("fingerprint"):
-        raise CannotVerify("record", f"record incomplete: {paths.run_json} has no data fingerprint")
-    import yaml
-
-    if spec_hash(yaml.safe_load(paths.spec.read_text(encoding="utf-8")) or {}) != info["spec_hash"]:
-        raise CannotVerify("record", f"record inconsistent: {paths.spec} does not hash to run.json's spec_hash "
-                                     f"{str(info['spec_hash'])[:12]} (was it edited?)")
-    records: dict[int, dict[str, Any]] = {}
-    for p in sorted(paths.trials.glob("*/record.json")):
-        try:
-            rec = read_json(p)
-        except FerbenchError as exc:
-            raise CannotVerify("record", f"record incomplete: {exc}") from None
-        records[int(rec.get("trial", int(p.parent.name)))] = rec
-    return Recorded(paths, info, spec, records)
+    try:
+        session = RunSession.from_folder(paths.root, share_data=False)  # the data is what is checked
+    except FerbenchError as exc:
+        raise CannotVerify("record", f"record inconsistent: {exc}") from None
+    records, problems = read_trials(paths, info.run_id)
+    unreadable = [text for _, text in problems if not text.endswith(": missing")]
+    if unreadable:
+        raise CannotVerify("record", f"record incomplete: {unreadable[0]}")
+    return Recorded(session, info, {r.trial: r for r in records})
 
 
 def select_trials(rec: Recorded, trials: Sequence[int] | str | None) -> list[int]:
     """The trials to verify: the given numbers, ``"all"`` (every complete or pruned one), or the best."""
     if trials == "all":
-        chosen = [n for n, r in sorted(rec.records.items()) if r.get("state") in ("complete", "pruned")]
+        chosen = [n for n, r in sorted(rec.records.items()) if r.state in ("complete", "pruned")]
         if not chosen:
             raise CannotVerify("record", f"record incomplete: {rec.paths.root} has no complete or pruned trial")
         return chosen
     if trials:
-        return [int(n) for n in trials]  # type: ignore[union-attr]
-    best = rec.info.get("best_trial")
+        return [int(n) for n in trials]
+    best = rec.info.best_trial
     if best is None:
         raise CannotVerify("record", f"record incomplete: {rec.paths.run_json} names no best trial; pass --trial N")
     return [int(best)]
 
 
-def check_record(rec: Recorded, number: int) -> dict[str, Any]:
+def check_record(rec: Recorded, number: int) -> TrialRecord:
     """The record of trial ``number``, if it holds what a re-run needs."""
     record = rec.records.get(number)
-    where = rec.paths.trial(number) / "record.json"
+    where = rec.paths.record(number)
     if record is None:
         raise CannotVerify("record", f"record incomplete: {where} is missing")
-    for key in ("params", "seed", "state", "epochs", "history"):
-        if key not in record:
-            raise CannotVerify("record", f"record incomplete: {where} has no {key!r}")
-    if record["state"] not in ("complete", "pruned"):
-        raise CannotVerify("record", f"record incomplete: trial {number} {record['state']} "
-                                     f"({record.get('error') or 'no error recorded'}); only complete or pruned trials have metrics to compare")
-    if "metrics" not in record:
+    if record.state not in ("complete", "pruned"):
+        raise CannotVerify("record", f"record incomplete: trial {number} {record.state} "
+                                     f"({record.error or 'no error recorded'}); only complete or pruned trials have metrics to compare")
+    if not record.has_metrics:
         raise CannotVerify("record", f"record incomplete: {where} has no metrics")
     return record
 
 
-def check_environment(rec: Recorded, records: Sequence[Mapping[str, Any]], here: Mapping[str, Any],
+def check_environment(rec: Recorded, records: Sequence[TrialRecord], here: Mapping[str, Any],
                       tolerance: float | None) -> list[str]:
     """Refuse an exact comparison across environments; return notes for a tolerant one."""
     notes: list[str] = []
     versions: list[str] = []
     machine: list[str] = []
     for record in records:  # a trial's own environment when it has one (workers on several hosts)
-        v, m = environment_differences(record.get("environment") or rec.info["environment"], here)
+        v, m = environment_differences(record.environment or rec.info.environment, here)
         versions += [x for x in v if x not in versions]
         machine += [x for x in m if x not in machine]
     if versions:
@@ -270,46 +268,27 @@ def check_environment(rec: Recorded, records: Sequence[Mapping[str, Any]], here:
 # --- re-training --------------------------------------------------------------------------
 
 
-def load_data(spec: Any, seed: int) -> tuple[Any, str]:
-    """The run's data (:class:`~ferbench.run.trial.RunData`) and its fingerprint, loaded afresh."""
-    import numpy as np
-
-    from ferbench.data import class_weights, load_dataset
-    from ferbench.run.trial import RunData
-
-    loaded = load_dataset(spec.dataset, seed=seed, progress=False)
-    cw = class_weights(loaded.splits["train"].y, len(loaded.classes), spec.loss)
-    data = RunData(
-        classes=tuple(loaded.classes),
-        x={s: loaded.splits[s].x for s in ("train", "validation", "test")},
-        y={s: np.asarray(loaded.splits[s].y, dtype=np.int64) for s in ("train", "validation", "test")},
-        class_weight=None if cw is None else np.asarray(cw, dtype=np.float64),
-    )
-    return data, str(loaded.fingerprint)
-
-
-def _replay(record: Mapping[str, Any]) -> Callable[[int, float], bool]:
+def _replay(record: TrialRecord) -> Callable[[int, float], bool]:
     """The pruner's decisions of the original trial: a pruned trial stops at its last epoch."""
-    stop_at = int(record["epochs"]) if record["state"] == "pruned" else None
+    stop_at = record.epochs if record.state == "pruned" else None
     return lambda epoch, value: stop_at is not None and epoch >= stop_at
 
 
-def retrain(setup: Any, run_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Train trial ``record`` again; its new record as written to disk (JSON round trip)."""
-    from ferbench.run.records import record_dict
-    from ferbench.run.trial import release, run_trial
+def retrain(rec: Recorded, record: TrialRecord) -> TrialRecord:
+    """Train trial ``record`` again; its new record."""
+    from ferbench.run.train.trial import release, run_trial
 
-    number = int(record["trial"])
-    outcome, model = run_trial(setup, number=number, params=dict(record["params"]), seed=int(record["seed"]),
-                               report=_replay(record))
+    result, model = run_trial(rec.session.trial_setup(), number=record.trial, params=dict(record.params),
+                              seed=record.seed, report=_replay(record))
     release(model)
-    return json.loads(json.dumps(record_dict(run_id, outcome)))
+    return result.record
 
 
 def verify_run(folder: str | Path, *, trials: Sequence[int] | str | None = None, tolerance: float | None = None,
                say: Callable[[str], None] = lambda text: None) -> Verification:
     """Verify a run folder: checks first (see the module docstring), then re-train and compare."""
-    from ferbench.run.env import environment
+    from ferbench.results.environment import environment
+    from ferbench.run.frameworks import quiet_libraries, select_devices
 
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
         raise FerbenchError(f"--tolerance must be a number >= 0; got {tolerance}")
@@ -320,24 +299,18 @@ def verify_run(folder: str | Path, *, trials: Sequence[int] | str | None = None,
     if not spec.runtime.deterministic and tolerance is None:
         raise CannotVerify("nondeterministic", "the run was not deterministic (runtime.deterministic: false), so a re-run "
                                                "is not expected to be bit-identical: pass --tolerance X to compare within X")
-    from ferbench.run.runner import quiet_libraries, select_devices
-
     quiet_libraries()
     select_devices(spec.runtime)
     notes = check_environment(rec, records, environment(), tolerance)
     say(f"checking the data of {rec.paths.root}")
-    data, fingerprint = load_data(spec, int(rec.info["seed"]))
-    recorded_fp = str(rec.info["dataset"]["fingerprint"])
+    fingerprint = rec.session.dataset_info.fingerprint
+    recorded_fp = rec.info.dataset.fingerprint
     if fingerprint != recorded_fp:
-        raise CannotVerify("data", f"data changed: {rec.info['dataset'].get('source', 'the dataset')} has fingerprint "
+        raise CannotVerify("data", f"data changed: {rec.info.dataset.source} has fingerprint "
                                    f"{fingerprint[:12]}, the run was trained on {recorded_fp[:12]}")
-    from ferbench.run.progress import Reporter
-    from ferbench.run.runner import _setup
-
-    setup = _setup(spec, data, Reporter())
-    result = Verification(rec.paths.root, str(rec.info["run_id"]), tolerance, notes=notes)
+    result = Verification(rec.paths.root, rec.info.run_id, tolerance, notes=notes)
     for record in records:
-        say(f"re-training trial {record['trial']} of {rec.paths.root} ({record['epochs']} epoch(s))")
-        rerun = retrain(setup, str(rec.info["run_id"]), record)
-        result.trials.append(compare_records(record, rerun, tolerance=tolerance, trial=int(record["trial"])))
+        say(f"re-training trial {record.trial} of {rec.paths.root} ({record.epochs} epoch(s))")
+        rerun = retrain(rec, record)
+        result.trials.append(compare_records(record.to_dict(), rerun.to_dict(), tolerance=tolerance, trial=record.trial))
     return result

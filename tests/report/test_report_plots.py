@@ -40,7 +40,7 @@ def _synthetic_trials(results_dir: Path, n: int = 40):
     for i in range(n):
         lr = float(10 ** rng.uniform(-5.3, -2))
         params = {"learning_rate": lr, "width": float(rng.uniform(0.2, 1.4)), "depth": float(rng.uniform(0.2, 1.4)), "dropout": float(rng.uniform(0, 0.5)), "optimizer": ["adam", "sgd"][i % 2]}
-        out.append(dataclasses.replace(base, number=i, params=params, objective=(np.log10(lr) + 3.5) ** 2 + float(rng.normal(0, 0.01))))
+        out.append(dataclasses.replace(base, trial=i, params=params, objective=(np.log10(lr) + 3.5) ** 2 + float(rng.normal(0, 0.01))))
     return run, out
 
 

@@ -23,7 +23,7 @@ pytest.importorskip("optuna")
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
 
 from ferbench.results import load_run  # noqa: E402
-from ferbench.run.metrics import cross_entropy  # noqa: E402
+from ferbench.run.train.metrics import cross_entropy  # noqa: E402
 from ferbench.run.progress import PlainReporter  # noqa: E402
 from ferbench.run.runner import run_spec  # noqa: E402
 
@@ -42,7 +42,7 @@ def _inject_nan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Trials with ``NAN_LR`` get a model whose output, and so whose loss, is NaN."""
     import keras
 
-    from ferbench.run import trial as trial_mod
+    from ferbench.run.train import trial as trial_mod
 
     real = trial_mod.build_for
 
@@ -78,7 +78,7 @@ def _records(folder: Path) -> dict[int, dict]:
 def test_run_completes_with_the_nan_trial_failed(finished) -> None:
     _, result, log = finished
     assert result.status == "complete"
-    assert result.info["trials"] == {"target": 3, "complete": 2, "failed": 1, "pruned": 0}
+    assert result.info.to_dict()["trials"] == {"target": 3, "complete": 2, "failed": 1, "pruned": 0}
     recs = _records(result.folder)
     assert sorted(recs) == [0, 1, 2]
     failed = [r for r in recs.values() if r["state"] == "failed"]
@@ -95,14 +95,14 @@ def test_outputs_validate_against_the_schemas(finished) -> None:
     run = load_run(result.folder)  # validates run.json and every record, checks the counts
     assert len(run.trials) == 3
     assert (result.folder / "spec.resolved.yaml").exists()
-    env = result.info["environment"]
+    env = result.info.to_dict()["environment"]
     assert env["tensorflow"] and env["optuna"] and env["numpy"] and env["keras"]
-    assert result.info["devices"] == ["cpu"] and result.info["storage"].endswith("study.db")
+    assert result.info.to_dict()["devices"] == ["cpu"] and result.info.to_dict()["storage"].endswith("study.db")
 
 
 def test_metrics_equal_sklearn_from_saved_predictions(finished) -> None:
     _, result, _ = finished
-    classes = result.info["dataset"]["classes"]
+    classes = result.info.to_dict()["dataset"]["classes"]
     labels = list(range(len(classes)))
     for n, rec in _records(result.folder).items():
         if rec["state"] != "complete":
@@ -112,7 +112,7 @@ def test_metrics_equal_sklearn_from_saved_predictions(finished) -> None:
                 y, p = z[f"{split}_y_true"], z[f"{split}_y_prob"]
                 m = rec["metrics"][split]
                 pred = p.argmax(1)
-                assert m["n"] == len(y) == result.info["dataset"]["sizes"][split]
+                assert m["n"] == len(y) == result.info.to_dict()["dataset"]["sizes"][split]
                 assert m["accuracy"] == float(np.mean(pred == y))
                 assert m["loss"] == pytest.approx(cross_entropy(y, p), rel=1e-12)
                 for avg in ("macro", "weighted"):
@@ -134,7 +134,7 @@ def test_objective_and_best_trial_come_from_validation(finished) -> None:
         rows = (result.folder / "trials" / f"{r['trial']:04d}" / "history.csv").read_text().splitlines()
         assert rows[0].startswith("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds") and len(rows) == r["epochs"] + 1
     best = min(done, key=lambda n: (done[n]["objective"], n))
-    assert result.info["best_trial"] == best
+    assert result.info.to_dict()["best_trial"] == best
     assert json.loads((result.folder / "best" / "best.json").read_text())["trial"] == best
     assert not list((result.folder / "best").glob(".pending-*"))
 
@@ -143,7 +143,7 @@ def test_best_model_reproduces_the_best_predictions(finished) -> None:
     import keras
 
     _, result, _ = finished
-    from ferbench.run.trial import predict_proba
+    from ferbench.run.train.trial import predict_proba
     from ferbench.spec import read_resolved
     from ferbench.data import load_dataset
 
@@ -151,7 +151,7 @@ def test_best_model_reproduces_the_best_predictions(finished) -> None:
     data = load_dataset(spec.dataset, seed=spec.seed, progress=False)
     model = keras.models.load_model(result.folder / "best" / "model.keras")
     prob = predict_proba(model, data.splits["test"].x, data.splits["test"].y, 64)
-    with np.load(result.folder / "trials" / f"{result.info['best_trial']:04d}" / "predictions.npz") as z:
+    with np.load(result.folder / "trials" / f"{result.info.to_dict()['best_trial']:04d}" / "predictions.npz") as z:
         np.testing.assert_allclose(prob, z["test_y_prob"], atol=1e-5)
 
 
@@ -160,10 +160,10 @@ def test_a_second_start_changes_nothing(finished) -> None:
     digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in result.folder.glob("trials/*/*")}
     log = io.StringIO()
     again = run_spec(spec, reporter=PlainReporter(log))[0]
-    assert again.status == "complete" and again.info["trials"] == result.info["trials"]
+    assert again.status == "complete" and again.info.to_dict()["trials"] == result.info.to_dict()["trials"]
     assert "3 trials (3 finished)" in log.getvalue() and "started" not in log.getvalue()
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in result.folder.glob("trials/*/*")} == digest
-    assert again.info["wall_time_s"] >= result.info["wall_time_s"]
+    assert again.info.to_dict()["wall_time_s"] >= result.info.to_dict()["wall_time_s"]
 
 
 def test_fresh_moves_the_old_run_aside(finished, tmp_path: Path) -> None:
@@ -185,15 +185,15 @@ def test_evaluate_the_best_model(finished, tmp_path: Path) -> None:
     _, result, _ = finished
     ev = evaluate_model(result.folder, out=tmp_path / "ev")
     run = load(ev.folder)
-    assert run.info["trials"]["complete"] == 1 and run.info["best_trial"] == 0
-    best = _records(result.folder)[result.info["best_trial"]]
+    assert run.info.to_dict()["trials"]["complete"] == 1 and run.info.to_dict()["best_trial"] == 0
+    best = _records(result.folder)[result.info.to_dict()["best_trial"]]
     for split in ("validation", "test"):
-        assert ev.record["metrics"][split]["accuracy"] == pytest.approx(best["metrics"][split]["accuracy"])
-        assert ev.record["metrics"][split]["loss"] == pytest.approx(best["metrics"][split]["loss"], rel=1e-4)
-    assert ev.record["hyperparameters"]["learning_rate"] == best["hyperparameters"]["learning_rate"]
+        assert ev.record.to_dict()["metrics"][split]["accuracy"] == pytest.approx(best["metrics"][split]["accuracy"])
+        assert ev.record.to_dict()["metrics"][split]["loss"] == pytest.approx(best["metrics"][split]["loss"], rel=1e-4)
+    assert ev.record.to_dict()["hyperparameters"]["learning_rate"] == best["hyperparameters"]["learning_rate"]
     # The saved model holds Keras's batch norm; evaluate converts it back to the fused one
     # and so predicts the very numbers the trial recorded.
-    trial = result.folder / "trials" / f"{result.info['best_trial']:04d}" / "predictions.npz"
+    trial = result.folder / "trials" / f"{result.info.to_dict()['best_trial']:04d}" / "predictions.npz"
     with np.load(trial) as want, np.load(ev.folder / "trials" / "0000" / "predictions.npz") as got:
         np.testing.assert_array_equal(got["test_y_prob"], want["test_y_prob"])
         np.testing.assert_array_equal(got["validation_y_prob"], want["validation_y_prob"])
@@ -225,9 +225,9 @@ def test_evaluate_an_external_model(finished, tmp_path: Path) -> None:
     model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
     model.save(tmp_path / "ext.keras")
     ev = evaluate_model(tmp_path / "ext.keras", spec_path=spec, out=tmp_path / "ext", split="validation")
-    assert load(ev.folder).info["dataset"]["splits"]["test"] == "validation"
-    assert ev.record["hyperparameters"]["external"] is True
-    assert ev.record["cost"]["params"] == model.count_params()
+    assert load(ev.folder).info.to_dict()["dataset"]["splits"]["test"] == "validation"
+    assert ev.record.to_dict()["hyperparameters"]["external"] is True
+    assert ev.record.to_dict()["cost"]["params"] == model.count_params()
 
 
 def test_matrix_cells_run_as_separate_runs(tmp_path: Path) -> None:
@@ -235,12 +235,12 @@ def test_matrix_cells_run_as_separate_runs(tmp_path: Path) -> None:
     spec.write_text(spec.read_text() + "matrix: {loss.class_weight: [none, inverse_frequency]}\n")
     results = run_spec(spec, reporter=PlainReporter(io.StringIO()))
     assert len(results) == 2 and len({r.run_id for r in results}) == 2
-    cells = sorted(json.dumps(r.info["matrix_cell"]) for r in results)
+    cells = sorted(json.dumps(r.info.to_dict()["matrix_cell"]) for r in results)
     assert cells == ['{"loss.class_weight": "inverse_frequency"}', '{"loss.class_weight": "none"}']
     for r in results:
         load_run(r.folder)
-        weights = r.info["dataset"]["class_weight"]
-        assert (weights is None) == (r.info["matrix_cell"]["loss.class_weight"] == "none")
+        weights = r.info.to_dict()["dataset"]["class_weight"]
+        assert (weights is None) == (r.info.to_dict()["matrix_cell"]["loss.class_weight"] == "none")
         assert r.folder.parent == tmp_path / "results" / "cells"
 
 

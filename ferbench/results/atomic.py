@@ -1,0 +1,170 @@
+"""Whole-or-nothing file writes and a small advisory lock.
+
+Every file a run writes goes through here: the bytes land in a temporary file in
+the same folder, are flushed to disk, and then ``os.replace`` swaps them in. A
+reader (or a run killed half-way) therefore sees the old file or the new one,
+never a torn one. Same folder matters: ``os.replace`` is only atomic within one
+file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+#: mkstemp creates files 0600; results are meant to be read by others (umask applies).
+_MODE = 0o666 & ~_umask()
+
+
+def _tmp_path(target: Path, suffix: str = "") -> Path:
+    # Same folder as the target; the pid keeps concurrent writers apart.
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{os.getpid()}.tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.chmod(name, _MODE)
+    return Path(name)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Make the rename itself durable; not possible on every platform.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``)."""
+
+    def put(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return write_with(path, put)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def json_clean(obj: Any) -> Any:
+    """A JSON-safe copy: numpy scalars to Python, non-finite floats to ``None``.
+
+    JSON has no NaN or infinity; a failed trial's history can hold them, and the
+    records must stay strict JSON that any reader accepts.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_clean(v) for v in obj]
+    if isinstance(obj, bool):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):  # NumPy's float64 too
+        return float(obj) if math.isfinite(obj) else None
+    np_ = sys.modules.get("numpy")  # NumPy values exist only where NumPy is loaded
+    if np_ is not None:
+        if isinstance(obj, np_.ndarray):
+            return json_clean(obj.tolist())
+        if isinstance(obj, np_.bool_):
+            return bool(obj)
+        if isinstance(obj, np_.integer):
+            return int(obj)
+        if isinstance(obj, np_.floating):
+            return json_clean(float(obj))
+    return obj
+
+
+def dumps_json(obj: Any) -> str:
+    """Stable, strict JSON text (2-space indent, trailing newline)."""
+    return json.dumps(json_clean(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as strict JSON atomically."""
+    return write_text(path, dumps_json(obj))
+
+
+def write_npz(path: str | os.PathLike[str], **arrays: "np.ndarray") -> Path:
+    """Write NumPy arrays to an ``.npz`` file atomically (compressed)."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return write_bytes(path, buf.getvalue())
+
+
+def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None], suffix: str = "") -> Path:
+    """Let ``writer`` fill a temporary path, then move it onto ``path``.
+
+    For writers that insist on a file name (Keras's ``model.save`` wants a
+    ``.keras`` suffix, hence ``suffix``).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(target, suffix)
+    try:
+        if suffix:
+            tmp.unlink()  # writers that want a name of their own may refuse to overwrite
+        writer(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], *, blocking: bool = True) -> Iterator[bool]:
+    """An advisory ``flock`` on ``path`` for the duration of the block.
+
+    Yields ``True`` when the lock is held, ``False`` when ``blocking`` is off and
+    another process holds it. The kernel releases the lock when the holder dies,
+    so a SIGKILLed run never leaves a stale lock behind.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(target, "a+")
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX; run without the lock
+            yield True
+            return
+        flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(fh.fileno(), flags)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()

@@ -1,0 +1,331 @@
+"""Typed records: ``trials/<n>/record.json`` and ``run.json``, with their to/from-dict.
+
+:class:`TrialRecord` and :class:`RunRecord` are the one in-memory form of the two
+files. ``to_dict`` gives exactly the JSON object written to disk (strict JSON:
+non-finite numbers become ``null``), and ``from_dict`` reads it back, older
+records included (fields added since are optional). Validation against
+``schemas/`` lives in :mod:`ferbench.results.schema`; reading and writing folders
+in :mod:`ferbench.results.read` and :mod:`ferbench.results.write`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal, Mapping, Sequence, cast
+
+from ferbench.results.atomic import json_clean
+
+SCHEMA_VERSION = 1
+
+TrialState = Literal["complete", "failed", "pruned"]
+RunStatus = Literal["running", "complete", "failed", "interrupted"]
+Direction = Literal["minimize", "maximize"]
+Split = Literal["train", "validation", "test"]
+
+TRIAL_STATES: tuple[TrialState, ...] = ("complete", "failed", "pruned")
+SPLITS: tuple[Split, ...] = ("train", "validation", "test")
+#: The splits a trial is scored on (validation picks the best trial, test reports it).
+SCORED_SPLITS: tuple[Split, ...] = ("validation", "test")
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC timestamp with a ``Z``, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- trial records --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitMetrics:
+    """A metrics block ``M`` of a record (docs/results-format.md)."""
+
+    n: int
+    loss: float | None
+    accuracy: float
+    precision_macro: float
+    recall_macro: float
+    f1_macro: float
+    precision_weighted: float
+    recall_weighted: float
+    f1_weighted: float
+    per_class: Mapping[str, Mapping[str, float]]
+    confusion: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SplitMetrics:
+        return cls(**{**d, "confusion": tuple(tuple(int(v) for v in r) for r in d["confusion"])})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "loss": self.loss, "accuracy": self.accuracy,
+            "precision_macro": self.precision_macro, "recall_macro": self.recall_macro, "f1_macro": self.f1_macro,
+            "precision_weighted": self.precision_weighted, "recall_weighted": self.recall_weighted,
+            "f1_weighted": self.f1_weighted,
+            "per_class": {c: dict(v) for c, v in self.per_class.items()},
+            "confusion": [list(r) for r in self.confusion],
+        }
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Size of the model built for a trial (``None`` where it could not be built or is unknown)."""
+
+    params: int | None = None
+    macs: int | None = None
+
+
+@dataclass(frozen=True)
+class Timings:
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    epoch_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One finished trial (``trials/<n>/record.json``)."""
+
+    run_id: str
+    trial: int
+    state: TrialState
+    error: str | None
+    params: Mapping[str, Any]
+    hyperparameters: Mapping[str, Any]
+    cost: Cost
+    epochs: int
+    best_epoch: int | None
+    objective: float | None
+    history: Mapping[str, tuple[float | None, ...]]
+    class_weight: Mapping[str, float] | None
+    timings: Timings
+    seed: int
+    started: str
+    finished: str
+    #: The process that trained the trial (workers on several hosts differ); absent in old records.
+    environment: Mapping[str, Any] | None = None
+    validation: SplitMetrics | None = None
+    test: SplitMetrics | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def number(self) -> int:
+        return self.trial
+
+    @property
+    def has_metrics(self) -> bool:
+        return self.validation is not None and self.test is not None
+
+    def metrics(self, split: str) -> SplitMetrics | None:
+        """The metrics block of ``validation`` or ``test``."""
+        if split not in SCORED_SPLITS:
+            raise ValueError(f"no metrics for split {split!r}")
+        return cast("SplitMetrics | None", getattr(self, split))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record.json object (strict JSON values; ``metrics`` only when there are some)."""
+        d: dict[str, Any] = {
+            "schema_version": self.schema_version,
+            "run_id": self.run_id,
+            "trial": self.trial,
+            "state": self.state,
+            "error": self.error,
+            "params": dict(self.params),
+            "hyperparameters": dict(self.hyperparameters),
+            "cost": {"params": self.cost.params, "macs": self.cost.macs},
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "objective": self.objective,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "class_weight": None if self.class_weight is None else dict(self.class_weight),
+            "timings": {"train_s": round(self.timings.train_s, 3), "eval_s": round(self.timings.eval_s, 3),
+                        "epoch_s": [round(s, 3) for s in self.timings.epoch_s]},
+            "seed": self.seed,
+            "started": self.started,
+            "finished": self.finished,
+        }
+        if self.environment is not None:
+            d["environment"] = dict(self.environment)
+        if self.validation is not None and self.test is not None:
+            d["metrics"] = {"validation": self.validation.to_dict(), "test": self.test.to_dict()}
+        return cast("dict[str, Any]", json_clean(d))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrialRecord:
+        """A record from its JSON object (validated by the reader first)."""
+        metrics = d.get("metrics") or {}
+        timings = d["timings"]
+        return cls(
+            run_id=str(d["run_id"]), trial=int(d["trial"]), state=d["state"], error=d["error"],
+            params=dict(d["params"]), hyperparameters=dict(d["hyperparameters"]),
+            cost=Cost(d["cost"]["params"], d["cost"]["macs"]), epochs=int(d["epochs"]), best_epoch=d["best_epoch"],
+            objective=d["objective"], history={k: tuple(v) for k, v in d["history"].items()},
+            class_weight=d["class_weight"],
+            timings=Timings(float(timings["train_s"]), float(timings["eval_s"]), tuple(timings.get("epoch_s", ()))),
+            seed=int(d["seed"]), started=d["started"], finished=d["finished"], environment=d.get("environment"),
+            validation=SplitMetrics.from_dict(metrics["validation"]) if metrics else None,
+            test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+        )
+
+
+# --- run.json -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class TrialCounts:
+    """Finished trials against the target (what run.json's ``trials`` says)."""
+
+    target: int
+    complete: int = 0
+    failed: int = 0
+    pruned: int = 0
+
+    def of(self, state: TrialState) -> int:
+        return cast(int, getattr(self, state))
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """run.json's ``dataset`` block: what the run trained and was tested on."""
+
+    kind: str
+    source: str
+    fingerprint: str
+    classes: tuple[str, ...]
+    image_size: int
+    color: str
+    sizes: Mapping[str, int]
+    splits: Mapping[str, Any]  # as in the spec: a named split or {from, fraction, stratified}
+    class_weight: Mapping[str, float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "source": self.source, "fingerprint": self.fingerprint, "classes": list(self.classes),
+                "image_size": self.image_size, "color": self.color, "sizes": dict(self.sizes),
+                "splits": dict(self.splits), "class_weight": None if self.class_weight is None else dict(self.class_weight)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DatasetInfo:
+        return cls(kind=d["kind"], source=d["source"], fingerprint=d["fingerprint"], classes=tuple(d["classes"]),
+                   image_size=int(d["image_size"]), color=d["color"], sizes=dict(d["sizes"]), splits=dict(d["splits"]),
+                   class_weight=d["class_weight"])
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run (``run.json``): identity, data, environment, status and trial counts."""
+
+    run_id: str
+    spec_name: str
+    spec_hash: str
+    status: RunStatus
+    created: str
+    updated: str
+    wall_time_s: float
+    matrix_cell: Mapping[str, Any]
+    seed: int
+    objective: Objective
+    trials: TrialCounts
+    best_trial: int | None
+    dataset: DatasetInfo
+    environment: Mapping[str, Any]
+    devices: tuple[str, ...]
+    storage: str
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def new(cls, *, run_id: str, spec_name: str, spec_hash: str, matrix_cell: Mapping[str, Any], seed: int,
+            objective: Objective, target: int, dataset: DatasetInfo, environment: Mapping[str, Any],
+            devices: Sequence[str], storage: str) -> RunRecord:
+        """A run that starts now."""
+        now = utc_now()
+        return cls(run_id=run_id, spec_name=spec_name, spec_hash=spec_hash, status="running", created=now, updated=now,
+                   wall_time_s=0.0, matrix_cell=dict(matrix_cell), seed=int(seed), objective=objective,
+                   trials=TrialCounts(target=int(target)), best_trial=None, dataset=dataset,
+                   environment=dict(environment), devices=tuple(devices), storage=storage)
+
+    def but(self, **changes: Any) -> RunRecord:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "schema_version": self.schema_version,
+            "run_id": self.run_id,
+            "spec_name": self.spec_name,
+            "spec_hash": self.spec_hash,
+            "status": self.status,
+            "created": self.created,
+            "updated": self.updated,
+            "wall_time_s": round(float(self.wall_time_s), 3),
+            "matrix_cell": dict(self.matrix_cell),
+            "seed": self.seed,
+            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "trials": {"target": self.trials.target, "complete": self.trials.complete, "failed": self.trials.failed,
+                       "pruned": self.trials.pruned},
+            "best_trial": self.best_trial,
+            "dataset": self.dataset.to_dict(),
+            "environment": dict(self.environment),
+            "devices": list(self.devices),
+            "storage": self.storage,
+        }
+        return cast("dict[str, Any]", json_clean(d))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunRecord:
+        t = d["trials"]
+        return cls(
+            run_id=str(d["run_id"]), spec_name=str(d["spec_name"]), spec_hash=str(d["spec_hash"]), status=d["status"],
+            created=d["created"], updated=d["updated"], wall_time_s=float(d["wall_time_s"]),
+            matrix_cell=dict(d["matrix_cell"]), seed=int(d["seed"]),
+            objective=Objective(d["objective"]["metric"], d["objective"]["direction"]),
+            trials=TrialCounts(int(t["target"]), int(t["complete"]), int(t["failed"]), int(t["pruned"])),
+            best_trial=d["best_trial"], dataset=DatasetInfo.from_dict(d["dataset"]), environment=dict(d["environment"]),
+            devices=tuple(d["devices"]), storage=str(d["storage"]),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+        )
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Labels and predicted probabilities of one trial on validation and test (``predictions.npz``)."""
+
+    validation_y_true: Any  # numpy int64 (N,)
+    validation_y_prob: Any  # numpy float32 (N, K)
+    test_y_true: Any
+    test_y_prob: Any
+
+    def y_true(self, split: str = "test") -> Any:
+        return getattr(self, f"{split}_y_true")
+
+    def y_prob(self, split: str = "test") -> Any:
+        return getattr(self, f"{split}_y_prob")
+
+    def y_pred(self, split: str = "test") -> Any:
+        """Predicted class: the arg-max of the probabilities."""
+        return self.y_prob(split).argmax(axis=1)
+
+    def arrays(self) -> dict[str, Any]:
+        """The arrays by their name in ``predictions.npz``."""
+        return {k: getattr(self, k) for k in PREDICTION_KEYS}
+
+
+PREDICTION_KEYS = ("validation_y_true", "validation_y_prob", "test_y_true", "test_y_prob")
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """Everything a finished trial leaves on disk: its record and the files beside it."""
+
+    record: TrialRecord
+    predictions: Predictions | None = None
+    traceback: str | None = None  # of a trial that failed with an exception
+    #: Per-epoch learning rate: in history.csv, not in the record.
+    lr: tuple[float, ...] = field(default=())

@@ -1,0 +1,195 @@
+"""Exact trial accounting of a study shared by any number of workers, and recovery of dead trials.
+
+Trial accounting (what counts toward ``search.trials``)
+-------------------------------------------------------
+The spec's ``search.trials`` is the study's total across restarts and workers.
+
+* A trial that finished — complete, pruned, or failed with an error of its own
+  (NaN loss, an exception, out of memory) — counts. A failed configuration is a
+  result; re-running it would fail again.
+* A trial whose process died (SIGKILL, power loss, Ctrl-C, a lost worker) does
+  not count. It is marked failed and re-queued with the same parameters; the
+  re-run carries the user attribute ``ferbench_retry_of = <number>`` and takes
+  the dead trial's place. Its record never reaches ``trials/``.
+* A trial that starts when the quota is already taken by other trials (a race
+  between workers) is marked ``ferbench_surplus`` and dropped before training.
+
+Ranking counted trials by number and letting only the first ``target`` train
+makes the total exact with any number of workers, without a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+from ferbench._lazy import require
+from ferbench.results.records import TrialCounts
+
+#: User attributes ferbench sets on Optuna trials.
+ATTR_RETRY_OF = "ferbench_retry_of"  # on a re-run: the number of the dead trial it replaces
+ATTR_ROOT = "ferbench_root"  # on a re-run: the first trial of the chain (its seed is reused)
+ATTR_SURPLUS = "ferbench_surplus"  # started after the quota was full; never trained
+ATTR_ERROR = "ferbench_error"  # why a trial failed (NaN loss, exception, OOM)
+ATTR_INTERRUPTED = "ferbench_interrupted"  # stopped by Ctrl-C / SIGTERM; re-queued
+ATTR_OWNER = "ferbench_owner"  # the worker running the trial (see ferbench.run.search.owners)
+ATTR_FROM_RECORD = "ferbench_from_record"  # added to the study from its record.json (see ferbench.run.search.reconcile)
+ATTR_PLACEHOLDER = "ferbench_placeholder"  # fills a number no record holds when a study is rebuilt; never trained
+
+#: A RUNNING trial of a journal storage that never named its owner is dead after this long.
+UNOWNED_GRACE_S = 120.0
+
+
+def requeue(study: Any, trial: Any) -> None:
+    """Re-queue a dead trial with the same parameters (Optuna's stale-trial callback)."""
+    if trial.user_attrs.get(ATTR_SURPLUS) or trial.user_attrs.get(ATTR_ERROR):
+        return  # never trained, or failed on its own: nothing to re-run
+    if any(int(t.user_attrs.get(ATTR_RETRY_OF, -1)) == trial.number for t in study.get_trials(deepcopy=False)):
+        return  # another worker re-queued it already
+    root = trial.user_attrs.get(ATTR_ROOT, trial.number)
+    study.enqueue_trial(dict(trial.params), user_attrs={ATTR_RETRY_OF: trial.number, ATTR_ROOT: root})
+
+
+def _age_s(trial: Any) -> float:
+    start = trial.datetime_start
+    return 0.0 if start is None else (datetime.now() - start).total_seconds()
+
+
+def recover_dead(study: Any, *, exclusive: bool, owners: Path | None = None) -> list[int]:
+    """Mark trials of dead processes failed and re-queue them; return their numbers.
+
+    ``exclusive``: this process holds the run's lock and the storage is the run's
+    own, so every RUNNING trial belongs to a dead process and is recovered now.
+    ``owners``: the folder of the workers' owner locks of a storage without
+    heartbeats (a journal file): a RUNNING trial whose owner's lock is free is
+    dead (see :mod:`ferbench.run.search.owners`). Otherwise only heartbeat-stale trials
+    are (Optuna's ``fail_stale_trials``).
+    """
+    optuna = require("optuna")
+    TrialState = optuna.trial.TrialState
+    if not exclusive and owners is not None:
+        from ferbench.run.search.owners import owner_alive
+
+        def dead(t: Any) -> bool:
+            owner = t.user_attrs.get(ATTR_OWNER)
+            if owner is None:  # asked, but died before naming itself (a narrow window)
+                return _age_s(t) > UNOWNED_GRACE_S
+            return not owner_alive(owners, str(owner))
+
+        return _fail_and_requeue(study, [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if dead(t)])
+    if not exclusive:
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        retried, _ = ignored_numbers(trials)
+        return sorted(n for n in before & retried)
+    return _fail_and_requeue(study, study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _fail_and_requeue(study: Any, trials: Iterable[Any]) -> list[int]:
+    """Fail each trial (unless another process did first) and re-queue it."""
+    optuna = require("optuna")
+    TrialState = optuna.trial.TrialState
+    recovered = []
+    storage = study._storage  # Optuna has no public API to fail another process's trial
+    for t in trials:
+        try:
+            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                requeue(study, t)
+                recovered.append(t.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+    return recovered
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where a study stands against its target (see the module docstring)."""
+
+    target: int
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    waiting: int
+    retried: tuple[int, ...]  # numbers of dead trials replaced by re-runs
+    surplus: tuple[int, ...]
+
+    @property
+    def finished(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+    @property
+    def taken(self) -> int:
+        """Slots held by finished, running and queued trials."""
+        return self.finished + self.running + self.waiting
+
+    @property
+    def done(self) -> bool:
+        return self.finished >= self.target
+
+    def as_record(self) -> TrialCounts:
+        """run.json's ``trials`` block."""
+        return TrialCounts(target=self.target, complete=self.complete, failed=self.failed, pruned=self.pruned)
+
+
+def ignored_numbers(trials: Iterable[Any]) -> tuple[set[int], set[int]]:
+    """``(retried, never trained)``: numbers of dead trials replaced by re-runs, and of surplus and placeholder trials."""
+    trials = list(trials)
+    retried = {int(t.user_attrs[ATTR_RETRY_OF]) for t in trials if ATTR_RETRY_OF in t.user_attrs}
+    never = {t.number for t in trials if t.user_attrs.get(ATTR_SURPLUS) or t.user_attrs.get(ATTR_PLACEHOLDER)}
+    return retried, never
+
+
+def counted_trials(trials: Iterable[Any]) -> list[Any]:
+    """Trials that count toward the target, by number (dead-and-re-queued and surplus left out)."""
+    trials = list(trials)
+    retried, surplus = ignored_numbers(trials)
+    return sorted((t for t in trials if t.number not in retried and t.number not in surplus), key=lambda t: t.number)
+
+
+def counts(study: Any, target: int) -> Counts:
+    """Count the study's trials against ``target``."""
+    optuna = require("optuna")
+    S = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    retried, surplus = ignored_numbers(trials)
+    n = {s: 0 for s in S}
+    for t in counted_trials(trials):
+        n[t.state] += 1
+    return Counts(target=target, complete=n[S.COMPLETE], pruned=n[S.PRUNED], failed=n[S.FAIL],
+                  running=n[S.RUNNING], waiting=n[S.WAITING], retried=tuple(sorted(retried)), surplus=tuple(sorted(surplus)))
+
+
+def within_quota(study: Any, number: int, target: int) -> bool:
+    """Whether trial ``number`` is among the first ``target`` counted trials."""
+    ranked = [t.number for t in counted_trials(study.get_trials(deepcopy=False))]
+    return number in ranked[:target]
+
+
+def best_complete(study: Any, direction: str) -> tuple[int, float] | None:
+    """``(number, value)`` of the best complete trial; ties go to the earlier trial."""
+    optuna = require("optuna")
+    done = [t for t in counted_trials(study.get_trials(deepcopy=False)) if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    best = min(done, key=lambda t: (sign * float(t.value), t.number))
+    return best.number, float(best.value)
+
+
+def trial_seed(run_seed: int, root: int) -> int:
+    """The seed of a trial: fixed by the run's seed and the trial's root number.
+
+    A re-run of a dead trial has a new number but the same root, so it trains
+    with the same seed as the trial it replaces.
+    """
+    digest = hashlib.sha256(f"{run_seed}:{root}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF

@@ -1,0 +1,252 @@
+"""The trial loop: pull trials from a study until it holds the spec's number of trials.
+
+:func:`run_worker` is what one worker process runs. It joins a study by storage
+URL and study name (the run id), so the same function serves the single local
+worker of ``ferbench run`` and any number of workers on any number of hosts
+sharing one study. See :mod:`ferbench.run.search.accounting` for how trials are counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ferbench.spec.types import Spec
+
+if TYPE_CHECKING:
+    import optuna
+
+from ferbench._lazy import require
+from ferbench.results.atomic import file_lock, write_json, write_with
+from ferbench.results.paths import RunPaths
+from ferbench.results.read import read_json
+from ferbench.results.records import TrialResult
+from ferbench.results.write import write_trial
+from ferbench.run.search import accounting as st
+from ferbench.run.train.space import suggest
+from ferbench.run.train.trial import TrialSetup, release, run_trial, save_model
+
+
+class TrialFailed(Exception):
+    """Raised inside the objective so Optuna records FAIL; the record is already written."""
+
+
+class SurplusTrial(Exception):
+    """The trial started after the quota was full; it is dropped untrained."""
+
+
+@dataclass
+class WorkerContext:
+    """Everything a worker needs; built by the runner (or by a remote ``worker`` command)."""
+
+    study: optuna.Study
+    setup: TrialSetup
+    run_id: str
+    paths: RunPaths
+    exclusive: bool = False  # this process owns the run and its storage: RUNNING trials are dead
+    deadline: float | None = None  # time.monotonic() after which no new trial starts
+    poll_s: float = 10.0  # how often to look again while other workers hold the last trials
+    on_change: Callable[[st.Counts, tuple[int, float] | None], None] | None = None
+    results: list[TrialResult] = field(default_factory=list)  # this worker's finished trials
+    owner: str | None = None  # this worker's name, kept on every trial it runs (ferbench_owner)
+    owners: Path | None = None  # owner locks of a storage without heartbeats (see ferbench.run.search.owners)
+
+    @property
+    def spec(self) -> Spec:
+        return self.setup.spec
+
+
+def _better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "minimize" else a > b
+
+
+# --- best model -------------------------------------------------------------------------
+
+
+def promote_best(ctx: WorkerContext, number: int, value: float) -> bool:
+    """Move trial ``number``'s pending model to ``best/model.keras`` if it is the best so far.
+
+    Runs only after Optuna has recorded the trial complete, so ``best/`` never
+    points at a trial that a crash could still undo. A lock keeps concurrent
+    workers from interleaving the check and the move.
+    """
+    pending = ctx.paths.pending_model(number)
+    if not pending.exists():
+        return False
+    direction = ctx.spec.search.direction
+    with file_lock(ctx.paths.best / ".lock"):
+        info = read_json(ctx.paths.best_info) if ctx.paths.best_info.exists() else None
+        current = None if info is None else (int(info["trial"]), float(info["objective"]))
+        if current is not None and current[0] not in {t.number for t in st.counted_trials(ctx.study.get_trials(deepcopy=False))}:
+            current = None  # its trial no longer counts (re-run after its record was lost)
+        wins = current is None or _better(value, current[1], direction) or (value == current[1] and number < current[0])
+        if wins:
+            os.replace(pending, ctx.paths.best_model)
+            write_json(ctx.paths.best_info, {"run_id": ctx.run_id, "trial": number, "objective": value,
+                                             "metric": ctx.spec.search.metric, "direction": direction})
+        else:
+            pending.unlink()  # a temporary candidate, never a result
+    return wins
+
+
+def reconcile_best(ctx: WorkerContext) -> None:
+    """After a crash: promote candidates whose trial did complete, drop the others."""
+    optuna = require("optuna")
+    if not ctx.paths.best.is_dir():
+        return
+    by_number = {t.number: t for t in ctx.study.get_trials(deepcopy=False)}
+    for pending in sorted(ctx.paths.best.glob(".pending-*.keras")):
+        with contextlib.suppress(ValueError):
+            n = int(pending.stem.split("-")[1])
+            t = by_number.get(n)
+            if t is not None and t.state == optuna.trial.TrialState.COMPLETE:
+                promote_best(ctx, n, float(t.value))
+            elif t is None or t.state.is_finished():
+                pending.unlink(missing_ok=True)
+
+
+def retire_dead_records(ctx: WorkerContext, counts: st.Counts) -> None:
+    """Move aside the folder of a trial that wrote its record but died before Optuna knew.
+
+    Its re-run writes the counted record; the old one is kept in ``.retired/``.
+    """
+    for n in counts.retried:
+        folder = ctx.paths.trial(n)
+        if folder.exists():
+            dest = ctx.paths.retired / f"{n:04d}-{int(time.time())}"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(folder), str(dest))
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+
+def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Any], float]:
+    optuna = require("optuna")
+    spec = ctx.spec
+    target = spec.search.trials
+
+    def objective(trial: Any) -> float:
+        state["number"] = trial.number
+        if ctx.owner is not None:
+            trial.set_user_attr(st.ATTR_OWNER, ctx.owner)
+        if not st.within_quota(ctx.study, trial.number, target):
+            trial.set_user_attr(st.ATTR_SURPLUS, True)
+            raise SurplusTrial(f"trial {trial.number} is beyond the {target} trials of the spec")
+        params = suggest(trial, spec.search.space)
+        root = int(trial.user_attrs.get(st.ATTR_ROOT, trial.number))
+        seed = st.trial_seed(spec.seed, root)
+        ctx.setup.reporter.trial_started(trial.number, params)
+
+        def report(step: int, value: float) -> bool:
+            trial.report(value, step)
+            return bool(trial.should_prune())
+
+        try:
+            result, model = run_trial(ctx.setup, number=trial.number, params=params, seed=seed, report=report)
+        except KeyboardInterrupt:
+            trial.set_user_attr(st.ATTR_INTERRUPTED, True)
+            raise
+        rec = result.record
+        try:
+            write_trial(ctx.paths, result)
+            if rec.state == "failed":
+                # Only once the record is on disk: a trial marked with an error is never re-run.
+                trial.set_user_attr(st.ATTR_ERROR, rec.error)
+            if rec.state == "complete" and model is not None and rec.objective is not None:
+                best = st.best_complete(ctx.study, spec.search.direction)
+                if best is None or _better(float(rec.objective), best[1], spec.search.direction):
+                    trained = model
+                    write_with(ctx.paths.pending_model(trial.number), lambda p: save_model(trained, p), suffix=".keras")
+        finally:
+            release(model)
+            model = None
+        state["result"] = result
+        ctx.results.append(result)
+        if rec.state == "failed":
+            raise TrialFailed(rec.error)
+        if rec.state == "pruned":
+            raise optuna.TrialPruned(f"pruned at epoch {rec.epochs}")
+        return float(rec.objective)  # type: ignore[arg-type]  # a complete trial has a finite objective
+
+    return objective
+
+
+def _requeue_interrupted(study: Any, number: int | None) -> None:
+    """Trial ``number`` stopped without a result: give it back with the same parameters."""
+    optuna = require("optuna")
+    if number is None:
+        return
+    t = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if t is None or t.state != optuna.trial.TrialState.FAIL or st.ATTR_ERROR in t.user_attrs or t.user_attrs.get(st.ATTR_SURPLUS):
+        return
+    if any(int(o.user_attrs.get(st.ATTR_RETRY_OF, -1)) == number for o in study.get_trials(deepcopy=False)):
+        return
+    st.requeue(study, t)
+
+
+def run_worker(ctx: WorkerContext) -> st.Counts:
+    """Run trials until the study holds the spec's number of finished trials.
+
+    Returns the final counts. On ``KeyboardInterrupt`` (or any error outside the
+    trial's own training) the interrupted trial is re-queued before the exception
+    goes on, so a later start re-runs it with the same parameters.
+    """
+    optuna = require("optuna")
+    spec = ctx.spec
+    target = spec.search.trials
+    reporter = ctx.setup.reporter
+    if ctx.exclusive:
+        dead = st.recover_dead(ctx.study, exclusive=True, owners=ctx.owners)
+        if dead:
+            reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} of a process that died; they re-run with the same parameters")
+    reconcile_best(ctx)
+    state: dict[str, Any] = {}
+    objective = _objective(ctx, state)
+    waiting_said = False
+    while True:
+        dead = st.recover_dead(ctx.study, exclusive=False, owners=ctx.owners)
+        if dead:
+            why = "stopped" if ctx.owners is not None else "stopped sending heartbeats"
+            reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} whose worker {why}; they re-run with the same parameters")
+        c = st.counts(ctx.study, target)
+        retire_dead_records(ctx, c)
+        best = st.best_complete(ctx.study, spec.search.direction)
+        if ctx.on_change:
+            ctx.on_change(c, best)
+        if c.done:
+            return c
+        if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+            reporter.message(f"search.timeout reached: no new trials ({c.finished}/{target} finished)")
+            return c
+        if c.finished + c.running >= target:  # queued trials (re-runs of dead ones) are ours to take
+            if not waiting_said:
+                reporter.message(f"waiting for {c.running} trial(s) held by other workers")
+                waiting_said = True
+            time.sleep(ctx.poll_s)
+            continue
+        waiting_said = False
+        state.clear()
+        try:
+            ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
+        except BaseException:
+            # Ctrl-C, SIGTERM, or a failure outside the trial itself (a full disk while
+            # writing the record): the trial did not produce a result, so it runs again.
+            _requeue_interrupted(ctx.study, state.get("number"))
+            raise
+        number = state.get("number")
+        result: TrialResult | None = state.get("result")
+        if number is None or result is None:
+            continue  # surplus: nothing ran
+        frozen = next(t for t in ctx.study.get_trials(deepcopy=False) if t.number == number)
+        if frozen.state == optuna.trial.TrialState.COMPLETE:
+            promote_best(ctx, number, float(frozen.value))
+        c = st.counts(ctx.study, target)
+        rec = result.record
+        reporter.trial_finished(number, rec.state, rec.objective, rec.error,
+                                st.best_complete(ctx.study, spec.search.direction), c.finished)

@@ -1,0 +1,131 @@
+"""Keras callbacks of a trial: NaN guard, per-epoch bookkeeping, Optuna reports, progress.
+
+This module imports Keras at the top; only :mod:`ferbench.run.trial` imports it,
+and only when a trial is about to train.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from ferbench.run.train.metrics import f1_macro
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is NaN or infinite and remember the epoch.
+
+    Keras's ``TerminateOnNaN`` stops too, but forgets where; the record needs
+    ``nan loss at epoch k``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: int | None = None  # 1-based epoch where the loss went non-finite
+        self._current = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._current = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.epoch = self._current
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        # A NaN can also first show in validation (e.g. overflow at inference only).
+        for key in ("loss", "val_loss"):
+            v = (logs or {}).get(key)
+            if v is not None and not math.isfinite(float(v)) and self.epoch is None:
+                self.epoch = epoch + 1
+                self.model.stop_training = True
+
+
+class ValidationF1(keras.callbacks.Callback):
+    """Add ``val_f1_macro`` to each epoch's logs (scikit-learn, on the validation split).
+
+    Must come before the callbacks that read it (history, early stopping, Optuna).
+    """
+
+    def __init__(self, dataset: Any, y_true: np.ndarray, num_classes: int) -> None:
+        super().__init__()
+        self.dataset, self.y_true, self.num_classes = dataset, y_true, num_classes
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        prob = self.model.predict(self.dataset, verbose=0)
+        logs["val_f1_macro"] = f1_macro(self.y_true, prob, self.num_classes)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Per-epoch history (every logged metric plus ``lr``) and epoch wall times."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.seconds: list[float] = []
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.monotonic() - self._t0)
+        values = dict(logs or {})
+        values.pop("learning_rate", None)  # Keras 3 may log it; kept once, as lr
+        lr = self.model.optimizer.learning_rate
+        values["lr"] = float(np.asarray(getattr(lr, "value", lr)))
+        n = len(self.seconds)
+        for k, v in values.items():
+            seq = self.history.setdefault(k, [])
+            seq.extend([float("nan")] * (n - 1 - len(seq)))  # a metric that appeared late
+            seq.append(float(v))
+
+
+class OptunaReport(keras.callbacks.Callback):
+    """Report the objective after each epoch (step = epoch, 1-based) and honour the pruner.
+
+    ``report(step, value) -> bool`` returns True when the pruner says stop; training
+    then stops gracefully so early stopping can still restore the best weights.
+    """
+
+    def __init__(self, metric: str, report: Callable[[int, float], bool]) -> None:
+        super().__init__()
+        self.metric, self.report = metric, report
+        self.pruned_at: int | None = None
+        self.last_value: float | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.metric)
+        if value is None or not math.isfinite(float(value)):
+            return  # NanGuard fails the trial; nothing meaningful to report
+        self.last_value = float(value)
+        if self.report(epoch + 1, float(value)):
+            self.pruned_at = epoch + 1
+            self.model.stop_training = True
+
+
+class Progress(keras.callbacks.Callback):
+    """Forward epoch and batch events to a :class:`ferbench.run.progress.Reporter`."""
+
+    def __init__(self, reporter: Any, steps: int | None) -> None:
+        super().__init__()
+        self.reporter, self.steps = reporter, steps
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.monotonic()
+        self.reporter.epoch_started(epoch + 1, self.steps)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.reporter.batch_end(batch, logs or {})
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        shown = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+        self.reporter.epoch_end(epoch + 1, shown, time.monotonic() - self._t0)

@@ -1,0 +1,87 @@
+"""A trial's input pipeline: training batches, evaluation batches and predictions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+
+from ferbench._lazy import require
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from ferbench.run.train.trial import TrialSetup
+
+#: The pixel range ferbench's models take: like Keras's applications they rescale
+#: inside, so a saved model needs no ferbench code to be used.
+MODEL_INPUT_RANGE = (0.0, 255.0)
+
+
+def with_one_hot(ds: tf.data.Dataset, num_classes: int | None) -> tf.data.Dataset:
+    """Labels as one-hot vectors (label smoothing needs them); unchanged when ``None``."""
+    if not num_classes:
+        return ds
+    tf = require("tensorflow")
+
+    def adapt(x: Any, y: Any, *rest: Any) -> tuple[Any, ...]:
+        return (x, tf.one_hot(tf.cast(y, tf.int32), num_classes), *rest)
+
+    return ds.map(adapt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, one_hot: int | None = None) -> tf.data.Dataset:
+    """A split for validation or prediction, in the model's input range."""
+    from ferbench.data import make_eval_dataset
+
+    return with_one_hot(make_eval_dataset(x, y, batch_size=batch_size, value_range=MODEL_INPUT_RANGE), one_hot)
+
+
+def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], seed: int, *, gpu: bool) -> tf.data.Dataset:
+    """The trial's training batches, in the model's input range, with class weights as sample weights.
+
+    Where :func:`~ferbench.model.runtime.resolve_batches_in_step` says so (on a CPU, and
+    on a GPU where the uint8 images fit) the images are held where the step runs and
+    the pipeline delivers only indices and seeds; the model's train step gathers and
+    augments each batch itself. Otherwise the tf.data pipeline gathers and augments,
+    overlapping with the step. Both make the same batches.
+    """
+    from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
+    from ferbench.model.runtime import resolve_batches_in_step
+
+    spec, data = setup.spec, setup.data
+    x, y = data.x["train"], data.y["train"]
+    one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    common: dict[str, Any] = dict(batch_size=int(hp["batch_size"]), seed=seed, deterministic=spec.runtime.deterministic,
+                                  class_weight=data.class_weight, shuffle=True)
+    # XLA compiles the augmentation, except in deterministic runs: XLA generates code for
+    # the CPU at hand (FMA where there is one), so its rounding can differ between machines.
+    jit = not spec.runtime.deterministic
+    if resolve_batches_in_step(on_gpu=gpu, nbytes=int(x.nbytes)):
+        device = "/GPU:0" if gpu else None
+        augment_in_step(model, DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device=device, jit=jit))
+        ds = make_index_dataset(y, **common)
+    else:
+        ds = make_train_dataset(x, y, augment=spec.augment, value_range=MODEL_INPUT_RANGE, jit=jit, **common)
+    return with_one_hot(ds, one_hot)
+
+
+def augment_in_step(model: keras.Model, batches: Callable[[Any, Any], Any]) -> None:
+    """Make ``model``'s train step build its own images: ``((indices, seed), y[, w])`` -> ``(batches(indices, seed), y[, w])``.
+
+    Call before ``fit``; evaluation and prediction are unchanged (they take images).
+    """
+    original = model.train_step
+
+    def train_step(data: Any) -> Any:
+        (indices, seed), *rest = data
+        return original((batches(indices, seed), *rest))
+
+    model.train_step = train_step
+
+
+def predict_proba(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int) -> np.ndarray:
+    """Class probabilities (float32, N×K) of a model on one split."""
+    prob = model.predict(eval_dataset(x, y, batch_size), verbose=0)
+    return np.asarray(prob, dtype=np.float32)

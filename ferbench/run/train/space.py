@@ -1,0 +1,121 @@
+"""From a spec's search space to one trial's hyperparameters.
+
+The spec fixes some values and searches others (``ModelSpec`` / ``TrainSpec`` hold
+``None`` where a value is searched). A trial asks Optuna for the searched ones
+and merges them over the fixed ones, giving every effective value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ferbench.spec.types import SearchParam, Spec
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
+
+#: The effective hyperparameters every trial records, in this order.
+HYPERPARAMETERS = ("width", "depth", "dropout", "top_filters", "drop_connect", "learning_rate", "batch_size", "label_smoothing")
+
+#: Used only when a value is neither fixed nor searched. The spec loader already
+#: fills these (``spec.build.HYPER_DEFAULTS``); kept here so a hand-built Spec runs too.
+FALLBACK = {
+    "width": 1.0,
+    "depth": 1.0,
+    "dropout": 0.2,
+    "top_filters": 1280,
+    "drop_connect": 0.2,
+    "learning_rate": 1e-3,
+    "batch_size": 64,
+    "label_smoothing": 0.0,
+}
+
+_INT_PARAMS = {"top_filters", "batch_size"}
+
+
+def distributions(space: Sequence[SearchParam]) -> dict[str, BaseDistribution]:
+    """Optuna's distribution of every searched value (what ``suggest`` asks for)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, BaseDistribution] = {}
+    for p in space:
+        if p.kind == "categorical":
+            out[p.name] = CategoricalDistribution(list(p.choices or ()))
+        elif p.kind == "int":
+            assert p.low is not None and p.high is not None
+            # Optuna refuses step together with log; a log int search has step 1.
+            out[p.name] = IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step) if p.step and not p.log else 1)
+        else:
+            assert p.low is not None and p.high is not None
+            out[p.name] = FloatDistribution(float(p.low), float(p.high), log=p.log, step=None if p.log else p.step)
+    return out
+
+
+def suggest(trial: optuna.Trial, space: Sequence[SearchParam]) -> dict[str, Any]:
+    """Ask ``trial`` for every searched value.
+
+    An enqueued trial (a re-run of an interrupted one) gets its stored values back
+    from these same calls, so re-runs need no special path.
+    """
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    params: dict[str, Any] = {}
+    for name, d in distributions(space).items():
+        if isinstance(d, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, list(d.choices))
+        elif isinstance(d, IntDistribution):
+            params[name] = trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+        else:
+            params[name] = trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+    return params
+
+
+def fixed_values(spec: Spec) -> dict[str, Any]:
+    """The spec's fixed hyperparameters (``None`` where searched)."""
+    m, t = spec.model, spec.train
+    return {
+        "width": m.width,
+        "depth": m.depth,
+        "dropout": m.dropout,
+        "top_filters": m.top_filters,
+        "drop_connect": m.drop_connect,
+        "learning_rate": t.learning_rate,
+        "batch_size": t.batch_size,
+        "label_smoothing": spec.loss.label_smoothing,
+    }
+
+
+def effective(spec: Spec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter of a trial: the trial's params over the spec's fixed values."""
+    fixed = fixed_values(spec)
+    out: dict[str, Any] = {}
+    for name in HYPERPARAMETERS:
+        value = params.get(name, fixed[name])
+        if value is None:
+            value = FALLBACK[name]
+        out[name] = int(value) if name in _INT_PARAMS else float(value)
+    return out
+
+
+def grid_space(space: tuple[SearchParam, ...]) -> dict[str, list[Any]]:
+    """The finite grid of a space, for Optuna's ``GridSampler``.
+
+    Each range needs a step (the spec checks guarantee it); points are built by
+    index, not by accumulating floats, so 0.2 + 0.05·k stays on the grid.
+    """
+    grid: dict[str, list[Any]] = {}
+    for p in space:
+        if p.kind == "categorical":
+            grid[p.name] = list(p.choices or ())
+            continue
+        step = p.step if p.step else (1 if p.kind == "int" else None)
+        if step is None:
+            raise ValueError(f"search.space.{p.name}: the grid sampler needs a step")
+        n = int(math.floor((float(p.high) - float(p.low)) / float(step) + 1e-9)) + 1
+        if p.kind == "int":
+            grid[p.name] = [int(p.low) + int(step) * i for i in range(n)]
+        else:
+            grid[p.name] = [round(float(p.low) + float(step) * i, 12) for i in range(n)]
+    return grid

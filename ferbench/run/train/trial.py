@@ -1,0 +1,235 @@
+"""One trial: build, train and evaluate a model for one set of hyperparameters.
+
+Nothing here knows about Optuna: the study loop passes the trial's parameters,
+its seed and a ``report(epoch, value) -> prune?`` function, and gets back a
+:class:`~ferbench.results.records.TrialResult` (and the trained model, for ``best/``).
+A trial that fails — NaN loss, an exception, out of memory — comes back as a
+result with state ``failed`` and its error; it never raises, except on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+
+from ferbench._lazy import require
+from ferbench.results.environment import environment
+from ferbench.results.records import SCORED_SPLITS, Cost, Predictions, SplitMetrics, Timings, TrialRecord, TrialResult, TrialState, utc_now
+from ferbench.run.progress import Reporter
+from ferbench.run.train.data import RunData
+from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
+from ferbench.run.train.metrics import metrics_block
+from ferbench.run.train.space import effective
+from ferbench.spec.types import Spec
+
+if TYPE_CHECKING:
+    import keras
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """What every trial of a run shares: the spec, the data and the run-wide compute switches."""
+
+    spec: Spec
+    data: RunData
+    precision: str  # Keras dtype policy
+    jit: bool
+    reporter: Reporter
+    run_id: str = ""
+    steps_per_execution: int = 1
+
+
+def _error_text(exc: BaseException) -> str:
+    tf = require("tensorflow")
+    first = (str(exc).strip().splitlines() or [""])[0][:400]
+    if isinstance(exc, (tf.errors.ResourceExhaustedError, MemoryError)):
+        return f"out of memory: {first or type(exc).__name__}"
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:
+    """Parameters and MACs of the trial's model, from the TensorFlow-free cost model."""
+    from ferbench.model.cost import model_cost
+
+    try:
+        c = model_cost(input_shape=spec.input_shape, num_classes=spec.num_classes, stages=spec.model.stages,
+                       width=hp["width"], depth=hp["depth"], top_filters=hp["top_filters"])
+    except Exception:  # an unbuildable configuration fails later, with the builder's message
+        return Cost()
+    return Cost(int(c.params), int(c.macs))
+
+
+def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -> int:
+    """Batches per compiled call: the spec's count, or for ``auto`` the device's default."""
+    from ferbench.model.runtime import resolve_steps_per_execution
+
+    return resolve_steps_per_execution(setup.spec.runtime.steps_per_execution, on_gpu=gpu, steps_per_epoch=steps_per_epoch)
+
+
+def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None) -> None:
+    """Compile with the trial's loss (label smoothing needs one-hot labels), Adam and the run's XLA switch."""
+    keras = require("keras")
+    smoothing = float(hp["label_smoothing"])
+    if smoothing > 0:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+        acc = keras.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        acc = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])), loss=loss,
+                  metrics=[acc], jit_compile=setup.jit,
+                  steps_per_execution=setup.steps_per_execution if steps_per_execution is None else steps_per_execution)
+
+
+def build_for(setup: TrialSetup, hp: Mapping[str, Any]) -> keras.Model:
+    """The trial's model, under the run's precision policy."""
+    from ferbench.model.build import build_model
+    from ferbench.model.runtime import apply_precision
+
+    spec = setup.spec
+    apply_precision(setup.precision)
+    return build_model(input_shape=spec.input_shape, num_classes=spec.num_classes, stages=spec.model.stages,
+                       width=hp["width"], depth=hp["depth"], top_filters=int(hp["top_filters"]),
+                       dropout=hp["dropout"], drop_connect=hp["drop_connect"])
+
+
+class _NanLoss(Exception):
+    pass
+
+
+@dataclass
+class _Progress:
+    """What a trial has produced so far; turned into its record at the end, whatever happened."""
+
+    state: TrialState = "failed"
+    error: str | None = None
+    history: dict[str, list[float]] | None = None
+    epoch_s: tuple[float, ...] = ()
+    best_epoch: int | None = None
+    objective: float | None = None
+    scores: dict[str, SplitMetrics] | None = None
+    predictions: Predictions | None = None
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    traceback: str | None = None
+
+
+def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed: int,
+              report: Callable[[int, float], bool]) -> tuple[TrialResult, keras.Model | None]:
+    """Train and evaluate one trial. Returns its result and model (None unless complete or pruned)."""
+    from ferbench.model.runtime import on_gpu
+    from ferbench.run.train import callbacks as cb
+    from ferbench.run.train.seeding import seed_trial
+
+    keras = require("keras")
+    spec, data = setup.spec, setup.data
+    hp = effective(spec, params)
+    one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    started = utc_now()
+    p = _Progress()
+    model = None
+    epoch_log = cb.EpochLog()
+    guard = cb.NanGuard()
+    optuna_cb = cb.OptunaReport(spec.search.metric, report)
+    t0 = time.monotonic()
+    try:
+        seed_trial(seed, deterministic=spec.runtime.deterministic)
+        model = build_for(setup, hp)
+        steps = math.ceil(len(data.y["train"]) / int(hp["batch_size"]))
+        gpu = on_gpu()
+        compile_model(setup, model, hp, steps_per_execution(setup, steps, gpu=gpu))
+        train = train_input(setup, model, hp, seed, gpu=gpu)
+        val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
+        callbacks: list[Any] = []
+        if spec.search.metric == "val_f1_macro":
+            val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
+            callbacks.append(cb.ValidationF1(val_plain, data.y["validation"], spec.num_classes))
+        callbacks += [guard, epoch_log]
+        stopper = None
+        es = spec.train.early_stopping
+        if es is not None:
+            stopper = keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+                                                    restore_best_weights=es.restore_best_weights,
+                                                    mode="min" if es.monitor.endswith("loss") else "max")
+            callbacks.append(stopper)
+        callbacks += [optuna_cb, cb.Progress(setup.reporter, steps)]
+        # shuffle=False: the pipeline already shuffles, seeded (Keras would only warn).
+        model.fit(train, validation_data=val, epochs=spec.train.max_epochs, callbacks=callbacks, verbose=0, shuffle=False)
+        p.train_s = time.monotonic() - t0
+        p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
+        if guard.epoch is not None:
+            raise _NanLoss(f"nan loss at epoch {guard.epoch}")
+        trained = len(epoch_log.seconds)
+        if stopper is not None and es is not None and es.restore_best_weights and trained:
+            p.best_epoch = int(stopper.best_epoch) + 1
+        else:
+            p.best_epoch = trained or None
+        values = epoch_log.history.get(spec.search.metric, [])
+        if optuna_cb.pruned_at is not None:
+            p.state = "pruned"
+            p.objective = optuna_cb.last_value  # what Optuna keeps for a pruned trial
+        else:
+            i = (p.best_epoch or 0) - 1
+            p.objective = float(values[i]) if 0 <= i < len(values) else None
+            if p.objective is None or not math.isfinite(p.objective):
+                raise _NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
+            p.state = "complete"
+        t1 = time.monotonic()
+        p.scores, p.predictions = score(model, data, spec.train.eval_batch_size)
+        p.eval_s = time.monotonic() - t1
+    except KeyboardInterrupt:
+        raise
+    except _NanLoss as exc:
+        p.state, p.error, p.scores, p.predictions = "failed", str(exc), None, None
+        model = None
+    except Exception as exc:  # the trial fails; the study goes on
+        p.state, p.error, p.scores, p.predictions = "failed", _error_text(exc), None, None
+        p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
+        p.train_s = p.train_s or (time.monotonic() - t0)
+        p.traceback = traceback.format_exc()
+        model = None
+    history = dict(p.history or {})
+    lr = tuple(history.pop("lr", ()))
+    record = TrialRecord(
+        run_id=setup.run_id, trial=number, state=p.state, error=p.error, params=dict(params), hyperparameters=hp,
+        cost=trial_cost(spec, hp), epochs=len(p.epoch_s), best_epoch=p.best_epoch, objective=p.objective,
+        history={k: tuple(v) for k, v in history.items()}, class_weight=data.class_weight_dict(),
+        timings=Timings(p.train_s, p.eval_s, p.epoch_s), seed=seed, started=started, finished=utc_now(),
+        environment=environment(),
+        validation=None if p.scores is None else p.scores["validation"],
+        test=None if p.scores is None else p.scores["test"],
+    )
+    return TrialResult(record, p.predictions, p.traceback, lr), model
+
+
+def score(model: keras.Model, data: RunData, batch_size: int) -> tuple[dict[str, SplitMetrics], Predictions]:
+    """Metrics and predictions of ``model`` on the validation and test splits."""
+    metrics: dict[str, SplitMetrics] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for split in SCORED_SPLITS:
+        prob = predict_proba(model, data.x[split], data.y[split], batch_size)
+        y = np.asarray(data.y[split], dtype=np.int64)
+        metrics[split] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes))
+        arrays[f"{split}_y_true"], arrays[f"{split}_y_prob"] = y, prob
+    return metrics, Predictions(**arrays)
+
+
+def save_model(model: keras.Model, path: Any) -> None:
+    """Save a trained model as plain Keras: ``keras.models.load_model`` reads it without ferbench."""
+    from ferbench.model.layers import to_keras
+
+    to_keras(model).save(path)
+
+
+def release(model: keras.Model | None = None) -> None:
+    """Free a trial's graph and memory before the next one is built."""
+    keras = require("keras")
+    del model
+    keras.backend.clear_session()
+    gc.collect()

@@ -1,0 +1,170 @@
+"""Typed records and run.json: the documented format, validated against the schemas, round-tripped."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferbench.errors import ResultsError
+from ferbench.results import (
+    Cost,
+    DatasetInfo,
+    Objective,
+    Predictions,
+    RunPaths,
+    RunRecord,
+    SplitMetrics,
+    Timings,
+    TrialRecord,
+    TrialResult,
+    record_problems,
+    run_problems,
+)
+from ferbench.results.read import read_run_record, read_trial_record
+from ferbench.results.write import RunFile, SharedRunFile, history_csv, write_run, write_trial
+from ferbench.run.train.metrics import metrics_block
+
+CLASSES = ("angry", "happy", "sad")
+HP = {"width": 0.2, "depth": 0.25, "dropout": 0.1, "top_filters": 32, "drop_connect": 0.2,
+      "learning_rate": 0.001, "batch_size": 16, "label_smoothing": 0.0}
+REPO = Path(__file__).resolve().parents[2]
+ENV = {"python": "3", "ferbench": "0", "tensorflow": None, "keras": None, "optuna": None, "numpy": None,
+       "git_commit": None, "host": "h", "platform": "p", "cpu": "c", "gpus": []}
+
+
+def _result(state: str = "complete") -> TrialResult:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 12)
+    p = rng.dirichlet(np.ones(3), 12).astype(np.float32)
+    m = SplitMetrics.from_dict(metrics_block(y, p, CLASSES))
+    ok = state == "complete"
+    record = TrialRecord(
+        run_id="0123456789ab", trial=7, state=state, error=None if ok else "nan loss at epoch 2",  # type: ignore[arg-type]
+        params={"width": 0.2}, hyperparameters=HP, cost=Cost(1234, 5678), epochs=2, best_epoch=1 if ok else None,
+        objective=1.1 if ok else None, history={"loss": (1.0, float("nan")), "val_loss": (1.1, float("nan"))},
+        class_weight={"angry": 1.0, "happy": 0.5, "sad": 2.0}, timings=Timings(1.5, 0.2, (0.7, 0.8)), seed=42,
+        started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:02Z", environment=ENV,
+        validation=m if ok else None, test=m if ok else None,
+    )
+    preds = Predictions(y, p, y, p) if ok else None
+    return TrialResult(record, preds, None, (1e-3, 1e-3))
+
+
+@pytest.mark.parametrize("state", ["complete", "failed"])
+def test_record_validates_and_is_strict_json(state: str) -> None:
+    rec = _result(state).record.to_dict()
+    assert record_problems(rec) == []
+    assert ("metrics" in rec) == (state == "complete")
+    assert rec["history"]["loss"] == [1.0, None]  # NaN is not JSON: null
+    json.dumps(rec, allow_nan=False)
+
+
+@pytest.mark.parametrize("state", ["complete", "failed"])
+def test_record_round_trips_through_its_dict(state: str) -> None:
+    rec = _result(state).record.to_dict()
+    assert TrialRecord.from_dict(rec).to_dict() == rec
+
+
+def test_every_committed_record_round_trips() -> None:
+    """The reference results and the report's fixture: from_dict then to_dict gives the file's object back."""
+    files = sorted((REPO / "results" / "reference").glob("*/*/trials/*/record.json"))
+    files += sorted((REPO / "tests" / "fixtures" / "results").glob("*/*/trials/*/record.json"))
+    assert len(files) >= 5
+    for f in files:
+        data = json.loads(f.read_text())
+        assert TrialRecord.from_dict(data).to_dict() == data, f
+    for f in sorted((REPO / "results" / "reference").glob("*/*/run.json")):
+        data = json.loads(f.read_text())
+        assert RunRecord.from_dict(data).to_dict() == data, f
+
+
+def test_write_trial_folder(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    folder = write_trial(paths, _result())
+    assert folder == tmp_path / "trials" / "0007"
+    assert sorted(p.name for p in folder.iterdir()) == ["history.csv", "predictions.npz", "record.json"]
+    assert read_trial_record(folder / "record.json") == TrialRecord.from_dict(_result().record.to_dict())
+    with np.load(folder / "predictions.npz") as z:
+        assert set(z.files) == {"validation_y_true", "validation_y_prob", "test_y_true", "test_y_prob"}
+    assert "lr" in (folder / "history.csv").read_text().splitlines()[0]  # lr lives in history.csv, not the record
+
+
+def test_a_finished_record_is_never_rewritten(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    write_trial(paths, _result())
+    before = paths.record(7).read_bytes()
+    with pytest.raises(ResultsError, match="never rewritten"):
+        write_trial(paths, _result("failed"))
+    assert paths.record(7).read_bytes() == before
+
+
+def test_an_invalid_record_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    bad = TrialRecord.from_dict({**_result().record.to_dict(), "run_id": "not-hex"})
+    with pytest.raises(ValueError, match="invalid record"):
+        write_trial(RunPaths(tmp_path), TrialResult(bad))
+    assert not (tmp_path / "trials").exists()
+
+
+def test_history_csv_columns() -> None:
+    text = history_csv({"loss": [1.0, 0.5], "accuracy": [0.1, 0.2], "val_loss": [1.2, 0.9], "val_accuracy": [0.1, 0.3],
+                        "lr": [1e-3, 1e-3], "val_f1_macro": [0.05, 0.1]}, [2.0, 1.0])
+    lines = text.splitlines()
+    assert lines[0] == "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,val_f1_macro"
+    assert lines[1].startswith("1,1.0,0.1,1.2,0.1,0.001,2.0,")
+
+
+def _run(**kw: object) -> RunRecord:
+    rec = RunRecord.new(
+        run_id="0123456789ab", spec_name="tiny", spec_hash="a" * 64, matrix_cell={}, seed=3,
+        objective=Objective("val_loss", "minimize"), target=3,
+        dataset=DatasetInfo(kind="synthetic", source="synthetic", fingerprint="f" * 64, classes=CLASSES, image_size=32,
+                            color="grayscale", sizes={"train": 1, "validation": 1, "test": 1},
+                            splits={"train": "train", "validation": "validation", "test": "test"}, class_weight=None),
+        environment=ENV, devices=["cpu"], storage="study.db",
+    )
+    return rec.but(**kw)
+
+
+def test_run_json_validates_round_trips_and_sums_wall_time(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    f = RunFile.open(path, _run())
+    time.sleep(0.05)
+    f.save()
+    first = json.loads(path.read_text())
+    assert run_problems(first) == []
+    assert RunRecord.from_dict(first).to_dict() == first
+    g = RunFile.open(path, _run())  # a restart: keeps created, adds to the wall time
+    time.sleep(0.05)
+    g.save()
+    second = read_run_record(path)
+    assert second.created == first["created"]
+    assert second.wall_time_s >= first["wall_time_s"] + 0.04
+
+
+def test_shared_run_file_keeps_one_wall_time_for_several_writers(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    a, b = SharedRunFile(paths, _run()), SharedRunFile(paths, _run())
+    a.update(status="running")
+    time.sleep(0.05)
+    b.update(best_trial=2)
+    rec = read_run_record(paths.run_json)
+    assert rec.best_trial == 2 and rec.status == "running"
+    assert 0.04 <= rec.wall_time_s < 1.0
+
+
+def test_run_json_of_a_newer_ferbench_is_refused(tmp_path: Path) -> None:
+    data = _run().to_dict()
+    data["schema_version"] = 99
+    (tmp_path / "run.json").write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match="newer than this ferbench reads"):
+        read_run_record(tmp_path / "run.json")
+
+
+def test_write_run_refuses_an_invalid_record(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="invalid run.json"):
+        write_run(tmp_path / "run.json", _run(status="exploded"))
+    assert not (tmp_path / "run.json").exists()

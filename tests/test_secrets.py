@@ -1,0 +1,62 @@
+"""Storage passwords are hidden by the URL parser of the library that opens the storage, everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ferbench.cli.main import main
+from ferbench.secrets import hide_password, redact, remember
+
+#: Passwords SQLAlchemy accepts that a regular expression over "user:password@" misses.
+HARD = [
+    ("postgresql://u:SEC/RET@127.0.0.1:1/db", "SEC/RET"),
+    ("postgresql://u:two words@127.0.0.1:1/db", "two words"),
+    ("postgresql://u:s3cr%40t@db.example:5432/optuna", "s3cr@t"),
+    ("postgresql+psycopg://u:a:b:c@h:5/db", "a:b:c"),
+    ("postgresql://u@h/db?password=qu3ry", "qu3ry"),
+]
+
+
+@pytest.mark.parametrize("url,password", HARD)
+def test_hide_password_leaves_no_trace_of_it(url: str, password: str) -> None:
+    shown = hide_password(url)
+    assert password not in shown and "***" in shown
+    assert shown.startswith(url.split("://")[0] + "://u")
+
+
+@pytest.mark.parametrize("url,password", HARD)
+def test_redact_removes_every_form_of_the_password(url: str, password: str) -> None:
+    from urllib.parse import quote, quote_plus
+
+    text = f"cannot connect to {url}: password {password!r} ({quote(password, safe='')}, {quote_plus(password)}) refused"
+    out = redact(text, url)
+    assert password not in out and quote(password, safe="") not in out and quote_plus(password) not in out
+
+
+def test_remembered_urls_are_hidden_without_being_named_again() -> None:
+    url = "postgresql://u:rem/ember@h:1/db"
+    remember(url)
+    assert "rem/ember" not in redact(f"boom: {url}")
+
+
+def test_urls_without_credentials_are_shown_as_given() -> None:
+    for url in ("sqlite:////tmp/x/study.db", "journal:///tmp/x/study.journal", "sqlite:///relative.db"):
+        assert hide_password(url) == url
+
+
+def test_plan_json_hides_a_password_holding_a_slash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "quickstart.yaml"
+    url = "postgresql://u:SEC/RET@127.0.0.1:1/db"
+    assert main(["plan", str(spec), "--storage", url, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "SEC/RET" not in out and "SEC" not in out
+    assert json.loads(out)["runs"][0]["storage"] == "postgresql://u:***@127.0.0.1:1/db"
+
+
+def test_plain_plan_hides_it_too(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "quickstart.yaml"
+    assert main(["plan", str(spec), "--storage", "postgresql://u:two words@127.0.0.1:1/db"]) == 0
+    assert "two words" not in capsys.readouterr().out
