@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from ferbench.cli.common import SET_OPTION, overrides
 
 
-def _console():  # -> rich.console.Console
+def _console() -> Console:
     from rich.console import Console
 
     return Console()

@@ -12,7 +12,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
@@ -20,6 +20,10 @@ from ferbench.cli.common import SET_OPTION
 from ferbench.errors import FerbenchError
 from ferbench.secrets import redact, remember
 from ferbench.run.signals import signals_as_interrupt
+
+if TYPE_CHECKING:
+    from ferbench.run.progress import Reporter
+    from ferbench.run.session import RunSession
 
 
 def watch_parent(parent: int) -> None:
@@ -95,7 +99,7 @@ def worker(
 
 
 def _sessions(spec: Path, sets: Optional[list[str]], storage: Optional[str], run_id: Optional[str],
-              reporter: Any) -> list[Any]:
+              reporter: Reporter) -> list[RunSession]:
     """The runs this worker joins: a run folder's one run, or the spec's plan (or one run of it)."""
     from ferbench.cli.common import load
     from ferbench.devices import visible_gpus

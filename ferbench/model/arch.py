@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ferbench.errors import FerbenchError
 
@@ -206,7 +207,7 @@ def expand(*, stages: tuple[int, ...], width: float, depth: float, top_filters: 
     return Plan(stages=kept, stem_filters=stem, blocks=tuple(blocks), head_filters=head)
 
 
-def keras_blocks_args(stages: tuple[int, ...]) -> list[dict]:
+def keras_blocks_args(stages: tuple[int, ...]) -> list[dict[str, Any]]:
     """The kept blocks stages in Keras's ``blocks_args`` format (for parity checks)."""
     kept = check_stages(stages)
     return [

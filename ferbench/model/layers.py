@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras import KerasTensor
 
 #: cuDNN's smallest epsilon; TensorFlow raises smaller ones to it, so those are not fused.
 MIN_FUSED_EPSILON = 1.001e-5
@@ -36,7 +37,7 @@ MIN_FUSED_EPSILON = 1.001e-5
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` computed with TensorFlow's fused kernel (channels-last 4-D inputs)."""
 
-    def _fusable(self, inputs: Any, mask: Any) -> bool:
+    def _fusable(self, inputs: KerasTensor, mask: KerasTensor | None) -> bool:
         return (
             keras.backend.backend() == "tensorflow"
             and mask is None
@@ -49,7 +50,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and self.epsilon >= MIN_FUSED_EPSILON
         )
 
-    def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+    def call(self, inputs: KerasTensor, training: bool | None = None, mask: KerasTensor | None = None) -> KerasTensor:
         if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
@@ -81,11 +82,12 @@ def _swap(model: "keras.Model", target: type) -> "keras.Model":
     (Keras can clone only functional and sequential ones). Only the two classes are
     swapped; other subclasses of Keras's layer may compute something else and are kept.
     """
-    def other(layer: Any) -> bool:
+    def other(layer: keras.layers.Layer) -> bool:
         return type(layer) in (keras.layers.BatchNormalization, FusedBatchNormalization) and type(layer) is not target
 
-    def clone(layer: Any) -> Any:
-        return (target if other(layer) else layer.__class__).from_config(layer.get_config())
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        cls: Any = target if other(layer) else layer.__class__
+        return cls.from_config(layer.get_config())
 
     if not any(other(layer) for layer in model.layers):
         return model

@@ -113,7 +113,7 @@ def write_npz(path: str | os.PathLike[str], **arrays: "np.ndarray") -> Path:
     import numpy as np
 
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # NumPy's stub types the keywords as allow_pickle
     return write_bytes(path, buf.getvalue())
 
 

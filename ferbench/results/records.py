@@ -15,12 +15,12 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Mapping, Sequence, cast
 
 from ferbench.results.atomic import json_clean
+from ferbench.spec.types import Direction
 
 SCHEMA_VERSION = 1
 
 TrialState = Literal["complete", "failed", "pruned"]
 RunStatus = Literal["running", "complete", "failed", "interrupted"]
-Direction = Literal["minimize", "maximize"]
 Split = Literal["train", "validation", "test"]
 
 TRIAL_STATES: tuple[TrialState, ...] = ("complete", "failed", "pruned")

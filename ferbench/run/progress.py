@@ -27,7 +27,7 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s}s"
 
 
-def fmt_value(v: Any) -> str:
+def fmt_value(v: object) -> str:
     if isinstance(v, float):
         if v != v:
             return "nan"

@@ -161,7 +161,7 @@ class RunSession:
         return RunRecord.new(
             run_id=self.run_id, spec_name=spec.name, spec_hash=self.planned.spec_hash,
             matrix_cell=self.planned.matrix_cell, seed=self.planned.seed,
-            objective=Objective(spec.search.metric, spec.search.direction),  # type: ignore[arg-type]
+            objective=Objective(spec.search.metric, spec.search.direction),
             target=spec.search.trials, dataset=self.dataset_info, environment=environment(), devices=devices,
             storage=self.recorded_storage() if storage is None else storage,
         )
@@ -196,8 +196,9 @@ class RunSession:
         from ferbench.run.search.storage import open_storage
         from ferbench.run.search.study import open_study
 
-        return open_study(self.spec, study_name=self.run_id, storage=open_storage(self.storage_url),
+        study: optuna.Study = open_study(self.spec, study_name=self.run_id, storage=open_storage(self.storage_url),
                           spec_hash=self.planned.spec_hash, create=create, stream=stream, parallel=parallel)
+        return study
 
 
 def existing_record(paths: RunPaths) -> RunRecord | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from typing import Any, Iterator, Sequence
+from types import FrameType
+from typing import Iterator, Sequence
 
 
 @contextlib.contextmanager
@@ -14,7 +15,7 @@ def signals_as_interrupt(signals: Sequence[int] = (signal.SIGTERM,), *, once: bo
     With ``once``, the first signal also ignores the later ones, so a second
     signal cannot break the clean-up (re-queueing the interrupted trial).
     """
-    def handler(signum: int, frame: Any) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if once:
             for s in signals:
                 signal.signal(s, signal.SIG_IGN)

@@ -29,7 +29,7 @@ METRIC_LABELS = (
 )
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: object) -> str:
     if isinstance(v, float):
         if v != 0 and abs(v) < 1e-2:
             return f"{v:.3g}"  # learning rates: 0.00123, 5e-06

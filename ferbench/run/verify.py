@@ -106,14 +106,14 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 def _same(a: Any, b: Any, tolerance: float | None) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
-        return a == b
+        return bool(a == b)
     if isinstance(a, int) and isinstance(b, int):
         return a == b  # counts, epochs, sizes: exact whatever the tolerance
     if tolerance is None:
         return float(a) == float(b)
     if not (math.isfinite(a) and math.isfinite(b)):
         return a == b
-    return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+    return bool(abs(a - b) <= tolerance * max(1.0, abs(a), abs(b)))
 
 
 def compare_records(recorded: Mapping[str, Any], rerun: Mapping[str, Any], *, tolerance: float | None = None,

@@ -9,7 +9,7 @@ their own except where a section is optional as a whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 #: The one class vocabulary. Every source maps its own labels onto these names.
 CLASS_VOCABULARY: tuple[str, ...] = (
@@ -25,6 +25,9 @@ CLASS_VOCABULARY: tuple[str, ...] = (
 
 #: FER2013 order (the Kaggle ``emotion`` column 0..6).
 FER2013_CLASSES: tuple[str, ...] = CLASS_VOCABULARY[:7]
+
+#: Which way an objective improves.
+Direction = Literal["minimize", "maximize"]
 
 #: Search-space parameter name -> the dotted spec key it sets.
 SEARCHABLE: Mapping[str, str] = {
@@ -172,7 +175,7 @@ class SearchSpec:
     sampler: SamplerSpec
     pruner: PrunerSpec
     metric: str  # val_loss | val_accuracy | val_f1_macro
-    direction: str  # minimize | maximize
+    direction: Direction
     space: tuple[SearchParam, ...]
     timeout_s: float | None
 

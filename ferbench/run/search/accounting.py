@@ -24,10 +24,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ferbench._lazy import require
 from ferbench.results.records import TrialCounts
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
 
 #: User attributes ferbench sets on Optuna trials.
 ATTR_RETRY_OF = "ferbench_retry_of"  # on a re-run: the number of the dead trial it replaces
@@ -43,7 +47,7 @@ ATTR_PLACEHOLDER = "ferbench_placeholder"  # fills a number no record holds when
 UNOWNED_GRACE_S = 120.0
 
 
-def requeue(study: Any, trial: Any) -> None:
+def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Re-queue a dead trial with the same parameters (Optuna's stale-trial callback)."""
     if trial.user_attrs.get(ATTR_SURPLUS) or trial.user_attrs.get(ATTR_ERROR):
         return  # never trained, or failed on its own: nothing to re-run
@@ -53,12 +57,12 @@ def requeue(study: Any, trial: Any) -> None:
     study.enqueue_trial(dict(trial.params), user_attrs={ATTR_RETRY_OF: trial.number, ATTR_ROOT: root})
 
 
-def _age_s(trial: Any) -> float:
+def _age_s(trial: FrozenTrial) -> float:
     start = trial.datetime_start
     return 0.0 if start is None else (datetime.now() - start).total_seconds()
 
 
-def recover_dead(study: Any, *, exclusive: bool, owners: Path | None = None) -> list[int]:
+def recover_dead(study: optuna.Study, *, exclusive: bool, owners: Path | None = None) -> list[int]:
     """Mark trials of dead processes failed and re-queue them; return their numbers.
 
     ``exclusive``: this process holds the run's lock and the storage is the run's
@@ -73,7 +77,7 @@ def recover_dead(study: Any, *, exclusive: bool, owners: Path | None = None) -> 
     if not exclusive and owners is not None:
         from ferbench.run.search.owners import owner_alive
 
-        def dead(t: Any) -> bool:
+        def dead(t: FrozenTrial) -> bool:
             owner = t.user_attrs.get(ATTR_OWNER)
             if owner is None:  # asked, but died before naming itself (a narrow window)
                 return _age_s(t) > UNOWNED_GRACE_S
@@ -93,7 +97,7 @@ def recover_dead(study: Any, *, exclusive: bool, owners: Path | None = None) -> 
     return _fail_and_requeue(study, study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
-def _fail_and_requeue(study: Any, trials: Iterable[Any]) -> list[int]:
+def _fail_and_requeue(study: optuna.Study, trials: Iterable[FrozenTrial]) -> list[int]:
     """Fail each trial (unless another process did first) and re-queue it."""
     optuna = require("optuna")
     TrialState = optuna.trial.TrialState
@@ -140,7 +144,7 @@ class Counts:
         return TrialCounts(target=self.target, complete=self.complete, failed=self.failed, pruned=self.pruned)
 
 
-def ignored_numbers(trials: Iterable[Any]) -> tuple[set[int], set[int]]:
+def ignored_numbers(trials: Iterable[FrozenTrial]) -> tuple[set[int], set[int]]:
     """``(retried, never trained)``: numbers of dead trials replaced by re-runs, and of surplus and placeholder trials."""
     trials = list(trials)
     retried = {int(t.user_attrs[ATTR_RETRY_OF]) for t in trials if ATTR_RETRY_OF in t.user_attrs}
@@ -148,14 +152,14 @@ def ignored_numbers(trials: Iterable[Any]) -> tuple[set[int], set[int]]:
     return retried, never
 
 
-def counted_trials(trials: Iterable[Any]) -> list[Any]:
+def counted_trials(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
     """Trials that count toward the target, by number (dead-and-re-queued and surplus left out)."""
     trials = list(trials)
     retried, surplus = ignored_numbers(trials)
     return sorted((t for t in trials if t.number not in retried and t.number not in surplus), key=lambda t: t.number)
 
 
-def counts(study: Any, target: int) -> Counts:
+def counts(study: optuna.Study, target: int) -> Counts:
     """Count the study's trials against ``target``."""
     optuna = require("optuna")
     S = optuna.trial.TrialState
@@ -168,21 +172,21 @@ def counts(study: Any, target: int) -> Counts:
                   running=n[S.RUNNING], waiting=n[S.WAITING], retried=tuple(sorted(retried)), surplus=tuple(sorted(surplus)))
 
 
-def within_quota(study: Any, number: int, target: int) -> bool:
+def within_quota(study: optuna.Study, number: int, target: int) -> bool:
     """Whether trial ``number`` is among the first ``target`` counted trials."""
     ranked = [t.number for t in counted_trials(study.get_trials(deepcopy=False))]
     return number in ranked[:target]
 
 
-def best_complete(study: Any, direction: str) -> tuple[int, float] | None:
+def best_complete(study: optuna.Study, direction: str) -> tuple[int, float] | None:
     """``(number, value)`` of the best complete trial; ties go to the earlier trial."""
     optuna = require("optuna")
-    done = [t for t in counted_trials(study.get_trials(deepcopy=False)) if t.state == optuna.trial.TrialState.COMPLETE]
+    done = [(t.number, float(t.value)) for t in counted_trials(study.get_trials(deepcopy=False))
+            if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     if not done:
         return None
     sign = 1.0 if direction == "minimize" else -1.0
-    best = min(done, key=lambda t: (sign * float(t.value), t.number))
-    return best.number, float(best.value)
+    return min(done, key=lambda nv: (sign * nv[1], nv[0]))
 
 
 def trial_seed(run_seed: int, root: int) -> int:

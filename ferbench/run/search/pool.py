@@ -43,8 +43,8 @@ class Child:
 
     index: int
     slot: str  # "cpu" or "gpu:N"
-    proc: subprocess.Popen
-    stderr_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=8))
+    proc: subprocess.Popen[str]
+    stderr_tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=8))
     threads: list[threading.Thread] = field(default_factory=list)
     reported: bool = False
 

@@ -39,6 +39,7 @@ from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _short(numbers: list[int]) -> str:
 _STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
 
 
-def _same(trial: optuna.trial.FrozenTrial, rec: TrialRecord) -> str | None:
+def _same(trial: FrozenTrial, rec: TrialRecord) -> str | None:
     """Why a finished study trial and a record of the same number disagree, or ``None``."""
     if trial.state.name != _STATES[rec.state]:
         return f"the study says {trial.state.name.lower()}, the record {rec.state}"
@@ -93,7 +94,7 @@ def _same_value(a: float | None, b: float | None) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
-def _frozen(spec: Spec, rec: TrialRecord) -> optuna.trial.FrozenTrial:
+def _frozen(spec: Spec, rec: TrialRecord) -> FrozenTrial:
     """The study's form of a finished record."""
     optuna = require("optuna")
     state = getattr(optuna.trial.TrialState, _STATES[rec.state])
@@ -103,16 +104,19 @@ def _frozen(spec: Spec, rec: TrialRecord) -> optuna.trial.FrozenTrial:
     if rec.state == "failed":
         attrs[st.ATTR_ERROR] = rec.error or "failed"  # failed on its own: never re-run
     dists = distributions(spec.search.space)
-    return optuna.trial.create_trial(
+    frozen: FrozenTrial = optuna.trial.create_trial(
         params=dict(rec.params), distributions={k: dists[k] for k in rec.params if k in dists},
         value=None if rec.state == "failed" else rec.objective, state=state, user_attrs=attrs,
         intermediate_values=steps,
     )
+    return frozen
 
 
-def _placeholder() -> optuna.trial.FrozenTrial:
+def _placeholder() -> FrozenTrial:
     optuna = require("optuna")
-    return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={st.ATTR_PLACEHOLDER: True})
+    frozen: FrozenTrial = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                                                 user_attrs={st.ATTR_PLACEHOLDER: True})
+    return frozen
 
 
 def _retire(paths: RunPaths, number: int) -> str | None:
@@ -189,11 +193,11 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
     return done
 
 
-def _ignored(t: optuna.trial.FrozenTrial) -> bool:
+def _ignored(t: FrozenTrial) -> bool:
     return bool(t.user_attrs.get(st.ATTR_SURPLUS) or t.user_attrs.get(st.ATTR_PLACEHOLDER))
 
 
-def _tell_from_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, rec: TrialRecord) -> None:
+def _tell_from_record(study: optuna.Study, trial: FrozenTrial, rec: TrialRecord) -> None:
     """Finish a dead process's running trial with what its record says."""
     optuna = require("optuna")
     S = optuna.trial.TrialState

@@ -6,10 +6,16 @@ How trials count toward ``search.trials`` is :mod:`ferbench.run.search.accountin
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
 from ferbench.spec.types import PrunerSpec, SamplerSpec, SearchParam, Spec
+
+if TYPE_CHECKING:
+    import optuna  # noqa: F811
+    from optuna.pruners import BasePruner
+    from optuna.samplers import BaseSampler
+    from optuna.storages import BaseStorage
 
 
 def sampler_seed(seed: int, *, stream: int = 0, resumed_at: int = 0) -> int:
@@ -36,7 +42,7 @@ def effective_constant_liar(spec: SamplerSpec, parallel: bool) -> bool:
 
 
 def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: int, *,
-                 stream: int = 0, resumed_at: int = 0, parallel: bool = False) -> Any:
+                 stream: int = 0, resumed_at: int = 0, parallel: bool = False) -> BaseSampler:
     """The spec's sampler, every option passed explicitly and seeded.
 
     Optuna's defaults change between versions (Optuna 5 turned TPE's
@@ -45,7 +51,8 @@ def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: in
     samplers index their sequence by trial, so they keep the spec's seed.
     ``parallel``: several workers share the study (TPE then lies constantly).
     """
-    optuna = require("optuna")
+    import optuna  # typed, and imported only when a study is made
+
     opts = dict(spec.options)
     seed = opts.get("seed")
     seed = int(run_seed if seed is None else seed)
@@ -83,19 +90,20 @@ def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: in
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return s.QMCSampler(seed=seed, scramble=True, independent_sampler=s.RandomSampler(seed=seed))
     if spec.name == "cmaes":
-        require("cmaes")
+        require("cmaes")  # an optional package: say how to install it
         return s.CmaEsSampler(seed=seed, n_startup_trials=int(opts.get("n_startup_trials", 1)),
                               independent_sampler=s.RandomSampler(seed=seed))
     raise ValueError(f"unknown sampler {spec.name!r}")
 
 
-def make_pruner(spec: PrunerSpec, max_epochs: int | None = None) -> Any:
+def make_pruner(spec: PrunerSpec, max_epochs: int | None = None) -> BasePruner:
     """The spec's pruner; ``none`` is Optuna's ``NopPruner`` (the thesis setting).
 
     Steps are epochs (1-based). Hyperband's largest budget is ``max_epochs``, stated
     rather than inferred from the first trial that finishes.
     """
-    optuna = require("optuna")
+    import optuna
+
     o = dict(spec.options)
     p = optuna.pruners
     if spec.name == "none":
@@ -110,15 +118,16 @@ def make_pruner(spec: PrunerSpec, max_epochs: int | None = None) -> Any:
     raise ValueError(f"unknown pruner {spec.name!r}")
 
 
-def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, create: bool = True, stream: int = 0,
-               parallel: bool = False) -> Any:
+def open_study(spec: Spec, *, study_name: str, storage: BaseStorage, spec_hash: str, create: bool = True, stream: int = 0,
+               parallel: bool = False) -> optuna.Study:
     """Create (or load) the run's study; refuse one made from a different spec.
 
     The study's user attribute ``spec_hash`` ties it to its resolved spec, so a
     worker joining from another host with a different spec is refused.
     ``parallel``: this process is one of several workers (see :func:`make_sampler`).
     """
-    optuna = require("optuna")
+    import optuna
+
     from ferbench.errors import ResultsError
 
     pruner = make_pruner(spec.search.pruner, spec.train.max_epochs)
@@ -146,7 +155,7 @@ def open_study(spec: Spec, *, study_name: str, storage: Any, spec_hash: str, cre
     return study
 
 
-def _other_studies(storage: Any, spec_name: str, spec_hash: str) -> str:
+def _other_studies(storage: BaseStorage, spec_name: str, spec_hash: str) -> str:
     """Explain a missing study: the storage holds the same experiment made from another spec."""
     try:
         others = [(s.study_name, str(s.user_attrs.get("spec_hash", ""))) for s in storage.get_all_studies()

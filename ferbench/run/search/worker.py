@@ -20,6 +20,7 @@ from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import optuna
+    from optuna import Trial
 
 from ferbench._lazy import require
 from ferbench.results.atomic import file_lock, write_json, write_with
@@ -104,7 +105,7 @@ def reconcile_best(ctx: WorkerContext) -> None:
         with contextlib.suppress(ValueError):
             n = int(pending.stem.split("-")[1])
             t = by_number.get(n)
-            if t is not None and t.state == optuna.trial.TrialState.COMPLETE:
+            if t is not None and t.state == optuna.trial.TrialState.COMPLETE and t.value is not None:
                 promote_best(ctx, n, float(t.value))
             elif t is None or t.state.is_finished():
                 pending.unlink(missing_ok=True)
@@ -126,12 +127,12 @@ def retire_dead_records(ctx: WorkerContext, counts: st.Counts) -> None:
 # --- the loop ---------------------------------------------------------------------------
 
 
-def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Any], float]:
+def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], float]:
     optuna = require("optuna")
     spec = ctx.spec
     target = spec.search.trials
 
-    def objective(trial: Any) -> float:
+    def objective(trial: Trial) -> float:
         state["number"] = trial.number
         if ctx.owner is not None:
             trial.set_user_attr(st.ATTR_OWNER, ctx.owner)
@@ -177,7 +178,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Any], flo
     return objective
 
 
-def _requeue_interrupted(study: Any, number: int | None) -> None:
+def _requeue_interrupted(study: optuna.Study, number: int | None) -> None:
     """Trial ``number`` stopped without a result: give it back with the same parameters."""
     optuna = require("optuna")
     if number is None:
@@ -244,7 +245,7 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
         if number is None or result is None:
             continue  # surplus: nothing ran
         frozen = next(t for t in ctx.study.get_trials(deepcopy=False) if t.number == number)
-        if frozen.state == optuna.trial.TrialState.COMPLETE:
+        if frozen.state == optuna.trial.TrialState.COMPLETE and frozen.value is not None:
             promote_best(ctx, number, float(frozen.value))
         c = st.counts(ctx.study, target)
         rec = result.record

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import keras
 import numpy as np
 
 from ferbench.run.train.metrics import f1_macro
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from ferbench.run.progress import Reporter
 
 
 class NanGuard(keras.callbacks.Callback):
@@ -28,16 +33,16 @@ class NanGuard(keras.callbacks.Callback):
         self.epoch: int | None = None  # 1-based epoch where the loss went non-finite
         self._current = 0
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._current = epoch + 1
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.epoch = self._current
             self.model.stop_training = True
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # A NaN can also first show in validation (e.g. overflow at inference only).
         for key in ("loss", "val_loss"):
             v = (logs or {}).get(key)
@@ -52,11 +57,11 @@ class ValidationF1(keras.callbacks.Callback):
     Must come before the callbacks that read it (history, early stopping, Optuna).
     """
 
-    def __init__(self, dataset: Any, y_true: np.ndarray, num_classes: int) -> None:
+    def __init__(self, dataset: tf.data.Dataset, y_true: np.ndarray, num_classes: int) -> None:
         super().__init__()
         self.dataset, self.y_true, self.num_classes = dataset, y_true, num_classes
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is None:
             return
         prob = self.model.predict(self.dataset, verbose=0)
@@ -72,10 +77,10 @@ class EpochLog(keras.callbacks.Callback):
         self.seconds: list[float] = []
         self._t0 = 0.0
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._t0 = time.monotonic()
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.seconds.append(time.monotonic() - self._t0)
         values = dict(logs or {})
         values.pop("learning_rate", None)  # Keras 3 may log it; kept once, as lr
@@ -101,7 +106,7 @@ class OptunaReport(keras.callbacks.Callback):
         self.pruned_at: int | None = None
         self.last_value: float | None = None
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = (logs or {}).get(self.metric)
         if value is None or not math.isfinite(float(value)):
             return  # NanGuard fails the trial; nothing meaningful to report
@@ -114,18 +119,18 @@ class OptunaReport(keras.callbacks.Callback):
 class Progress(keras.callbacks.Callback):
     """Forward epoch and batch events to a :class:`ferbench.run.progress.Reporter`."""
 
-    def __init__(self, reporter: Any, steps: int | None) -> None:
+    def __init__(self, reporter: Reporter, steps: int | None) -> None:
         super().__init__()
         self.reporter, self.steps = reporter, steps
         self._t0 = 0.0
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._t0 = time.monotonic()
         self.reporter.epoch_started(epoch + 1, self.steps)
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.reporter.batch_end(batch, logs or {})
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         shown = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
         self.reporter.epoch_end(epoch + 1, shown, time.monotonic() - self._t0)

@@ -11,6 +11,7 @@ from ferbench._lazy import require
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
+    from tensorflow import Tensor
 
     from ferbench.run.train.trial import TrialSetup
 
@@ -25,7 +26,7 @@ def with_one_hot(ds: tf.data.Dataset, num_classes: int | None) -> tf.data.Datase
         return ds
     tf = require("tensorflow")
 
-    def adapt(x: Any, y: Any, *rest: Any) -> tuple[Any, ...]:
+    def adapt(x: Tensor, y: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
         return (x, tf.one_hot(tf.cast(y, tf.int32), num_classes), *rest)
 
     return ds.map(adapt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -67,16 +68,17 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     return with_one_hot(ds, one_hot)
 
 
-def augment_in_step(model: keras.Model, batches: Callable[[Any, Any], Any]) -> None:
+def augment_in_step(model: keras.Model, batches: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Make ``model``'s train step build its own images: ``((indices, seed), y[, w])`` -> ``(batches(indices, seed), y[, w])``.
 
     Call before ``fit``; evaluation and prediction are unchanged (they take images).
     """
     original = model.train_step
 
-    def train_step(data: Any) -> Any:
+    def train_step(data: tuple[Tensor, ...]) -> dict[str, Tensor]:
         (indices, seed), *rest = data
-        return original((batches(indices, seed), *rest))
+        logs: dict[str, Tensor] = original((batches(indices, seed), *rest))
+        return logs
 
     model.train_step = train_step
 

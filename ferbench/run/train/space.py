@@ -59,7 +59,7 @@ def suggest(trial: optuna.Trial, space: Sequence[SearchParam]) -> dict[str, Any]
     An enqueued trial (a re-run of an interrupted one) gets its stored values back
     from these same calls, so re-runs need no special path.
     """
-    from optuna.distributions import CategoricalDistribution, IntDistribution
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     params: dict[str, Any] = {}
     for name, d in distributions(space).items():
@@ -68,6 +68,7 @@ def suggest(trial: optuna.Trial, space: Sequence[SearchParam]) -> dict[str, Any]
         elif isinstance(d, IntDistribution):
             params[name] = trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
         else:
+            assert isinstance(d, FloatDistribution)
             params[name] = trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
     return params
 
@@ -111,7 +112,7 @@ def grid_space(space: tuple[SearchParam, ...]) -> dict[str, list[Any]]:
             grid[p.name] = list(p.choices or ())
             continue
         step = p.step if p.step else (1 if p.kind == "int" else None)
-        if step is None:
+        if step is None or p.low is None or p.high is None:
             raise ValueError(f"search.space.{p.name}: the grid sampler needs a step")
         n = int(math.floor((float(p.high) - float(p.low)) / float(step) + 1e-9)) + 1
         if p.kind == "int":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ def score(model: keras.Model, data: RunData, batch_size: int) -> tuple[dict[str,
     return metrics, Predictions(**arrays)
 
 
-def save_model(model: keras.Model, path: Any) -> None:
+def save_model(model: keras.Model, path: str | os.PathLike[str]) -> None:
     """Save a trained model as plain Keras: ``keras.models.load_model`` reads it without ferbench."""
     from ferbench.model.layers import to_keras
 
