@@ -18,6 +18,7 @@ from ferbench.report.baselines import Baseline, load_baselines
 from ferbench.report.model import Report, Section
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from ferbench.results import load_runs
+from ferbench.run.atomic import output_target, write_output_text
 
 FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
 EXTENSIONS = {"rich": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "json": "json", "html": "html"}
@@ -147,9 +148,13 @@ def write_report(
     if fmt not in FORMATS:
         raise FerbenchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     target, plots_dir = output_paths(out, fmt)
+    if target is not None:
+        output_target(target)  # refuse a device, FIFO or folder before any work (and before plots land beside it)
     want_plots = (target is not None or fmt == "html") if plots is None else plots
     if want_plots and plots_dir is None and fmt != "html":
         raise FerbenchError("--plots writes PNG and SVG files beside the report: give --out PATH (or --format html, which embeds them)")
+    if want_plots and plots_dir is not None and plots_dir.exists() and not plots_dir.is_dir():
+        raise FerbenchError(f"{plots_dir} is not a folder, and the plots go there: move it away, choose another --out, or pass --no-plots")
     with tempfile.TemporaryDirectory(prefix="ferbench-report-") as tmp:
         if want_plots and plots_dir is None:
             plots_dir = Path(tmp)  # HTML to stdout: plots only live inside the page
@@ -171,8 +176,5 @@ def write_report(
 
         sys.stdout.write(text)
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_file = target.with_name(f".{target.name}.tmp")
-    tmp_file.write_text(text, encoding="utf-8")
-    os.replace(tmp_file, target)  # a half-written report never replaces a good one
-    return target
+    # Atomic, so a half-written report never replaces a good one; through a symlink, never over a device.
+    return write_output_text(target, text)

@@ -34,14 +34,19 @@ def new_figure(w: float, h: float) -> "MplFigure":
 
 
 def save(fig: "MplFigure", folder: Path, name: str, title: str) -> Figure:
-    """Write ``name.png`` and ``name.svg``; SVG ids and metadata are fixed so reruns give equal files."""
+    """Write ``name.png`` and ``name.svg``; SVG ids and metadata are fixed so reruns give equal files.
+
+    Each file is written atomically under the policy of user-named outputs: through a
+    symbolic link to its target, never over a folder, FIFO or device.
+    """
     import matplotlib
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from ferbench.run.atomic import write_output
+
     png, svg = folder / f"{name}.png", folder / f"{name}.svg"
-    fig.savefig(png, dpi=DPI, metadata={"Software": None})
+    write_output(png, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None}))
     with matplotlib.rc_context({"svg.hashsalt": "ferbench", "svg.fonttype": "none"}):
-        fig.savefig(svg, metadata={"Date": None, "Creator": None})
+        write_output(svg, lambda tmp: fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None}))
     return Figure(name, title, png, svg)
 
 
