@@ -55,7 +55,7 @@ def run(
 
         names = searched_names(read_resolved(Path(r.folder) / "spec.resolved.yaml"))
         console.print(best_table(r.info, r.best_record, names))
-        console.print(f"results: {r.folder}")
+        console.print(f"results: {r.folder}", markup=False)
     if any(r.status != "complete" for r in results):
         raise typer.Exit(1)
 
@@ -74,13 +74,14 @@ def evaluate(
 
     result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range)
     from rich.table import Table
+    from rich.text import Text
 
     m = result.record["metrics"]["test"]
-    table = Table(title=f"{target} on {result.info['spec_name']} ({split}, n={m['n']})")
+    table = Table(title=Text(f"{target} on {result.info['spec_name']} ({split}, n={m['n']})"))
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     for key, label in METRIC_LABELS:
         table.add_row(label, f"{m[key]:.4f}")
     console = _console()
     console.print(table)
-    console.print(f"results: {result.folder}")
+    console.print(f"results: {result.folder}", markup=False)

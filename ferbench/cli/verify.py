@@ -58,6 +58,7 @@ def verify(
     """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from ferbench.errors import FerbenchError
     from ferbench.run.verify import verify_run
@@ -76,15 +77,15 @@ def verify(
             continue
         how = "exactly" if tolerance is None else f"within {tolerance:g}"
         for note in result.notes:
-            console.print(f"note: {note}", highlight=False)
+            console.print(f"note: {note}", highlight=False, markup=False)
         numbers = ", ".join(str(t.trial) for t in result.trials)
         compared = sum(t.compared for t in result.trials)
         if result.ok:
-            console.print(f"ok  {folder}: trial(s) {numbers} reproduced {how} ({compared} values)", highlight=False)
+            console.print(f"ok  {folder}: trial(s) {numbers} reproduced {how} ({compared} values)", highlight=False, markup=False)
             continue
         mismatch = True
         diffs = result.differences
-        table = Table(title=f"{folder}: {len(diffs)} of {compared} values differ ({how})")
+        table = Table(title=Text(f"{folder}: {len(diffs)} of {compared} values differ ({how})"))
         for col, justify in (("trial", "right"), ("field", "left"), ("recorded", "right"), ("re-run", "right"), ("difference", "right")):
             table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
         for d in diffs[:SHOWN]:
@@ -92,7 +93,7 @@ def verify(
         if len(diffs) > SHOWN:
             table.add_row("", f"... and {len(diffs) - SHOWN} more", "", "", "")
         console.print(table)
-        console.print(f"MISMATCH  {folder}: trial(s) {numbers} did not reproduce {how}", highlight=False)
+        console.print(f"MISMATCH  {folder}: trial(s) {numbers} did not reproduce {how}", highlight=False, markup=False)
     if mismatch:
         raise typer.Exit(1)
     if cannot:

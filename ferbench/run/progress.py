@@ -204,7 +204,7 @@ class LiveReporter(Reporter):
         self.trials = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=self.console)
         self.epochs = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TextColumn("{task.fields[metrics]}"), console=self.console)
+                               TextColumn("{task.fields[metrics]}", markup=False), console=self.console)
         self._trial_task = self.trials.add_task("trials", total=1, eta="?")
         self._epoch_task = self.epochs.add_task("epoch", total=1, metrics="")
         self._pooled = False
@@ -241,13 +241,13 @@ class LiveReporter(Reporter):
         self._refresh()
 
     def message(self, text: str) -> None:
-        self.console.print(text)
+        self.console.print(text, markup=False)  # paths and data names: text, not markup
 
     def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
         super().trial_started(number, params)
         k = self.finished + 1
         self.trials.update(self._trial_task, description=f"trial {number} ({k}/{self.info.target if self.info else '?'})")
-        self.console.print(f"trial {number}: {fmt_params(params)}")
+        self.console.print(f"trial {number}: {fmt_params(params)}", markup=False)
         self._refresh()
 
     def epoch_started(self, epoch: int, steps: int | None) -> None:
@@ -273,7 +273,7 @@ class LiveReporter(Reporter):
         metric = self.info.metric if self.info else "objective"
         note = f" - {error}" if error else ""
         val = f" {metric}={fmt_value(objective)}" if objective is not None else ""
-        self.console.print(f"trial {number} {state}{val}{note}")
+        self.console.print(f"trial {number} {state}{val}{note}", markup=False)  # an error message is text
         self._refresh()
 
     def run_finished(self, status: str) -> None:

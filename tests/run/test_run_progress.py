@@ -63,3 +63,31 @@ def test_eta_from_trial_times() -> None:
     r.finished = 2
     assert r.eta_s() == 10.0
     assert fmt_duration(3725) == "1h02m" and fmt_duration(65) == "1m05s" and fmt_duration(None) == "?"
+
+
+def test_live_view_prints_user_text_literally() -> None:
+    """Paths, values and error messages hold brackets that rich would read as markup."""
+    from rich.console import Console
+
+    buf = io.StringIO()
+    r = LiveReporter(Console(file=buf, force_terminal=True, width=200, color_system=None))
+    r.run_started(INFO)
+    r.message("data: /data/[x]/fer2013 [/red]")
+    r.trial_started(4, {"optimizer": "[bold]adam"})
+    r.trial_finished(4, "failed", None, "shape [/red] mismatch [32, 7]", None, 2)
+    r.close()
+    text = buf.getvalue()
+    for literal in ("data: /data/[x]/fer2013 [/red]", "optimizer=[bold]adam", "shape [/red] mismatch [32, 7]"):
+        assert literal in text, (literal, text)
+
+
+def test_end_of_run_table_prints_names_literally() -> None:
+    from rich.console import Console
+
+    from ferbench.run.table import best_table
+
+    info = {"spec_name": "tiny[/red]", "run_id": "0123456789ab", "status": "failed",
+            "trials": {"complete": 0, "pruned": 0, "failed": 2, "target": 2}, "objective": {"metric": "val_loss", "direction": "minimize"}}
+    buf = io.StringIO()
+    Console(file=buf, width=120, color_system=None).print(best_table(info, None, set()))
+    assert "tiny[/red] 0123456789ab: no complete trial" in buf.getvalue()
