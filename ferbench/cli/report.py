@@ -14,8 +14,7 @@ from typing import List, Optional
 import typer
 
 from ferbench.errors import FerbenchError
-
-FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
+from ferbench.report.formats import FORMATS
 
 app = typer.Typer(
     add_completion=False,

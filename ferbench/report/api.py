@@ -15,13 +15,11 @@ from typing import Any, Sequence
 from ferbench.errors import FerbenchError
 from ferbench.report.analysis import RunAnalysis, analyse
 from ferbench.report.baselines import Baseline, load_baselines
+from ferbench.report.formats import EXTENSIONS, FORMATS
 from ferbench.report.model import Report, Section
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from ferbench.results import load_runs
 from ferbench.run.atomic import output_target, write_output_text
-
-FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
-EXTENSIONS = {"rich": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "json": "json", "html": "html"}
 
 
 def build_report(
@@ -64,8 +62,9 @@ def build_report(
         for g in groups:
             sec = compare_section(g)
             if plots_dir is not None:
+                from ferbench.report.canvas import save
                 from ferbench.report.compare import group_title
-                from ferbench.report.plots import plot_frontier, save
+                from ferbench.report.plots import plot_frontier
 
                 fig = plot_frontier(g, f"Accuracy against parameters: {group_title(g.dataset, g.num_classes)}")
                 sec.figures.append(save(fig, plots_dir / g.key, "efficiency_frontier", "Accuracy against parameters (efficiency frontier)"))

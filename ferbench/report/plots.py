@@ -1,7 +1,8 @@
 """Figures of one run and of a comparison, written as PNG and SVG.
 
-Matplotlib is used through ``matplotlib.figure.Figure`` (no pyplot state, no GUI
-backend): the Agg canvas renders PNG, the SVG backend SVG, on any headless machine.
+Figures are made and written by :mod:`ferbench.report.canvas` (matplotlib without
+pyplot); the search plots (parallel coordinates, importances) live in
+:mod:`ferbench.report.search_plots`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from ferbench.report import search_plots
+from ferbench.report.canvas import new_figure, save
 from ferbench.report.model import Figure
 from ferbench.results import Trial, finite
 
@@ -21,33 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ferbench.report.compare import Group
 
 CMAP = "Blues"
-DPI = 110
-
-
-def new_figure(w: float, h: float) -> "MplFigure":
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # only matters if pyplot is imported later in this process
-    from matplotlib.figure import Figure as MplFigure
-
-    return MplFigure(figsize=(w, h), layout="constrained")
-
-
-def save(fig: "MplFigure", folder: Path, name: str, title: str) -> Figure:
-    """Write ``name.png`` and ``name.svg``; SVG ids and metadata are fixed so reruns give equal files.
-
-    Each file is written atomically under the policy of user-named outputs: through a
-    symbolic link to its target, never over a folder, FIFO or device.
-    """
-    import matplotlib
-
-    from ferbench.run.atomic import write_output
-
-    png, svg = folder / f"{name}.png", folder / f"{name}.svg"
-    write_output(png, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None}))
-    with matplotlib.rc_context({"svg.hashsalt": "ferbench", "svg.fonttype": "none"}):
-        write_output(svg, lambda tmp: fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None}))
-    return Figure(name, title, png, svg)
 
 
 # --------------------------------------------------------------------------- confusion
@@ -216,8 +192,6 @@ def plot_frontier(g: "Group", title: str) -> "MplFigure":
 
 def run_figures(a: "RunAnalysis", folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
     """Every figure of one run; notes say which could not be drawn and why."""
-    from ferbench.report import search_plots
-
     label, figs, notes = a.run.label, [], []
     steps: list[tuple[str, str, Callable[[], Any]]] = []
     if a.test is not None:

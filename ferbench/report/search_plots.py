@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from ferbench.report.canvas import new_figure
 from ferbench.results import Trial, finite
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,8 +85,6 @@ def param_importances(trials: Sequence[Trial], space: Mapping[str, Any] | None =
 
 def plot_importances(trials: Sequence[Trial], space: Mapping[str, Any], title: str, *, seed: int = 0) -> "MplFigure":
     """Horizontal bars, most important at the top (as Optuna's plot)."""
-    from ferbench.report.plots import new_figure
-
     imp = param_importances(trials, space, seed=seed)
     names = list(imp)[::-1]
     fig = new_figure(7, 0.8 + 0.45 * max(len(names), 1))
@@ -103,8 +102,6 @@ def plot_parallel(trials: Sequence[Trial], space: Mapping[str, Any], objective: 
     """One vertical axis per searched param plus the objective; a line per trial, coloured by objective."""
     import matplotlib
     from matplotlib.colors import Normalize
-
-    from ferbench.report.plots import new_figure
 
     names, x, y, levels, logs = design_matrix(trials, space)
     data = np.column_stack([x, y]) if len(y) else np.zeros((0, len(names) + 1))

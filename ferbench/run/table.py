@@ -8,25 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-#: Row labels, in the thesis's order.
-HYPER_LABELS = (
-    ("learning_rate", "Learning rate"),
-    ("width", "Width coefficient"),
-    ("depth", "Depth coefficient"),
-    ("dropout", "Dropout"),
-    ("top_filters", "Top filters"),
-    ("drop_connect", "Drop connect"),
-    ("batch_size", "Batch size"),
-    ("label_smoothing", "Label smoothing"),
-)
-METRIC_LABELS = (
-    ("accuracy", "Accuracy"),
-    ("loss", "Loss"),
-    ("precision_macro", "Precision (macro)"),
-    ("recall_macro", "Recall (macro)"),
-    ("f1_macro", "F1 (macro)"),
-    ("f1_weighted", "F1 (weighted)"),
-)
+from ferbench.report.labels import HYPER_LABELS
+from ferbench.report.labels import METRIC_LABELS as _METRIC_LABELS
+
+#: The metrics shown for the test split (the first two for validation), labelled as in the report.
+METRIC_LABELS = tuple((k, label) for k, label in _METRIC_LABELS if k not in ("precision_weighted", "recall_weighted"))
 
 
 def _fmt(v: Any) -> str:

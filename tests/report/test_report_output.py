@@ -176,7 +176,7 @@ def test_plots_folder_that_is_a_file_is_refused(results_dir: Path, tmp_path: Pat
 
 
 def _tiny_figure():
-    from ferbench.report.plots import new_figure
+    from ferbench.report.canvas import new_figure
 
     fig = new_figure(2, 2)
     fig.add_subplot().plot([0, 1], [0, 1])
@@ -184,7 +184,7 @@ def _tiny_figure():
 
 
 def test_plot_written_through_a_symlink(tmp_path: Path):
-    from ferbench.report.plots import save
+    from ferbench.report.canvas import save
 
     real = tmp_path / "real.png"
     real.write_bytes(b"old")
@@ -200,7 +200,7 @@ def test_plot_written_through_a_symlink(tmp_path: Path):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_plot_over_a_fifo_is_refused(tmp_path: Path, no_hang: None):
-    from ferbench.report.plots import save
+    from ferbench.report.canvas import save
 
     os.mkfifo(tmp_path / "curve.png")
     with pytest.raises(FerbenchError, match=r"curve\.png is a FIFO"):
