@@ -6,6 +6,8 @@ out as :class:`rich.text.Text` or with ``markup=False``: ``[/red]`` in a descrip
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -24,7 +26,7 @@ def _range(lo: float, hi: float) -> str:
     return _si(lo) if lo == hi else f"{_si(lo)}–{_si(hi)}"
 
 
-def _workers(s: dict) -> str:
+def _workers(s: dict[str, Any]) -> str:
     """``1 on cpu``, or one process per slot: ``2 processes: w0 gpu:0 (CUDA_VISIBLE_DEVICES=0), ...``."""
     if s["workers"] <= 1:
         return f"{s['workers']} on {', '.join(s['devices'])}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -28,7 +28,7 @@ def _delta(a: Any, b: Any) -> str:
     return ""
 
 
-def _parse_trials(values: Optional[list[str]]) -> list[int] | str | None:
+def _parse_trials(values: list[str] | None) -> list[int] | str | None:
     from ferbench.errors import FerbenchError
 
     if not values:
@@ -41,13 +41,16 @@ def _parse_trials(values: Optional[list[str]]) -> list[int] | str | None:
         raise FerbenchError(f"--trial takes a trial number or 'all'; got {', '.join(values)}") from None
 
 
+_RUN_DIRS = typer.Argument(..., metavar="RUN_DIR", help="Run folders (results/<name>/<run id>).")
+_TRIAL = typer.Option(None, "--trial", metavar="N|all", help="Trial to re-train (repeatable, or 'all'); default the best trial.")
+
+
 def verify(
-    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run folders (results/<name>/<run id>)."),
-    trial: Optional[list[str]] = typer.Option(None, "--trial", metavar="N|all",
-                                              help="Trial to re-train (repeatable, or 'all'); default the best trial."),
-    tolerance: Optional[float] = typer.Option(None, "--tolerance", min=0.0, metavar="X",
-                                              help="Compare real numbers within X (|a-b| <= X*max(1,|a|,|b|)) instead of "
-                                                   "exactly; also allows a different environment or a non-deterministic run."),
+    run_dirs: list[Path] = _RUN_DIRS,
+    trial: list[str] | None = _TRIAL,
+    tolerance: float | None = typer.Option(None, "--tolerance", min=0.0, metavar="X",
+                                           help="Compare real numbers within X (|a-b| <= X*max(1,|a|,|b|)) instead of "
+                                                "exactly; also allows a different environment or a non-deterministic run."),
 ) -> None:
     """Re-train recorded trials from their spec, seed and parameters; compare with the records.
 

@@ -9,8 +9,9 @@ Never imports TensorFlow, Keras or Optuna: everything comes from the files on di
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ferbench.errors import FerbenchError
 from ferbench.report.analysis import RunAnalysis, analyse
@@ -80,7 +81,8 @@ def build_report(
                 sec.notes += notes
             sections.append(sec)
     n = len(analyses)
-    data["summary"] = f"{n} run{'s' if n != 1 else ''}; accuracy and macro-F1 intervals: {int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}"
+    data["summary"] = (f"{n} run{'s' if n != 1 else ''}; accuracy and macro-F1 intervals: "
+                       f"{int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}")
     title = "ferbench report: comparison" if compare else "ferbench report"
     return Report(title=title, sections=sections, data=data)
 
@@ -157,7 +159,8 @@ def write_report(
     with tempfile.TemporaryDirectory(prefix="ferbench-report-") as tmp:
         if want_plots and plots_dir is None:
             plots_dir = Path(tmp)  # HTML to stdout: plots only live inside the page
-        report = build_report(paths, compare=compare, include_runs=None if fmt != "html" else True, baselines_files=baselines_files, plots_dir=plots_dir if want_plots else None, seed=seed)
+        report = build_report(paths, compare=compare, include_runs=None if fmt != "html" else True, baselines_files=baselines_files,
+                              plots_dir=plots_dir if want_plots else None, seed=seed)
         if fmt == "rich" and target is not None:
             import io
 

@@ -7,8 +7,9 @@ pyplot); the search plots (parallel coordinates, importances) live in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ CMAP = "Blues"
 # --------------------------------------------------------------------------- confusion
 
 
-def plot_confusion(cm: np.ndarray, classes: Sequence[str], *, normalised: bool, title: str) -> "MplFigure":
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], *, normalised: bool, title: str) -> MplFigure:
     """Rows true, columns predicted; normalised rows sum to 1 (recall on the diagonal)."""
     cm = np.asarray(cm, dtype=np.float64)
     if normalised:
@@ -64,11 +65,11 @@ def _series(t: Trial, key: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def plot_learning_curves_all(trials: Sequence[Trial], best: Trial | None, title: str) -> "MplFigure":
+def plot_learning_curves_all(trials: Sequence[Trial], best: Trial | None, title: str) -> MplFigure:
     """Validation loss and accuracy per epoch of every complete trial; the best one in bold."""
     fig = new_figure(10, 4)
     axes = fig.subplots(1, 2)
-    for ax, key, label in zip(axes, ("val_loss", "val_accuracy"), ("Validation loss", "Validation accuracy")):
+    for ax, key, label in zip(axes, ("val_loss", "val_accuracy"), ("Validation loss", "Validation accuracy"), strict=True):
         for t in trials:
             x, y = _series(t, key)
             if best is not None and t.number == best.number:
@@ -85,11 +86,11 @@ def plot_learning_curves_all(trials: Sequence[Trial], best: Trial | None, title:
     return fig
 
 
-def plot_learning_curve_best(best: Trial, title: str) -> "MplFigure":
+def plot_learning_curve_best(best: Trial, title: str) -> MplFigure:
     """Training and validation loss and accuracy of the best trial; the kept epoch is marked."""
     fig = new_figure(10, 4)
     axes = fig.subplots(1, 2)
-    for ax, (a, b, label) in zip(axes, (("loss", "val_loss", "Loss"), ("accuracy", "val_accuracy", "Accuracy"))):
+    for ax, (a, b, label) in zip(axes, (("loss", "val_loss", "Loss"), ("accuracy", "val_accuracy", "Accuracy")), strict=True):
         for key, style in ((a, "-"), (b, "--")):
             x, y = _series(best, key)
             if len(x):
@@ -104,7 +105,7 @@ def plot_learning_curve_best(best: Trial, title: str) -> "MplFigure":
     return fig
 
 
-def plot_history(trials: Sequence[Trial], direction: str, metric: str, title: str) -> "MplFigure":
+def plot_history(trials: Sequence[Trial], direction: str, metric: str, title: str) -> MplFigure:
     """Objective of each complete trial by trial number, with the best value so far."""
     done = sorted((t for t in trials if t.state == "complete" and finite(t.objective) is not None), key=lambda t: t.number)
     fig = new_figure(7, 4)
@@ -139,7 +140,7 @@ def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return front
 
 
-def plot_frontier(g: "Group", title: str) -> "MplFigure":
+def plot_frontier(g: Group, title: str) -> MplFigure:
     """Test accuracy against parameters: every complete trial, each run's best, and the baselines.
 
     Baselines with a known size are points; human level and the selected baselines
@@ -190,14 +191,15 @@ def plot_frontier(g: "Group", title: str) -> "MplFigure":
 # --------------------------------------------------------------------------- per-run set
 
 
-def run_figures(a: "RunAnalysis", folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
+def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
     """Every figure of one run; notes say which could not be drawn and why."""
     label, figs, notes = a.run.label, [], []
     steps: list[tuple[str, str, Callable[[], Any]]] = []
     if a.test is not None:
         cm, classes = a.test.confusion, a.run.classes
         steps.append(("confusion_raw", "Confusion matrix (test)", lambda: plot_confusion(cm, classes, normalised=False, title=f"{label}: confusion (test)")))
-        steps.append(("confusion_normalised", "Normalised confusion matrix (test)", lambda: plot_confusion(cm, classes, normalised=True, title=f"{label}: normalised confusion (test)")))
+        steps.append(("confusion_normalised", "Normalised confusion matrix (test)",
+                      lambda: plot_confusion(cm, classes, normalised=True, title=f"{label}: normalised confusion (test)")))
     done = a.run.complete_trials
     if done:
         steps.append(("learning_curves", "Learning curves of every trial", lambda: plot_learning_curves_all(done, a.best, f"{label}: every trial")))

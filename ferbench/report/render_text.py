@@ -98,7 +98,10 @@ def render_csv(report: Report) -> str:
 
 # --------------------------------------------------------------------------- LaTeX
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
 _TEX_UNICODE = {"Δ": r"$\Delta$", "±": r"$\pm$", "α": r"$\alpha$", "–": "--", "−": "-", "≤": r"$\le$"}
 
 
@@ -160,13 +163,17 @@ def section_json(sec: Section, base: Path | None) -> dict[str, Any]:
         "title": sec.title,
         "notes": sec.notes,
         "tables": [table_json(t) for t in sec.tables],
-        "figures": [{"key": f.key, "title": f.title, "png": _figure_path(f, base), "svg": _figure_path(Figure(f.key, f.title, f.svg, f.svg), base)} for f in sec.figures],
+        "figures": [
+            {"key": f.key, "title": f.title, "png": _figure_path(f, base), "svg": _figure_path(Figure(f.key, f.title, f.svg, f.svg), base)}
+            for f in sec.figures
+        ],
     }
 
 
 def render_json(report: Report, base: Path | None = None) -> str:
     """Full-precision numbers for machines: per-run data, comparisons and every table."""
-    doc = {"ferbench_report": 1, "title": report.title, **report.data, "warnings": report.warnings, "sections": [section_json(s, base) for s in report.sections]}
+    doc = {"ferbench_report": 1, "title": report.title, **report.data, "warnings": report.warnings,
+           "sections": [section_json(s, base) for s in report.sections]}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=raw) + "\n"
 
 
@@ -222,7 +229,7 @@ def _print_table(console: Any, t: Any) -> None:
     rt = RichTable(title=title, title_justify="left", show_lines=False, header_style="bold")
     for c in cols:
         rt.add_column(Text(c.label), justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
-    for row, style in zip(cells, styles):
+    for row, style in zip(cells, styles, strict=True):
         rt.add_row(*row, style=style)
     width = natural(rt)
     if width <= console.width or not console.is_terminal:
@@ -235,7 +242,7 @@ def _print_table(console: Any, t: Any) -> None:
         return
     tt = RichTable(title=title, title_justify="left", header_style="bold")
     tt.add_column("", style="bold")
-    for row, style in zip(cells, styles):
+    for row, style in zip(cells, styles, strict=True):
         tt.add_column(row[0], justify="right", style=style)
     for j, c in enumerate(cols[1:], 1):
         tt.add_row(Text(c.label), *(row[j] for row in cells))
@@ -244,11 +251,11 @@ def _print_table(console: Any, t: Any) -> None:
         return
     if t.title:
         console.print(Text(t.title, style="italic"))
-    for row, style in zip(cells, styles):
-        kv = RichTable(title=row[0], title_justify="left", show_header=False, style=style)
+    for row, style in zip(cells, styles, strict=True):
+        kv = RichTable(title=row[0], title_justify="left", show_header=False, style=style or "")
         kv.add_column(style="bold")
         kv.add_column(justify="right")
-        for c, cell in zip(cols[1:], row[1:]):
+        for c, cell in zip(cols[1:], row[1:], strict=True):
             kv.add_row(Text(c.label), cell)
         console.print(kv)
 

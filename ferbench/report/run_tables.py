@@ -61,7 +61,8 @@ def metrics_table(a: RunAnalysis) -> Table:
         val = getattr(v, key)
         t.rows.append({"metric": label, "test": getattr(s, key), "validation": getattr(val, "value", val)})
     if s.from_predictions:
-        t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; loss is the unweighted cross-entropy of the saved probabilities.")
+        t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; "
+                       "loss is the unweighted cross-entropy of the saved probabilities.")
     else:
         t.notes.append("No saved predictions: these are the numbers in the trial record, without confidence intervals.")
     return t
@@ -83,7 +84,9 @@ def hyperparameters_table(a: RunAnalysis) -> Table:
 def per_class_table(a: RunAnalysis) -> Table:
     """Precision, recall, F1 and support of each class on test."""
     assert a.test is not None
-    t = Table(f"{run_key(a)}-per-class", "Per-class scores (test)", [Column("class", "Class"), Column("precision", "Precision", "frac"), Column("recall", "Recall", "frac"), Column("f1", "F1", "frac"), Column("support", "Support", "int")])
+    cols = [Column("class", "Class"), Column("precision", "Precision", "frac"), Column("recall", "Recall", "frac"), Column("f1", "F1", "frac"),
+            Column("support", "Support", "int")]
+    t = Table(f"{run_key(a)}-per-class", "Per-class scores (test)", cols)
     for c, sc in a.test.per_class.items():
         t.rows.append({"class": c, "precision": sc.precision, "recall": sc.recall, "f1": sc.f1, "support": sc.support})
     return t

@@ -16,8 +16,9 @@ import math
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,8 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
 def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     """Write NumPy arrays to an ``.npz`` file atomically (compressed)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    save: Callable[..., None] = np.savez_compressed  # its stubs read **arrays as its keyword options
+    save(buf, **arrays)
     return write_bytes(path, buf.getvalue())
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 #: The least a running trial is said to need: an ETA of ``0s`` would read as "done".

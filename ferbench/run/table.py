@@ -6,7 +6,8 @@ best trial (chosen on validation), then its metrics on the test split.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ferbench.report.labels import HYPER_LABELS
 from ferbench.report.labels import METRIC_LABELS as _METRIC_LABELS

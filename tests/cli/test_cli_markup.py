@@ -23,20 +23,20 @@ def _plan(tmp_path: Path, capsys: pytest.CaptureFixture[str], *sets: str) -> tup
     return rc, out.out
 
 
-def test_plan_prints_a_description_with_markup_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_plan_prints_a_description_with_markup_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out = _plan(tmp_path, capsys)
     assert rc == 0
     assert out.splitlines()[0] == "markup  [/red] [bold]x"
 
 
-def test_plan_prints_set_values_and_paths_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_plan_prints_set_values_and_paths_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out = _plan(tmp_path, capsys, 'description="[bold]b[/bold] [dim]c"', "results=out/[x]")
     assert rc == 0
     assert out.splitlines()[0] == "markup  [bold]b[/bold] [dim]c"
     assert "out/[x]/markup/" in out  # markup would have swallowed "[x]"
 
 
-def test_run_prints_its_results_folder_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+def test_run_prints_its_results_folder_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The end of ``ferbench run``: a results folder with brackets (the spec's ``results:``) is printed as it is."""
     from types import SimpleNamespace
 
@@ -55,7 +55,7 @@ def test_run_prints_its_results_folder_literally(tmp_path: Path, capsys: pytest.
     assert f"results: {folder}" in capsys.readouterr().out
 
 
-def test_verify_prints_folders_and_notes_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+def test_verify_prints_folders_and_notes_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
     import ferbench.run.verify as verify

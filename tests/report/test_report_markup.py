@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from report_helpers import run_dir
 from typer.testing import CliRunner
 
 from ferbench.cli.report import app
 from ferbench.report.model import Column, Report, Section, Table
 from ferbench.report.render_text import print_rich
-from report_helpers import run_dir
 
 runner = CliRunner()
 BASELINE = (
@@ -37,7 +37,7 @@ def bracketed(results_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
     return results_copy, baselines
 
 
-def test_rich_comparison_prints_labels_and_baseline_names_literally(bracketed: tuple[Path, Path]):
+def test_rich_comparison_prints_labels_and_baseline_names_literally(bracketed: tuple[Path, Path]) -> None:
     results, baselines = bracketed
     res = runner.invoke(app, [str(results), "--compare", "--baselines", str(baselines), "--no-plots"])
     assert res.exit_code == 0, res.output
@@ -46,7 +46,7 @@ def test_rich_comparison_prints_labels_and_baseline_names_literally(bracketed: t
     assert "Lab [/red] CNN [dim]v2" in res.stdout.replace("Δ Lab", "")  # its row
 
 
-def test_rich_run_sections_print_labels_literally(bracketed: tuple[Path, Path]):
+def test_rich_run_sections_print_labels_literally(bracketed: tuple[Path, Path]) -> None:
     results, _ = bracketed
     res = runner.invoke(app, [str(run_dir(results, "scaled_fer2013")), "--no-plots"])
     assert res.exit_code == 0, res.output
@@ -55,7 +55,7 @@ def test_rich_run_sections_print_labels_literally(bracketed: tuple[Path, Path]):
 
 
 @pytest.mark.parametrize("width, layout", [(200, "┃ Model [dim] ┃"), (50, "┃ run [bold]a ┃"), (30, "│ Acc [/b] % │    50.00 │")])
-def test_every_table_layout_prints_titles_and_labels_literally(width: int, layout: str):
+def test_every_table_layout_prints_titles_and_labels_literally(width: int, layout: str) -> None:
     """Wide, transposed and key/value layouts (the latter two on a narrow terminal)."""
     cols = [Column("model", "Model [dim]"), Column("acc", "Acc [/b] %", "pct"), Column("f1", "F1 [i]x", "frac"),
             Column("params", "Params [u]", "count"), Column("macs", "MACs [s]", "count")]
@@ -68,5 +68,7 @@ def test_every_table_layout_prints_titles_and_labels_literally(width: int, layou
     print_rich(report, Console(file=buf, width=width, force_terminal=True, color_system=None))
     out = buf.getvalue()
     assert layout in out, out
-    for text in ("Report [/red]", "Section [class_weight=none]", "Title [/red] one", "Acc [/b] %", "Params [u]", "run [bold]a", "run [/x] b", "note [/i]", "warn [/u]"):
+    shown = ("Report [/red]", "Section [class_weight=none]", "Title [/red] one", "Acc [/b] %", "Params [u]",
+             "run [bold]a", "run [/x] b", "note [/i]", "warn [/u]")
+    for text in shown:
         assert text in out, (text, out)

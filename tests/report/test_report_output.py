@@ -13,22 +13,26 @@ import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ferbench.cli.report import app
 from ferbench.errors import FerbenchError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
 
 runner = CliRunner()
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _report(results: Path, out: Path | str, *extra: str):
+def _report(results: Path, out: Path | str, *extra: str) -> Result:
     return runner.invoke(app, [str(results), "--compare", "--format", "markdown", "--out", str(out), "--no-plots", *extra])
 
 
-def _refused(res, *words: str) -> None:
+def _refused(res: Result, *words: str) -> None:
     assert res.exit_code == 2, res.output
     assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
     lines = res.output.strip().splitlines()
@@ -57,7 +61,7 @@ def no_hang() -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def test_regular_file_is_replaced(results_dir: Path, tmp_path: Path):
+def test_regular_file_is_replaced(results_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.md"
     out.write_text("old\n")
     res = _report(results_dir, out)
@@ -66,7 +70,7 @@ def test_regular_file_is_replaced(results_dir: Path, tmp_path: Path):
     assert _leftovers(tmp_path) == []
 
 
-def test_symlink_is_written_through_and_stays_a_link(results_dir: Path, tmp_path: Path):
+def test_symlink_is_written_through_and_stays_a_link(results_dir: Path, tmp_path: Path) -> None:
     real_dir, link_dir = tmp_path / "real", tmp_path / "links"
     real_dir.mkdir()
     link_dir.mkdir()
@@ -81,7 +85,7 @@ def test_symlink_is_written_through_and_stays_a_link(results_dir: Path, tmp_path
     assert _leftovers(real_dir) == [] and _leftovers(link_dir) == []
 
 
-def test_dangling_symlink_creates_its_target(results_dir: Path, tmp_path: Path):
+def test_dangling_symlink_creates_its_target(results_dir: Path, tmp_path: Path) -> None:
     link, target = tmp_path / "report.md", tmp_path / "elsewhere.md"
     link.symlink_to(target.name)
     res = _report(results_dir, link)
@@ -90,7 +94,7 @@ def test_dangling_symlink_creates_its_target(results_dir: Path, tmp_path: Path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_fifo_is_refused_without_blocking(results_dir: Path, tmp_path: Path, no_hang: None):
+def test_fifo_is_refused_without_blocking(results_dir: Path, tmp_path: Path, no_hang: None) -> None:
     fifo = tmp_path / "report.md"
     os.mkfifo(fifo)
     res = _report(results_dir, fifo)
@@ -100,7 +104,7 @@ def test_fifo_is_refused_without_blocking(results_dir: Path, tmp_path: Path, no_
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_symlink_to_a_fifo_is_refused(results_dir: Path, tmp_path: Path, no_hang: None):
+def test_symlink_to_a_fifo_is_refused(results_dir: Path, tmp_path: Path, no_hang: None) -> None:
     fifo, link = tmp_path / "pipe", tmp_path / "report.md"
     os.mkfifo(fifo)
     link.symlink_to(fifo)
@@ -123,7 +127,7 @@ def _device(tmp_path: Path, name: str) -> Path:
 
 
 @pytest.mark.parametrize("name", ["null", "full"])
-def test_device_is_refused(results_dir: Path, tmp_path: Path, name: str):
+def test_device_is_refused(results_dir: Path, tmp_path: Path, name: str) -> None:
     dev = _device(tmp_path, name)
     before = os.lstat(dev)
     _refused(_report(results_dir, dev), str(dev), "character device")
@@ -131,20 +135,20 @@ def test_device_is_refused(results_dir: Path, tmp_path: Path, name: str):
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
 
 
-def test_folder_where_the_file_is_meant_is_refused(results_dir: Path, tmp_path: Path):
+def test_folder_where_the_file_is_meant_is_refused(results_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "out" / "report.md").mkdir(parents=True)
     res = _report(results_dir, f"{tmp_path / 'out'}/")
     _refused(res, str(tmp_path / "out" / "report.md"), "is a folder")
     assert (tmp_path / "out" / "report.md").is_dir()
 
 
-def test_parent_that_is_a_file_is_one_line(results_dir: Path, tmp_path: Path):
+def test_parent_that_is_a_file_is_one_line(results_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     _refused(_report(results_dir, tmp_path / "notes.txt" / "report.md"), "cannot write", str(tmp_path / "notes.txt" / "report.md"))
 
 
 @pytest.mark.skipif(ROOT, reason="root writes into read-only folders; see the simulated test below")
-def test_read_only_folder_is_one_line(results_dir: Path, tmp_path: Path):
+def test_read_only_folder_is_one_line(results_dir: Path, tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
@@ -154,7 +158,7 @@ def test_read_only_folder_is_one_line(results_dir: Path, tmp_path: Path):
         ro.chmod(0o755)
 
 
-def test_permission_denied_is_one_line_and_leaves_nothing(results_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_permission_denied_is_one_line_and_leaves_nothing(results_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A folder we may not write to, simulated (root may write anywhere): the final rename is refused."""
 
     def denied(src: object, dst: object) -> None:
@@ -165,7 +169,7 @@ def test_permission_denied_is_one_line_and_leaves_nothing(results_dir: Path, tmp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_plots_folder_that_is_a_file_is_refused(results_dir: Path, tmp_path: Path):
+def test_plots_folder_that_is_a_file_is_refused(results_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "report-plots").write_text("not a folder")
     res = runner.invoke(app, [str(results_dir), "--compare", "--format", "markdown", "--out", str(tmp_path / "report.md"), "--plots"])
     _refused(res, str(tmp_path / "report-plots"), "not a folder")
@@ -175,7 +179,7 @@ def test_plots_folder_that_is_a_file_is_refused(results_dir: Path, tmp_path: Pat
 # --------------------------------------------------------------------------- plot files follow the same policy
 
 
-def _tiny_figure():
+def _tiny_figure() -> MplFigure:
     from ferbench.report.canvas import new_figure
 
     fig = new_figure(2, 2)
@@ -183,7 +187,7 @@ def _tiny_figure():
     return fig
 
 
-def test_plot_written_through_a_symlink(tmp_path: Path):
+def test_plot_written_through_a_symlink(tmp_path: Path) -> None:
     from ferbench.report.canvas import save
 
     real = tmp_path / "real.png"
@@ -199,7 +203,7 @@ def test_plot_written_through_a_symlink(tmp_path: Path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_plot_over_a_fifo_is_refused(tmp_path: Path, no_hang: None):
+def test_plot_over_a_fifo_is_refused(tmp_path: Path, no_hang: None) -> None:
     from ferbench.report.canvas import save
 
     os.mkfifo(tmp_path / "curve.png")

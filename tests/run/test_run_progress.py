@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from ferbench.run.progress import LiveReporter, PlainReporter, Reporter, RunInfo, fmt_duration, make_reporter
 
 INFO = RunInfo(name="tiny", run_id="0123456789ab", index=1, total_runs=2, target=3, finished=1, folder="results/tiny/x",
@@ -103,12 +105,10 @@ class _Clock:
         return self.now
 
 
-def test_eta_is_never_zero_while_a_trial_is_left_or_running(monkeypatch) -> None:
+def test_eta_is_never_zero_while_a_trial_is_left_or_running(monkeypatch: pytest.MonkeyPatch) -> None:
     """One trial of 12 s (two 5 s epochs, 2 s to evaluate), then the last trial runs slower."""
-    import ferbench.run.progress as progress
-
     clock = _Clock()
-    monkeypatch.setattr(progress.time, "monotonic", clock)
+    monkeypatch.setattr("ferbench.run.progress.time.monotonic", clock)
     r = Reporter()
     r.run_started(INFO)  # 3 trials, 1 already finished, at most 2 epochs each
     r.trial_started(4, {})
@@ -136,11 +136,9 @@ def test_eta_is_never_zero_while_a_trial_is_left_or_running(monkeypatch) -> None
     assert r.eta_s() == 0.0
 
 
-def test_eta_of_a_running_trial_is_at_least_a_second(monkeypatch) -> None:
-    import ferbench.run.progress as progress
-
+def test_eta_of_a_running_trial_is_at_least_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = _Clock()
-    monkeypatch.setattr(progress.time, "monotonic", clock)
+    monkeypatch.setattr("ferbench.run.progress.time.monotonic", clock)
     r = Reporter()
     r.run_started(INFO)
     r.trial_started(4, {})
