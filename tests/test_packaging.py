@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,6 +19,24 @@ def test_every_subpackage_is_listed() -> None:
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "ferbench").rglob("__init__.py")}
     assert on_disk <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(on_disk - listed)}"
+
+
+#: Distributions whose import name is not their project name.
+IMPORT_NAMES = {"pyyaml": "yaml", "scikit-learn": "sklearn", "pillow": "PIL"}
+
+
+def test_every_dependency_is_imported() -> None:
+    """A declared dependency nothing imports is dead weight in every install."""
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = {IMPORT_NAMES.get(n, n.replace("-", "_")) for n in (re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0].lower() for d in deps)}
+    imported: set[str] = set()
+    for path in (REPO / "ferbench").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    assert wanted <= imported, f"declared in pyproject.toml but imported nowhere in ferbench/: {sorted(wanted - imported)}"
 
 
 @pytest.mark.slow

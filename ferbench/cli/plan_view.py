@@ -1,9 +1,16 @@
-"""Human-readable rendering of a plan (rich)."""
+"""Human-readable rendering of a plan (rich).
+
+Everything from the spec (description, ``--set`` values, paths, choices, notes) goes
+out as :class:`rich.text.Text` or with ``markup=False``: ``[/red]`` in a description is text.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ferbench.plan import Plan, run_summary
 
@@ -19,7 +26,7 @@ def _range(lo: float, hi: float) -> str:
     return _si(lo) if lo == hi else f"{_si(lo)}–{_si(hi)}"
 
 
-def _workers(s: dict) -> str:
+def _workers(s: dict[str, Any]) -> str:
     """``1 on cpu``, or one process per slot: ``2 processes: w0 gpu:0 (CUDA_VISIBLE_DEVICES=0), ...``."""
     if s["workers"] <= 1:
         return f"{s['workers']} on {', '.join(s['devices'])}"
@@ -29,9 +36,12 @@ def _workers(s: dict) -> str:
 
 
 def print_plan(plan: Plan, console: Console | None = None) -> None:
+    """Print the plan's runs, budgets, costs, search space and notes; user text is printed literally."""
     console = console or Console()
     spec = plan.spec
-    console.print(f"[bold]{spec.name}[/bold]  {spec.description}".rstrip())
+    head = Text.assemble((spec.name, "bold"), "  ", spec.description)
+    head.rstrip()
+    console.print(head)
     summaries = [run_summary(r) for r in plan.runs]
     console.print(f"{len(summaries)} run(s)")
     for s in summaries:
@@ -50,7 +60,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
             ("storage", s["storage"]),
             ("results", s["results_dir"]),
         ):
-            table.add_row(key, value)
+            table.add_row(key, Text(value))
         console.print(table)
         console.print()
     first = summaries[0]
@@ -64,9 +74,9 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
                 rng = "{" + ", ".join(map(str, p["choices"])) + "}"
             else:
                 rng = f"{p['kind']} [{p['low']}, {p['high']}]" + (f" step {p['step']}" if p["step"] else "") + (" log" if p["log"] else "")
-            space.add_row(p["name"], p["key"], rng)
+            space.add_row(p["name"], p["key"], Text(rng))
         console.print(space)
     fixed = ", ".join(f"{k}={v}" for k, v in first["fixed"].items())
-    console.print(f"fixed: {fixed}")
+    console.print(f"fixed: {fixed}", markup=False)
     for note in dict.fromkeys(n for s in summaries for n in s["notes"]):
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from ferbench.errors import FerbenchError
-
-FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
+from ferbench.report.formats import FORMATS
 
 app = typer.Typer(
     add_completion=False,
@@ -28,7 +26,7 @@ app = typer.Typer(
 )
 
 
-def _list_baselines(files: List[Path]) -> None:
+def _list_baselines(files: list[Path]) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -45,14 +43,23 @@ def _list_baselines(files: List[Path]) -> None:
     Console().print(t)
 
 
+_RESULTS = typer.Argument(
+    None, help="Run folders or folders of runs (searched for run.json). Default: results/ without results/reference/", show_default=False,
+)
+_BASELINES = typer.Option([], "--baselines", help="Extra baselines YAML file (repeatable); see docs/report.md.", show_default=False)
+
+
 def report_command(
-    results: Optional[List[Path]] = typer.Argument(None, help="Run folders or folders of runs (searched for run.json). Default: results/ without results/reference/", show_default=False),
-    compare: bool = typer.Option(False, "--compare", help="One table per dataset across runs and matching baselines, with 95% CIs, Δ and paired McNemar tests."),
-    baselines: List[Path] = typer.Option([], "--baselines", help="Extra baselines YAML file (repeatable); see docs/report.md.", show_default=False),
+    results: list[Path] | None = _RESULTS,
+    compare: bool = typer.Option(False, "--compare",
+                                 help="One table per dataset across runs and matching baselines, with 95% CIs, Δ and paired McNemar tests."),
+    baselines: list[Path] = _BASELINES,
     fmt: str = typer.Option("rich", "--format", "-f", help=f"Output format: {' | '.join(FORMATS)}."),
     # A str, not a Path: a trailing slash (out/) means "a folder" and Path would drop it.
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write to this file (plots go to <stem>-plots/ beside it) or, with a trailing slash or an existing folder, to report.<ext> + plots/ in it."),
-    plots: Optional[bool] = typer.Option(None, "--plots/--no-plots", help="PNG+SVG figures (default: on with --out or html).", show_default=False),
+    out: str | None = typer.Option(None, "--out", "-o", help="Write to this file (plots go to <stem>-plots/ beside it) or, with a trailing slash "
+                                   "or an existing folder, to report.<ext> + plots/ in it. A symbolic link is written through; "
+                                   "devices and FIFOs are refused."),
+    plots: bool | None = typer.Option(None, "--plots/--no-plots", help="PNG+SVG figures (default: on with --out or html).", show_default=False),
     list_baselines: bool = typer.Option(False, "--list-baselines", help="List the baselines (built-in and --baselines files) and exit."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the importance forest."),
 ) -> None:

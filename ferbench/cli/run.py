@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
 from ferbench.cli.common import SET_OPTION, overrides
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
 
 
 def _console() -> Console:
@@ -24,15 +24,19 @@ def _console() -> Console:
     return Console()
 
 
+_SPEC = typer.Argument(..., help="The spec file.")
+_RUN_IDS = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (repeatable).")
+
+
 def run(
-    spec: Path = typer.Argument(..., help="The spec file."),
-    sets: Optional[list[str]] = SET_OPTION,
-    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Override search.trials (a quick check; changes the run id)."),
-    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", min=1, help="Override train.max_epochs (changes the run id)."),
+    spec: Path = _SPEC,
+    sets: list[str] | None = SET_OPTION,
+    trials: int | None = typer.Option(None, "--trials", min=1, help="Override search.trials (a quick check; changes the run id)."),
+    max_epochs: int | None = typer.Option(None, "--max-epochs", min=1, help="Override train.max_epochs (changes the run id)."),
     fresh: bool = typer.Option(False, "--fresh", help="Start over: move an existing run folder to <name>/.old/ (never deleted)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress; one summary line per run."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder; $FERBENCH_STORAGE)."),
-    run_ids: Optional[list[str]] = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (repeatable)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder; $FERBENCH_STORAGE)."),
+    run_ids: list[str] | None = _RUN_IDS,
 ) -> None:
     """Train and search: every run of the spec's plan, resumable; prints the best trial of each.
 
@@ -59,19 +63,24 @@ def run(
 
         names = {p.name for p in read_resolved(Path(r.folder) / "spec.resolved.yaml").search.space}
         console.print(best_table(info, best, names))
-        console.print(f"results: {r.folder}")
+        console.print(f"results: {r.folder}", markup=False)
     if any(r.status != "complete" for r in results):
         raise typer.Exit(1)
 
 
+_TARGET = typer.Argument(..., metavar="MODEL_OR_RUN", help="A .keras model file, or a run folder (its best/model.keras).")
+_EVAL_SPEC = typer.Option(None, "--spec", help="Spec whose data to evaluate on (default: the run folder's own spec).")
+_EVAL_OUT = typer.Option(None, "--out", help="Output folder (default: <results>/<spec name>/eval-<id>).")
+
+
 def evaluate(
-    target: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="A .keras model file, or a run folder (its best/model.keras)."),
-    spec: Optional[Path] = typer.Option(None, "--spec", help="Spec whose data to evaluate on (default: the run folder's own spec)."),
-    sets: Optional[list[str]] = SET_OPTION,
+    target: Path = _TARGET,
+    spec: Path | None = _EVAL_SPEC,
+    sets: list[str] | None = SET_OPTION,
     split: str = typer.Option("test", "--split", help="The spec split that fills the record's test metrics: test, validation or train."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: <results>/<spec name>/eval-<id>)."),
+    out: Path | None = _EVAL_OUT,
     input_range: str = typer.Option("0-255", "--input-range", help="Pixel range the model expects: 0-255 (ferbench, Keras applications), 0-1 or -1-1."),
-    name: Optional[str] = typer.Option(None, "--name", help="What reports call it (default: the run's spec name, or the model file's name)."),
+    name: str | None = typer.Option(None, "--name", help="What reports call it (default: the run's spec name, or the model file's name)."),
 ) -> None:
     """Evaluate a saved Keras model on a spec's data; writes the same records as a run (one trial)."""
     from ferbench.run.evaluate import evaluate_model
@@ -79,16 +88,16 @@ def evaluate(
 
     result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range,
                             name=name)
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     assert result.record.test is not None  # an evaluation scores the test block
     m = result.record.test.to_dict()
-    table = Table(title=escape(f"{result.name} ({target}), {split}, n={m['n']}"))
+    table = Table(title=Text(f"{result.name} ({target}), {split}, n={m['n']}"))
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     for key, label in METRIC_LABELS:
         table.add_row(label, f"{m[key]:.4f}")
     console = _console()
     console.print(table)
-    console.print(f"results: {result.folder}")
+    console.print(f"results: {result.folder}", markup=False)

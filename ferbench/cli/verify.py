@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -28,7 +28,7 @@ def _delta(a: Any, b: Any) -> str:
     return ""
 
 
-def _parse_trials(values: Optional[list[str]]) -> list[int] | str | None:
+def _parse_trials(values: list[str] | None) -> list[int] | str | None:
     from ferbench.errors import FerbenchError
 
     if not values:
@@ -41,13 +41,16 @@ def _parse_trials(values: Optional[list[str]]) -> list[int] | str | None:
         raise FerbenchError(f"--trial takes a trial number or 'all'; got {', '.join(values)}") from None
 
 
+_RUN_DIRS = typer.Argument(..., metavar="RUN_DIR", help="Run folders (results/<name>/<run id>).")
+_TRIAL = typer.Option(None, "--trial", metavar="N|all", help="Trial to re-train (repeatable, or 'all'); default the best trial.")
+
+
 def verify(
-    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run folders (results/<name>/<run id>)."),
-    trial: Optional[list[str]] = typer.Option(None, "--trial", metavar="N|all",
-                                              help="Trial to re-train (repeatable, or 'all'); default the best trial."),
-    tolerance: Optional[float] = typer.Option(None, "--tolerance", min=0.0, metavar="X",
-                                              help="Compare real numbers within X (|a-b| <= X*max(1,|a|,|b|)) instead of "
-                                                   "exactly; also allows a different environment or a non-deterministic run."),
+    run_dirs: list[Path] = _RUN_DIRS,
+    trial: list[str] | None = _TRIAL,
+    tolerance: float | None = typer.Option(None, "--tolerance", min=0.0, metavar="X",
+                                           help="Compare real numbers within X (|a-b| <= X*max(1,|a|,|b|)) instead of "
+                                                "exactly; also allows a different environment or a non-deterministic run."),
 ) -> None:
     """Re-train recorded trials from their spec, seed and parameters; compare with the records.
 
@@ -58,6 +61,7 @@ def verify(
     """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from ferbench.errors import FerbenchError
     from ferbench.run.verify import verify_run
@@ -76,15 +80,15 @@ def verify(
             continue
         how = "exactly" if tolerance is None else f"within {tolerance:g}"
         for note in result.notes:
-            console.print(f"note: {note}", highlight=False)
+            console.print(f"note: {note}", highlight=False, markup=False)
         numbers = ", ".join(str(t.trial) for t in result.trials)
         compared = sum(t.compared for t in result.trials)
         if result.ok:
-            console.print(f"ok  {folder}: trial(s) {numbers} reproduced {how} ({compared} values)", highlight=False)
+            console.print(f"ok  {folder}: trial(s) {numbers} reproduced {how} ({compared} values)", highlight=False, markup=False)
             continue
         mismatch = True
         diffs = result.differences
-        table = Table(title=f"{folder}: {len(diffs)} of {compared} values differ ({how})")
+        table = Table(title=Text(f"{folder}: {len(diffs)} of {compared} values differ ({how})"))
         for col, justify in (("trial", "right"), ("field", "left"), ("recorded", "right"), ("re-run", "right"), ("difference", "right")):
             table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
         for d in diffs[:SHOWN]:
@@ -92,7 +96,7 @@ def verify(
         if len(diffs) > SHOWN:
             table.add_row("", f"... and {len(diffs) - SHOWN} more", "", "", "")
         console.print(table)
-        console.print(f"MISMATCH  {folder}: trial(s) {numbers} did not reproduce {how}", highlight=False)
+        console.print(f"MISMATCH  {folder}: trial(s) {numbers} did not reproduce {how}", highlight=False, markup=False)
     if mismatch:
         raise typer.Exit(1)
     if cannot:

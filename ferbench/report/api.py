@@ -9,18 +9,18 @@ Never imports TensorFlow, Keras or Optuna: everything comes from the files on di
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ferbench.errors import FerbenchError
 from ferbench.report.analysis import RunAnalysis, analyse
 from ferbench.report.baselines import Baseline, load_baselines
+from ferbench.report.formats import EXTENSIONS, FORMATS
 from ferbench.report.model import Report, Section
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from ferbench.results import load_runs
-
-FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
-EXTENSIONS = {"rich": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "json": "json", "html": "html"}
+from ferbench.results.atomic import output_target, write_output_text
 
 
 def build_report(
@@ -63,8 +63,9 @@ def build_report(
         for g in groups:
             sec = compare_section(g)
             if plots_dir is not None:
+                from ferbench.report.canvas import save
                 from ferbench.report.compare import group_title
-                from ferbench.report.plots import plot_frontier, save
+                from ferbench.report.plots import plot_frontier
 
                 fig = plot_frontier(g, f"Accuracy against parameters: {group_title(g.dataset, g.num_classes)}")
                 sec.figures.append(save(fig, plots_dir / g.key, "efficiency_frontier", "Accuracy against parameters (efficiency frontier)"))
@@ -80,7 +81,8 @@ def build_report(
                 sec.notes += notes
             sections.append(sec)
     n = len(analyses)
-    data["summary"] = f"{n} run{'s' if n != 1 else ''}; accuracy and macro-F1 intervals: {int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}"
+    data["summary"] = (f"{n} run{'s' if n != 1 else ''}; accuracy and macro-F1 intervals: "
+                       f"{int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}")
     title = "ferbench report: comparison" if compare else "ferbench report"
     return Report(title=title, sections=sections, data=data)
 
@@ -147,13 +149,18 @@ def write_report(
     if fmt not in FORMATS:
         raise FerbenchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     target, plots_dir = output_paths(out, fmt)
+    if target is not None:
+        output_target(target)  # refuse a device, FIFO or folder before any work (and before plots land beside it)
     want_plots = (target is not None or fmt == "html") if plots is None else plots
     if want_plots and plots_dir is None and fmt != "html":
         raise FerbenchError("--plots writes PNG and SVG files beside the report: give --out PATH (or --format html, which embeds them)")
+    if want_plots and plots_dir is not None and plots_dir.exists() and not plots_dir.is_dir():
+        raise FerbenchError(f"{plots_dir} is not a folder, and the plots go there: move it away, choose another --out, or pass --no-plots")
     with tempfile.TemporaryDirectory(prefix="ferbench-report-") as tmp:
         if want_plots and plots_dir is None:
             plots_dir = Path(tmp)  # HTML to stdout: plots only live inside the page
-        report = build_report(paths, compare=compare, include_runs=None if fmt != "html" else True, baselines_files=baselines_files, plots_dir=plots_dir if want_plots else None, seed=seed)
+        report = build_report(paths, compare=compare, include_runs=None if fmt != "html" else True, baselines_files=baselines_files,
+                              plots_dir=plots_dir if want_plots else None, seed=seed)
         if fmt == "rich" and target is not None:
             import io
 
@@ -171,8 +178,5 @@ def write_report(
 
         sys.stdout.write(text)
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_file = target.with_name(f".{target.name}.tmp")
-    tmp_file.write_text(text, encoding="utf-8")
-    os.replace(tmp_file, target)  # a half-written report never replaces a good one
-    return target
+    # Atomic, so a half-written report never replaces a good one; through a symlink, never over a device.
+    return write_output_text(target, text)

@@ -1,16 +1,20 @@
 """Figures of one run and of a comparison, written as PNG and SVG.
 
-Matplotlib is used through ``matplotlib.figure.Figure`` (no pyplot state, no GUI
-backend): the Agg canvas renders PNG, the SVG backend SVG, on any headless machine.
+Figures are made and written by :mod:`ferbench.report.canvas` (matplotlib without
+pyplot); the search plots (parallel coordinates, importances) live in
+:mod:`ferbench.report.search_plots`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ferbench.report import search_plots
+from ferbench.report.canvas import new_figure, save
 from ferbench.report.model import Figure
 from ferbench.results import TrialRecord
 from ferbench.results.read import finite
@@ -22,34 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ferbench.report.compare import Group
 
 CMAP = "Blues"
-DPI = 110
-
-
-def new_figure(w: float, h: float) -> "MplFigure":
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # only matters if pyplot is imported later in this process
-    from matplotlib.figure import Figure as MplFigure
-
-    return MplFigure(figsize=(w, h), layout="constrained")
-
-
-def save(fig: "MplFigure", folder: Path, name: str, title: str) -> Figure:
-    """Write ``name.png`` and ``name.svg``; SVG ids and metadata are fixed so reruns give equal files."""
-    import matplotlib
-
-    folder.mkdir(parents=True, exist_ok=True)
-    png, svg = folder / f"{name}.png", folder / f"{name}.svg"
-    fig.savefig(png, dpi=DPI, metadata={"Software": None})
-    with matplotlib.rc_context({"svg.hashsalt": "ferbench", "svg.fonttype": "none"}):
-        fig.savefig(svg, metadata={"Date": None, "Creator": None})
-    return Figure(name, title, png, svg)
 
 
 # --------------------------------------------------------------------------- confusion
 
 
-def plot_confusion(cm: np.ndarray, classes: Sequence[str], *, normalised: bool, title: str) -> "MplFigure":
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], *, normalised: bool, title: str) -> MplFigure:
     """Rows true, columns predicted; normalised rows sum to 1 (recall on the diagonal)."""
     cm = np.asarray(cm, dtype=np.float64)
     if normalised:
@@ -84,11 +66,11 @@ def _series(t: TrialRecord, key: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def plot_learning_curves_all(trials: Sequence[TrialRecord], best: TrialRecord | None, title: str) -> "MplFigure":
+def plot_learning_curves_all(trials: Sequence[TrialRecord], best: TrialRecord | None, title: str) -> MplFigure:
     """Validation loss and accuracy per epoch of every complete trial; the best one in bold."""
     fig = new_figure(10, 4)
     axes = fig.subplots(1, 2)
-    for ax, key, label in zip(axes, ("val_loss", "val_accuracy"), ("Validation loss", "Validation accuracy")):
+    for ax, key, label in zip(axes, ("val_loss", "val_accuracy"), ("Validation loss", "Validation accuracy"), strict=True):
         for t in trials:
             x, y = _series(t, key)
             if best is not None and t.number == best.number:
@@ -105,11 +87,11 @@ def plot_learning_curves_all(trials: Sequence[TrialRecord], best: TrialRecord | 
     return fig
 
 
-def plot_learning_curve_best(best: TrialRecord, title: str) -> "MplFigure":
+def plot_learning_curve_best(best: TrialRecord, title: str) -> MplFigure:
     """Training and validation loss and accuracy of the best trial; the kept epoch is marked."""
     fig = new_figure(10, 4)
     axes = fig.subplots(1, 2)
-    for ax, (a, b, label) in zip(axes, (("loss", "val_loss", "Loss"), ("accuracy", "val_accuracy", "Accuracy"))):
+    for ax, (a, b, label) in zip(axes, (("loss", "val_loss", "Loss"), ("accuracy", "val_accuracy", "Accuracy")), strict=True):
         for key, style in ((a, "-"), (b, "--")):
             x, y = _series(best, key)
             if len(x):
@@ -124,7 +106,7 @@ def plot_learning_curve_best(best: TrialRecord, title: str) -> "MplFigure":
     return fig
 
 
-def plot_history(trials: Sequence[TrialRecord], direction: str, metric: str, title: str) -> "MplFigure":
+def plot_history(trials: Sequence[TrialRecord], direction: str, metric: str, title: str) -> MplFigure:
     """Objective of each complete trial by trial number, with the best value so far."""
     done = sorted((t for t in trials if t.state == "complete" and finite(t.objective) is not None), key=lambda t: t.number)
     fig = new_figure(7, 4)
@@ -159,7 +141,7 @@ def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return front
 
 
-def plot_frontier(g: "Group", title: str) -> "MplFigure":
+def plot_frontier(g: Group, title: str) -> MplFigure:
     """Test accuracy against parameters: every complete trial, each run's best, and the baselines.
 
     Baselines with a known size are points; human level and the selected baselines
@@ -210,16 +192,15 @@ def plot_frontier(g: "Group", title: str) -> "MplFigure":
 # --------------------------------------------------------------------------- per-run set
 
 
-def run_figures(a: "RunAnalysis", folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
+def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
     """Every figure of one run; notes say which could not be drawn and why."""
-    from ferbench.report import search_plots
-
     label, figs, notes = a.run.label, [], []
     steps: list[tuple[str, str, Callable[[], Any]]] = []
     if a.test is not None:
         cm, classes = a.test.confusion, a.run.classes
         steps.append(("confusion_raw", "Confusion matrix (test)", lambda: plot_confusion(cm, classes, normalised=False, title=f"{label}: confusion (test)")))
-        steps.append(("confusion_normalised", "Normalised confusion matrix (test)", lambda: plot_confusion(cm, classes, normalised=True, title=f"{label}: normalised confusion (test)")))
+        steps.append(("confusion_normalised", "Normalised confusion matrix (test)",
+                      lambda: plot_confusion(cm, classes, normalised=True, title=f"{label}: normalised confusion (test)")))
     done = a.run.complete_trials
     if done:
         steps.append(("learning_curves", "Learning curves of every trial", lambda: plot_learning_curves_all(done, a.best, f"{label}: every trial")))

@@ -98,7 +98,10 @@ def render_csv(report: Report) -> str:
 
 # --------------------------------------------------------------------------- LaTeX
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
 _TEX_UNICODE = {"Δ": r"$\Delta$", "±": r"$\pm$", "α": r"$\alpha$", "–": "--", "−": "-", "≤": r"$\le$"}
 
 
@@ -160,13 +163,17 @@ def section_json(sec: Section, base: Path | None) -> dict[str, Any]:
         "title": sec.title,
         "notes": sec.notes,
         "tables": [table_json(t) for t in sec.tables],
-        "figures": [{"key": f.key, "title": f.title, "png": _figure_path(f, base), "svg": _figure_path(Figure(f.key, f.title, f.svg, f.svg), base)} for f in sec.figures],
+        "figures": [
+            {"key": f.key, "title": f.title, "png": _figure_path(f, base), "svg": _figure_path(Figure(f.key, f.title, f.svg, f.svg), base)}
+            for f in sec.figures
+        ],
     }
 
 
 def render_json(report: Report, base: Path | None = None) -> str:
     """Full-precision numbers for machines: per-run data, comparisons and every table."""
-    doc = {"ferbench_report": 1, "title": report.title, **report.data, "warnings": report.warnings, "sections": [section_json(s, base) for s in report.sections]}
+    doc = {"ferbench_report": 1, "title": report.title, **report.data, "warnings": report.warnings,
+           "sections": [section_json(s, base) for s in report.sections]}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=raw) + "\n"
 
 
@@ -174,15 +181,19 @@ def render_json(report: Report, base: Path | None = None) -> str:
 
 
 def print_rich(report: Report, console: Any = None) -> None:
-    """Tables in the terminal (to ``console``, a rich Console; stdout by default)."""
+    """Tables in the terminal (to ``console``, a rich Console; stdout by default).
+
+    Every string goes out as :class:`rich.text.Text`, never as markup: run labels
+    (``name [class_weight=none]``), spec and baseline names and paths are shown as they are.
+    """
     from rich.console import Console
     from rich.text import Text
 
     console = console or Console()
-    console.rule(f"[bold]{report.title}")
+    console.rule(Text(report.title, style="bold"))
     for sec in report.sections:
         console.print()
-        console.rule(f"[bold cyan]{sec.title}", align="left")
+        console.rule(Text(sec.title, style="bold cyan"), align="left")
         for t in sec.tables:
             _print_table(console, t)
             for n in t.notes:
@@ -204,6 +215,7 @@ def _print_table(console: Any, t: Any) -> None:
     """
     from rich.measure import Measurement
     from rich.table import Table as RichTable
+    from rich.text import Text
 
     # The terminal is narrow: citations stay in the file formats and in --list-baselines.
     cols = [c for c in t.columns if c.key != "source"]
@@ -213,10 +225,11 @@ def _print_table(console: Any, t: Any) -> None:
     def natural(table: Any) -> int:
         return Measurement.get(console, console.options.update_width(10_000), table).maximum
 
-    rt = RichTable(title=t.title, title_justify="left", show_lines=False, header_style="bold")
+    title = Text(t.title)
+    rt = RichTable(title=title, title_justify="left", show_lines=False, header_style="bold")
     for c in cols:
-        rt.add_column(c.label, justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
-    for row, style in zip(cells, styles):
+        rt.add_column(Text(c.label), justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
+    for row, style in zip(cells, styles, strict=True):
         rt.add_row(*row, style=style)
     width = natural(rt)
     if width <= console.width or not console.is_terminal:
@@ -227,23 +240,23 @@ def _print_table(console: Any, t: Any) -> None:
         finally:
             console.width = saved
         return
-    tt = RichTable(title=t.title, title_justify="left", header_style="bold")
+    tt = RichTable(title=title, title_justify="left", header_style="bold")
     tt.add_column("", style="bold")
-    for row, style in zip(cells, styles):
+    for row, style in zip(cells, styles, strict=True):
         tt.add_column(row[0], justify="right", style=style)
     for j, c in enumerate(cols[1:], 1):
-        tt.add_row(c.label, *(row[j] for row in cells))
+        tt.add_row(Text(c.label), *(row[j] for row in cells))
     if natural(tt) <= console.width:
         console.print(tt)
         return
     if t.title:
-        console.print(t.title, style="italic")
-    for row, style in zip(cells, styles):
-        kv = RichTable(title=row[0], title_justify="left", show_header=False, style=style)
+        console.print(Text(t.title, style="italic"))
+    for row, style in zip(cells, styles, strict=True):
+        kv = RichTable(title=row[0], title_justify="left", show_header=False, style=style or "")
         kv.add_column(style="bold")
         kv.add_column(justify="right")
-        for c, cell in zip(cols[1:], row[1:]):
-            kv.add_row(c.label, cell)
+        for c, cell in zip(cols[1:], row[1:], strict=True):
+            kv.add_row(Text(c.label), cell)
         console.print(kv)
 
 

@@ -6,20 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ferbench.report.analysis import RunAnalysis, train_time
+from ferbench.report.labels import METRIC_LABELS, hyper_label
 from ferbench.report.model import Column, Section, Table, slug
 from ferbench.report.stats import Estimate
-
-#: How the thesis names the searched values.
-HP_LABELS = {
-    "learning_rate": "Learning rate",
-    "width": "Width coefficient",
-    "depth": "Depth coefficient",
-    "dropout": "Dropout rate",
-    "top_filters": "Top filters (numTopFilters)",
-    "drop_connect": "Drop-connect rate",
-    "batch_size": "Batch size",
-    "label_smoothing": "Label smoothing",
-}
 
 
 def run_key(a: RunAnalysis) -> str:
@@ -67,20 +56,13 @@ def metrics_table(a: RunAnalysis) -> Table:
         [Column("metric", "Metric"), Column("test", "Test", "frac"), Column("validation", "Validation", "frac")],
     )
 
-    def row(name: str, test: Any, val: Any) -> None:
-        t.rows.append({"metric": name, "test": test, "validation": getattr(val, "value", val)})
-
     s, v = a.test, a.validation
-    row("Accuracy", s.accuracy, v.accuracy)
-    row("Loss", s.loss, v.loss)
-    row("Precision (macro)", s.precision_macro, v.precision_macro)
-    row("Recall (macro)", s.recall_macro, v.recall_macro)
-    row("F1 (macro)", s.f1_macro, v.f1_macro)
-    row("Precision (weighted)", s.precision_weighted, v.precision_weighted)
-    row("Recall (weighted)", s.recall_weighted, v.recall_weighted)
-    row("F1 (weighted)", s.f1_weighted, v.f1_weighted)
+    for key, label in METRIC_LABELS:
+        val = getattr(v, key)
+        t.rows.append({"metric": label, "test": getattr(s, key), "validation": getattr(val, "value", val)})
     if s.from_predictions:
-        t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; loss is the unweighted cross-entropy of the saved probabilities.")
+        t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; "
+                       "loss is the unweighted cross-entropy of the saved probabilities.")
     else:
         t.notes.append("No saved predictions: these are the numbers in the trial record, without confidence intervals.")
     return t
@@ -92,17 +74,19 @@ def hyperparameters_table(a: RunAnalysis) -> Table:
     t = Table(f"{run_key(a)}-hyperparameters", f"Best hyperparameters (trial {a.best.number})", [Column("name", "Hyperparameter"), Column("value", "Value", "num"), Column("searched", "Searched", "bool")])
     searched = dict(a.best.params)
     for k, v in searched.items():
-        t.rows.append({"name": HP_LABELS.get(k, k), "value": v, "searched": True})
+        t.rows.append({"name": hyper_label(k), "value": v, "searched": True})
     for k, v in a.best.hyperparameters.items():
         if k not in searched:
-            t.rows.append({"name": HP_LABELS.get(k, k), "value": v, "searched": False})
+            t.rows.append({"name": hyper_label(k), "value": v, "searched": False})
     return t
 
 
 def per_class_table(a: RunAnalysis) -> Table:
     """Precision, recall, F1 and support of each class on test."""
     assert a.test is not None
-    t = Table(f"{run_key(a)}-per-class", "Per-class scores (test)", [Column("class", "Class"), Column("precision", "Precision", "frac"), Column("recall", "Recall", "frac"), Column("f1", "F1", "frac"), Column("support", "Support", "int")])
+    cols = [Column("class", "Class"), Column("precision", "Precision", "frac"), Column("recall", "Recall", "frac"), Column("f1", "F1", "frac"),
+            Column("support", "Support", "int")]
+    t = Table(f"{run_key(a)}-per-class", "Per-class scores (test)", cols)
     for c, sc in a.test.per_class.items():
         t.rows.append({"class": c, "precision": sc.precision, "recall": sc.recall, "f1": sc.f1, "support": sc.support})
     return t

@@ -9,10 +9,12 @@ fitted on log10 of the value, as Optuna does; choices are ordinal-encoded.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ferbench.report.canvas import new_figure
 from ferbench.results import TrialRecord
 from ferbench.results.read import finite
 
@@ -80,19 +82,17 @@ def param_importances(trials: Sequence[TrialRecord], space: Mapping[str, Any] | 
     imp = np.asarray(forest.feature_importances_, dtype=np.float64)
     total = imp.sum()
     imp = imp / total if total > 0 else imp
-    return dict(sorted(zip(names, (float(v) for v in imp)), key=lambda kv: (-kv[1], kv[0])))
+    return dict(sorted(zip(names, (float(v) for v in imp), strict=True), key=lambda kv: (-kv[1], kv[0])))
 
 
-def plot_importances(trials: Sequence[TrialRecord], space: Mapping[str, Any], title: str, *, seed: int = 0) -> "MplFigure":
+def plot_importances(trials: Sequence[TrialRecord], space: Mapping[str, Any], title: str, *, seed: int = 0) -> MplFigure:
     """Horizontal bars, most important at the top (as Optuna's plot)."""
-    from ferbench.report.plots import new_figure
-
     imp = param_importances(trials, space, seed=seed)
     names = list(imp)[::-1]
     fig = new_figure(7, 0.8 + 0.45 * max(len(names), 1))
     ax = fig.add_subplot()
     bars = ax.barh(names, [imp[n] for n in names], color="tab:blue")
-    for bar, n in zip(bars, names):
+    for bar, n in zip(bars, names, strict=True):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {imp[n]:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, max([*imp.values(), 0.1]) * 1.15)
     ax.set_xlabel("Importance for the objective (random forest, normalised)")
@@ -100,12 +100,10 @@ def plot_importances(trials: Sequence[TrialRecord], space: Mapping[str, Any], ti
     return fig
 
 
-def plot_parallel(trials: Sequence[TrialRecord], space: Mapping[str, Any], objective: Mapping[str, str], title: str) -> "MplFigure":
+def plot_parallel(trials: Sequence[TrialRecord], space: Mapping[str, Any], objective: Mapping[str, str], title: str) -> MplFigure:
     """One vertical axis per searched param plus the objective; a line per trial, coloured by objective."""
     import matplotlib
     from matplotlib.colors import Normalize
-
-    from ferbench.report.plots import new_figure
 
     names, x, y, levels, logs = design_matrix(trials, space)
     data = np.column_stack([x, y]) if len(y) else np.zeros((0, len(names) + 1))
@@ -119,7 +117,7 @@ def plot_parallel(trials: Sequence[TrialRecord], space: Mapping[str, Any], objec
     cmap = matplotlib.colormaps["viridis" if objective["direction"] == "minimize" else "viridis_r"]
     cnorm = Normalize(vmin=float(y.min()), vmax=float(y.max()) if y.max() > y.min() else float(y.min()) + 1)
     xs = np.arange(len(labels))
-    for row, obj in sorted(zip(norm_data, y), key=lambda r: r[1], reverse=objective["direction"] == "minimize"):
+    for row, obj in sorted(zip(norm_data, y, strict=True), key=lambda r: r[1], reverse=objective["direction"] == "minimize"):
         ax.plot(xs, row, color=cmap(cnorm(obj)), lw=1.2, alpha=0.8)
     log_flags = [n in logs for n in names] + [False]
     for i, n in enumerate(labels):
@@ -131,7 +129,7 @@ def plot_parallel(trials: Sequence[TrialRecord], space: Mapping[str, Any], objec
         else:
             for frac, v in ((0.0, lo[i]), (1.0, hi[i])):
                 ax.text(i, frac, f" {_short(10**v if log_flags[i] else v)}", fontsize=7, va="center")
-    ax.set_xticks(xs, [f"{n}\n(log)" if flag else n for n, flag in zip(labels, log_flags)], fontsize=8)
+    ax.set_xticks(xs, [f"{n}\n(log)" if flag else n for n, flag in zip(labels, log_flags, strict=True)], fontsize=8)
     ax.set_yticks([])
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlim(-0.2, len(labels) - 0.6)

@@ -14,13 +14,17 @@ import io
 import json
 import math
 import os
+import stat
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+
+from ferbench.errors import FerbenchError
 
 
 def _umask() -> int:
@@ -113,7 +117,8 @@ def write_npz(path: str | os.PathLike[str], **arrays: "np.ndarray") -> Path:
     import numpy as np
 
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # NumPy's stub types the keywords as allow_pickle
+    save: Callable[..., None] = np.savez_compressed  # its stubs read **arrays as its keyword options
+    save(buf, **arrays)
     return write_bytes(path, buf.getvalue())
 
 
@@ -168,3 +173,72 @@ def file_lock(path: str | os.PathLike[str], *, blocking: bool = True) -> Iterato
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     finally:
         fh.close()
+
+
+# --------------------------------------------------------------------------- user-named outputs
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISLNK, "a symbolic link that does not resolve (a loop?)"),
+)
+
+
+def _shown(path: Path, real: Path) -> str:
+    return f"{path} (-> {real})" if real != path else str(path)
+
+
+def _cannot_write(path: Path, real: Path, exc: OSError) -> FerbenchError:
+    why = exc.strerror or str(exc)
+    return FerbenchError(f"cannot write {_shown(path, real)}: {why}; choose another path, in a folder you can write to")
+
+
+def output_target(path: str | os.PathLike[str]) -> Path:
+    """Where a file the user named (``--out``, a plot beside it) will really be written.
+
+    A regular file or a path that does not exist yet is written as it is; a symbolic
+    link is followed, so its target receives the bytes and the link stays a link.
+    Anything else (a folder, FIFO, socket or device) raises :class:`FerbenchError`
+    before a byte is written: never opened, never replaced. Checks only, writes nothing.
+    """
+    p = Path(path)
+    real = Path(os.path.realpath(p)) if p.is_symlink() else p
+    try:
+        mode = os.lstat(real).st_mode
+    except FileNotFoundError:
+        return real
+    except OSError as exc:  # a parent that is a file, a folder we may not search
+        raise _cannot_write(p, real, exc) from None
+    if stat.S_ISREG(mode):
+        return real
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise FerbenchError(f"{_shown(p, real)} is {kind}; ferbench writes only regular files (or through a symbolic link to one): choose another path")
+
+
+def _guarded(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    p = Path(path)
+    real = output_target(p)
+    try:
+        write(real)
+    except OSError as exc:
+        raise _cannot_write(p, real, exc) from None
+    return p
+
+
+def write_output(path: str | os.PathLike[str], writer: Callable[[Path], None], suffix: str = "") -> Path:
+    """:func:`write_with` for a file the user named, under :func:`output_target`'s policy.
+
+    Symbolic links are written through (atomically, at the target's real location);
+    folders, FIFOs, sockets and devices are refused; a place that cannot be written
+    (permissions, a parent that is a file, a full disk) raises :class:`FerbenchError`
+    saying which path and why. Returns ``path`` as given.
+    """
+    return _guarded(path, lambda real: write_with(real, writer, suffix))
+
+
+def write_output_text(path: str | os.PathLike[str], text: str) -> Path:
+    """:func:`write_text` (UTF-8, atomic) for a file the user named, under :func:`write_output`'s policy."""
+    return _guarded(path, lambda real: write_text(real, text))

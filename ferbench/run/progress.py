@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+#: The least a running trial is said to need: an ETA of ``0s`` would read as "done".
+MIN_LEFT_S = 1.0
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -66,6 +69,8 @@ class Reporter:
     epoch_logs: dict[str, float] = field(default_factory=dict)
     _trial_times: list[float] = field(default_factory=list)
     _epoch_times: list[float] = field(default_factory=list)
+    _trial_epochs: list[float] = field(default_factory=list)  # epoch times of the running trial
+    _after_epochs: list[float] = field(default_factory=list)  # per finished trial: time outside its epochs (build, evaluate, save)
     _trial_t0: float = 0.0
     _pool_t0: float = 0.0
     _pool_start: int = 0
@@ -79,6 +84,7 @@ class Reporter:
 
     def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
         self.trial_number, self.epoch, self.epoch_logs = number, 0, {}
+        self._trial_epochs = []
         self._trial_t0 = time.monotonic()
 
     def epoch_started(self, epoch: int, steps: int | None) -> None:
@@ -90,11 +96,15 @@ class Reporter:
     def epoch_end(self, epoch: int, logs: Mapping[str, float], seconds: float) -> None:
         self.epoch_logs = {k: float(v) for k, v in logs.items()}
         self._epoch_times.append(seconds)
+        self._trial_epochs.append(seconds)
 
     def trial_finished(self, number: int, state: str, objective: float | None, error: str | None,
                        best: tuple[int, float] | None, finished: int) -> None:
-        self._trial_times.append(time.monotonic() - self._trial_t0)
+        took = time.monotonic() - self._trial_t0
+        self._trial_times.append(took)
+        self._after_epochs.append(max(took - sum(self._trial_epochs), 0.0))
         self.best, self.finished = best, finished
+        self.trial_number = None  # nothing runs until the next trial starts
 
     def run_finished(self, status: str) -> None:
         """The run stopped (complete, failed or interrupted)."""
@@ -118,7 +128,11 @@ class Reporter:
 
     # -- derived --------------------------------------------------------------------------
     def eta_s(self) -> float | None:
-        """Seconds left for the whole run, from this invocation's trial (or epoch) times."""
+        """Seconds left for the whole run, from this invocation's trial (or epoch) times.
+
+        Trials not started yet take the average trial's time; the running one takes
+        what :meth:`running_left_s` says, so the ETA is never 0 while a trial runs.
+        """
         if self.info is None:
             return None
         left = max(self.info.target - self.finished, 0)
@@ -130,8 +144,22 @@ class Reporter:
             per_trial = sum(self._epoch_times) / len(self._epoch_times) * self.info.max_epochs
         else:
             return None
-        spent = time.monotonic() - self._trial_t0 if self.trial_number is not None else 0.0
-        return max(left * per_trial - spent, 0.0)
+        if self.trial_number is None:
+            return left * per_trial
+        return (left - 1) * per_trial + self.running_left_s(per_trial)
+
+    def running_left_s(self, per_trial: float) -> float:
+        """Seconds the running trial still needs: the average trial's time less what it has spent,
+        but at least one epoch's time while it has epochs left (early stopping may end it after
+        any epoch), then at least the usual time after the last epoch (evaluation, saving)."""
+        assert self.info is not None
+        spent = time.monotonic() - self._trial_t0
+        if len(self._trial_epochs) < self.info.max_epochs:
+            epochs = self._epoch_times
+            floor = sum(epochs) / len(epochs) if epochs else per_trial / max(self.info.max_epochs, 1)
+        else:
+            floor = sum(self._after_epochs) / len(self._after_epochs) if self._after_epochs else 0.0
+        return max(per_trial - spent, floor, MIN_LEFT_S)
 
     def prefix(self) -> str:
         return f"[{self.info.name} {self.info.run_id}]" if self.info else "[ferbench]"
@@ -204,7 +232,7 @@ class LiveReporter(Reporter):
         self.trials = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=self.console)
         self.epochs = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TextColumn("{task.fields[metrics]}"), console=self.console)
+                               TextColumn("{task.fields[metrics]}", markup=False), console=self.console)
         self._trial_task = self.trials.add_task("trials", total=1, eta="?")
         self._epoch_task = self.epochs.add_task("epoch", total=1, metrics="")
         self._pooled = False
@@ -241,13 +269,13 @@ class LiveReporter(Reporter):
         self._refresh()
 
     def message(self, text: str) -> None:
-        self.console.print(text)
+        self.console.print(text, markup=False)  # paths and data names: text, not markup
 
     def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
         super().trial_started(number, params)
         k = self.finished + 1
         self.trials.update(self._trial_task, description=f"trial {number} ({k}/{self.info.target if self.info else '?'})")
-        self.console.print(f"trial {number}: {fmt_params(params)}")
+        self.console.print(f"trial {number}: {fmt_params(params)}", markup=False)
         self._refresh()
 
     def epoch_started(self, epoch: int, steps: int | None) -> None:
@@ -273,7 +301,7 @@ class LiveReporter(Reporter):
         metric = self.info.metric if self.info else "objective"
         note = f" - {error}" if error else ""
         val = f" {metric}={fmt_value(objective)}" if objective is not None else ""
-        self.console.print(f"trial {number} {state}{val}{note}")
+        self.console.print(f"trial {number} {state}{val}{note}", markup=False)  # an error message is text
         self._refresh()
 
     def run_finished(self, status: str) -> None:

@@ -6,27 +6,14 @@ best trial (chosen on validation), then its metrics on the test split.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-#: Row labels, in the thesis's order.
-HYPER_LABELS = (
-    ("learning_rate", "Learning rate"),
-    ("width", "Width coefficient"),
-    ("depth", "Depth coefficient"),
-    ("dropout", "Dropout"),
-    ("top_filters", "Top filters"),
-    ("drop_connect", "Drop connect"),
-    ("batch_size", "Batch size"),
-    ("label_smoothing", "Label smoothing"),
-)
-METRIC_LABELS = (
-    ("accuracy", "Accuracy"),
-    ("loss", "Loss"),
-    ("precision_macro", "Precision (macro)"),
-    ("recall_macro", "Recall (macro)"),
-    ("f1_macro", "F1 (macro)"),
-    ("f1_weighted", "F1 (weighted)"),
-)
+from ferbench.report.labels import HYPER_LABELS
+from ferbench.report.labels import METRIC_LABELS as _METRIC_LABELS
+
+#: The metrics shown for the test split (the first two for validation), labelled as in the report.
+METRIC_LABELS = tuple((k, label) for k, label in _METRIC_LABELS if k not in ("precision_weighted", "recall_weighted"))
 
 
 def _fmt(v: object) -> str:
@@ -39,13 +26,15 @@ def _fmt(v: object) -> str:
 
 def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, searched: set[str]) -> Any:
     """A rich renderable for one run's best trial (or a note that none completed)."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     name = f"{run_info['spec_name']} {run_info['run_id']}"
     t = run_info["trials"]
     counts = f"{t['complete']} complete, {t['pruned']} pruned, {t['failed']} failed of {t['target']}"
     if record is None:
-        table = Table(title=f"{name}: no complete trial", caption=f"trials: {counts}", show_header=False,
+        table = Table(title=Text(f"{name}: no complete trial"), caption=f"trials: {counts}", show_header=False,
                       title_justify="left", caption_justify="left")
         table.add_column("")
         table.add_row("every trial failed or was pruned; see trials/*/record.json for the errors")
@@ -69,9 +58,6 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
         table.add_row(f"[bold]{split} (n={m['n']})[/bold]", "")
         for key, label in METRIC_LABELS if split == "test" else METRIC_LABELS[:2]:
             table.add_row(f"  {label}", _fmt(m[key]) if m.get(key) is not None else "-")
-    from rich.console import Group
-    from rich.text import Text
-
     # Title and notes as lines of their own: a table's title and caption wrap to its width.
     return Group(Text(f"{name}: best trial {record['trial']}", style="bold"), table,
                  Text(f"chosen on validation: {metric} = {_fmt(record['objective'])}; trials: {counts}; * searched"))

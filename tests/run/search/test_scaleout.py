@@ -111,7 +111,6 @@ def test_journal_trial_of_a_dead_owner_is_requeued_once(tmp_path: Path) -> None:
 def test_worker_refuses_a_study_of_another_spec(tmp_path: Path) -> None:
     pytest.importorskip("optuna")
     from ferbench.plan import plan_spec
-    from ferbench.run.search import accounting as st
     from ferbench.run.search import study as sy
     from ferbench.run.search.storage import open_storage
     from ferbench.spec import load_spec

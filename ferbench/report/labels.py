@@ -1,0 +1,36 @@
+"""How hyperparameters and metrics are named wherever a person reads them: the
+report's tables and the table printed at the end of a run (thesis wording and order).
+
+No imports, so the run package can use it without pulling in the report's.
+"""
+
+from __future__ import annotations
+
+#: Searched and fixed values, in the thesis's order (Tables 5.3/5.5/5.7).
+HYPER_LABELS: tuple[tuple[str, str], ...] = (
+    ("learning_rate", "Learning rate"),
+    ("width", "Width coefficient"),
+    ("depth", "Depth coefficient"),
+    ("dropout", "Dropout rate"),
+    ("top_filters", "Top filters (numTopFilters)"),
+    ("drop_connect", "Drop-connect rate"),
+    ("batch_size", "Batch size"),
+    ("label_smoothing", "Label smoothing"),
+)
+
+#: Metrics of a split, in the order the report lists them (Tables 5.2/5.4/5.6).
+METRIC_LABELS: tuple[tuple[str, str], ...] = (
+    ("accuracy", "Accuracy"),
+    ("loss", "Loss"),
+    ("precision_macro", "Precision (macro)"),
+    ("recall_macro", "Recall (macro)"),
+    ("f1_macro", "F1 (macro)"),
+    ("precision_weighted", "Precision (weighted)"),
+    ("recall_weighted", "Recall (weighted)"),
+    ("f1_weighted", "F1 (weighted)"),
+)
+
+
+def hyper_label(key: str) -> str:
+    """The label of hyperparameter ``key`` (the key itself when it has none)."""
+    return dict(HYPER_LABELS).get(key, key)

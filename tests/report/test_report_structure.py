@@ -1,0 +1,81 @@
+"""One definition of each thing: no import cycle in the report package, one list of
+formats, one set of labels shared by the report and the end-of-run table."""
+
+from __future__ import annotations
+
+import ast
+import io
+from pathlib import Path
+
+import ferbench
+
+PKG = Path(ferbench.__file__).resolve().parent
+
+
+def _report_imports(path: Path) -> set[str]:
+    """Modules of ferbench.report that ``path`` imports, at the top or inside functions."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "ferbench.report":
+            out |= {f"ferbench.report.{a.name}" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ferbench.report."):
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("ferbench.report.")}
+    return out
+
+
+def test_report_modules_import_no_cycle() -> None:
+    graph = {f"ferbench.report.{p.stem}": _report_imports(p) for p in (PKG / "report").glob("*.py") if p.stem != "__init__"}
+    done: set[str] = set()
+
+    def visit(mod: str, stack: list[str]) -> None:
+        assert mod not in stack, "import cycle: " + " -> ".join([*stack[stack.index(mod):], mod])
+        if mod in done:
+            return
+        for dep in sorted(graph.get(mod, ())):
+            visit(dep, [*stack, mod])
+        done.add(mod)
+
+    for mod in sorted(graph):
+        visit(mod, [])
+
+
+def _top_level_assignments(name: str) -> list[str]:
+    found = []
+    for path in PKG.rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                found.append(str(path.relative_to(PKG)))
+    return found
+
+
+def test_formats_are_defined_once() -> None:
+    from ferbench.cli import report as cli
+    from ferbench.report import api
+    from ferbench.report.formats import FORMATS
+
+    assert _top_level_assignments("FORMATS") == ["report/formats.py"]
+    assert vars(cli)["FORMATS"] is FORMATS and vars(api)["FORMATS"] is FORMATS
+
+
+def test_end_of_run_table_uses_the_reports_labels() -> None:
+    from rich.console import Console
+
+    from ferbench.report.labels import HYPER_LABELS, METRIC_LABELS
+    from ferbench.run.table import best_table
+
+    info = {"spec_name": "tiny", "run_id": "0123456789ab", "status": "complete",
+            "trials": {"complete": 1, "pruned": 0, "failed": 0, "target": 1}, "objective": {"metric": "val_loss", "direction": "minimize"}}
+    metrics = {k: 0.5 for k, _ in METRIC_LABELS} | {"n": 10}
+    record = {"trial": 0, "objective": 0.5, "hyperparameters": {k: 0.25 for k, _ in HYPER_LABELS}, "cost": {"params": 1000},
+              "metrics": {"test": metrics, "validation": metrics}}
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None).print(best_table(info, record, set()))
+    shown = buf.getvalue()
+    for _, label in HYPER_LABELS:
+        assert f"│ {label} " in shown, (label, shown)
+    for key in ("accuracy", "loss", "precision_macro", "recall_macro", "f1_macro", "f1_weighted"):
+        assert f"│   {dict(METRIC_LABELS)[key]} " in shown, (key, shown)
+    assert _top_level_assignments("HYPER_LABELS") == ["report/labels.py"]
