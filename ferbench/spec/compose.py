@@ -19,12 +19,6 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_EXTENDS = 16
 
 
-def _reroot(doc: LocatedDoc, prefix: Path_) -> tuple[dict[Path_, Mark], dict[Path_, Mark]]:
-    marks = {prefix + p: m for p, m in doc.marks.items()}
-    keys = {prefix + p: m for p, m in doc.key_marks.items()}
-    return marks, keys
-
-
 def _drop_under(marks: dict[Path_, Mark], path: Path_) -> None:
     n = len(path)
     for p in [p for p in marks if p[:n] == path and len(p) > n]:
