@@ -21,8 +21,8 @@ from ferbench.spec.types import (
     SearchParam,
     SearchSpec,
     Spec,
-    Splits,
     SplitRef,
+    Splits,
     SyntheticSpec,
     TrainSpec,
 )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ferbench.errors import Located, SpecError
 from ferbench.spec.yaml_loader import LocatedDoc, Mark, Path_, dotted, load_file, loads
