@@ -12,10 +12,10 @@ key and value so errors can point at the offending node.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,6 +25,7 @@ from ferbench.errors import Located, SpecError
 MAX_BYTES = 2 * 1024 * 1024  # a spec is a few KB; anything this large is a mistake
 MAX_DEPTH = 64
 MAX_NODES = 200_000  # counts nodes after alias expansion (alias bombs)
+MAX_INT_CHARS = 100  # no number in a spec needs more; Python refuses to convert beyond 4,300 digits
 _TOO_MANY = f"document expands to more than {MAX_NODES} nodes (an alias bomb?)"
 
 Path_ = tuple[Any, ...]
@@ -83,6 +84,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(text)
         self.file, self.depth, self.composed, self.built = file, 0, 0, 0
         self.doc = LocatedDoc(data=None)
+        self.problems: list[Located] = []  # non-finite numbers, all reported at once
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -135,10 +137,16 @@ class _Loader(yaml.SafeLoader):
                 self.doc.key_marks[path + (key,)] = self.mark(key_node)
                 out[key] = self.build(value_node, path + (key,), depth + 1)
             return out
+        kind, shown = node.tag.rsplit(":", 1)[-1], repr(node.value if len(node.value) <= 40 else node.value[:37] + "...")
+        if kind == "int" and len(node.value) > MAX_INT_CHARS:
+            raise _error(self.file, node.start_mark, f"integer of {len(node.value)} digits is too large", path)
         try:
-            return self.construct_object(node)
-        except yaml.YAMLError as exc:
-            raise _error(self.file, node.start_mark, f"bad value {node.value!r}: {exc}") from None
+            value = self.construct_object(node)
+        except (yaml.YAMLError, ValueError, KeyError, AttributeError):  # what PyYAML's constructors raise on a value their tag does not fit
+            raise _error(self.file, node.start_mark, f"{shown} is not a valid {kind}", path) from None
+        if isinstance(value, float) and not math.isfinite(value):  # would pass every bound check, then fail late
+            self.problems.append(self.doc.locate(path, f"must be a finite number, got {node.value}"))
+        return value
 
 
 # As in YAML 1.2, ``<<`` (merge) and ``=`` (value) are plain strings, and ``5e-6`` (no dot) is a float.
@@ -164,26 +172,44 @@ def loads(text: str, file: str = "<string>") -> LocatedDoc:
             raise _error(file, loader.peek_event().start_mark, "only one YAML document is allowed per spec")  # type: ignore[no-untyped-call]
         loader.doc.data = None if root is None else loader.build(root, (), 0)
     except yaml.MarkedYAMLError as exc:
-        raise _error(file, exc.problem_mark or exc.context_mark, f"invalid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Located(file, 1, 1, "", f"invalid YAML: {exc}")]) from None
+        raise _error(file, exc.problem_mark or exc.context_mark, f"invalid YAML: {exc.problem or exc.context or exc}") from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. a binary file that happens to be UTF-8
+        line = text.count("\n", 0, exc.position)
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        raise SpecError([Located(file, line + 1, col + 1, "", f"invalid YAML: character #x{exc.character:04x} is not allowed (binary data?)")]) from None
+    if loader.problems:
+        raise SpecError(loader.problems)
+    loader.doc.marks.setdefault((), Mark(file, 1, 1))  # an empty document is located by its file name
     return loader.doc
 
 
-def load_file(path: str | os.PathLike[str]) -> LocatedDoc:
-    """Read and parse a YAML file; size is checked before reading it all."""
-    p = Path(path)
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The text of a spec file, or a :class:`SpecError` located at the file saying why it is not one.
+
+    At most ``MAX_BYTES`` + 1 bytes are read, so a huge file or an endless device is refused quickly.
+    """
     shown = str(path)
+
+    def refuse(message: str) -> SpecError:
+        return SpecError([Located(shown, 1, 1, "", message)])
+
     try:
-        size = p.stat().st_size
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError([Located(shown, 1, 1, "", "file not found")]) from None
-    except OSError as exc:
-        raise SpecError([Located(shown, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
-    if size > MAX_BYTES:
-        raise SpecError([Located(shown, 1, 1, "", f"file is {size // 1024} KB, larger than {MAX_BYTES // 1024} KB; a spec is a few KB")])
+        raise refuse("file not found") from None
+    except IsADirectoryError:
+        raise refuse("is a folder, not a YAML file") from None
+    except OSError as exc:  # permissions, a symlink loop...
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise refuse(f"file is larger than {MAX_BYTES // 1024} KB; a spec is a few KB")
     try:
-        text = p.read_text(encoding="utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([Located(shown, 1, 1, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    return loads(text, shown)
+        raise refuse(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def load_file(path: str | os.PathLike[str]) -> LocatedDoc:
+    """Read (see :func:`read_text`) and parse a YAML file."""
+    return loads(read_text(path), str(path))
