@@ -54,7 +54,7 @@ def report_command(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write to this file (plots go to <stem>-plots/ beside it) or, with a trailing slash or an existing folder, to report.<ext> + plots/ in it."),
     plots: Optional[bool] = typer.Option(None, "--plots/--no-plots", help="PNG+SVG figures (default: on with --out or html).", show_default=False),
     list_baselines: bool = typer.Option(False, "--list-baselines", help="List the baselines (built-in and --baselines files) and exit."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the importance forest."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the bootstrap and of the importance forest."),
 ) -> None:
     """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders."""
     from ferbench.report.api import write_report

@@ -145,6 +145,8 @@ def _load_file(path: str | os.PathLike[str], seen: dict[str, str], humans: dict[
         doc = load_file(path)
     except SpecError as exc:
         return [], list(exc.problems)
+    if doc.data is None:
+        return [], [doc.locate((), "the file is empty; a baselines file holds ferbench_baselines: 1 and a baselines: list")]
     problems = schema_problems(doc, name=SCHEMA)
     if problems:
         return [], problems
