@@ -7,6 +7,7 @@ Only light modules are imported here: ``validate``, ``plan``, ``schema``, ``new`
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -91,6 +92,8 @@ def new(
     import re
 
     from ferbench.spec import check_file
+    from ferbench.spec.compose import load_composed
+    from ferbench.spec.yaml_loader import read_text
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
         raise FerbenchError(f"name {name!r}: use letters, digits, '_', '.', '-' (at most 64), starting with a letter or digit")
@@ -102,9 +105,10 @@ def new(
         text = text.replace("__NAME__", name)
     else:
         src = Path(template)
-        if not src.is_file():
+        if not os.path.lexists(src):
             raise FerbenchError(f"--from {template}: not a template ({', '.join(TEMPLATES)}) nor a spec file")
-        text = re.sub(r"(?m)^name:.*$", f"name: {name}", src.read_text(encoding="utf-8"), count=1)
+        load_composed(src)  # refuse a source that does not read as a spec (or whose bases do not) before writing
+        text = re.sub(r"(?m)^name:.*$", f"name: {name}", read_text(src), count=1)
         if "extends:" in text and src.parent.resolve() != target.parent.resolve():
             raise FerbenchError(f"{src} uses extends with a relative path; write the new spec next to it (--out {src.parent / (name + '.yaml')})")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def report_command(
                                    "devices and FIFOs are refused."),
     plots: bool | None = typer.Option(None, "--plots/--no-plots", help="PNG+SVG figures (default: on with --out or html).", show_default=False),
     list_baselines: bool = typer.Option(False, "--list-baselines", help="List the baselines (built-in and --baselines files) and exit."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the importance forest."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the bootstrap and of the importance forest."),
 ) -> None:
     """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders."""
     from ferbench.report.api import write_report

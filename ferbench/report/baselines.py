@@ -4,22 +4,24 @@ The built-in entries live in ``ferbench/baselines.yaml``; users add their own in
 of the same shape (``ferbench report --baselines FILE``). Files are validated against
 ``schemas/baselines.schema.json`` with located errors, as specs are.
 
-:func:`baseline_ids` is used by the spec validator for did-you-mean hints, so it only
-parses the built-in YAML: no JSON Schema, pandas or matplotlib import.
+:func:`baseline_ids` and the registry's path come from :mod:`ferbench.baselines_registry`,
+which the spec validator uses without importing this package.
 """
 
 from __future__ import annotations
 
-import functools
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from ferbench.baselines_registry import BUILTIN, baseline_ids
 from ferbench.errors import Located, SpecError
 
-BUILTIN = Path(__file__).resolve().parents[1] / "baselines.yaml"
 SCHEMA = "baselines.schema.json"
+
+__all__ = ["BUILTIN", "Baseline", "Citation", "baseline_ids", "load_baselines", "select"]
 
 
 @dataclass(frozen=True)
@@ -85,20 +87,6 @@ class Baseline:
         return self.dataset == dataset and self.num_classes == num_classes
 
 
-@functools.lru_cache(maxsize=1)
-def _builtin_ids() -> tuple[str, ...]:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(BUILTIN.read_text(encoding="utf-8"), Loader=loader) or {}
-    return tuple(str(b.get("id")) for b in data.get("baselines", []) if isinstance(b, dict))
-
-
-def baseline_ids() -> list[str]:
-    """Ids of the built-in baselines (cheap: one YAML parse, cached)."""
-    return list(_builtin_ids())
-
-
 def _build(entry: dict[str, Any], source: str) -> Baseline:
     m = entry["metrics"]
     return Baseline(
@@ -139,7 +127,8 @@ def _semantic(doc: Any, seen: dict[str, str], humans: dict[tuple[str, int], str]
         if b["kind"] == "human":
             key = (b["dataset"], b["num_classes"])
             if key in humans:
-                out.append(doc.locate(("baselines", i, "kind"), f"a second human-level entry for {key[0]} with {key[1]} classes (the first is {humans[key]}); Δ to human needs one"))
+                why = f"a second human-level entry for {key[0]} with {key[1]} classes (the first is {humans[key]}); Δ to human needs one"
+                out.append(doc.locate(("baselines", i, "kind"), why))
             else:
                 humans[key] = bid
         pm = b["metrics"].get("accuracy_pm")
@@ -156,6 +145,8 @@ def _load_file(path: str | os.PathLike[str], seen: dict[str, str], humans: dict[
         doc = load_file(path)
     except SpecError as exc:
         return [], list(exc.problems)
+    if doc.data is None:
+        return [], [doc.locate((), "the file is empty; a baselines file holds ferbench_baselines: 1 and a baselines: list")]
     problems = schema_problems(doc, name=SCHEMA)
     if problems:
         return [], problems

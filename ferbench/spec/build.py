@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ferbench.model.arch import DEFAULT_TOP_FILTERS
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     SEARCHABLE,
@@ -20,8 +21,8 @@ from ferbench.spec.types import (
     SearchParam,
     SearchSpec,
     Spec,
-    Splits,
     SplitRef,
+    Splits,
     SyntheticSpec,
     TrainSpec,
 )
@@ -33,7 +34,7 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "model.width": 1.0,
     "model.depth": 1.0,
     "model.dropout": 0.2,
-    "model.top_filters": 1280,
+    "model.top_filters": DEFAULT_TOP_FILTERS,
     "model.drop_connect": 0.2,
     "train.learning_rate": 1e-3,
     "train.batch_size": 64,

@@ -7,7 +7,8 @@ yields located problems. Checks never repeat what the schema already enforces.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ferbench.errors import Located
 from ferbench.spec.compose import get_path
@@ -86,7 +87,8 @@ def search_step_fits(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]
                 if step > high - low:
                     yield doc.locate(path, f"step {step} is larger than the range {low}..{high}")
                 elif not math.isclose(n, round(n), rel_tol=0, abs_tol=1e-6):
-                    yield doc.locate(path, f"step {step} does not divide the range {low}..{high} ({n:.3g} steps); adjust high to {low + math.floor(n) * step:.6g}")
+                    fit = low + math.floor(n) * step
+                    yield doc.locate(path, f"step {step} does not divide the range {low}..{high} ({n:.3g} steps); adjust high to {fit:.6g}")
 
 
 @check
@@ -130,7 +132,8 @@ def fixed_and_searched(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Locate
         key = SEARCHABLE[name]
         if get_path(data, key) is not None:
             m = doc.mark_for(("search", "space", name), key=True)
-            yield doc.locate(tuple(key.split(".")), f"{name} is both fixed here and searched in search.space (line {m.line}); remove one, or fix it with --set {key}=VALUE")
+            why = f"{name} is both fixed here and searched in search.space (line {m.line}); remove one, or fix it with --set {key}=VALUE"
+            yield doc.locate(tuple(key.split(".")), why)
 
 
 @check
@@ -240,7 +243,7 @@ def baselines_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     compare = get_path(data, "report.compare", []) or []
     if not compare:
         return
-    from ferbench.report.baselines import baseline_ids
+    from ferbench.baselines_registry import baseline_ids
 
     ids = baseline_ids()
     for i, b in enumerate(compare):

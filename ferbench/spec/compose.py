@@ -9,20 +9,15 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ferbench.errors import Located, SpecError
 from ferbench.spec.yaml_loader import LocatedDoc, Mark, Path_, dotted, load_file, loads
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_EXTENDS = 16
-
-
-def _reroot(doc: LocatedDoc, prefix: Path_) -> tuple[dict[Path_, Mark], dict[Path_, Mark]]:
-    marks = {prefix + p: m for p, m in doc.marks.items()}
-    keys = {prefix + p: m for p, m in doc.key_marks.items()}
-    return marks, keys
 
 
 def _drop_under(marks: dict[Path_, Mark], path: Path_) -> None:
@@ -70,20 +65,24 @@ def load_composed(path: str | os.PathLike[str], _chain: tuple[Path, ...] = ()) -
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
         raise SpecError([doc.locate((), f"a spec must be a mapping of sections, got {kind}")])
-    here = Path(path).resolve()
+    # os.path.realpath, unlike Path.resolve before Python 3.13, does not raise on a symlink loop.
+    here = Path(os.path.realpath(path))
     ext = doc.data.get("extends")
     if ext is None:
         return doc
-    if not isinstance(ext, str):
-        raise SpecError([doc.locate(("extends",), f"extends must be a file path, got {type(ext).__name__}")])
-    target = (here.parent / ext).resolve()
+    if not isinstance(ext, str) or not ext.strip() or "\0" in ext:
+        got = repr(ext[:60]) if isinstance(ext, str) else type(ext).__name__
+        raise SpecError([doc.locate(("extends",), f"extends must be a file path, got {got}")])
+    target = Path(os.path.realpath(here.parent / ext))
     chain = _chain + (here,)
     if target in chain:
         raise SpecError([doc.locate(("extends",), f"extends cycle: {' -> '.join(p.name for p in chain + (target,))}")])
     if len(chain) > MAX_EXTENDS:
         raise SpecError([doc.locate(("extends",), f"more than {MAX_EXTENDS} levels of extends")])
-    if not target.is_file():
-        raise SpecError([doc.locate(("extends",), f"base spec {ext!r} not found (looked for {target.name} next to {here.name})")])
+    if not os.path.isfile(target):
+        why = ("is a symlink loop" if os.path.islink(target) else "is a folder" if os.path.isdir(target)
+               else f"not found (looked for {target.name} next to {here.name})")
+        raise SpecError([doc.locate(("extends",), f"base spec {ext!r} {why}")])
     base = load_composed(_shown(target), chain)
     child = LocatedDoc({k: v for k, v in doc.data.items() if k != "extends"}, doc.marks, doc.key_marks)
     return _merge(base, child)
@@ -134,6 +133,8 @@ def parse_override(text: str) -> tuple[str, Any, Mark]:
     key = key.strip()
     if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_0-9]+)*", key):
         raise SpecError([Located(mark.file, 1, 1, "", "an override is dotted.key=value, e.g. --set model.width=1.0")])
+    if key.split(".")[0] == "extends":  # bases are merged before overrides apply, so this would be ignored
+        raise SpecError([Located(mark.file, 1, 1, "extends", "cannot be set with --set (bases are merged first); write extends: FILE in the spec")])
     value = loads(raw, mark.file).data if raw.strip() else ""
     return key, value, Mark(mark.file, 1, len(key) + 2)
 

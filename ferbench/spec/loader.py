@@ -6,9 +6,10 @@ import copy
 import dataclasses
 import itertools
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -43,7 +44,7 @@ def matrix_cells(matrix: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every combination of the matrix values, in a stable order (keys as written)."""
     keys = list(matrix)
     for combo in itertools.product(*(matrix[k] for k in keys)):
-        yield dict(zip(keys, combo))
+        yield dict(zip(keys, combo, strict=True))
 
 
 def apply_cell(data: dict[str, Any], cell: Mapping[str, Any], doc: LocatedDoc | None = None) -> tuple[dict[str, Any], LocatedDoc]:
@@ -51,7 +52,7 @@ def apply_cell(data: dict[str, Any], cell: Mapping[str, Any], doc: LocatedDoc | 
     base = doc or LocatedDoc(data)
     out = LocatedDoc(copy.deepcopy(data), dict(base.marks), dict(base.key_marks))
     by_key = {v: k for k, v in SEARCHABLE.items()}
-    for i_key, (key, value) in enumerate(cell.items()):
+    for key, value in cell.items():
         values = data.get("matrix", {}).get(key, [])
         idx = values.index(value) if value in values else 0
         mark = base.mark_for(("matrix", key, idx))
@@ -64,6 +65,27 @@ def apply_cell(data: dict[str, Any], cell: Mapping[str, Any], doc: LocatedDoc | 
     return out.data, out
 
 
+#: Runs one spec may expand into (matrix cells x seeds). Checked before any per-cell work,
+#: which costs milliseconds a cell; a bigger experiment is several specs.
+MAX_RUNS = 10_000
+
+
+def run_count_problem(doc: LocatedDoc) -> Located | None:
+    """A located error when the matrix and seeds expand into more than :data:`MAX_RUNS` runs."""
+    matrix, seeds = doc.data.get("matrix"), doc.data.get("seeds")
+    sizes = [len(v) for v in matrix.values() if isinstance(v, list)] if isinstance(matrix, dict) else []
+    sizes += [len(seeds)] if isinstance(seeds, list) else []
+    runs = 1
+    for size in sizes:
+        runs *= size
+        if runs > MAX_RUNS:
+            break  # the exact product of thousands of lists could have thousands of digits
+    if runs <= MAX_RUNS:
+        return None
+    where = ("matrix",) if isinstance(matrix, dict) and matrix else ("seeds",)
+    return doc.locate(where, f"expands into more than {MAX_RUNS:,} runs (matrix cells x seeds); split the experiment over several specs", key=True)
+
+
 def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Checked:
     """Validate a spec file completely; never raises for problems in the spec itself."""
     shown = str(path)
@@ -73,6 +95,8 @@ def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, .
         notes = apply_overrides(doc, overrides)
     except SpecError as exc:
         return Checked(shown, None, exc.problems, exc.warnings)
+    too_many = run_count_problem(doc)
+    problems += [too_many] if too_many else []
     problems += schema_problems(doc)
     if any(not p.warning for p in problems):
         return Checked(shown, None, *_split(problems))
@@ -80,7 +104,7 @@ def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, .
     resolve_implicit(doc.data, doc)
     problems += semantic_problems(doc.data, doc)
     matrix = {k: v for k, v in (doc.data.get("matrix") or {}).items() if subschema(tuple(k.split("."))) is not None}
-    for cell in matrix_cells(matrix):
+    for cell in matrix_cells(matrix) if not too_many else ():
         cell_data, cell_doc = apply_cell(doc.data, cell, doc)
         for p in schema_problems(cell_doc) + semantic_problems(cell_data, cell_doc):
             if str(p) not in {str(q) for q in problems}:

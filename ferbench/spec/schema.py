@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ferbench.errors import Located
 from ferbench.spec.yaml_loader import LocatedDoc, Path_
@@ -25,9 +26,11 @@ def schema_path(name: str = "spec.schema.json") -> Path:
     raise FileNotFoundError(f"schema {name} not found in {', '.join(str(d) for d in _SCHEMA_DIRS)}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(name: str = "spec.schema.json") -> dict[str, Any]:
-    return json.loads(schema_path(name).read_text(encoding="utf-8"))
+    """One of our JSON Schemas, parsed once."""
+    schema: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    return schema
 
 
 def _deref(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +119,7 @@ def _messages(err: Any, root: dict[str, Any], doc: LocatedDoc, prefix: Path_ = (
         yield doc.locate(path, f"must be {_show(sch['const'])}, got {_show(inst)}")
     elif v == "type":
         want = sch["type"] if isinstance(sch["type"], str) else " or ".join(sch["type"])
-        yield doc.locate(path, f"expected {want}, got {_type_name(inst)} {_show(inst)}")
+        yield doc.locate(path, f"expected {want}, got {_type_name(inst)}" + ("" if inst is None else f" {_show(inst)}"))
     elif v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
         yield doc.locate(path, f"must be {op} {sch[v]}, got {_show(inst)}")

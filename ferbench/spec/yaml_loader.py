@@ -1,17 +1,21 @@
 """Safe YAML loading that remembers where every value came from.
 
 PyYAML's safe loader accepts duplicate keys silently, recurses on deep nesting and
-expands alias bombs without limit. This loader walks PyYAML's event stream itself
-(no recursion), so it can refuse all three quickly, and it records the line and
-column of every mapping key and value so errors can point at the offending node.
+expands alias bombs without limit. Here PyYAML only composes the document into nodes,
+with a cap on nesting and on the number of nodes (an alias is a reference to a node
+already composed, so composing is linear in the text). A walk over the nodes then
+builds plain data, refusing duplicate keys, tags that are not plain data and alias
+expansions beyond the node budget, and records the line and column of every mapping
+key and value so errors can point at the offending node.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,6 +25,8 @@ from ferbench.errors import Located, SpecError
 MAX_BYTES = 2 * 1024 * 1024  # a spec is a few KB; anything this large is a mistake
 MAX_DEPTH = 64
 MAX_NODES = 200_000  # counts nodes after alias expansion (alias bombs)
+MAX_INT_CHARS = 100  # no number in a spec needs more; Python refuses to convert beyond 4,300 digits
+_TOO_MANY = f"document expands to more than {MAX_NODES} nodes (an alias bomb?)"
 
 Path_ = tuple[Any, ...]
 
@@ -52,189 +58,158 @@ class LocatedDoc:
         return self.marks.get((), Mark("<spec>", 1, 1))
 
     def locate(self, path: Path_, message: str, *, key: bool = False, warning: bool = False) -> Located:
+        """A located problem at ``path`` (its key with ``key=True``)."""
         m = self.mark_for(path, key=key)
         return Located(m.file, m.line, m.col, dotted(path), message, warning)
 
 
 def dotted(path: Path_) -> str:
+    """``("a", "b", 0, "c")`` -> ``a.b[0].c``."""
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
 
 
-class _Resolver(yaml.resolver.Resolver):
-    """YAML 1.1 resolver that also reads ``5e-6`` (no dot) as a float, as people write it."""
+_SAFE_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
 
 
-_Resolver.add_implicit_resolver(
+def _error(file: str, m: Any, message: str, path: Path_ = ()) -> SpecError:
+    """One located problem at a PyYAML mark (0-based; absent on some of PyYAML's errors)."""
+    line, col = (m.line + 1, m.column + 1) if m is not None else (1, 1)
+    return SpecError([Located(file, line, col, dotted(path), message)])
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes nodes within a nesting and node budget, then builds plain data and marks from them."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self.file, self.depth, self.composed, self.built = file, 0, 0, 0
+        self.doc = LocatedDoc(data=None)
+        self.problems: list[Located] = []  # non-finite numbers, all reported at once
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            raise _error(self.file, event.start_mark, _TOO_MANY)
+        if self.depth >= MAX_DEPTH and isinstance(event, yaml.CollectionStartEvent):
+            raise _error(self.file, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is None or target.end_mark is None:  # undefined, or used inside its own node
+                raise _error(self.file, event.start_mark, f"unknown alias *{event.anchor}")
+        elif event.anchor is not None:
+            self.anchors.pop(event.anchor, None)  # YAML lets a later anchor reuse a name; PyYAML refuses
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if isinstance(event, yaml.AliasEvent) and node is not None:  # the alias's own position, not its anchor's
+            node = copy.copy(node)
+            node.start_mark = event.start_mark
+        return node
+
+    def mark(self, node: yaml.Node) -> Mark:
+        return Mark(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: yaml.Node, path: Path_, depth: int, *, is_key: bool = False) -> Any:
+        """Plain data for ``node``, expanding aliases (each expansion counts against the budget)."""
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise _error(self.file, node.start_mark, _TOO_MANY)
+        if depth > MAX_DEPTH:  # only reachable through aliases: composing caps the written nesting
+            raise _error(self.file, node.start_mark, f"nesting deeper than {MAX_DEPTH} levels", path)
+        if node.tag not in _SAFE_TAGS:
+            raise _error(self.file, node.start_mark, f"tag {node.tag} is not allowed (specs are plain data)", path)
+        if not is_key:
+            self.doc.marks[path] = self.mark(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise _error(self.file, key_node.start_mark, "mapping keys must be plain scalars", path)
+                key = self.build(key_node, path, depth + 1, is_key=True)
+                if key in out:
+                    first = self.doc.key_marks[path + (key,)].line
+                    raise _error(self.file, key_node.start_mark, f"duplicate key {key!r} (first defined at line {first})", path + (key,))
+                self.doc.key_marks[path + (key,)] = self.mark(key_node)
+                out[key] = self.build(value_node, path + (key,), depth + 1)
+            return out
+        kind, shown = node.tag.rsplit(":", 1)[-1], repr(node.value if len(node.value) <= 40 else node.value[:37] + "...")
+        if kind == "int" and len(node.value) > MAX_INT_CHARS:
+            raise _error(self.file, node.start_mark, f"integer of {len(node.value)} digits is too large", path)
+        try:
+            value = self.construct_object(node)
+        except (yaml.YAMLError, ValueError, KeyError, AttributeError):  # what PyYAML's constructors raise on a value their tag does not fit
+            raise _error(self.file, node.start_mark, f"{shown} is not a valid {kind}", path) from None
+        if isinstance(value, float) and not math.isfinite(value):  # would pass every bound check, then fail late
+            self.problems.append(self.doc.locate(path, f"must be a finite number, got {node.value}"))
+        return value
+
+
+# As in YAML 1.2, ``<<`` (merge) and ``=`` (value) are plain strings, and ``5e-6`` (no dot) is a float.
+_Loader.yaml_implicit_resolvers = {
+    c: [(tag, rx) for tag, rx in rs if tag not in ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")]
+    for c, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"),
 )
-
-_SAFE_TAGS = {
-    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-}
-
-
-class _Constructor(yaml.constructor.SafeConstructor):
-    pass
-
-
-def _scalar(value: str, tag: str, style: str | None, mark: Mark) -> Any:
-    node = yaml.ScalarNode(tag, value, style=style)
-    try:
-        return _Constructor().construct_object(node)
-    except yaml.YAMLError as exc:
-        raise SpecError([Located(mark.file, mark.line, mark.col, "", f"bad value {value!r}: {exc}")]) from None
-
-
-def _mark(m: yaml.Mark, file: str) -> Mark:
-    return Mark(file, m.line + 1, m.column + 1)
-
-
-class _Frame:
-    __slots__ = ("kind", "value", "path", "key", "key_mark", "anchor", "start")
-
-    def __init__(self, kind: str, value: Any, path: Path_, anchor: str | None, start: Mark):
-        self.kind = kind  # "map" | "seq"
-        self.value = value
-        self.path = path
-        self.key: Any = _NO_KEY
-        self.key_mark: Mark | None = None
-        self.anchor = anchor
-        self.start = start
-
-
-_NO_KEY = object()
-
-
-def _size(obj: Any) -> int:
-    """Nodes in ``obj`` counted with repetition (an alias counts its whole subtree)."""
-    n, stack = 0, [obj]
-    while stack:
-        o = stack.pop()
-        n += 1
-        if n > MAX_NODES:
-            break
-        if isinstance(o, dict):
-            stack.extend(o.values())
-        elif isinstance(o, list):
-            stack.extend(o)
-    return n
 
 
 def loads(text: str, file: str = "<string>") -> LocatedDoc:
     """Parse one YAML document into a :class:`LocatedDoc`, refusing unsafe input."""
     if len(text.encode("utf-8", "ignore")) > MAX_BYTES:
         raise SpecError([Located(file, 1, 1, "", f"file is larger than {MAX_BYTES // 1024} KB; a spec is a few KB")])
-    doc = LocatedDoc(data=None)
-    stack: list[_Frame] = []
-    anchors: dict[str, tuple[Any, int]] = {}
-    total = 0
-    root_set = False
-    docs = 0
+    try:
+        loader = _Loader(text, file)
+        root = loader.get_node() if loader.check_node() else None
+        if loader.check_node():
+            raise _error(file, loader.peek_event().start_mark, "only one YAML document is allowed per spec")  # type: ignore[no-untyped-call]
+        loader.doc.data = None if root is None else loader.build(root, (), 0)
+    except yaml.MarkedYAMLError as exc:
+        raise _error(file, exc.problem_mark or exc.context_mark, f"invalid YAML: {exc.problem or exc.context or exc}") from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. a binary file that happens to be UTF-8
+        line = text.count("\n", 0, exc.position)
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        raise SpecError([Located(file, line + 1, col + 1, "", f"invalid YAML: character #x{exc.character:04x} is not allowed (binary data?)")]) from None
+    if loader.problems:
+        raise SpecError(loader.problems)
+    loader.doc.marks.setdefault((), Mark(file, 1, 1))  # an empty document is located by its file name
+    return loader.doc
 
-    def err(m: Mark, msg: str, path: Path_ = ()) -> SpecError:
-        return SpecError([Located(m.file, m.line, m.col, dotted(path), msg)])
 
-    def attach(value: Any, mark: Mark, size: int) -> None:
-        nonlocal root_set, total
-        total += size
-        if total > MAX_NODES:
-            raise err(mark, f"document expands to more than {MAX_NODES} nodes (an alias bomb?)")
-        if not stack:
-            if root_set:
-                raise err(mark, "only one YAML document is allowed per spec")
-            doc.data, root_set = value, True
-            doc.marks[()] = mark
-            return
-        top = stack[-1]
-        if top.kind == "seq":
-            path = top.path + (len(top.value),)
-            top.value.append(value)
-            doc.marks[path] = mark
-            return
-        if top.key is _NO_KEY:  # this value is a key
-            if isinstance(value, (dict, list)):
-                raise err(mark, "mapping keys must be plain scalars", top.path)
-            if value in top.value:
-                raise err(mark, f"duplicate key {value!r} (first defined at line {doc.key_marks[top.path + (value,)].line})", top.path + (value,))
-            top.key, top.key_mark = value, mark
-            return
-        path = top.path + (top.key,)
-        top.value[top.key] = value
-        doc.marks[path] = mark
-        assert top.key_mark is not None
-        doc.key_marks[path] = top.key_mark
-        top.key = _NO_KEY
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The text of a spec file, or a :class:`SpecError` located at the file saying why it is not one.
 
-    def child_path() -> Path_:
-        if not stack:
-            return ()
-        top = stack[-1]
-        if top.kind == "seq":
-            return top.path + (len(top.value),)
-        return top.path + (top.key,) if top.key is not _NO_KEY else top.path
+    At most ``MAX_BYTES`` + 1 bytes are read, so a huge file or an endless device is refused quickly.
+    """
+    shown = str(path)
+
+    def refuse(message: str) -> SpecError:
+        return SpecError([Located(shown, 1, 1, "", message)])
 
     try:
-        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-                continue
-            if isinstance(ev, yaml.DocumentStartEvent):
-                docs += 1
-                if docs > 1:
-                    raise err(_mark(ev.start_mark, file), "only one YAML document is allowed per spec")
-                continue
-            mark = _mark(ev.start_mark, file)
-            tag = getattr(ev, "tag", None)
-            if tag and tag not in _SAFE_TAGS and tag != "!":
-                raise err(mark, f"tag {tag} is not allowed (specs are plain data)", child_path())
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) >= MAX_DEPTH:
-                    raise err(mark, f"nesting deeper than {MAX_DEPTH} levels", child_path())
-                kind = "map" if isinstance(ev, yaml.MappingStartEvent) else "seq"
-                if stack and stack[-1].kind == "map" and stack[-1].key is _NO_KEY:
-                    raise err(mark, "mapping keys must be plain scalars", stack[-1].path)
-                stack.append(_Frame(kind, {} if kind == "map" else [], child_path(), ev.anchor, mark))
-            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                fr = stack.pop()
-                size = _size(fr.value)
-                if fr.anchor:
-                    anchors[fr.anchor] = (fr.value, size)
-                attach(fr.value, fr.start, 1)
-            elif isinstance(ev, yaml.ScalarEvent):
-                resolved = ev.tag if ev.tag and ev.tag != "!" else _Resolver().resolve(yaml.ScalarNode, ev.value, ev.implicit)
-                value = _scalar(ev.value, resolved, ev.style, mark)
-                if ev.anchor:
-                    anchors[ev.anchor] = (value, 1)
-                attach(value, mark, 1)
-            elif isinstance(ev, yaml.AliasEvent):
-                if ev.anchor not in anchors:
-                    raise err(mark, f"unknown alias *{ev.anchor}")
-                value, size = anchors[ev.anchor]
-                attach(value, mark, size)
-    except yaml.MarkedYAMLError as exc:
-        m = exc.problem_mark or exc.context_mark
-        line, col = (m.line + 1, m.column + 1) if m else (1, 1)
-        raise SpecError([Located(file, line, col, "", f"invalid YAML: {exc.problem or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Located(file, 1, 1, "", f"invalid YAML: {exc}")]) from None
-    return doc
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise refuse("file not found") from None
+    except IsADirectoryError:
+        raise refuse("is a folder, not a YAML file") from None
+    except OSError as exc:  # permissions, a symlink loop...
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise refuse(f"file is larger than {MAX_BYTES // 1024} KB; a spec is a few KB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def load_file(path: str | os.PathLike[str]) -> LocatedDoc:
-    """Read and parse a YAML file; size is checked before reading it all."""
-    p = Path(path)
-    shown = str(path)
-    try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        raise SpecError([Located(shown, 1, 1, "", "file not found")]) from None
-    except OSError as exc:
-        raise SpecError([Located(shown, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
-    if size > MAX_BYTES:
-        raise SpecError([Located(shown, 1, 1, "", f"file is {size // 1024} KB, larger than {MAX_BYTES // 1024} KB; a spec is a few KB")])
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([Located(shown, 1, 1, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    return loads(text, shown)
+    """Read (see :func:`read_text`) and parse a YAML file."""
+    return loads(read_text(path), str(path))

@@ -123,3 +123,17 @@ def test_readme_spec_reference_matches_schema():
 
     readme = (REPO / "README.md").read_text()
     assert render() in readme, "README spec reference is stale: run `python -m ferbench.spec.reference` and paste it"
+
+
+def test_validate_checks_baseline_ids_without_the_report_package():
+    # report.compare is checked against the built-in registry; that must not pull in the
+    # report package (pandas, matplotlib, the baselines JSON Schema) nor make a cycle with it.
+    code = (
+        "import sys\nfrom ferbench.cli.main import main\n"
+        "rc = main(['validate', 'benchmarks/scaled_fer2013.yaml', '--set', 'report.compare=[no_such_baseline]'])\n"
+        "loaded = sorted(m for m in ('ferbench.report', 'pandas', 'matplotlib') if m in sys.modules)\n"
+        "print('LOADED', loaded, rc)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert "LOADED [] 2" in r.stdout, r.stdout + r.stderr
+    assert "unknown baseline 'no_such_baseline'" in r.stderr

@@ -126,3 +126,19 @@ def test_extends_cycle(tmp_path):
     write(tmp_path, "ferbench: 1\nextends: a.yaml\nname: b\n", "b.yaml")
     (err,) = check_file("a.yaml").errors
     assert "extends cycle" in err.message
+
+
+def test_extends_through_a_symlink_loop_or_to_a_folder_is_located_at_extends(tmp_path):
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to(tmp_path / "loop.yaml")
+    (tmp_path / "folder").mkdir()
+    assert errors(tmp_path, "ferbench: 1\nname: a\nextends: loop.yaml\n") == ["s.yaml:3:10: extends: base spec 'loop.yaml' is a symlink loop"]
+    assert errors(tmp_path, "ferbench: 1\nname: a\nextends: folder\n") == ["s.yaml:3:10: extends: base spec 'folder' is a folder"]
+    assert errors(tmp_path, 'ferbench: 1\nname: a\nextends: "a\\0b"\n') == ["s.yaml:3:10: extends: extends must be a file path, got 'a\\x00b'"]
+
+
+def test_extends_cannot_be_set_on_the_command_line(tmp_path):
+    # Bases are merged before overrides apply: a --set extends would be silently ignored.
+    assert errors(tmp_path, GOOD, "extends=other.yaml") == [
+        "--set extends=other.yaml:1:1: extends: cannot be set with --set (bases are merged first); write extends: FILE in the spec"
+    ]

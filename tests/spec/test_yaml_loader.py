@@ -70,3 +70,57 @@ def test_broken_yaml_gets_a_position():
 
 def test_several_documents_are_refused():
     assert "only one YAML document" in one_error("a: 1\n---\nb: 2\n")
+
+
+def test_values_that_do_not_fit_their_tag_are_located_errors():
+    assert one_error("a:\n  b: !!bool maybe\n") == "s.yaml:2:6: a.b: 'maybe' is not a valid bool"
+    assert one_error("a: !!int abc\n") == "s.yaml:1:4: a: 'abc' is not a valid int"
+    assert one_error("a: 2023-02-30\n") == "s.yaml:1:4: a: '2023-02-30' is not a valid timestamp"
+
+
+@pytest.mark.parametrize("digits", ["9" * 5000, "0x" + "f" * 5000], ids=["decimal", "hex"])
+def test_integer_too_large_to_print_is_a_located_error(digits):
+    # Python refuses to convert integers of more than 4,300 digits to or from text.
+    assert one_error(f"seed: {digits}\n") == f"s.yaml:1:7: seed: integer of {len(digits)} digits is too large"
+
+
+def test_non_finite_numbers_are_refused_all_at_once():
+    with pytest.raises(SpecError) as info:
+        loads("model:\n  width: .nan\n  depth: -.inf\nlr: 1e999\nok: 1.5\n", "s.yaml")
+    assert [str(p) for p in info.value.problems] == [
+        "s.yaml:2:10: model.width: must be a finite number, got .nan",
+        "s.yaml:3:10: model.depth: must be a finite number, got -.inf",
+        "s.yaml:4:5: lr: must be a finite number, got 1e999",
+    ]
+
+
+def test_control_characters_give_one_located_line():
+    msg = one_error("a: 1\nb: x\x00y\n")
+    assert msg == "s.yaml:2:5: invalid YAML: character #x0000 is not allowed (binary data?)"
+
+
+def test_empty_document_is_located_at_its_file(tmp_path):
+    from ferbench.spec.yaml_loader import load_file
+
+    (tmp_path / "empty.yaml").write_text("# nothing here\n")
+    doc = load_file(tmp_path / "empty.yaml")
+    assert doc.data is None
+    assert str(doc.locate((), "must be a mapping")) == f"{tmp_path / 'empty.yaml'}:1:1: must be a mapping"
+
+
+def test_files_that_cannot_be_specs_are_refused_at_the_file(tmp_path):
+    from ferbench.spec.yaml_loader import load_file
+
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to(tmp_path / "loop.yaml")
+    (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
+    cases = {
+        tmp_path: "is a folder, not a YAML file",
+        tmp_path / "missing.yaml": "file not found",
+        tmp_path / "loop.yaml": "cannot read: Too many levels of symbolic links",
+        tmp_path / "binary.yaml": "not UTF-8 text (invalid start byte at byte 128)",
+    }
+    for path, message in cases.items():
+        with pytest.raises(SpecError) as info:
+            load_file(path)
+        assert [str(p) for p in info.value.problems] == [f"{path}:1:1: {message}"]
