@@ -49,15 +49,6 @@ class FolderScan:
         return [f for classes in self.splits.values() for fs in classes.values() for f in fs]
 
 
-def looks_like_class_folders(root: Path) -> bool:
-    """True when ``root`` holds ``<split>/<class>/`` or ``<class>/`` folders of images."""
-    try:
-        scan_folders(root)
-    except DataError:
-        return False
-    return True
-
-
 def scan_folders(root: Path) -> FolderScan:
     """Find the splits and class folders under ``root`` (no image is opened)."""
     if not root.is_dir():
@@ -103,7 +94,7 @@ def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progre
     label_names = tuple(sorted({c for classes in scan.splits.values() for c in classes}))
     group_names = tuple(scan.splits)
     items, labels, groups = [], [], []
-    for g, (split, classes) in enumerate(scan.splits.items()):
+    for g, classes in enumerate(scan.splits.values()):
         for cls, files in classes.items():
             items += [Item(f) for f in files]
             labels += [label_names.index(cls)] * len(files)

@@ -12,7 +12,11 @@ import hashlib
 import os
 from pathlib import Path
 
+from ferbench.data import folders
+from ferbench.data.affectnet import Listed, Release, find_release, read_lists, read_release
 from ferbench.data.cache import sha256_hex
+from ferbench.data.core import RawData, Reader, Source
+from ferbench.data.fer2013_csv import read_fer2013_csv
 from ferbench.errors import DataError
 from ferbench.spec.types import DatasetSpec
 
@@ -27,10 +31,8 @@ def _csv_file(path: Path) -> Path | None:
     return next((path / n for n in CSV_NAMES if (path / n).is_file()), None)
 
 
-def detect(spec: DatasetSpec):  # -> load.Source (imported lazily to keep modules acyclic)
-    """The :class:`~ferbench.data.load.Source` for a spec's dataset."""
-    from ferbench.data.load import Source
-
+def detect(spec: DatasetSpec) -> Source:
+    """The :class:`~ferbench.data.core.Source` for a spec's dataset (nothing is decoded yet)."""
     if not spec.path:
         raise DataError(f"dataset.path is not set; point it at the {spec.kind} dataset file or folder")
     path = Path(os.path.expandvars(os.path.expanduser(spec.path)))
@@ -44,58 +46,56 @@ def detect(spec: DatasetSpec):  # -> load.Source (imported lazily to keep module
         raise DataError(f"dataset.layout: {spec.layout} is not a layout of {spec.kind}; use one of auto, {', '.join(allowed)}")
     wanted = allowed if spec.layout == "auto" else (spec.layout,)
     size, color = spec.image_size, spec.color
-    tried = []
+    tried: list[str] = []
     for layout in wanted:
         if layout == "csv":
             f = _csv_file(path)
             if f is not None:
-                return Source("csv", f.parent, [f], lambda progress, f=f: _read_csv(f), [])
+                return Source("csv", f.parent, [f], _csv_reader(f), [])
             tried.append(f"a FER2013 CSV ({', '.join(CSV_NAMES[:3])})")
         elif layout == "official":
-            from ferbench.data.affectnet import find_release, read_lists, read_release
-
             rel = find_release(path) if path.is_dir() else None
             if rel is not None:
                 listed = read_lists(rel)
                 files = list(rel.lists.values()) + [i.path for i in listed.items]
-
-                def read_official(progress: bool, rel=rel, listed=listed):  # type: ignore[no-untyped-def]
-                    raw, digests, bad = read_release(rel, listed, size, color, progress=progress)
-                    lists = [hashlib.sha256(p.read_bytes()).hexdigest() for p in rel.lists.values()]
-                    return raw, sha256_hex(lists, digests), listed.bad + bad
-
-                return Source("official", rel.root, files, read_official, [])
+                return Source("official", rel.root, files, _official_reader(rel, listed, size, color), [])
             tried.append("the AffectNet release (Manually_Annotated_Images/ with training.csv, validation.csv)")
         else:
-            from ferbench.data.folders import read_folders, scan_folders
-
             if path.is_dir():
                 try:
-                    scan = scan_folders(path)
+                    scan = folders.scan_folders(path)
                 except DataError as exc:
                     if spec.layout == "folders" or len(wanted) == 1:
                         raise
                     tried.append(f"class folders ({exc})")
                     continue
-                return _folder_source(spec, scan, read_folders)
+                return _folder_source(spec, scan)
             tried.append("class folders (train/<class>/*.jpg)")
     raise DataError(f"{path}: no {spec.kind} dataset found; looked for {'; '.join(tried)}")
 
 
-def _read_csv(f: Path):  # type: ignore[no-untyped-def]
-    from ferbench.data.fer2013_csv import read_fer2013_csv
+def _csv_reader(f: Path) -> Reader:
+    def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
+        raw, digest, bad = read_fer2013_csv(f)
+        return raw, digest, [(f"{f.name}:{line}", why) for line, why in bad]
 
-    raw, digest, bad = read_fer2013_csv(f)
-    return raw, digest, [(f"{f.name}:{line}", why) for line, why in bad]
+    return read
 
 
-def _folder_source(spec: DatasetSpec, scan, read_folders):  # type: ignore[no-untyped-def]
-    from ferbench.data.load import Source
+def _official_reader(rel: Release, listed: Listed, size: int, color: str) -> Reader:
+    def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
+        raw, digests, bad = read_release(rel, listed, size, color, progress=progress)
+        lists = [hashlib.sha256(p.read_bytes()).hexdigest() for p in rel.lists.values()]
+        return raw, sha256_hex(lists, digests), listed.bad + bad
 
+    return read
+
+
+def _folder_source(spec: DatasetSpec, scan: folders.FolderScan) -> Source:
     names = {"fer2013": "FER2013 class folders", "affectnet": "AffectNet class folders", "folder": "image class folders"}
     splits = ", ".join(f"{s}/ ({len(c)} classes)" for s, c in scan.splits.items()) if not scan.flat else f"{len(scan.splits['all'])} classes"
     source = f"{names[spec.kind]} ({scan.root.name}: {splits})"
-    warnings = []
+    warnings: list[str] = []
     if scan.ignored:
         warnings.append(f"ignored {scan.ignored} non-image file(s) in the class folders")
     if scan.empty:
@@ -109,9 +109,9 @@ def _folder_source(spec: DatasetSpec, scan, read_folders):  # type: ignore[no-un
     files = scan.files
     size, color = spec.image_size, spec.color
 
-    def read(progress: bool):  # type: ignore[no-untyped-def]
-        raw, digests, bad = read_folders(scan, size, color, source, progress=progress)
+    def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
+        raw, digests, bad = folders.read_folders(scan, size, color, source, progress=progress)
         rel = [os.path.relpath(f, scan.root) for f in files]
-        return raw, sha256_hex(sorted(zip(rel, digests))), bad
+        return raw, sha256_hex(sorted(zip(rel, digests, strict=True))), bad
 
     return Source("folders", scan.root, files, read, warnings)

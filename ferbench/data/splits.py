@@ -14,9 +14,8 @@ import zlib
 import numpy as np
 
 from ferbench.errors import DataError
-from ferbench.spec.types import DerivedSplit, Splits
+from ferbench.spec.types import SPLITS, DerivedSplit, Splits
 
-SPLIT_KEYS = ("train", "validation", "test")
 _ALIASES = ({"train", "training"}, {"val", "valid", "validation"}, {"test", "testing"})
 #: FER2013's ``test`` is PublicTest + PrivateTest, as in the Kaggle folder copy and the thesis.
 _JOIN_ALIASES = {"test": ("publictest", "privatetest")}
@@ -68,7 +67,7 @@ def resolve(
     splits: Splits, groups: np.ndarray, group_names: tuple[str, ...], y: np.ndarray, seed: int, source: str
 ) -> dict[str, tuple[np.ndarray, str]]:
     """Spec split -> (sample indices, description). ``y`` < 0 marks samples left out."""
-    refs = {k: getattr(splits, k) for k in SPLIT_KEYS}
+    refs = {k: getattr(splits, k) for k in SPLITS}
     out: dict[str, tuple[np.ndarray, str]] = {}
     for key, ref in refs.items():
         if isinstance(ref, DerivedSplit):
@@ -100,26 +99,27 @@ def resolve(
         taken = _carve(pool, y, ref.fraction, ref.stratified, rng)
         out[key] = (taken, f"{desc}[derived {ref.fraction:g}]")
         out[ref.source] = (np.setdiff1d(pool, taken, assume_unique=True), desc)
-    for key in SPLIT_KEYS:
+    for key in SPLITS:
         rest = [r for r in refs.values() if isinstance(r, DerivedSplit) and r.source == key]
         if rest:
             share = 1 - sum(r.fraction for r in rest)
             out[key] = (out[key][0], f"{out[key][1]}[rest {share:g}]")
         if not len(out[key][0]):
             raise DataError(f"dataset.splits.{key}: {out[key][1]} holds no samples of the spec's classes; choose another split")
-    return {k: out[k] for k in SPLIT_KEYS}
+    return {k: out[k] for k in SPLITS}
 
 
 def blank_mask(x: np.ndarray) -> np.ndarray:
     """Images whose pixels all have one value (FER2013 has a few all-black ones)."""
     flat = x.reshape(len(x), -1)
-    return flat.max(axis=1) == flat.min(axis=1)
+    same: np.ndarray = flat.max(axis=1) == flat.min(axis=1)
+    return same
 
 
 def cross_duplicates(hashes: np.ndarray, index: dict[str, np.ndarray]) -> dict[str, int]:
     """For each pair a&b (in train, validation, test order): images of b also in a."""
     out = {}
-    for i, a in enumerate(SPLIT_KEYS):
-        for b in SPLIT_KEYS[i + 1 :]:
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1 :]:
             out[f"{a}&{b}"] = int(np.isin(hashes[index[b]], hashes[index[a]]).sum())
     return out

@@ -7,6 +7,7 @@ from typing import Any
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     SEARCHABLE,
+    SPLITS,
     AugmentSpec,
     DatasetSpec,
     DerivedSplit,
@@ -20,8 +21,8 @@ from ferbench.spec.types import (
     SearchParam,
     SearchSpec,
     Spec,
-    Splits,
     SplitRef,
+    Splits,
     SyntheticSpec,
     TrainSpec,
 )
@@ -106,7 +107,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             color=ds["color"],
             classes=tuple(ds["classes"]),
             class_map=dict(ds["class_map"]),
-            splits=Splits(**{k: _split(ds["splits"][k]) for k in ("train", "validation", "test")}),
+            splits=Splits(**{k: _split(ds["splits"][k]) for k in SPLITS}),
             on_bad_sample=ds["on_bad_sample"],
             cache=ds.get("cache"),
             synthetic=SyntheticSpec(

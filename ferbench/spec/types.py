@@ -8,8 +8,9 @@ their own except where a section is optional as a whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 #: The one class vocabulary. Every source maps its own labels onto these names.
 CLASS_VOCABULARY: tuple[str, ...] = (
@@ -25,6 +26,9 @@ CLASS_VOCABULARY: tuple[str, ...] = (
 
 #: FER2013 order (the Kaggle ``emotion`` column 0..6).
 FER2013_CLASSES: tuple[str, ...] = CLASS_VOCABULARY[:7]
+
+#: The spec's splits, in the order they are listed and reported.
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 #: Search-space parameter name -> the dotted spec key it sets.
 SEARCHABLE: Mapping[str, str] = {
