@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ferbench.data.kinds import KINDS, default_splits
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     SEARCHABLE,
@@ -41,15 +42,6 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "loss.label_smoothing": 0.0,
 }
 
-#: Default named splits per source kind (the thesis protocol for FER2013 is
-#: validation = PublicTest, test = PrivateTest; AffectNet tests on its validation set).
-DEFAULT_SPLITS: dict[str, dict[str, Any]] = {
-    "fer2013": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
-    "affectnet": {"train": "train", "validation": {"from": "train", "fraction": 0.1, "stratified": True}, "test": "validation"},
-    "folder": {"train": "train", "validation": {"from": "train", "fraction": 0.1, "stratified": True}, "test": "test"},
-    "synthetic": {"train": "train", "validation": "validation", "test": "test"},
-}
-
 
 def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
     """Fill values that depend on other values (after schema defaults), in place."""
@@ -61,7 +53,7 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
             set_path(doc, key, value, doc.mark_for(tuple(key.split("."))[:1]) or here)
     ds = data["dataset"]
     splits = ds.setdefault("splits", {})
-    for name, value in DEFAULT_SPLITS[ds["kind"]].items():
+    for name, value in default_splits(KINDS[ds["kind"]].layouts[0]).items():
         splits.setdefault(name, value)
     for s in splits.values():
         if isinstance(s, dict):

@@ -7,12 +7,14 @@ yields located problems. Checks never repeat what the schema already enforces.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from ferbench.data.kinds import KINDS
 from ferbench.errors import Located
 from ferbench.spec.compose import get_path
 from ferbench.spec.schema import subschema, suggest
-from ferbench.spec.types import CLASS_VOCABULARY, FER2013_CLASSES, SEARCHABLE
+from ferbench.spec.types import SEARCHABLE
 from ferbench.spec.yaml_loader import LocatedDoc
 
 Check = Callable[[dict[str, Any], LocatedDoc], Iterator[Located]]
@@ -21,15 +23,6 @@ CHECKS: list[Check] = []
 #: Kept stages beyond the last MBConv stage do not exist in EfficientNetV2-S.
 NUM_STAGES = 7
 INT_PARAMS = {"top_filters", "batch_size"}
-
-#: Classes each source can provide.
-KNOWN_CLASSES: dict[str, tuple[str, ...]] = {
-    "fer2013": FER2013_CLASSES,
-    "fer2013+ferplus": CLASS_VOCABULARY,
-    "affectnet": CLASS_VOCABULARY,
-    "folder": CLASS_VOCABULARY,
-    "synthetic": CLASS_VOCABULARY,
-}
 
 
 def check(fn: Check) -> Check:
@@ -86,7 +79,8 @@ def search_step_fits(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]
                 if step > high - low:
                     yield doc.locate(path, f"step {step} is larger than the range {low}..{high}")
                 elif not math.isclose(n, round(n), rel_tol=0, abs_tol=1e-6):
-                    yield doc.locate(path, f"step {step} does not divide the range {low}..{high} ({n:.3g} steps); adjust high to {low + math.floor(n) * step:.6g}")
+                    fit = low + math.floor(n) * step
+                    yield doc.locate(path, f"step {step} does not divide the range {low}..{high} ({n:.3g} steps); adjust high to {fit:.6g}")
 
 
 @check
@@ -130,7 +124,10 @@ def fixed_and_searched(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Locate
         key = SEARCHABLE[name]
         if get_path(data, key) is not None:
             m = doc.mark_for(("search", "space", name), key=True)
-            yield doc.locate(tuple(key.split(".")), f"{name} is both fixed here and searched in search.space (line {m.line}); remove one, or fix it with --set {key}=VALUE")
+            yield doc.locate(
+                tuple(key.split(".")),
+                f"{name} is both fixed here and searched in search.space (line {m.line}); remove one, or fix it with --set {key}=VALUE",
+            )
 
 
 @check
@@ -152,23 +149,31 @@ def classes_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
         if c in seen:
             yield doc.locate(("dataset", "classes", i), f"class {c!r} is listed twice")
         seen.add(c)
-    kind = ds.get("kind")
-    if kind == "fer2013" and ds.get("labels"):
-        kind = "fer2013+ferplus"
-    known = KNOWN_CLASSES.get(kind, CLASS_VOCABULARY)
+    kind = KINDS.get(ds.get("kind", ""))
+    if kind is None:  # the schema names the kinds
+        return
+    relabelled = bool(ds.get("labels")) and kind.relabelled_classes is not None
+    known = kind.known_classes(relabelled)
     for i, c in enumerate(classes):
         if c not in known:
-            yield doc.locate(("dataset", "classes", i), f"class {c!r} does not exist in {ds.get('kind')} (it has {', '.join(known)}){'; contempt needs FER+ labels (dataset.labels)' if kind == 'fer2013' and c == 'contempt' else ''}")
+            hint = ""
+            if not relabelled and kind.relabelled_classes is not None and c in kind.relabelled_classes:
+                hint = f"; {c} needs FER+ labels (dataset.labels)"
+            yield doc.locate(("dataset", "classes", i), f"class {c!r} does not exist in {kind.name} (it has {', '.join(known)}){hint}")
 
 
 @check
 def dataset_path_needed(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """Every source but the built-in synthetic faces needs a path; FER+ labels only for FER2013."""
     ds = data.get("dataset", {})
-    if ds.get("kind") != "synthetic" and not ds.get("path"):
-        yield doc.locate(("dataset",), f"missing required key 'path' for kind {ds.get('kind')} (a file or folder; ${{FERBENCH_DATA}}/... works)")
-    if ds.get("labels") and ds.get("kind") != "fer2013":
-        yield doc.locate(("dataset", "labels"), "FER+ labels (labels) apply to kind fer2013 only")
+    kind = KINDS.get(ds.get("kind", ""))
+    if kind is None:  # the schema names the kinds
+        return
+    if kind.needs_path and not ds.get("path"):
+        yield doc.locate(("dataset",), f"missing required key 'path' for kind {kind.name} (a file or folder; ${{FERBENCH_DATA}}/... works)")
+    if ds.get("labels") and kind.relabelled_classes is None:
+        takers = ", ".join(k.name for k in KINDS.values() if k.relabelled_classes is not None)
+        yield doc.locate(("dataset", "labels"), f"FER+ labels (labels) apply to kind {takers} only")
 
 
 @check
