@@ -4,6 +4,7 @@ a run will use. No TensorFlow."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ferbench.data.core import LoadedDataset
@@ -12,13 +13,17 @@ from ferbench.data.weights import class_weights
 from ferbench.spec.types import SPLITS, DatasetSpec, LossSpec
 
 
-def describe(spec: DatasetSpec, loss: LossSpec, *, seed: int = 0, progress: bool = False) -> dict[str, Any]:
-    """Load the dataset and summarise it as plain JSON-ready data."""
+def describe(spec: DatasetSpec, loss: LossSpec, *, seed: int = 0, progress: bool = False, notes: Sequence[str] = ()) -> dict[str, Any]:
+    """Load the dataset and summarise it as plain JSON-ready data.
+
+    ``notes`` are the spec's notes about its dataset (e.g. which default splits it
+    got); the report repeats them.
+    """
     data = load_dataset(spec, seed=seed, progress=progress)
-    return summary(data, loss)
+    return summary(data, loss, notes)
 
 
-def summary(data: LoadedDataset, loss: LossSpec) -> dict[str, Any]:
+def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> dict[str, Any]:
     """The describe report of an already loaded dataset."""
     k = len(data.classes)
     splits = {}
@@ -46,6 +51,7 @@ def summary(data: LoadedDataset, loss: LossSpec) -> dict[str, Any]:
         "skipped": data.skipped,
         "excluded": dict(data.excluded),
         "class_weight": weights,
+        "notes": list(notes),
         "warnings": list(data.warnings),
     }
 
@@ -56,6 +62,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"source       {report['source']}", f"fingerprint  {report['fingerprint'][:16]}"]
     shape = splits["train"]["shape"]
     lines.append(f"images       {shape[0]}x{shape[1]}, {'grayscale' if shape[2] == 1 else 'rgb'}")
+    lines += [f"note         {n}" for n in report.get("notes", ())]
     weights = report["class_weight"]["weights"]
     head = ["class"] + [f"{k} ({splits[k]['name']})" for k in SPLITS] + ["weight"]
     rows = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferbench.data.kinds import KINDS, default_splits
+from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_split
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     SEARCHABLE,
@@ -43,8 +43,14 @@ HYPER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
-    """Fill values that depend on other values (after schema defaults), in place."""
+def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
+    """Fill values that depend on other values (after schema defaults), in place.
+
+    Splits a spec leaves out get the defaults of the layout at ``dataset.path``
+    (a cheap look, see :func:`ferbench.data.kinds.choose_layout`). Returns notes for
+    the plan: which default splits were used, and why those.
+    """
+    notes: list[str] = []
     space = get_path(data, "search.space", {}) or {}
     searched = {SEARCHABLE[n] for n in space}
     here = Mark("<default>", 1, 1)
@@ -53,8 +59,17 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
             set_path(doc, key, value, doc.mark_for(tuple(key.split("."))[:1]) or here)
     ds = data["dataset"]
     splits = ds.setdefault("splits", {})
-    for name, value in default_splits(KINDS[ds["kind"]].layouts[0]).items():
-        splits.setdefault(name, value)
+    missing = [name for name in SPLITS if name not in splits]
+    if missing:
+        kind = KINDS[ds["kind"]]
+        choice = choose_layout(kind, ds.get("path"), ds.get("layout", "auto"))
+        defaults = default_splits(choice.layout)
+        for name in missing:
+            splits[name] = defaults[name]
+        if kind.needs_path:
+            keys = "dataset.splits" if len(missing) == len(SPLITS) else ", ".join(f"dataset.splits.{n}" for n in missing)
+            chosen = ", ".join(f"{n} = {describe_split(defaults[n])}" for n in missing)
+            notes.append(f"{keys} not given: the defaults of the {choice}: {chosen}")
     for s in splits.values():
         if isinstance(s, dict):
             s.setdefault("stratified", True)
@@ -62,6 +77,7 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
     obj.setdefault("direction", "minimize" if obj["metric"] == "val_loss" else "maximize")
     if data["search"]["sampler"].get("seed") is None:
         data["search"]["sampler"]["seed"] = data["seed"]
+    return notes
 
 
 def _split(v: Any) -> SplitRef:
