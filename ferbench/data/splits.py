@@ -14,11 +14,7 @@ import zlib
 import numpy as np
 
 from ferbench.errors import DataError
-from ferbench.spec.types import SPLITS, DerivedSplit, Splits
-
-_ALIASES = ({"train", "training"}, {"val", "valid", "validation"}, {"test", "testing"})
-#: FER2013's ``test`` is PublicTest + PrivateTest, as in the Kaggle folder copy and the thesis.
-_JOIN_ALIASES = {"test": ("publictest", "privatetest")}
+from ferbench.spec.types import SPLIT_ALIASES, SPLIT_JOINS, SPLITS, DerivedSplit, Splits, split_overlap_fix
 
 
 def _match(name: str, group_names: tuple[str, ...]) -> list[int]:
@@ -26,13 +22,13 @@ def _match(name: str, group_names: tuple[str, ...]) -> list[int]:
     lows = [g.lower() for g in group_names]
     if low in lows:
         return [lows.index(low)]
-    for group in _ALIASES:
+    for group in SPLIT_ALIASES:
         if low in group:
             hits = [i for i, g in enumerate(lows) if g in group]
             if len(hits) == 1:
                 return hits
-    if low in _JOIN_ALIASES and all(p in lows for p in _JOIN_ALIASES[low]):
-        return [lows.index(p) for p in _JOIN_ALIASES[low]]
+    if low in SPLIT_JOINS and all(p in lows for p in SPLIT_JOINS[low]):
+        return [lows.index(p) for p in SPLIT_JOINS[low]]
     return []
 
 
@@ -80,10 +76,7 @@ def resolve(
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             if np.intersect1d(out[a][0], out[b][0]).size:
-                raise DataError(
-                    f"dataset.splits: {a} ({out[a][1]}) and {b} ({out[b][1]}) share samples; "
-                    f"give them different splits, or derive {b} from {a}: {{from: {a}, fraction: 0.1}}"
-                )
+                raise DataError(f"dataset.splits: {a} ({out[a][1]}) and {b} ({out[b][1]}) share samples; {split_overlap_fix(a, b)}")
     for key, ref in refs.items():
         if not isinstance(ref, DerivedSplit):
             continue

@@ -14,7 +14,7 @@ from ferbench.data.kinds import KINDS
 from ferbench.errors import Located
 from ferbench.spec.compose import get_path
 from ferbench.spec.schema import subschema, suggest
-from ferbench.spec.types import SEARCHABLE
+from ferbench.spec.types import SEARCHABLE, SPLIT_ALIASES, SPLIT_JOINS, SPLITS, split_overlap_fix
 from ferbench.spec.yaml_loader import LocatedDoc
 
 Check = Callable[[dict[str, Any], LocatedDoc], Iterator[Located]]
@@ -176,13 +176,33 @@ def dataset_path_needed(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Locat
         yield doc.locate(("dataset", "labels"), f"FER+ labels (labels) apply to kind {takers} only")
 
 
+def _source_splits(ref: str) -> set[str]:
+    """The source splits a named split can mean, lower case, aliases and joins included."""
+    out: set[str] = set()
+    for part in ref.split("+"):
+        low = part.strip().lower()
+        names = next((set(g) for g in SPLIT_ALIASES if low in g), {low})
+        out |= names
+        for name in names:
+            out |= set(SPLIT_JOINS.get(name, ()))
+    return out
+
+
 @check
 def splits_distinct(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
-    """Validation equal to test is allowed but biases the reported numbers (warning)."""
+    """Two named splits never mean the same source split (loading refuses shared samples too).
+
+    Validation equal to test would choose the best trial on the data it is scored on.
+    """
     splits = get_path(data, "dataset.splits", {}) or {}
-    v, t = splits.get("validation"), splits.get("test")
-    if v is not None and v == t:
-        yield doc.locate(("dataset", "splits", "validation"), f"validation and test are the same split ({v!r}): the best trial is chosen on the data it is scored on, so test numbers are optimistically biased", warning=True)
+    named = [(k, splits[k]) for k in SPLITS if isinstance(splits.get(k), str)]
+    for i, (a, ra) in enumerate(named):
+        for b, rb in named[i + 1 :]:
+            if not _source_splits(ra) & _source_splits(rb):
+                continue
+            where = "validation" if "validation" in (a, b) else b
+            same = f"are the same split ({ra!r})" if ra.strip().lower() == rb.strip().lower() else f"overlap ({ra!r} and {rb!r})"
+            yield doc.locate(("dataset", "splits", where), f"{a} and {b} {same}: {split_overlap_fix(a, b)}")
     for name, s in splits.items():
         if isinstance(s, dict) and s.get("from") == name:
             yield doc.locate(("dataset", "splits", name, "from"), f"split {name} cannot be derived from itself")
