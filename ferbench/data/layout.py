@@ -95,6 +95,13 @@ def _folder_source(title: str, spec: DatasetSpec, scan: folders.FolderScan) -> S
     warnings: list[str] = []
     if scan.ignored:
         warnings.append(f"ignored {scan.ignored} non-image file(s) in the class folders")
+    if scan.odd:
+        shown = ", ".join(f"{os.path.relpath(p, scan.root)} ({why})" for p, why in scan.odd[:3])
+        more = " ..." if len(scan.odd) > 3 else ""
+        warnings.append(
+            f"ignored {len(scan.odd)} entr{'y' if len(scan.odd) == 1 else 'ies'} of the class folders that are not files: "
+            f"{shown}{more}; fix the links or remove them"
+        )
     if scan.empty:
         listed = ", ".join(str(p.relative_to(scan.root)) for p in scan.empty[:5])
         if spec.on_bad_sample == "error":

@@ -40,7 +40,10 @@ def _bad_policy(spec: DatasetSpec, raw: RawData, bad: list[tuple[str, str]], wha
 
 def _decode(spec: DatasetSpec, src: Source, progress: bool) -> tuple[RawData, str]:
     raw, digest, bad = src.read(progress)
-    raw = _bad_policy(spec, raw, bad, str(src.files[0] if src.layout == "csv" else src.root))
+    where = str(src.files[0] if src.layout == "csv" else src.root)
+    raw = _bad_policy(spec, raw, bad, where)
+    if not len(raw.x):
+        raise DataError(f"{where}: no readable sample ({raw.skipped} skipped); check dataset.path and the files in it")
     x = to_channels(resize_array(raw.x, spec.image_size), spec.color)
     raw = replace(raw, x=x, hashes=cache_mod.image_hashes(x), warnings=(*raw.warnings, *src.warnings))
     return raw, digest
@@ -67,8 +70,12 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
             return cached, key, src.layout
     raw, digest = _decode(spec, src, progress)
     key = cache_mod.sha256_hex(digest, *prep)
-    cache_mod.save_raw(root, key, raw)
-    cache_mod.remember_digest(root, skey, digest)
+    problem = cache_mod.save_raw(root, key, raw) or cache_mod.remember_digest(root, skey, digest)
+    if problem is not None:  # one warning, however many writes failed
+        raw = replace(raw, warnings=(*raw.warnings, (
+            f"cannot write the data cache {root} ({problem}); loaded without caching, so the next load decodes again. "
+            "Make it writable, or set dataset.cache or $FERBENCH_CACHE to a writable folder"
+        )))
     return raw, key, src.layout
 
 
