@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from ferbench.spec.types import DatasetSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +89,7 @@ def test_describe_real_fer2013(tmp_path, fer2013_dir, fer_cache):
     assert report["blank"] == {"train": 11, "validation": 1, "test": 0}
 
 
-def test_validate_and_describe_both_refuse_validation_equal_to_test(tmp_path):
+def test_validate_and_describe_both_refuse_validation_equal_to_test(tmp_path: Path) -> None:
     spec_text = SYNTHETIC.replace("  image_size: 32\n", "  image_size: 32\n  splits: {validation: test}\n")
     spec = tmp_path / "spec.yaml"
     spec.write_text(spec_text)
@@ -100,7 +103,7 @@ def test_validate_and_describe_both_refuse_validation_equal_to_test(tmp_path):
     assert "dataset.splits.validation: validation and test are the same split" in d.stderr and fix in d.stderr
 
 
-def test_loading_refuses_shared_samples_with_the_same_fix(make_spec):
+def test_loading_refuses_shared_samples_with_the_same_fix(make_spec: Callable[..., DatasetSpec]) -> None:
     from ferbench.data import load_dataset
     from ferbench.errors import DataError
 

@@ -109,7 +109,7 @@ def test_all_errors_are_reported_at_once(tmp_path):
 CARVE = "carve validation from train instead, e.g. validation: {from: train, fraction: 0.1}"
 
 
-def test_same_validation_and_test_split_is_an_error(tmp_path):
+def test_same_validation_and_test_split_is_an_error(tmp_path: Path) -> None:
     # data describe (load_dataset) refuses it, so validate does too, with the same fix.
     text = GOOD.replace("  image_size: 32", "  image_size: 32\n  splits: {validation: test, test: test}")
     assert errors(tmp_path, text) == [
@@ -127,18 +127,18 @@ def test_same_validation_and_test_split_is_an_error(tmp_path):
         ("{train: Training, validation: training, test: PrivateTest}", f"train and validation are the same split ('Training'): {CARVE}"),
     ],
 )
-def test_overlapping_named_splits_are_errors_at_validation(tmp_path, splits, message):
+def test_overlapping_named_splits_are_errors_at_validation(tmp_path: Path, splits: str, message: str) -> None:
     text = GOOD.replace("kind: synthetic", f"kind: fer2013\n  path: /data/fer2013\n  splits: {splits}")
     (err,) = errors(tmp_path, text)
     assert err.startswith("s.yaml:6:") and f"dataset.splits.validation: {message}" in err
 
 
-def test_train_equal_to_test_is_an_error_at_test(tmp_path):
+def test_train_equal_to_test_is_an_error_at_test(tmp_path: Path) -> None:
     text = GOOD.replace("kind: synthetic", "kind: fer2013\n  path: /data/fer2013\n  splits: {train: Training, validation: PublicTest, test: Training}")
     assert errors(tmp_path, text) == ["s.yaml:6:59: dataset.splits.test: train and test are the same split ('Training'): give test a split of its own"]
 
 
-def test_distinct_and_derived_splits_pass(tmp_path):
+def test_distinct_and_derived_splits_pass(tmp_path: Path) -> None:
     splits = "{train: Training, validation: {from: train, fraction: 0.1}, test: test}"
     text = GOOD.replace("kind: synthetic", f"kind: fer2013\n  path: /data/fer2013\n  splits: {splits}")
     checked = check_file(write(tmp_path, text))
