@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from ferbench.data import load_dataset  # noqa: E402
-from ferbench.data.layout import _csv_file  # noqa: E402
+from ferbench.data.probe import fer2013_csv  # noqa: E402
 from ferbench.spec.types import FER2013_CLASSES, AugmentSpec, DatasetSpec, Splits, SyntheticSpec  # noqa: E402
 
 THESIS_AUGMENT = AugmentSpec(True, "horizontal", 10, 0.1, 0.1, 0.1, 0.1)
@@ -36,7 +36,7 @@ BATCH = 64
 
 def csv_path() -> Path:
     arg = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(os.environ.get("FERBENCH_DATA", "data")) / "fer2013"
-    found = _csv_file(arg) if arg.exists() else None
+    found = fer2013_csv(arg) if arg.exists() else None
     if found is None:
         sys.exit(f"no FER2013 CSV at {arg}; pass its path or set FERBENCH_DATA")
     return found
@@ -122,7 +122,7 @@ def main() -> None:
           f"{os.cpu_count()} CPU cores; batch {BATCH}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     ok = t_naive / t_first >= 3 and t_cached <= 0.5 and (np.isnan(step) or pipe / step >= 5)
     print("all targets met" if ok else "TARGET MISSED")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,6 +18,10 @@ app = typer.Typer(
 )
 
 
+SPEC_ARGUMENT = typer.Argument(..., help="The spec file.")
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
+
+
 @app.callback()
 def _group() -> None:
     """Inspect datasets."""
@@ -26,16 +29,17 @@ def _group() -> None:
 
 @app.command()
 def describe(
-    spec: Path = typer.Argument(..., help="The spec file."),
-    sets: Optional[list[str]] = SET_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    spec: Path = SPEC_ARGUMENT,
+    sets: list[str] | None = SET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Per-split, per-class counts, duplicates across splits, blank images and the class weights a run uses."""
     from ferbench.data.describe import describe as describe_data
     from ferbench.data.describe import render
 
     s = load(spec, sets)
-    report = describe_data(s.dataset, s.loss, seed=s.seed, progress=sys.stderr.isatty())
+    notes = [n for n in s.notes if n.startswith("dataset.")]  # e.g. which default splits it got
+    report = describe_data(s.dataset, s.loss, seed=s.seed, progress=sys.stderr.isatty(), notes=notes)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

@@ -1,13 +1,31 @@
 """Datasets: FER2013 (CSV or folders, FER+ labels), AffectNet, image folders and
 built-in synthetic faces; splits, duplicates, class weights, and the tf.data pipeline.
 
-Nothing here imports TensorFlow until a pipeline is built.
+Nothing here imports TensorFlow until a pipeline is built, and importing the package
+imports nothing (the names below load their module on first use), so the spec loader
+can read :mod:`ferbench.data.kinds` without numpy.
 """
 
-from ferbench.data.core import LoadedDataset, SplitData
-from ferbench.data.load import load_dataset
-from ferbench.data.pipeline import augment_batch, make_eval_dataset, make_train_dataset
-from ferbench.data.weights import class_weights
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ferbench.data.core import LoadedDataset, SplitData
+    from ferbench.data.load import load_dataset
+    from ferbench.data.pipeline import augment_batch, make_eval_dataset, make_train_dataset
+    from ferbench.data.weights import class_weights
+
+_HOME = {
+    "LoadedDataset": "ferbench.data.core",
+    "SplitData": "ferbench.data.core",
+    "augment_batch": "ferbench.data.pipeline",
+    "class_weights": "ferbench.data.weights",
+    "load_dataset": "ferbench.data.load",
+    "make_eval_dataset": "ferbench.data.pipeline",
+    "make_train_dataset": "ferbench.data.pipeline",
+}
 
 __all__ = [
     "LoadedDataset",
@@ -18,3 +36,13 @@ __all__ = [
     "make_eval_dataset",
     "make_train_dataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module of an exported name on first use."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

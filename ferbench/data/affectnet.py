@@ -12,47 +12,19 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ferbench.data.classes import AFFECTNET_CLASSES, AFFECTNET_NOT_A_CLASS
 from ferbench.data.core import RawData
 from ferbench.data.images import Item, decode_many
+from ferbench.data.probe import Release
 from ferbench.errors import DataError
 
 COLUMNS = (
     "subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
     "facial_landmarks", "expression", "valence", "arousal",
 )
-#: List file -> the named split it becomes.
-LISTS = {"training.csv": "train", "validation.csv": "validation"}
-
-
-@dataclass
-class Release:
-    """Where the parts of an official AffectNet release are."""
-
-    root: Path
-    images: Path
-    lists: dict[str, Path]  # split name -> csv
-
-
-def find_release(root: Path) -> Release | None:
-    """The official layout under ``root``, or ``None``.
-
-    The csv files sit at the top or in ``Manually_Annotated_file_lists/``; the images
-    in ``Manually_Annotated_Images/``, possibly under ``Manually_Annotated/``.
-    """
-    images = next((p for p in (root / "Manually_Annotated_Images", root / "Manually_Annotated" / "Manually_Annotated_Images") if p.is_dir()), None)
-    lists: dict[str, Path] = {}
-    for folder in (root, root / "Manually_Annotated_file_lists"):
-        for name, split in LISTS.items():
-            if split not in lists and (folder / name).is_file():
-                lists[split] = folder / name
-    if images is None or not lists:
-        return None
-    return Release(root, images, lists)
 
 
 @dataclass
@@ -70,7 +42,7 @@ class Listed:
 def read_lists(rel: Release) -> Listed:
     """Parse the list files (no image is opened)."""
     out = Listed([], [], [], [], {}, [])
-    for g, (split, csv_path) in enumerate(rel.lists.items()):
+    for g, csv_path in enumerate(rel.lists.values()):
         with open(csv_path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             first = next(reader, None)

@@ -17,8 +17,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -59,21 +60,40 @@ def stat_key(files: Iterable[Path], root: Path) -> str:
 def known_digest(cache: Path, key: str) -> str | None:
     """The content digest recorded for a stat key, or ``None``."""
     try:
-        return json.loads((cache / "index" / f"{key}.json").read_text())["content"]
-    except (OSError, ValueError, KeyError):
+        content = json.loads((cache / "index" / f"{key}.json").read_text())["content"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    return content if isinstance(content, str) else None
 
 
-def remember_digest(cache: Path, key: str, digest: str) -> None:
-    """Record ``digest`` for a stat key (atomic; a failure only costs a rehash later)."""
-    with contextlib.suppress(OSError):
-        folder = cache / "index"
+def remember_digest(cache: Path, key: str, digest: str) -> str | None:
+    """Record ``digest`` for a stat key (atomic).
+
+    Returns why it could not be written, or ``None``: a failure only costs a rehash
+    later, so it is the caller's to report, not an error.
+    """
+    folder = cache / "index"
+    tmp: str | None = None
+    try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             json.dump({"content": digest}, fh)
         os.chmod(tmp, 0o644)
         os.replace(tmp, folder / f"{key}.json")
+        tmp = None
+    except OSError as exc:
+        return _why(exc)
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return None
+
+
+def _why(exc: OSError) -> str:
+    """An OSError as a short reason naming the file: ``/c/raw-1: Permission denied``."""
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
 def load_raw(cache: Path, key: str) -> RawData | None:
@@ -96,16 +116,17 @@ def load_raw(cache: Path, key: str) -> RawData | None:
     )
 
 
-def save_raw(cache: Path, key: str, raw: RawData) -> None:
+def save_raw(cache: Path, key: str, raw: RawData) -> str | None:
     """Store ``raw`` under ``key``: written into a temporary folder, then renamed in whole.
 
     Two processes decoding the same source at once both write; the first rename wins
     and the other's copy is discarded. Failing to write (read-only disk, full disk)
-    is not an error: the data is in memory, only the next load is slower.
+    is not an error: the data is in memory, only the next load is slower. Returns why
+    it could not be written, or ``None`` (also when another process wrote it first).
     """
     target = cache / f"raw-{key}"
     if target.exists():
-        return
+        return None
     tmp: Path | None = None
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -121,16 +142,18 @@ def save_raw(cache: Path, key: str, raw: RawData) -> None:
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         os.rename(tmp, target)  # atomic for a folder; fails if another writer got there first
         tmp = None
-    except OSError:
-        pass
+    except OSError as exc:
+        if not (target / "meta.json").exists():  # else another writer got there first: fine
+            return _why(exc)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    return None
 
 
 def image_hashes(x: np.ndarray) -> np.ndarray:
     """A 64-bit content hash per image (blake2b of its bytes), for exact-duplicate counts."""
-    flat = np.ascontiguousarray(x).reshape(len(x), -1)
+    flat = np.ascontiguousarray(x).reshape(len(x), int(np.prod(x.shape[1:], dtype=np.int64)))
     out = np.empty(len(x), dtype=np.uint64)
     for i, row in enumerate(flat):
         out[i] = int.from_bytes(hashlib.blake2b(row.data, digest_size=8).digest(), "little")

@@ -8,13 +8,15 @@ names in many spellings or the source's digits. Everything meets in
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
+from ferbench.data.kinds import AFFECTNET_CLASSES, KINDS
 from ferbench.errors import DataError
-from ferbench.spec.types import CLASS_VOCABULARY, FER2013_CLASSES
+from ferbench.spec.types import CLASS_VOCABULARY
 
-#: AffectNet ``expression`` codes 0-7 (8 none, 9 uncertain, 10 non-face are not classes).
-AFFECTNET_CLASSES: tuple[str, ...] = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt")
+__all__ = ["AFFECTNET_CLASSES", "AFFECTNET_NOT_A_CLASS", "DIGITS", "FERPLUS_COLUMNS", "SYNONYMS", "label_table", "to_vocabulary"]
+
+#: AffectNet ``expression`` codes that are not classes (0-7 are :data:`AFFECTNET_CLASSES`).
 AFFECTNET_NOT_A_CLASS: dict[int, str] = {8: "none", 9: "uncertain", 10: "non-face"}
 
 #: FER+ vote columns, in file order; the last two are not classes.
@@ -34,8 +36,8 @@ SYNONYMS: dict[str, str] = {
     "contempt": "contempt", "contemptuous": "contempt",
 }
 
-#: The digits a folder copy of each source uses for its class folders.
-DIGITS: dict[str, tuple[str, ...]] = {"fer2013": FER2013_CLASSES, "affectnet": AFFECTNET_CLASSES}
+#: The digits a folder copy of each source uses for its class folders (from the kinds table).
+DIGITS: dict[str, tuple[str, ...]] = {k.name: k.digits for k in KINDS.values() if k.digits is not None}
 
 
 def to_vocabulary(label: str, kind: str, class_map: Mapping[str, str]) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +30,7 @@ class LoadedDataset:
     """A dataset ready for training: three splits in the spec's class order."""
 
     classes: tuple[str, ...]
-    splits: dict[str, SplitData]  # "train", "validation", "test"
+    splits: dict[str, SplitData]  # keyed by ferbench.spec.types.SPLITS
     fingerprint: str  # sha256 of the source files' content + preprocessing + split definition
     source: str  # the layout found, e.g. "FER2013 Kaggle CSV (fer2013.csv.gz)"
     duplicates: dict[str, int]  # "train&validation": images of validation also in train, ...
@@ -66,3 +68,18 @@ class RawData:
     total: int = 0
     #: Source label -> samples not decoded on purpose (e.g. AffectNet 8 none, 9 uncertain).
     dropped: dict[str, int] = field(default_factory=dict)
+
+
+#: Decodes a detected source: ``progress`` -> (data, content digest, bad samples as ``(where, why)``).
+Reader = Callable[[bool], tuple[RawData, str, list[tuple[str, str]]]]
+
+
+@dataclass
+class Source:
+    """A detected layout: the files that make it up and how to decode them."""
+
+    layout: str  # csv | folders | official | synthetic
+    root: Path
+    files: list[Path]
+    read: Reader
+    warnings: list[str]

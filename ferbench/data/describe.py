@@ -4,39 +4,43 @@ a run will use. No TensorFlow."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ferbench.data.core import LoadedDataset
 from ferbench.data.load import load_dataset
-from ferbench.data.splits import SPLIT_KEYS
 from ferbench.data.weights import class_weights
-from ferbench.spec.types import DatasetSpec, LossSpec
+from ferbench.spec.types import SPLITS, DatasetSpec, LossSpec
 
 
-def describe(spec: DatasetSpec, loss: LossSpec, *, seed: int = 0, progress: bool = False) -> dict[str, Any]:
-    """Load the dataset and summarise it as plain JSON-ready data."""
+def describe(spec: DatasetSpec, loss: LossSpec, *, seed: int = 0, progress: bool = False, notes: Sequence[str] = ()) -> dict[str, Any]:
+    """Load the dataset and summarise it as plain JSON-ready data.
+
+    ``notes`` are the spec's notes about its dataset (e.g. which default splits it
+    got); the report repeats them.
+    """
     data = load_dataset(spec, seed=seed, progress=progress)
-    return summary(data, loss)
+    return summary(data, loss, notes)
 
 
-def summary(data: LoadedDataset, loss: LossSpec) -> dict[str, Any]:
+def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> dict[str, Any]:
     """The describe report of an already loaded dataset."""
     k = len(data.classes)
     splits = {}
-    for key in SPLIT_KEYS:
+    for key in SPLITS:
         s = data.splits[key]
         counts = s.counts(k)
         splits[key] = {
             "name": s.name,
             "total": int(counts.sum()),
-            "counts": {c: int(n) for c, n in zip(data.classes, counts)},
+            "counts": {c: int(n) for c, n in zip(data.classes, counts, strict=True)},
             "shape": list(s.x.shape[1:]),
         }
     w = class_weights(data.splits["train"].y, k, loss)
     weights: dict[str, Any] = {"method": loss.class_weight}
     if loss.class_weight == "effective_number":
         weights["beta"] = loss.beta
-    weights["weights"] = None if w is None else {c: round(float(v), 6) for c, v in zip(data.classes, w)}
+    weights["weights"] = None if w is None else {c: round(float(v), 6) for c, v in zip(data.classes, w, strict=True)}
     return {
         "source": data.source,
         "fingerprint": data.fingerprint,
@@ -47,6 +51,7 @@ def summary(data: LoadedDataset, loss: LossSpec) -> dict[str, Any]:
         "skipped": data.skipped,
         "excluded": dict(data.excluded),
         "class_weight": weights,
+        "notes": list(notes),
         "warnings": list(data.warnings),
     }
 
@@ -57,15 +62,19 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"source       {report['source']}", f"fingerprint  {report['fingerprint'][:16]}"]
     shape = splits["train"]["shape"]
     lines.append(f"images       {shape[0]}x{shape[1]}, {'grayscale' if shape[2] == 1 else 'rgb'}")
+    lines += [f"note         {n}" for n in report.get("notes", ())]
     weights = report["class_weight"]["weights"]
-    head = ["class"] + [f"{k} ({splits[k]['name']})" for k in SPLIT_KEYS] + ["weight"]
+    head = ["class"] + [f"{k} ({splits[k]['name']})" for k in SPLITS] + ["weight"]
     rows = [
-        [c] + [str(splits[k]["counts"][c]) for k in SPLIT_KEYS] + ["-" if weights is None else f"{weights[c]:.4f}"]
+        [c] + [str(splits[k]["counts"][c]) for k in SPLITS] + ["-" if weights is None else f"{weights[c]:.4f}"]
         for c in classes
     ]
-    rows.append(["total"] + [str(splits[k]["total"]) for k in SPLIT_KEYS] + [""])
+    rows.append(["total"] + [str(splits[k]["total"]) for k in SPLITS] + [""])
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+
     lines += ["", fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows), ""]
     method = report["class_weight"]["method"]
     if "beta" in report["class_weight"]:

@@ -17,9 +17,10 @@ import queue
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -28,6 +29,17 @@ from ferbench.errors import DataError
 
 CHUNK = 1 << 20  # compressed bytes per read (~3 MB of text): the passes stay in cache
 _PAD = 4  # spaces put before each chunk so e-1, e-2, e-3 never wrap around
+#: FER2013's ``Usage`` values (matched case-insensitively); rows with another are skipped.
+USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+#: Characters of a field shown in a message before it is cut.
+EXCERPT = 24
+
+
+def excerpt(value: str, limit: int = EXCERPT) -> str:
+    """``value`` quoted, cut to ``limit`` characters with its length said (a pixel string has thousands)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 def _chunks(path: Path, raw: bytes) -> Iterator[bytes]:
@@ -58,7 +70,7 @@ def _chunks(path: Path, raw: bytes) -> Iterator[bytes]:
 
 def _threaded(it: Iterator[bytes]) -> Iterator[bytes]:
     """Run ``it`` in a thread, a few chunks ahead of the consumer."""
-    q: queue.Queue = queue.Queue(maxsize=3)
+    q: queue.Queue[object] = queue.Queue(maxsize=3)
     done = object()
 
     def work() -> None:
@@ -73,7 +85,7 @@ def _threaded(it: Iterator[bytes]) -> Iterator[bytes]:
     while (item := q.get()) is not done:
         if isinstance(item, BaseException):
             raise item
-        yield item
+        yield cast(bytes, item)
 
 
 def _lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
@@ -123,11 +135,12 @@ def _header(path: Path, buf: bytes) -> tuple[_Layout, bytes]:
     head = buf[:nl].decode("utf-8", "replace").strip().lstrip("\ufeff")  # pad spaces, byte-order mark
     names = [c.strip().strip('"').strip().lower() for c in head.split(",")]
     if "emotion" not in names or "pixels" not in names:
+        shown = ", ".join(excerpt(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
         raise DataError(
-            f"{path}:1: columns {names} are not the FER2013 CSV's; expected a header "
+            f"{path}:1: columns [{shown}] are not the FER2013 CSV's; expected a header "
             "emotion,pixels,Usage (Usage optional). Is this the Kaggle fer2013.csv?"
         )
-    cols = {n: names.index(n) for n in ("emotion", "pixels", "usage") if n in names}
+    cols: dict[str, int] = {n: names.index(n) for n in ("emotion", "pixels", "usage") if n in names}
     return _Layout(cols, len(names)), b" " * _PAD + buf[nl + 1 :]
 
 
@@ -192,10 +205,10 @@ def _parse(buf: bytes, lay: _Layout) -> _Chunk:
     out.images = _pixel_block(val, lo[keep], npx).reshape(-1, lay.side, lay.side, 1)
     out.lines = rows[keep]
     es, ee = span(lay.cols["emotion"])
-    out.emotions = [a[s:e].tobytes().decode("ascii", "replace").strip() for s, e in zip(es[keep], ee[keep])]
+    out.emotions = [a[s:e].tobytes().decode("ascii", "replace").strip() for s, e in zip(es[keep], ee[keep], strict=True)]
     if "usage" in lay.cols:
         us, ue = span(lay.cols["usage"])
-        out.usages = [a[s:e].tobytes().decode("utf-8", "replace").strip() for s, e in zip(us[keep], ue[keep])]
+        out.usages = [a[s:e].tobytes().decode("utf-8", "replace").strip() for s, e in zip(us[keep], ue[keep], strict=True)]
     else:
         out.usages = ["all"] * len(keep)
     return out
@@ -218,7 +231,8 @@ def _pixel_block(val: np.ndarray, lo: np.ndarray, npx: int) -> np.ndarray:
     marks = np.zeros(len(val) + 1, np.int8)
     marks[lo] += 1
     marks[lo + npx] -= 1
-    return val[np.cumsum(marks[:-1], dtype=np.int8).astype(bool)].astype(np.uint8).reshape(-1, npx)
+    picked: np.ndarray = val[np.cumsum(marks[:-1], dtype=np.int8).astype(bool)].astype(np.uint8).reshape(-1, npx)
+    return picked
 
 
 def _infer_side(buf: bytes, lay: _Layout) -> int:
@@ -228,7 +242,7 @@ def _infer_side(buf: bytes, lay: _Layout) -> int:
     return math.isqrt(n) if n and math.isqrt(n) ** 2 == n else 48
 
 
-def _parse_all(path: Path, raw: bytes) -> tuple[list[_Chunk], list[int]]:
+def _parse_all(path: Path, raw: bytes) -> tuple[list[_Chunk], list[int], _Layout]:
     """Parse every chunk, two at a time (numpy releases the GIL), in file order."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -248,7 +262,7 @@ def _parse_all(path: Path, raw: bytes) -> tuple[list[_Chunk], list[int]]:
         chunks += [f.result() for f in pending]
     # Line number of each chunk's first line, minus one (the header is line 1).
     offsets = np.cumsum([1] + [c.nlines for c in chunks[:-1]]).tolist()
-    return chunks, offsets
+    return chunks, offsets, lay
 
 
 def read_fer2013_csv(path: Path, num_labels: int = 7) -> tuple[RawData, str, list[tuple[int, str]]]:
@@ -263,21 +277,35 @@ def read_fer2013_csv(path: Path, num_labels: int = 7) -> tuple[RawData, str, lis
         raise DataError(f"{path}: cannot read the FER2013 CSV ({exc.strerror}); check dataset.path") from None
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        chunks, offsets = _parse_all(path, raw)
+        chunks, offsets, lay = _parse_all(path, raw)
     except (zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, EOFError) as exc:
         raise DataError(f"{path}: the file is corrupt or truncated ({exc}); download it again") from None
-    bad = [(off + 1 + ln, msg) for c, off in zip(chunks, offsets) for ln, msg in c.bad]
-    lines = np.concatenate([c.lines + off + 1 for c, off in zip(chunks, offsets)])
-    emo = np.array([e for c in chunks for e in c.emotions])
-    usages = np.array([u for c in chunks for u in c.usages])
+    bad = [(off + 1 + ln, msg) for c, off in zip(chunks, offsets, strict=True) for ln, msg in c.bad]
+    lines = np.concatenate([c.lines + off + 1 for c, off in zip(chunks, offsets, strict=True)])
+    emo = np.array([e for c in chunks for e in c.emotions], dtype=str)
+    # One spelling per FER2013 split, so "training" rows join Training.
+    spelling = {u.lower(): u for u in USAGES} if "usage" in lay.cols else {}
+    usages = np.array([spelling.get(u.lower(), u) for c in chunks for u in c.usages], dtype=str)
     codes = [str(i) for i in range(num_labels)]
     valid = np.isin(emo, codes)
     for i in np.flatnonzero(~valid):
-        bad.append((int(lines[i]), f"emotion {str(emo[i])!r} is not a label 0..{num_labels - 1}"))
-    x = np.concatenate([c.images for c in chunks])
+        bad.append((int(lines[i]), f"emotion {excerpt(str(emo[i]))} is not a label 0..{num_labels - 1}"))
     total = len(valid) + sum(len(c.bad) for c in chunks)
-    if not valid.all():
-        x, emo, usages, lines = x[valid], emo[valid], usages[valid], lines[valid]
+    if not total:
+        raise DataError(f"{path}: the header has no data rows after it; expected the FER2013 CSV's 35,887 rows (emotion,pixels,Usage)")
+    warnings: tuple[str, ...] = ()
+    unknown = valid & ~np.isin(usages, USAGES) if spelling else np.zeros(len(usages), bool)
+    if unknown.any():
+        shown = ", ".join(f"{path.name}:{lines[i]} {excerpt(str(usages[i]))}" for i in np.flatnonzero(unknown)[:3])
+        more = " ..." if unknown.sum() > 3 else ""
+        warnings = (
+            f"skipped {int(unknown.sum())} row(s) whose Usage is not one of {', '.join(USAGES)}: {shown}{more}; "
+            "fix their Usage to load them",
+        )
+    keep = valid & ~unknown
+    x = np.concatenate([c.images for c in chunks])
+    if not keep.all():
+        x, emo, usages, lines = x[keep], emo[keep], usages[keep], lines[keep]
     names, first, inverse = np.unique(usages, return_index=True, return_inverse=True)
     order = np.argsort(first)  # keep the file's order: Training, PublicTest, PrivateTest
     rank = np.empty_like(order)
@@ -293,6 +321,8 @@ def read_fer2013_csv(path: Path, num_labels: int = 7) -> tuple[RawData, str, lis
         source=f"FER2013 Kaggle CSV ({path.name})",
         rows=lines - 2,  # line 2 is data row 0 (FER2013 has no blank lines)
         total=total,
+        skipped=int(unknown.sum()),
+        warnings=warnings,
     )
     bad.sort()
     return data, digest, bad

@@ -7,6 +7,7 @@ loader; what differs is only how folder names map to classes (see classes.py).
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,17 +22,58 @@ def _visible(p: Path) -> bool:
     return not p.name.startswith((".", "_"))
 
 
-def _images(folder: Path) -> tuple[list[Path], int]:
-    """Image files directly in ``folder`` (sorted) and how many other files it holds."""
-    imgs, other = [], 0
-    for p in sorted(folder.iterdir()):
-        if not p.is_file() or not _visible(p):
+def _entries(folder: Path) -> list[Path]:
+    """What ``folder`` holds, sorted; a folder that cannot be listed is a :class:`DataError` naming it."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise DataError(
+            f"{folder}: cannot list this folder ({exc.strerror or exc}); make it readable (chmod u+rx) or move it out of dataset.path"
+        ) from None
+
+
+def _kind(p: Path) -> str:
+    """``file``, ``folder``, or why the entry can be neither (a dangling symlink, a FIFO...)."""
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        return "dangling symlink" if p.is_symlink() else "vanished"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    return "socket" if stat.S_ISSOCK(mode) else "device file"
+
+
+@dataclass
+class _Listing:
+    """One class folder: its images, how many other files, and entries that are not files at all."""
+
+    images: list[Path]
+    other: int
+    odd: list[tuple[Path, str]]
+
+
+def _images(folder: Path) -> _Listing:
+    """Image files directly in ``folder`` (sorted), other files, and entries that are not files."""
+    out = _Listing([], 0, [])
+    for p in _entries(folder):
+        if not _visible(p):
             continue
-        if p.suffix.lower() in IMAGE_EXTENSIONS:
-            imgs.append(p)
+        kind = _kind(p)
+        if kind == "folder":
+            continue
+        if kind != "file":
+            out.odd.append((p, kind))
+        elif p.suffix.lower() in IMAGE_EXTENSIONS:
+            out.images.append(p)
         elif p.name.lower() not in {"thumbs.db", "desktop.ini"}:
-            other += 1
-    return imgs, other
+            out.other += 1
+    return out
 
 
 @dataclass
@@ -43,52 +85,45 @@ class FolderScan:
     empty: list[Path] = field(default_factory=list)
     ignored: int = 0
     flat: bool = False
+    #: Entries of class folders that are not files (dangling symlinks, FIFOs...), and what they are.
+    odd: list[tuple[Path, str]] = field(default_factory=list)
+
+    def add(self, split: str, folder: Path, listing: _Listing) -> None:
+        """Record one class folder of ``split``."""
+        self.ignored += listing.other
+        self.odd += listing.odd
+        if listing.images:
+            self.splits[split][folder.name] = listing.images
+        else:
+            self.empty.append(folder)
 
     @property
     def files(self) -> list[Path]:
         return [f for classes in self.splits.values() for fs in classes.values() for f in fs]
 
 
-def looks_like_class_folders(root: Path) -> bool:
-    """True when ``root`` holds ``<split>/<class>/`` or ``<class>/`` folders of images."""
-    try:
-        scan_folders(root)
-    except DataError:
-        return False
-    return True
-
-
 def scan_folders(root: Path) -> FolderScan:
     """Find the splits and class folders under ``root`` (no image is opened)."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder; check dataset.path")
-    subdirs = [d for d in sorted(root.iterdir()) if d.is_dir() and _visible(d)]
+    subdirs = [d for d in _entries(root) if d.is_dir() and _visible(d)]
     if not subdirs:
         raise DataError(f"{root}: holds no folders; expected <split>/<class>/*.jpg or <class>/*.jpg")
     direct = {d: _images(d) for d in subdirs}
-    if any(imgs for imgs, _ in direct.values()):
+    if any(listing.images for listing in direct.values()):
         # <class>/*.jpg: one split, "all"; derive validation and test from it
         scan = FolderScan(root, {"all": {}}, flat=True)
-        for d, (imgs, other) in direct.items():
-            scan.ignored += other
-            if imgs:
-                scan.splits["all"][d.name] = imgs
-            else:
-                scan.empty.append(d)
+        for d, listing in direct.items():
+            scan.add("all", d, listing)
         return scan
     scan = FolderScan(root, {})
     for split in subdirs:
-        classes = [d for d in sorted(split.iterdir()) if d.is_dir() and _visible(d)]
+        classes = [d for d in _entries(split) if d.is_dir() and _visible(d)]
         if not classes:
             continue
         scan.splits[split.name] = {}
         for c in classes:
-            imgs, other = _images(c)
-            scan.ignored += other
-            if imgs:
-                scan.splits[split.name][c.name] = imgs
-            else:
-                scan.empty.append(c)
+            scan.add(split.name, c, _images(c))
     if not scan.splits:
         raise DataError(f"{root}: no class folders with images found; expected <split>/<class>/*.jpg (e.g. train/happy/1.jpg)")
     return scan
@@ -103,7 +138,7 @@ def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progre
     label_names = tuple(sorted({c for classes in scan.splits.values() for c in classes}))
     group_names = tuple(scan.splits)
     items, labels, groups = [], [], []
-    for g, (split, classes) in enumerate(scan.splits.items()):
+    for g, classes in enumerate(scan.splits.values()):
         for cls, files in classes.items():
             items += [Item(f) for f in files]
             labels += [label_names.index(cls)] * len(files)

@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ferbench.data import cache as cache_mod
 from ferbench.data.classes import label_table
-from ferbench.data.core import LoadedDataset, RawData, SplitData
+from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
 from ferbench.data.images import resize_array, to_channels
-from ferbench.data.splits import SPLIT_KEYS, blank_mask, cross_duplicates, resolve
+from ferbench.data.layout import detect
+from ferbench.data.splits import blank_mask, cross_duplicates, resolve
 from ferbench.errors import DataError
-from ferbench.spec.types import DatasetSpec, DerivedSplit
+from ferbench.spec.types import SPLITS, DatasetSpec, DerivedSplit
 
 #: Bad samples named in an error before "... and N more".
 SHOWN = 8
-
-Reader = Callable[[bool], tuple[RawData, str, list[tuple[str, str]]]]
-
-
-@dataclass
-class Source:
-    """A detected layout: the files that make it up and how to decode them."""
-
-    layout: str  # csv | folders | official | synthetic
-    root: Path
-    files: list[Path]
-    read: Reader  # progress -> (raw, content digest, bad samples as (where, why))
-    warnings: list[str]
-
 
 def _expand(p: str) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(p)))
@@ -54,7 +40,10 @@ def _bad_policy(spec: DatasetSpec, raw: RawData, bad: list[tuple[str, str]], wha
 
 def _decode(spec: DatasetSpec, src: Source, progress: bool) -> tuple[RawData, str]:
     raw, digest, bad = src.read(progress)
-    raw = _bad_policy(spec, raw, bad, str(src.files[0] if src.layout == "csv" else src.root))
+    where = str(src.files[0] if src.layout == "csv" else src.root)
+    raw = _bad_policy(spec, raw, bad, where)
+    if not len(raw.x):
+        raise DataError(f"{where}: no readable sample ({raw.skipped} skipped); check dataset.path and the files in it")
     x = to_channels(resize_array(raw.x, spec.image_size), spec.color)
     raw = replace(raw, x=x, hashes=cache_mod.image_hashes(x), warnings=(*raw.warnings, *src.warnings))
     return raw, digest
@@ -69,8 +58,6 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
         raw = replace(raw, hashes=cache_mod.image_hashes(raw.x))
         key = cache_mod.sha256_hex("synthetic", raw.source, spec.synthetic, spec.classes, spec.image_size, spec.color, seed)
         return raw, key, "synthetic"
-    from ferbench.data.layout import detect
-
     src = detect(spec)
     root = cache_mod.cache_root(spec.cache)
     skey = cache_mod.stat_key(src.files, src.root)
@@ -78,21 +65,24 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
     digest = cache_mod.known_digest(root, skey)
     if digest is not None:
         key = cache_mod.sha256_hex(digest, *prep)
-        raw = cache_mod.load_raw(root, key)
-        if raw is not None:
-            return raw, key, src.layout
+        cached = cache_mod.load_raw(root, key)
+        if cached is not None:
+            return cached, key, src.layout
     raw, digest = _decode(spec, src, progress)
     key = cache_mod.sha256_hex(digest, *prep)
-    cache_mod.save_raw(root, key, raw)
-    cache_mod.remember_digest(root, skey, digest)
+    problem = cache_mod.save_raw(root, key, raw) or cache_mod.remember_digest(root, skey, digest)
+    if problem is not None:  # one warning, however many writes failed
+        raw = replace(raw, warnings=(*raw.warnings, (
+            f"cannot write the data cache {root} ({problem}); loaded without caching, so the next load decodes again. "
+            "Make it writable, or set dataset.cache or $FERBENCH_CACHE to a writable folder"
+        )))
     return raw, key, src.layout
 
 
 def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``x[idx]``, as a view (no copy) when ``idx`` is one contiguous run, as named splits often are."""
-    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
-        return x[idx[0] : idx[-1] + 1]
-    return x[idx]
+    part: np.ndarray = x[idx[0] : idx[-1] + 1] if len(idx) and idx[-1] - idx[0] + 1 == len(idx) else x[idx]
+    return part
 
 
 def _labels_file(spec: DatasetSpec) -> Path:
@@ -148,7 +138,7 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     excluded = dict(raw.dropped)
     for name, i in left_out.items():
         excluded[name] = int((raw.labels == i).sum())
-    derived = any(isinstance(getattr(spec.splits, k), DerivedSplit) for k in SPLIT_KEYS)
+    derived = any(isinstance(getattr(spec.splits, k), DerivedSplit) for k in SPLITS)
     fingerprint = cache_mod.sha256_hex(
         key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived else None
     )

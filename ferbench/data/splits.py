@@ -14,12 +14,7 @@ import zlib
 import numpy as np
 
 from ferbench.errors import DataError
-from ferbench.spec.types import DerivedSplit, Splits
-
-SPLIT_KEYS = ("train", "validation", "test")
-_ALIASES = ({"train", "training"}, {"val", "valid", "validation"}, {"test", "testing"})
-#: FER2013's ``test`` is PublicTest + PrivateTest, as in the Kaggle folder copy and the thesis.
-_JOIN_ALIASES = {"test": ("publictest", "privatetest")}
+from ferbench.spec.types import SPLIT_ALIASES, SPLIT_JOINS, SPLITS, DerivedSplit, Splits, split_overlap_fix
 
 
 def _match(name: str, group_names: tuple[str, ...]) -> list[int]:
@@ -27,13 +22,13 @@ def _match(name: str, group_names: tuple[str, ...]) -> list[int]:
     lows = [g.lower() for g in group_names]
     if low in lows:
         return [lows.index(low)]
-    for group in _ALIASES:
+    for group in SPLIT_ALIASES:
         if low in group:
             hits = [i for i, g in enumerate(lows) if g in group]
             if len(hits) == 1:
                 return hits
-    if low in _JOIN_ALIASES and all(p in lows for p in _JOIN_ALIASES[low]):
-        return [lows.index(p) for p in _JOIN_ALIASES[low]]
+    if low in SPLIT_JOINS and all(p in lows for p in SPLIT_JOINS[low]):
+        return [lows.index(p) for p in SPLIT_JOINS[low]]
     return []
 
 
@@ -68,7 +63,7 @@ def resolve(
     splits: Splits, groups: np.ndarray, group_names: tuple[str, ...], y: np.ndarray, seed: int, source: str
 ) -> dict[str, tuple[np.ndarray, str]]:
     """Spec split -> (sample indices, description). ``y`` < 0 marks samples left out."""
-    refs = {k: getattr(splits, k) for k in SPLIT_KEYS}
+    refs = {k: getattr(splits, k) for k in SPLITS}
     out: dict[str, tuple[np.ndarray, str]] = {}
     for key, ref in refs.items():
         if isinstance(ref, DerivedSplit):
@@ -81,10 +76,7 @@ def resolve(
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             if np.intersect1d(out[a][0], out[b][0]).size:
-                raise DataError(
-                    f"dataset.splits: {a} ({out[a][1]}) and {b} ({out[b][1]}) share samples; "
-                    f"give them different splits, or derive {b} from {a}: {{from: {a}, fraction: 0.1}}"
-                )
+                raise DataError(f"dataset.splits: {a} ({out[a][1]}) and {b} ({out[b][1]}) share samples; {split_overlap_fix(a, b)}")
     for key, ref in refs.items():
         if not isinstance(ref, DerivedSplit):
             continue
@@ -100,26 +92,27 @@ def resolve(
         taken = _carve(pool, y, ref.fraction, ref.stratified, rng)
         out[key] = (taken, f"{desc}[derived {ref.fraction:g}]")
         out[ref.source] = (np.setdiff1d(pool, taken, assume_unique=True), desc)
-    for key in SPLIT_KEYS:
+    for key in SPLITS:
         rest = [r for r in refs.values() if isinstance(r, DerivedSplit) and r.source == key]
         if rest:
             share = 1 - sum(r.fraction for r in rest)
             out[key] = (out[key][0], f"{out[key][1]}[rest {share:g}]")
         if not len(out[key][0]):
             raise DataError(f"dataset.splits.{key}: {out[key][1]} holds no samples of the spec's classes; choose another split")
-    return {k: out[k] for k in SPLIT_KEYS}
+    return {k: out[k] for k in SPLITS}
 
 
 def blank_mask(x: np.ndarray) -> np.ndarray:
     """Images whose pixels all have one value (FER2013 has a few all-black ones)."""
     flat = x.reshape(len(x), -1)
-    return flat.max(axis=1) == flat.min(axis=1)
+    same: np.ndarray = flat.max(axis=1) == flat.min(axis=1)
+    return same
 
 
 def cross_duplicates(hashes: np.ndarray, index: dict[str, np.ndarray]) -> dict[str, int]:
     """For each pair a&b (in train, validation, test order): images of b also in a."""
     out = {}
-    for i, a in enumerate(SPLIT_KEYS):
-        for b in SPLIT_KEYS[i + 1 :]:
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1 :]:
             out[f"{a}&{b}"] = int(np.isin(hashes[index[b]], hashes[index[a]]).sum())
     return out

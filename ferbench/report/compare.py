@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from ferbench.data.kinds import DISPLAY_NAMES as DATASET_NAMES
 from ferbench.report.analysis import PairTest, RunAnalysis, paired_tests, train_time
 from ferbench.report.baselines import Baseline
 from ferbench.report.model import Column, Section, Table, raw
 from ferbench.report.stats import ALPHA
 
-DATASET_NAMES = {"fer2013": "FER2013", "ferplus": "FER+", "affectnet": "AffectNet", "rafdb": "RAF-DB", "ckplus": "CK+", "synthetic": "synthetic"}
 _KIND_ORDER = {"human": 0, "published": 1, "reproduction": 2}
 
 

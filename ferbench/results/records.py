@@ -15,16 +15,14 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Mapping, Sequence, cast
 
 from ferbench.results.atomic import json_clean
-from ferbench.spec.types import Direction
+from ferbench.spec.types import SPLITS, Direction, Split
 
 SCHEMA_VERSION = 1
 
 TrialState = Literal["complete", "failed", "pruned"]
 RunStatus = Literal["running", "complete", "failed", "interrupted"]
-Split = Literal["train", "validation", "test"]
 
 TRIAL_STATES: tuple[TrialState, ...] = ("complete", "failed", "pruned")
-SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 #: The splits a trial is scored on (validation picks the best trial, test reports it).
 SCORED_SPLITS: tuple[Split, ...] = ("validation", "test")
 

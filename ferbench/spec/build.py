@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_split
 from ferbench.model.arch import DEFAULT_TOP_FILTERS
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     SEARCHABLE,
+    SPLITS,
     AugmentSpec,
     DatasetSpec,
     DerivedSplit,
@@ -41,18 +43,15 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "loss.label_smoothing": 0.0,
 }
 
-#: Default named splits per source kind (the thesis protocol for FER2013 is
-#: validation = PublicTest, test = PrivateTest; AffectNet tests on its validation set).
-DEFAULT_SPLITS: dict[str, dict[str, Any]] = {
-    "fer2013": {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"},
-    "affectnet": {"train": "train", "validation": {"from": "train", "fraction": 0.1, "stratified": True}, "test": "validation"},
-    "folder": {"train": "train", "validation": {"from": "train", "fraction": 0.1, "stratified": True}, "test": "test"},
-    "synthetic": {"train": "train", "validation": "validation", "test": "test"},
-}
 
+def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
+    """Fill values that depend on other values (after schema defaults), in place.
 
-def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
-    """Fill values that depend on other values (after schema defaults), in place."""
+    Splits a spec leaves out get the defaults of the layout at ``dataset.path``
+    (a cheap look, see :func:`ferbench.data.kinds.choose_layout`). Returns notes for
+    the plan: which default splits were used, and why those.
+    """
+    notes: list[str] = []
     space = get_path(data, "search.space", {}) or {}
     searched = {SEARCHABLE[n] for n in space}
     here = Mark("<default>", 1, 1)
@@ -61,8 +60,17 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
             set_path(doc, key, value, doc.mark_for(tuple(key.split("."))[:1]) or here)
     ds = data["dataset"]
     splits = ds.setdefault("splits", {})
-    for name, value in DEFAULT_SPLITS[ds["kind"]].items():
-        splits.setdefault(name, value)
+    missing = [name for name in SPLITS if name not in splits]
+    if missing:
+        kind = KINDS[ds["kind"]]
+        choice = choose_layout(kind, ds.get("path"), ds.get("layout", "auto"))
+        defaults = default_splits(choice.layout)
+        for name in missing:
+            splits[name] = defaults[name]
+        if kind.needs_path:
+            keys = "dataset.splits" if len(missing) == len(SPLITS) else ", ".join(f"dataset.splits.{n}" for n in missing)
+            chosen = ", ".join(f"{n} = {describe_split(defaults[n])}" for n in missing)
+            notes.append(f"{keys} not given: the defaults of the {choice}: {chosen}")
     for s in splits.values():
         if isinstance(s, dict):
             s.setdefault("stratified", True)
@@ -70,6 +78,7 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> None:
     obj.setdefault("direction", "minimize" if obj["metric"] == "val_loss" else "maximize")
     if data["search"]["sampler"].get("seed") is None:
         data["search"]["sampler"]["seed"] = data["seed"]
+    return notes
 
 
 def _split(v: Any) -> SplitRef:
@@ -107,7 +116,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             color=ds["color"],
             classes=tuple(ds["classes"]),
             class_map=dict(ds["class_map"]),
-            splits=Splits(**{k: _split(ds["splits"][k]) for k in ("train", "validation", "test")}),
+            splits=Splits(**{k: _split(ds["splits"][k]) for k in SPLITS}),
             on_bad_sample=ds["on_bad_sample"],
             cache=ds.get("cache"),
             synthetic=SyntheticSpec(

@@ -10,10 +10,11 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ferbench.data.kinds import KINDS
 from ferbench.errors import Located
 from ferbench.spec.compose import get_path
 from ferbench.spec.schema import subschema, suggest
-from ferbench.spec.types import CLASS_VOCABULARY, FER2013_CLASSES, SEARCHABLE
+from ferbench.spec.types import SEARCHABLE, SPLIT_ALIASES, SPLIT_JOINS, SPLITS, split_overlap_fix
 from ferbench.spec.yaml_loader import LocatedDoc
 
 Check = Callable[[dict[str, Any], LocatedDoc], Iterator[Located]]
@@ -22,15 +23,6 @@ CHECKS: list[Check] = []
 #: Kept stages beyond the last MBConv stage do not exist in EfficientNetV2-S.
 NUM_STAGES = 7
 INT_PARAMS = {"top_filters", "batch_size"}
-
-#: Classes each source can provide.
-KNOWN_CLASSES: dict[str, tuple[str, ...]] = {
-    "fer2013": FER2013_CLASSES,
-    "fer2013+ferplus": CLASS_VOCABULARY,
-    "affectnet": CLASS_VOCABULARY,
-    "folder": CLASS_VOCABULARY,
-    "synthetic": CLASS_VOCABULARY,
-}
 
 
 def check(fn: Check) -> Check:
@@ -155,32 +147,60 @@ def classes_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
         if c in seen:
             yield doc.locate(("dataset", "classes", i), f"class {c!r} is listed twice")
         seen.add(c)
-    kind = ds.get("kind")
-    if kind == "fer2013" and ds.get("labels"):
-        kind = "fer2013+ferplus"
-    known = KNOWN_CLASSES.get(kind, CLASS_VOCABULARY)
+    kind = KINDS.get(ds.get("kind", ""))
+    if kind is None:  # the schema names the kinds
+        return
+    relabelled = bool(ds.get("labels")) and kind.relabelled_classes is not None
+    known = kind.known_classes(relabelled)
     for i, c in enumerate(classes):
         if c not in known:
-            yield doc.locate(("dataset", "classes", i), f"class {c!r} does not exist in {ds.get('kind')} (it has {', '.join(known)}){'; contempt needs FER+ labels (dataset.labels)' if kind == 'fer2013' and c == 'contempt' else ''}")
+            hint = ""
+            if not relabelled and kind.relabelled_classes is not None and c in kind.relabelled_classes:
+                hint = f"; {c} needs FER+ labels (dataset.labels)"
+            yield doc.locate(("dataset", "classes", i), f"class {c!r} does not exist in {kind.name} (it has {', '.join(known)}){hint}")
 
 
 @check
 def dataset_path_needed(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """Every source but the built-in synthetic faces needs a path; FER+ labels only for FER2013."""
     ds = data.get("dataset", {})
-    if ds.get("kind") != "synthetic" and not ds.get("path"):
-        yield doc.locate(("dataset",), f"missing required key 'path' for kind {ds.get('kind')} (a file or folder; ${{FERBENCH_DATA}}/... works)")
-    if ds.get("labels") and ds.get("kind") != "fer2013":
-        yield doc.locate(("dataset", "labels"), "FER+ labels (labels) apply to kind fer2013 only")
+    kind = KINDS.get(ds.get("kind", ""))
+    if kind is None:  # the schema names the kinds
+        return
+    if kind.needs_path and not ds.get("path"):
+        yield doc.locate(("dataset",), f"missing required key 'path' for kind {kind.name} (a file or folder; ${{FERBENCH_DATA}}/... works)")
+    if ds.get("labels") and kind.relabelled_classes is None:
+        takers = ", ".join(k.name for k in KINDS.values() if k.relabelled_classes is not None)
+        yield doc.locate(("dataset", "labels"), f"FER+ labels (labels) apply to kind {takers} only")
+
+
+def _source_splits(ref: str) -> set[str]:
+    """The source splits a named split can mean, lower case, aliases and joins included."""
+    out: set[str] = set()
+    for part in ref.split("+"):
+        low = part.strip().lower()
+        names = next((set(g) for g in SPLIT_ALIASES if low in g), {low})
+        out |= names
+        for name in names:
+            out |= set(SPLIT_JOINS.get(name, ()))
+    return out
 
 
 @check
 def splits_distinct(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
-    """Validation equal to test is allowed but biases the reported numbers (warning)."""
+    """Two named splits never mean the same source split (loading refuses shared samples too).
+
+    Validation equal to test would choose the best trial on the data it is scored on.
+    """
     splits = get_path(data, "dataset.splits", {}) or {}
-    v, t = splits.get("validation"), splits.get("test")
-    if v is not None and v == t:
-        yield doc.locate(("dataset", "splits", "validation"), f"validation and test are the same split ({v!r}): the best trial is chosen on the data it is scored on, so test numbers are optimistically biased", warning=True)
+    named = [(k, splits[k]) for k in SPLITS if isinstance(splits.get(k), str)]
+    for i, (a, ra) in enumerate(named):
+        for b, rb in named[i + 1 :]:
+            if not _source_splits(ra) & _source_splits(rb):
+                continue
+            where = "validation" if "validation" in (a, b) else b
+            same = f"are the same split ({ra!r})" if ra.strip().lower() == rb.strip().lower() else f"overlap ({ra!r} and {rb!r})"
+            yield doc.locate(("dataset", "splits", where), f"{a} and {b} {same}: {split_overlap_fix(a, b)}")
     for name, s in splits.items():
         if isinstance(s, dict) and s.get("from") == name:
             yield doc.locate(("dataset", "splits", name, "from"), f"split {name} cannot be derived from itself")

@@ -101,7 +101,7 @@ def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, .
     if any(not p.warning for p in problems):
         return Checked(shown, None, *_split(problems))
     fill_defaults(doc.data)
-    resolve_implicit(doc.data, doc)
+    notes += resolve_implicit(doc.data, doc)
     problems += semantic_problems(doc.data, doc)
     matrix = {k: v for k, v in (doc.data.get("matrix") or {}).items() if subschema(tuple(k.split("."))) is not None}
     for cell in matrix_cells(matrix) if not too_many else ():

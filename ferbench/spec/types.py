@@ -8,6 +8,7 @@ their own except where a section is optional as a whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
@@ -28,6 +29,34 @@ FER2013_CLASSES: tuple[str, ...] = CLASS_VOCABULARY[:7]
 
 #: Which way an objective improves.
 Direction = Literal["minimize", "maximize"]
+
+#: A spec split.
+Split = Literal["train", "validation", "test"]
+
+#: The spec's splits, in the order they are listed and reported.
+SPLITS: tuple[Split, ...] = ("train", "validation", "test")
+
+#: Names of a source's split that mean the same split (compared case-insensitively).
+SPLIT_ALIASES: tuple[frozenset[str], ...] = (
+    frozenset({"train", "training"}),
+    frozenset({"val", "valid", "validation"}),
+    frozenset({"test", "testing"}),
+)
+
+#: A name that means several source splits together where the source has them all:
+#: FER2013's ``test`` is PublicTest + PrivateTest, as in the Kaggle folder copy and the thesis.
+SPLIT_JOINS: Mapping[str, tuple[str, ...]] = {"test": ("publictest", "privatetest")}
+
+
+def split_overlap_fix(first: str, second: str) -> str:
+    """How to fix two spec splits that share samples (``first`` before ``second`` in :data:`SPLITS`).
+
+    The spec checks and the loader both refuse an overlap and say the same.
+    """
+    if (first, second) == ("train", "test"):
+        return "give test a split of its own"
+    why = "the best trial would be chosen on the data it is scored on; " if second == "test" else ""
+    return f"{why}carve validation from train instead, e.g. validation: {{from: train, fraction: 0.1}}"
 
 #: Search-space parameter name -> the dotted spec key it sets.
 SEARCHABLE: Mapping[str, str] = {

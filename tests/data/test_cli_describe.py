@@ -6,7 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from ferbench.spec.types import DatasetSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,3 +87,29 @@ def test_describe_real_fer2013(tmp_path, fer2013_dir, fer_cache):
     assert report["splits"]["train"]["counts"]["disgust"] == 436 and report["splits"]["test"]["total"] == 3589
     assert report["duplicates"]["train&validation"] == 280
     assert report["blank"] == {"train": 11, "validation": 1, "test": 0}
+
+
+def test_validate_and_describe_both_refuse_validation_equal_to_test(tmp_path: Path) -> None:
+    spec_text = SYNTHETIC.replace("  image_size: 32\n", "  image_size: 32\n  splits: {validation: test}\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_text)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FERBENCH_CACHE": str(tmp_path / "cache")}
+    fix = "carve validation from train instead, e.g. validation: {from: train, fraction: 0.1}"
+    v = subprocess.run([sys.executable, "-m", "ferbench", "validate", "spec.yaml"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert v.returncode == 2 and "Traceback" not in v.stderr
+    assert "spec.yaml:7:24: dataset.splits.validation: validation and test are the same split ('test'): " in v.stderr and fix in v.stderr
+    d = describe(tmp_path, spec_text)
+    assert d.returncode == 2 and "Traceback" not in d.stderr
+    assert "dataset.splits.validation: validation and test are the same split" in d.stderr and fix in d.stderr
+
+
+def test_loading_refuses_shared_samples_with_the_same_fix(make_spec: Callable[..., DatasetSpec]) -> None:
+    from ferbench.data import load_dataset
+    from ferbench.errors import DataError
+
+    with pytest.raises(DataError) as err:
+        load_dataset(make_spec(splits=("train", "test", "test")))
+    assert str(err.value) == (
+        "dataset.splits: validation (test) and test (test) share samples; the best trial would be chosen on the data it is "
+        "scored on; carve validation from train instead, e.g. validation: {from: train, fraction: 0.1}"
+    )

@@ -51,20 +51,44 @@ def test_good_spec_resolves_with_defaults(tmp_path):
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (("kind: synthetic", "kind: synthetc"), "s.yaml:4:9: dataset.kind: must be one of 'fer2013', 'affectnet', 'folder', 'synthetic'; got 'synthetc'; did you mean 'synthetic'?"),
+        (
+            ("kind: synthetic", "kind: synthetc"),
+            "s.yaml:4:9: dataset.kind: must be one of 'fer2013', 'affectnet', 'folder', 'synthetic'; got 'synthetc'; did you mean 'synthetic'?",
+        ),
         (("  image_size: 32", "  image_sise: 32"), "s.yaml:5:3: dataset.image_sise: unknown key 'image_sise'; did you mean 'image_size'?"),
         (("trials: 3", "trials: three"), "s.yaml:9:11: search.trials: expected integer, got string 'three'"),
         (("[0.2, 1.4], step", "[1.4, 0.2], step"), "s.yaml:11:20: search.space.width.float: low must be < high, got 1.4 >= 0.2"),
         (("step: 0.05", "step: 0.07"), "s.yaml:11:38: search.space.width.step: step 0.07 does not divide the range 0.2..1.4 (17.1 steps); adjust high to 1.39"),
-        (("log: true", "log: true, step: 0.001"), "s.yaml:12:46: search.space.learning_rate.log: log scale with a step is not supported (Optuna refuses it); drop one"),
-        (("    learning_rate", "    dropout: {float: [0.0, 0.5], log: true}\n    learning_rate"), "s.yaml:12:22: search.space.dropout.float: log scale needs low > 0, got 0.0"),
-        (("stages: [0, 1, 2]", "stages: [1, 2]"), "s.yaml:7:11: model.stages: kept stages must be a prefix of 0..6 starting at 0 in order, e.g. [0, 1]; got [1, 2]"),
-        (("stages: [0, 1, 2]", "stages: [0, 1, 2]\n  width: 0.5"), "s.yaml:8:10: model.width: width is both fixed here and searched in search.space (line 12); remove one, or fix it with --set model.width=VALUE"),
+        (
+            ("log: true", "log: true, step: 0.001"),
+            "s.yaml:12:46: search.space.learning_rate.log: log scale with a step is not supported (Optuna refuses it); drop one",
+        ),
+        (
+            ("    learning_rate", "    dropout: {float: [0.0, 0.5], log: true}\n    learning_rate"),
+            "s.yaml:12:22: search.space.dropout.float: log scale needs low > 0, got 0.0",
+        ),
+        (
+            ("stages: [0, 1, 2]", "stages: [1, 2]"),
+            "s.yaml:7:11: model.stages: kept stages must be a prefix of 0..6 starting at 0 in order, e.g. [0, 1]; got [1, 2]",
+        ),
+        (
+            ("stages: [0, 1, 2]", "stages: [0, 1, 2]\n  width: 0.5"),
+            "s.yaml:8:10: model.width: width is both fixed here and searched in search.space (line 12); remove one, or fix it with --set model.width=VALUE",
+        ),
         (("ferbench: 1", "ferbench: 2"), "s.yaml:1:11: ferbench: must be 1, got 2"),
         (("  image_size: 32", "  image_size: 32\n  classes: [angry, happy, angry]"), "s.yaml:6:27: dataset.classes[2]: class 'angry' is listed twice"),
-        (("name: t", "name: t\nreport: {compare: [human_fer213]}"), "s.yaml:3:20: report.compare[0]: unknown baseline 'human_fer213'; did you mean 'human_fer2013'?"),
-        (("name: t", "name: t\nmatrix: {loss.class_wieght: [none]}"), "s.yaml:3:10: matrix.loss.class_wieght: loss.class_wieght is not a spec path; did you mean 'class_weight'?"),
-        (("name: t", "name: t\nmatrix: {loss.class_weight: [none, bogus]}"), "s.yaml:3:36: loss.class_weight: must be one of 'none', 'inverse_frequency', 'effective_number'; got 'bogus'"),
+        (
+            ("name: t", "name: t\nreport: {compare: [human_fer213]}"),
+            "s.yaml:3:20: report.compare[0]: unknown baseline 'human_fer213'; did you mean 'human_fer2013'?",
+        ),
+        (
+            ("name: t", "name: t\nmatrix: {loss.class_wieght: [none]}"),
+            "s.yaml:3:10: matrix.loss.class_wieght: loss.class_wieght is not a spec path; did you mean 'class_weight'?",
+        ),
+        (
+            ("name: t", "name: t\nmatrix: {loss.class_weight: [none, bogus]}"),
+            "s.yaml:3:36: loss.class_weight: must be one of 'none', 'inverse_frequency', 'effective_number'; got 'bogus'",
+        ),
     ],
 )
 def test_each_mistake_gives_one_located_error(tmp_path, edit, expected):
@@ -82,11 +106,43 @@ def test_all_errors_are_reported_at_once(tmp_path):
     assert len(errors(tmp_path, text)) == 2
 
 
-def test_same_validation_and_test_split_is_a_warning(tmp_path):
+CARVE = "carve validation from train instead, e.g. validation: {from: train, fraction: 0.1}"
+
+
+def test_same_validation_and_test_split_is_an_error(tmp_path: Path) -> None:
+    # data describe (load_dataset) refuses it, so validate does too, with the same fix.
     text = GOOD.replace("  image_size: 32", "  image_size: 32\n  splits: {validation: test, test: test}")
+    assert errors(tmp_path, text) == [
+        "s.yaml:6:24: dataset.splits.validation: validation and test are the same split ('test'): "
+        f"the best trial would be chosen on the data it is scored on; {CARVE}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "splits, message",
+    [
+        ("{train: Training, validation: PublicTest, test: publictest}", "validation and test are the same split ('PublicTest')"),
+        ("{train: train, validation: val, test: validation}", "validation and test overlap ('val' and 'validation')"),
+        ("{train: Training, validation: PublicTest, test: test}", "validation and test overlap ('PublicTest' and 'test')"),
+        ("{train: Training, validation: training, test: PrivateTest}", f"train and validation are the same split ('Training'): {CARVE}"),
+    ],
+)
+def test_overlapping_named_splits_are_errors_at_validation(tmp_path: Path, splits: str, message: str) -> None:
+    text = GOOD.replace("kind: synthetic", f"kind: fer2013\n  path: /data/fer2013\n  splits: {splits}")
+    (err,) = errors(tmp_path, text)
+    assert err.startswith("s.yaml:6:") and f"dataset.splits.validation: {message}" in err
+
+
+def test_train_equal_to_test_is_an_error_at_test(tmp_path: Path) -> None:
+    text = GOOD.replace("kind: synthetic", "kind: fer2013\n  path: /data/fer2013\n  splits: {train: Training, validation: PublicTest, test: Training}")
+    assert errors(tmp_path, text) == ["s.yaml:6:59: dataset.splits.test: train and test are the same split ('Training'): give test a split of its own"]
+
+
+def test_distinct_and_derived_splits_pass(tmp_path: Path) -> None:
+    splits = "{train: Training, validation: {from: train, fraction: 0.1}, test: test}"
+    text = GOOD.replace("kind: synthetic", f"kind: fer2013\n  path: /data/fer2013\n  splits: {splits}")
     checked = check_file(write(tmp_path, text))
-    assert checked.ok
-    assert [w.line for w in checked.warnings] == [6] and "optimistically biased" in str(checked.warnings[0])
+    assert checked.ok and not checked.warnings
 
 
 def test_extends_env_and_set(tmp_path, monkeypatch):
