@@ -17,8 +17,9 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from types import ModuleType
-from typing import IO, Iterator
+from typing import IO
 
 from ferbench.errors import MissingDependency
 

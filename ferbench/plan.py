@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ferbench.devices import device_slots, worker_assignment
 from ferbench.results.paths import STUDY_DB, STUDY_JOURNAL

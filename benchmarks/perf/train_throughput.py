@@ -44,8 +44,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -77,7 +78,7 @@ def machine() -> str:
 
 def load_average() -> str:
     try:
-        return "%.2f %.2f %.2f" % os.getloadavg()
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
 
@@ -112,8 +113,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         from ferbench.data import class_weights, load_dataset
         from ferbench.model.runtime import resolve_precision
+        from ferbench.run.train.setup import RunData
         from ferbench.run.train.space import effective
-        from ferbench.run.train.data import RunData
         from ferbench.spec import load_spec
 
         spec_path, sets = (SMOKE_SPEC, SMOKE_SETS) if args.smoke else (Path(args.spec), DEFAULT_SETS)
@@ -141,7 +142,7 @@ class Bench:
 
     def setup(self) -> Any:
         from ferbench.run.progress import Reporter
-        from ferbench.run.train.trial import TrialSetup
+        from ferbench.run.train.setup import TrialSetup
 
         spec = _replace_spec(self.spec, steps_per_execution=self.spe_value)
         return TrialSetup(spec=spec, data=self.run_data, precision=self.precision, jit=self.jit, reporter=Reporter())

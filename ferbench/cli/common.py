@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ SET_OPTION = typer.Option(
 )
 
 
-def overrides(values: Optional[list[str]]) -> list[str]:
+def overrides(values: list[str] | None) -> list[str]:
     return list(values or [])
 
 
@@ -25,7 +24,7 @@ def print_problems(problems: list[Located]) -> None:
         print(str(p), file=sys.stderr)
 
 
-def load(spec_path: Path, sets: Optional[list[str]]):  # -> Spec
+def load(spec_path: Path, sets: list[str] | None):  # -> Spec
     """Load a spec for a command; warnings go to stderr, errors raise SpecError."""
     from ferbench.spec import check_file
 

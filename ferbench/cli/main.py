@@ -10,7 +10,6 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -38,7 +37,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool | None = typer.Option(None, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """ferbench: FER benchmarks from YAML specs."""
 
@@ -46,7 +45,7 @@ def _root(
 @app.command()
 def validate(
     specs: list[Path] = typer.Argument(..., help="Spec files to check."),
-    sets: Optional[list[str]] = SET_OPTION,
+    sets: list[str] | None = SET_OPTION,
 ) -> None:
     """Check specs against the schema and the semantic rules; exit 0 when all are valid, 2 otherwise."""
     from ferbench.spec import check_file
@@ -85,7 +84,7 @@ TEMPLATES = ("quickstart", "fer2013", "affectnet", "folder")
 def new(
     name: str = typer.Argument(..., help="Experiment name (also the file name NAME.yaml)."),
     template: str = typer.Option("quickstart", "--from", help=f"A template ({', '.join(TEMPLATES)}) or an existing spec file."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write (default ./NAME.yaml)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default ./NAME.yaml)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a new spec from a template; it validates as written."""
@@ -123,9 +122,9 @@ def new(
 @app.command()
 def plan(
     spec: Path = typer.Argument(..., help="The spec file."),
-    sets: Optional[list[str]] = SET_OPTION,
+    sets: list[str] | None = SET_OPTION,
     as_json: bool = typer.Option(False, "--json", help="One JSON object with a runs list (byte-identical for identical input)."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in each run folder; $FERBENCH_STORAGE)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in each run folder; $FERBENCH_STORAGE)."),
 ) -> None:
     """Show the runs a spec expands into: one per matrix cell and seed, with budgets and costs."""
     from ferbench.cli.plan_view import print_plan
@@ -164,7 +163,7 @@ def _mount() -> None:
 _mount()
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed without a traceback and exit with 2."""
     try:
         rc = app(args=argv, standalone_mode=False)

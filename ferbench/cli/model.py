@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ferbench.cli.common import SET_OPTION, load
 from ferbench.model.arch import ARCH, HEAD_STAGE, STAGES, STEM_KERNEL, ModelConfigError
 from ferbench.model.cost import Cost, StageCost, cost_range, param_bounds
-from ferbench.cli.common import SET_OPTION, load
 from ferbench.spec.types import Spec
 
 app = typer.Typer(help="Inspect the model a spec builds (no TensorFlow needed).", no_args_is_help=True)
@@ -149,7 +149,7 @@ def render(summary: dict[str, Any], console: Console) -> None:
 @app.command("summary")
 def summary_command(
     spec: Path = typer.Argument(..., help="The spec file (YAML)."),
-    sets: Optional[list[str]] = SET_OPTION,
+    sets: list[str] | None = SET_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (exact numbers)."),
 ) -> None:
     """Per-stage channels, layers, output size, parameters and MACs of the spec's model.

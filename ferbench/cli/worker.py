@@ -11,15 +11,16 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
 from ferbench.cli.common import SET_OPTION
 from ferbench.errors import FerbenchError
-from ferbench.secrets import redact, remember
 from ferbench.run.signals import signals_as_interrupt
+from ferbench.secrets import redact, remember
 
 if TYPE_CHECKING:
     from ferbench.run.progress import Reporter
@@ -39,7 +40,7 @@ def watch_parent(parent: int) -> None:
 
 
 @contextlib.contextmanager
-def redacted_errors(url: Optional[str]) -> Iterator[None]:
+def redacted_errors(url: str | None) -> Iterator[None]:
     """Unexpected errors leave with their traceback, but never with a storage password.
 
     ``url`` and every storage URL the command planned or opened are hidden
@@ -56,17 +57,18 @@ def redacted_errors(url: Optional[str]) -> Iterator[None]:
 
 
 def worker(
-    spec: Path = typer.Argument(..., metavar="SPEC_OR_RUN_DIR", help="The spec file (its hash must match the study's), or a run folder (its spec.resolved.yaml)."),
-    sets: Optional[list[str]] = SET_OPTION,
-    storage: Optional[str] = typer.Option(None, "--storage", help="The study's Optuna storage URL (postgresql://..., journal:///path; $FERBENCH_STORAGE)."),
-    run_id: Optional[str] = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (default: every run, in order)."),
+    spec: Path = typer.Argument(..., metavar="SPEC_OR_RUN_DIR",
+                                help="The spec file (its hash must match the study's), or a run folder (its spec.resolved.yaml)."),
+    sets: list[str] | None = SET_OPTION,
+    storage: str | None = typer.Option(None, "--storage", help="The study's Optuna storage URL (postgresql://..., journal:///path; $FERBENCH_STORAGE)."),
+    run_id: str | None = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (default: every run, in order)."),
     create: bool = typer.Option(False, "--create", help="Create the study when the storage has none (e.g. every task of a SLURM array)."),
-    index: Optional[int] = typer.Option(None, "--index", min=0, help="This worker's index (e.g. $SLURM_ARRAY_TASK_ID): seeds its sampler stream."),
+    index: int | None = typer.Option(None, "--index", min=0, help="This worker's index (e.g. $SLURM_ARRAY_TASK_ID): seeds its sampler stream."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
-    slot: Optional[str] = typer.Option(None, "--slot", hidden=True),
+    slot: str | None = typer.Option(None, "--slot", hidden=True),
     managed: bool = typer.Option(False, "--managed", hidden=True),
-    parent: Optional[int] = typer.Option(None, "--parent-pid", hidden=True),
-    timeout_s: Optional[float] = typer.Option(None, "--timeout-s", hidden=True),
+    parent: int | None = typer.Option(None, "--parent-pid", hidden=True),
+    timeout_s: float | None = typer.Option(None, "--timeout-s", hidden=True),
 ) -> None:
     """Join a run's study (from any host) and train its trials until the study holds the spec's number.
 
@@ -98,7 +100,7 @@ def worker(
         raise typer.Exit(1)
 
 
-def _sessions(spec: Path, sets: Optional[list[str]], storage: Optional[str], run_id: Optional[str],
+def _sessions(spec: Path, sets: list[str] | None, storage: str | None, run_id: str | None,
               reporter: Reporter) -> list[RunSession]:
     """The runs this worker joins: a run folder's one run, or the spec's plan (or one run of it)."""
     from ferbench.cli.common import load

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ def _warp(tf: Any, images: Any, transforms: Any) -> Any:
     return wy0 * top + wy1 * bottom
 
 
-def augment_batch(images: "tf.Tensor", augment: AugmentSpec, seed: "tf.Tensor") -> "tf.Tensor":
+def augment_batch(images: tf.Tensor, augment: AugmentSpec, seed: tf.Tensor) -> tf.Tensor:
     """Augment a float32 batch in [0, 1] (B×H×W×C) with a stateless seed pair; stays in [0, 1].
 
     Usable inside a compiled train step too (on a GPU the augmentation then runs
@@ -181,7 +182,7 @@ def make_train_dataset(
     drop_remainder: bool = False,
     value_range: tuple[float, float] = (0.0, 1.0),
     jit: bool = True,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """Training batches ``(images, labels)`` or ``(images, labels, sample_weight)``.
 
     Images are float32 in ``value_range`` ([0, 1] by default), augmented per batch;
@@ -293,7 +294,7 @@ class DeviceBatches:
     def nbytes(self) -> int:
         return int(self.images.shape.num_elements())
 
-    def __call__(self, indices: "tf.Tensor", seed: "tf.Tensor") -> "tf.Tensor":
+    def __call__(self, indices: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         return self._make(self._tf.gather(self.images, indices), seed)
 
 
@@ -306,7 +307,7 @@ def make_index_dataset(
     class_weight: np.ndarray | None = None,
     shuffle: bool = True,
     drop_remainder: bool = False,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """Training batches ``((indices, seed), labels[, sample_weight])`` for :class:`DeviceBatches`.
 
     The same order, seeds, labels and weights as :func:`make_train_dataset` with the
@@ -319,7 +320,7 @@ def make_index_dataset(
 
 def make_eval_dataset(
     x: np.ndarray, y: np.ndarray, *, batch_size: int, value_range: tuple[float, float] = (0.0, 1.0)
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """Evaluation batches ``(images, labels)``: float32 in ``value_range``, in order, no augmentation."""
     tf = require("tensorflow")
     _check(x, y)

@@ -178,7 +178,7 @@ def generate(spec: DatasetSpec, seed: int) -> RawData:
     weights = _weights(spec)
     sizes = {"train": syn.train, "validation": syn.validation, "test": syn.test}
     xs, ys, gs = [], [], []
-    for g, (name, n) in enumerate(sizes.items()):
+    for g, n in enumerate(sizes.values()):
         rng = np.random.default_rng([seed, g, 0x5EED])
         y = np.repeat(np.arange(len(spec.classes)), class_counts(n, weights))
         rng.shuffle(y)

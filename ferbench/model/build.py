@@ -156,7 +156,7 @@ def build_model(
     name: str = "ferbench_effnetv2",
     preprocessing: bool = True,
     fused_batch_norm: bool = True,
-) -> "keras.Model":
+) -> keras.Model:
     """Build the uncompiled EfficientNetV2-S variant for one configuration.
 
     ``stages`` is the kept prefix of 0..6 (0 = stem); ``width``/``depth`` scale channels
@@ -213,7 +213,7 @@ def build_model(
     return keras.Model(inputs, outputs, name=name)
 
 
-def stage_outputs(model: "keras.Model") -> dict[int, str]:
+def stage_outputs(model: keras.Model) -> dict[int, str]:
     """Name of the last layer of each stage in a built model (stage -> layer name).
 
     Useful to cut a model at a stage boundary or to attach probes to stage outputs.

@@ -19,9 +19,10 @@ Spatial sizes follow ``padding="same"``: a stride-``s`` layer maps ``n`` to ``ce
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ferbench.model.arch import (
     FUSED,

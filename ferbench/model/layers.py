@@ -75,7 +75,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return tf.cast(y, self.compute_dtype)
 
 
-def _swap(model: "keras.Model", target: type) -> "keras.Model":
+def _swap(model: keras.Model, target: type) -> keras.Model:
     """A copy of ``model`` whose batch norms are all of class ``target``, with the same weights.
 
     ``model`` itself when there is nothing to swap, or when it is a subclassed model
@@ -100,11 +100,11 @@ def _swap(model: "keras.Model", target: type) -> "keras.Model":
     return copy
 
 
-def to_keras(model: "keras.Model") -> "keras.Model":
+def to_keras(model: keras.Model) -> keras.Model:
     """``model`` with Keras's own ``BatchNormalization`` (for saving): same weights, no ferbench classes."""
     return _swap(model, keras.layers.BatchNormalization)
 
 
-def to_fused(model: "keras.Model") -> "keras.Model":
+def to_fused(model: keras.Model) -> keras.Model:
     """``model`` with :class:`FusedBatchNormalization` (after loading): same weights, ferbench's speed."""
     return _swap(model, FusedBatchNormalization)

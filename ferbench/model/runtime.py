@@ -68,7 +68,7 @@ def _gains_from_float16(gpu_name: str) -> bool:
     return cc is None or cc[0] >= _FP16_CC_MAJOR
 
 
-def resolve_precision(runtime: "RuntimeSpec", gpu_names: list[str]) -> str:
+def resolve_precision(runtime: RuntimeSpec, gpu_names: list[str]) -> str:
     """The Keras dtype policy for a run: ``"float32"``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
 
     An explicit ``runtime.precision`` is returned as is. ``auto`` gives float32 on the
@@ -89,7 +89,7 @@ def resolve_precision(runtime: "RuntimeSpec", gpu_names: list[str]) -> str:
     return "mixed_float16"
 
 
-def resolve_jit(runtime: "RuntimeSpec", on_gpu: bool) -> bool:
+def resolve_jit(runtime: RuntimeSpec, on_gpu: bool) -> bool:
     """Whether to compile the train step with XLA (``jit_compile``).
 
     ``auto`` is on for a GPU and off on the CPU, where XLA was measured slower for this

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -33,13 +33,6 @@ class RunAnalysis:
         return (self.run.dataset, self.run.num_classes)
 
 
-def train_time(trial: TrialRecord) -> float | None:
-    """Seconds the trial trained; ``None`` where unknown (a model trained elsewhere and scored by ``ferbench evaluate``)."""
-    if trial.hyperparameters.get("external"):
-        return None
-    return trial.timings.train_s
-
-
 def _disagreements(run: Run, best: TrialRecord, test: Scores) -> list[str]:
     if best.test is None:
         return []
@@ -49,7 +42,8 @@ def _disagreements(run: Run, best: TrialRecord, test: Scores) -> list[str]:
         mine = getattr(test, name)
         mine = getattr(mine, "value", mine)
         if abs(rec - mine) > AGREE:
-            out.append(f"{run.label}: record of trial {best.number} says test {name} {rec:.4f}, its predictions give {mine:.4f}; the report uses the predictions")
+            out.append(f"{run.label}: record of trial {best.number} says test {name} {rec:.4f}, "
+                       f"its predictions give {mine:.4f}; the report uses the predictions")
     return out
 
 

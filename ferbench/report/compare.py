@@ -7,11 +7,12 @@ level and to the baselines the specs select, then the paired McNemar tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ferbench.data.kinds import DISPLAY_NAMES as DATASET_NAMES
-from ferbench.report.analysis import PairTest, RunAnalysis, paired_tests, train_time
+from ferbench.report.analysis import PairTest, RunAnalysis, paired_tests
 from ferbench.report.baselines import Baseline
 from ferbench.report.model import Column, Section, Table, raw
 from ferbench.report.stats import ALPHA
@@ -117,14 +118,15 @@ def compare_table(g: Group) -> Table:
             "id": a.run.run_id, "kind": "run", "model": a.run.label, "source": f"run {a.run.run_id}",
             "test_set": f"{split if isinstance(split, str) else 'test'} (n={s.n})",
             "accuracy": s.accuracy, "precision": s.precision_macro, "recall": s.recall_macro, "f1": s.f1_macro,
-            "params": a.best.cost.params, "macs": a.best.cost.macs, "train_time": train_time(a.best),
+            "params": a.best.cost.params, "macs": a.best.cost.macs, "train_time": a.best.timings.train_s,
         }
         row.update(deltas(a.run.run_id, s.accuracy.value))
         t.rows.append(row)
     if g.baselines:
         t.notes.append("Baseline numbers are as published (not re-computed); Δ is in percentage points of accuracy; train time is the best trial's.")
     else:
-        t.notes.append(f"No baseline in the registry for {group_title(g.dataset, g.num_classes)}; add one with --baselines FILE. Train time is the best trial's.")
+        t.notes.append(f"No baseline in the registry for {group_title(g.dataset, g.num_classes)}; add one with --baselines FILE. "
+                       "Train time is the best trial's.")
     return t
 
 
@@ -149,7 +151,8 @@ def pairs_table(g: Group) -> Table | None:
             "a": p.a.run.label, "b": p.b.run.label, "n": p.test.n, "acc_a": acc_a, "acc_b": acc_b, "delta": acc_a - acc_b,
             "a_only": p.test.a_only, "b_only": p.test.b_only, "p": p.test.p_value, "p_holm": p.p_holm, "significant": p.p_holm < ALPHA,
         })
-    t.notes.append("Two-sided exact binomial McNemar test on the samples where exactly one run is right; significance uses the Holm-adjusted p over the pairs in this table.")
+    t.notes.append("Two-sided exact binomial McNemar test on the samples where exactly one run is right; "
+                   "significance uses the Holm-adjusted p over the pairs in this table.")
     return t
 
 
@@ -171,7 +174,8 @@ def group_data(g: Group) -> dict[str, Any]:
         "selected_baselines": [b.id for b in g.selected],
         "rows": [{k: raw(v) for k, v in r.items()} for r in t.rows],
         "pairs": [
-            {"a": p.a.run.run_id, "b": p.b.run.run_id, "n": p.test.n, "a_only": p.test.a_only, "b_only": p.test.b_only, "p_value": p.test.p_value, "p_holm": p.p_holm, "significant": p.p_holm < ALPHA}
+            {"a": p.a.run.run_id, "b": p.b.run.run_id, "n": p.test.n, "a_only": p.test.a_only, "b_only": p.test.b_only,
+             "p_value": p.test.p_value, "p_holm": p.p_holm, "significant": p.p_holm < ALPHA}
             for p in g.pairs
         ],
         "notes": g.notes,

@@ -209,11 +209,15 @@ def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Fi
         steps.append(("learning_curve_best", "Learning curve of the best trial", lambda: plot_learning_curve_best(best, f"{label}: best trial {best.number}")))
     obj = {"metric": a.run.info.objective.metric, "direction": a.run.info.objective.direction}
     if len(done) >= 1:
-        steps.append(("optimisation_history", "Optimisation history", lambda: plot_history(done, obj["direction"], obj["metric"], f"{label}: optimisation history")))
+        steps.append(("optimisation_history", "Optimisation history",
+                      lambda: plot_history(done, obj["direction"], obj["metric"], f"{label}: optimisation history")))
     names = search_plots.searched_names(done)
     if len(done) >= 2 and names:
-        steps.append(("parallel_coordinates", "Parallel coordinates", lambda: search_plots.plot_parallel(done, a.run.search_space, obj, f"{label}: parallel coordinates")))
-        steps.append(("param_importances", "Hyperparameter importances", lambda: search_plots.plot_importances(done, a.run.search_space, f"{label}: hyperparameter importances", seed=seed)))
+        space = a.run.search_space
+        steps.append(("parallel_coordinates", "Parallel coordinates",
+                      lambda: search_plots.plot_parallel(done, space, obj, f"{label}: parallel coordinates")))
+        steps.append(("param_importances", "Hyperparameter importances",
+                      lambda: search_plots.plot_importances(done, space, f"{label}: hyperparameter importances", seed=seed)))
     elif done:
         notes.append(f"{label}: fewer than two complete trials or nothing searched; no parallel-coordinate or importance plot")
     for name, title, make in steps:

@@ -59,7 +59,8 @@ def _table(t: Table, compare: bool) -> str:
             cells.append(f'<td class="{"num" if c.numeric else "text"}">{text}</td>')
         body.append(f"<tr{rcls}>{''.join(cells)}</tr>")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in t.notes)
-    return f'<div class="table" id="{html.escape(t.key)}"><h3>{html.escape(t.title)}</h3><table{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{notes}</div>'
+    table = f'<table{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return f'<div class="table" id="{html.escape(t.key)}"><h3>{html.escape(t.title)}</h3>{table}{notes}</div>'
 
 
 def _figure(f: Any) -> str:

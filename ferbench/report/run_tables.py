@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferbench.report.analysis import RunAnalysis, train_time
+from ferbench.report.analysis import RunAnalysis
 from ferbench.report.labels import METRIC_LABELS, hyper_label
 from ferbench.report.model import Column, Section, Table, slug
 from ferbench.report.stats import Estimate
@@ -34,7 +34,7 @@ def summary_table(a: RunAnalysis) -> Table:
         (f"Best {info.objective.metric} ({info.objective.direction})", None if best is None else best.objective, "num"),
         ("Parameters", None if best is None else best.cost.params, "count"),
         ("MACs", None if best is None else best.cost.macs, "count"),
-        ("Best trial training time", None if best is None else train_time(best), "duration"),
+        ("Best trial training time", None if best is None else best.timings.train_s, "duration"),
         ("Study wall time", info.wall_time_s, "duration"),
     ]
     for k, v in info.matrix_cell.items():
@@ -71,7 +71,8 @@ def metrics_table(a: RunAnalysis) -> Table:
 def hyperparameters_table(a: RunAnalysis) -> Table:
     """The best trial's searched values first, then the fixed effective ones."""
     assert a.best is not None
-    t = Table(f"{run_key(a)}-hyperparameters", f"Best hyperparameters (trial {a.best.number})", [Column("name", "Hyperparameter"), Column("value", "Value", "num"), Column("searched", "Searched", "bool")])
+    t = Table(f"{run_key(a)}-hyperparameters", f"Best hyperparameters (trial {a.best.number})",
+              [Column("name", "Hyperparameter"), Column("value", "Value", "num"), Column("searched", "Searched", "bool")])
     searched = dict(a.best.params)
     for k, v in searched.items():
         t.rows.append({"name": hyper_label(k), "value": v, "searched": True})
@@ -131,7 +132,8 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
         "best_trial": None if a.best is None else a.best.number,
     }
     if a.best is not None:
-        out.update(params=a.best.params, hyperparameters=a.best.hyperparameters, cost={"params": a.best.cost.params, "macs": a.best.cost.macs}, train_s=train_time(a.best), objective=a.best.objective)
+        out.update(params=a.best.params, hyperparameters=a.best.hyperparameters,
+                   cost={"params": a.best.cost.params, "macs": a.best.cost.macs}, train_s=a.best.timings.train_s, objective=a.best.objective)
     for split in ("test", "validation"):
         s = getattr(a, split)
         if s is None:

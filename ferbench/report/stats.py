@@ -10,8 +10,9 @@ McNemar test on the samples where exactly one of them is right.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -17,7 +17,8 @@ from typing import Any, Literal, Mapping, Sequence, cast
 from ferbench.results.atomic import json_clean
 from ferbench.spec.types import SPLITS, Direction, Split
 
-SCHEMA_VERSION = 1
+#: The version written. Readers read every version up to it (docs/results-format.md lists what each added).
+SCHEMA_VERSION = 2
 
 TrialState = Literal["complete", "failed", "pruned"]
 RunStatus = Literal["running", "complete", "failed", "interrupted"]
@@ -76,7 +77,7 @@ class Cost:
 
 @dataclass(frozen=True)
 class Timings:
-    train_s: float = 0.0
+    train_s: float | None = 0.0  # None: unknown (a model trained elsewhere)
     eval_s: float = 0.0
     epoch_s: tuple[float, ...] = ()
 
@@ -137,7 +138,8 @@ class TrialRecord:
             "objective": self.objective,
             "history": {k: list(v) for k, v in self.history.items()},
             "class_weight": None if self.class_weight is None else dict(self.class_weight),
-            "timings": {"train_s": round(self.timings.train_s, 3), "eval_s": round(self.timings.eval_s, 3),
+            "timings": {"train_s": None if self.timings.train_s is None else round(self.timings.train_s, 3),
+                        "eval_s": round(self.timings.eval_s, 3),
                         "epoch_s": [round(s, 3) for s in self.timings.epoch_s]},
             "seed": self.seed,
             "started": self.started,
@@ -160,7 +162,8 @@ class TrialRecord:
             cost=Cost(d["cost"]["params"], d["cost"]["macs"]), epochs=int(d["epochs"]), best_epoch=d["best_epoch"],
             objective=d["objective"], history={k: tuple(v) for k, v in d["history"].items()},
             class_weight=d["class_weight"],
-            timings=Timings(float(timings["train_s"]), float(timings["eval_s"]), tuple(timings.get("epoch_s", ()))),
+            timings=Timings(None if timings["train_s"] is None else float(timings["train_s"]), float(timings["eval_s"]),
+                            tuple(timings.get("epoch_s", ()))),
             seed=int(d["seed"]), started=d["started"], finished=d["finished"], environment=d.get("environment"),
             validation=SplitMetrics.from_dict(metrics["validation"]) if metrics else None,
             test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,

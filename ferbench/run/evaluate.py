@@ -14,9 +14,10 @@ import dataclasses
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -200,7 +201,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         run_id=run_id, trial=0, state="complete", error=None, params=dict(best.params) if best else {},
         hyperparameters=hp, cost=Cost(int(model.count_params()), best.cost.macs if best else None),
         epochs=0, best_epoch=None, objective=float(metric), history={}, class_weight=None,
-        timings=Timings(train_s=best.timings.train_s if best else 0.0, eval_s=eval_s), seed=int(session.planned.seed),
+        timings=Timings(train_s=best.timings.train_s if best else None, eval_s=eval_s), seed=int(session.planned.seed),
         started=started, finished=utc_now(), environment=environment(),
         validation=metrics["validation"], test=metrics["test"],
     )

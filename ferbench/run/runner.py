@@ -15,9 +15,10 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.plan import PlannedRun

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from ferbench.errors import ResultsError
 from ferbench.plan import PlannedRun, plan_spec
@@ -30,8 +31,7 @@ from ferbench.spec.types import Spec
 if TYPE_CHECKING:
     import optuna
 
-    from ferbench.run.train.data import RunData
-    from ferbench.run.train.trial import TrialSetup
+    from ferbench.run.train.setup import RunData, TrialSetup
 
 #: The data of the last session loaded in this process (a plan's runs often share it).
 _DATA_CACHE: dict[str, tuple[RunData, DatasetInfo]] = {}
@@ -115,7 +115,7 @@ class RunSession:
                          sort_keys=True, default=str)
         if key not in _DATA_CACHE or not self.share_data:
             from ferbench.data import load_dataset
-            from ferbench.run.train.data import RunData
+            from ferbench.run.train.setup import RunData
 
             t0 = time.monotonic()
             # The loader's own progress bar only where it cannot tear a live view.
@@ -142,7 +142,7 @@ class RunSession:
     def trial_setup(self) -> TrialSetup:
         """What every trial of the run shares: data, precision policy, XLA switch."""
         from ferbench.model.runtime import detect_gpus, resolve_jit, resolve_precision
-        from ferbench.run.train.trial import TrialSetup
+        from ferbench.run.train.setup import TrialSetup
 
         spec = self.spec
         gpus = detect_gpus() if spec.runtime.devices != "cpu" else []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import Iterator, Sequence
 
 
 @contextlib.contextmanager

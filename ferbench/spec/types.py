@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 #: The one class vocabulary. Every source maps its own labels onto these names.
 CLASS_VOCABULARY: tuple[str, ...] = (

@@ -6,8 +6,8 @@ import gzip
 
 import numpy as np
 import pytest
-
 from data_helpers import pixels, small_fer, write_fer_csv
+
 from ferbench.data import load_dataset
 from ferbench.data.fer2013_csv import read_fer2013_csv
 from ferbench.errors import DataError

@@ -4,6 +4,7 @@ duplicates, blank images, the Kaggle folder sample and FER+ majority labels."""
 from __future__ import annotations
 
 import time
+
 import numpy as np
 import pytest
 

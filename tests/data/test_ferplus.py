@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from data_helpers import small_fer, write_fer_csv
+
 from ferbench.data import load_dataset
 from ferbench.data.classes import FERPLUS_COLUMNS
 from ferbench.data.ferplus import majority

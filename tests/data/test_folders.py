@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from data_helpers import class_tree, write_image
+
 from ferbench.data import load_dataset
 from ferbench.errors import DataError
 from ferbench.spec.types import DerivedSplit

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from report_helpers import run_dir
 from rich.console import Console
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from ferbench.report.api import build_report, render
-from report_helpers import run_dir
 
 RUNS = ("baseline_fer2013", "scaled_fer2013", "scaled_affectnet")
 

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
+from report_helpers import GOLDEN
 from typer.testing import CliRunner
 
 from ferbench.cli.report import app
-from report_helpers import GOLDEN
 
 
 @pytest.mark.parametrize("name, args", [("compare.md", ["--compare"]), ("runs.md", [])])

@@ -8,13 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from report_helpers import run_dir
 from typer.testing import CliRunner
 
 from ferbench.cli.report import app
 from ferbench.errors import ResultsError
-from ferbench.results import find_run_dirs, load_runs, record_problems, run_problems
-
-from report_helpers import run_dir
+from ferbench.results import SCHEMA_VERSION, find_run_dirs, load_runs, record_problems, run_problems
 
 
 def _edit(path: Path, **changes) -> None:
@@ -111,10 +110,10 @@ def test_record_breaking_the_schema_names_the_field(results_copy: Path):
 def test_newer_schema_version(results_copy: Path, which: str):
     d = run_dir(results_copy, "scaled_affectnet")
     target = d / "run.json" if which == "run" else d / "trials" / "0000" / "record.json"
-    _edit(target, schema_version=2)
+    _edit(target, schema_version=SCHEMA_VERSION + 1)
     res = _cli(str(results_copy), "--compare")
     assert res.exit_code == 2
-    assert f"{target}: schema_version 2 is newer than this ferbench reads (1); upgrade ferbench" in res.output
+    assert f"{target}: schema_version {SCHEMA_VERSION + 1} is newer than this ferbench reads ({SCHEMA_VERSION}); upgrade ferbench" in res.output
 
 
 def test_record_from_another_run(results_copy: Path):

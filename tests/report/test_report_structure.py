@@ -1,5 +1,5 @@
-"""One definition of each thing: no import cycle in the report package, one list of
-formats, one set of labels shared by the report and the end-of-run table."""
+"""One definition of each thing: one list of formats, one set of labels shared by the
+report and the end-of-run table (import cycles: tests/test_import_cycles.py)."""
 
 from __future__ import annotations
 
@@ -10,35 +10,6 @@ from pathlib import Path
 import ferbench
 
 PKG = Path(ferbench.__file__).resolve().parent
-
-
-def _report_imports(path: Path) -> set[str]:
-    """Modules of ferbench.report that ``path`` imports, at the top or inside functions."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module == "ferbench.report":
-            out |= {f"ferbench.report.{a.name}" for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ferbench.report."):
-            out.add(node.module)
-        elif isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("ferbench.report.")}
-    return out
-
-
-def test_report_modules_import_no_cycle() -> None:
-    graph = {f"ferbench.report.{p.stem}": _report_imports(p) for p in (PKG / "report").glob("*.py") if p.stem != "__init__"}
-    done: set[str] = set()
-
-    def visit(mod: str, stack: list[str]) -> None:
-        assert mod not in stack, "import cycle: " + " -> ".join([*stack[stack.index(mod):], mod])
-        if mod in done:
-            return
-        for dep in sorted(graph.get(mod, ())):
-            visit(dep, [*stack, mod])
-        done.add(mod)
-
-    for mod in sorted(graph):
-        visit(mod, [])
 
 
 def _top_level_assignments(name: str) -> list[str]:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from runspecs import write_spec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,14 +20,13 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("optuna")
 
+from runspecs import write_spec  # noqa: E402
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
 
 from ferbench.results import load_run  # noqa: E402
-from ferbench.run.train.metrics import cross_entropy  # noqa: E402
 from ferbench.run.progress import PlainReporter  # noqa: E402
 from ferbench.run.runner import run_spec  # noqa: E402
-
-from runspecs import write_spec  # noqa: E402
+from ferbench.run.train.metrics import cross_entropy  # noqa: E402
 
 NAN_LR = 0.0091
 SPACE = f"""\
@@ -143,9 +142,9 @@ def test_best_model_reproduces_the_best_predictions(finished) -> None:
     import keras
 
     _, result, _ = finished
+    from ferbench.data import load_dataset
     from ferbench.run.train.trial import predict_proba
     from ferbench.spec import read_resolved
-    from ferbench.data import load_dataset
 
     spec = read_resolved(result.folder / "spec.resolved.yaml")
     data = load_dataset(spec.dataset, seed=spec.seed, progress=False)
@@ -228,6 +227,14 @@ def test_evaluate_an_external_model(finished, tmp_path: Path) -> None:
     assert load(ev.folder).info.to_dict()["dataset"]["splits"]["test"] == "validation"
     assert ev.record.to_dict()["hyperparameters"]["external"] is True
     assert ev.record.to_dict()["cost"]["params"] == model.count_params()
+    # Named after the model file, not the spec; its training time is unknown, not 0 s.
+    assert ev.name == "ext" and load(ev.folder).spec_name == "ext"
+    assert ev.record.to_dict()["timings"]["train_s"] is None
+    from ferbench.report.api import build_report
+
+    report = build_report([ev.folder], compare=True)
+    [row] = [r for sec in report.sections for t in sec.tables for r in t.rows if r.get("kind") == "run"]
+    assert row["model"] == "ext" and row["train_time"] is None  # shown as "–", never "0 s"
 
 
 def test_matrix_cells_run_as_separate_runs(tmp_path: Path) -> None:

@@ -21,10 +21,11 @@ makes the total exact with any number of workers, without a lock.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ferbench._lazy import require
 from ferbench.results.records import TrialCounts

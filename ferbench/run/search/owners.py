@@ -15,8 +15,8 @@ import contextlib
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ferbench.results.atomic import file_lock
 

@@ -20,9 +20,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable, Sequence
+from typing import IO, TYPE_CHECKING
 
 from ferbench.devices import cuda_visible_devices
 from ferbench.run.progress import Reporter
@@ -99,7 +100,7 @@ class Pool:
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
             child = Child(i, slot, proc)
             out = threading.Thread(target=_pump, args=(proc.stdout, self._say), daemon=True)
-            err = threading.Thread(target=_pump, args=(proc.stderr, lambda l, c=child: c.stderr_tail.append(redact(l, self.url).rstrip())),
+            err = threading.Thread(target=_pump, args=(proc.stderr, lambda line, c=child: c.stderr_tail.append(redact(line, self.url).rstrip())),
                                    daemon=True)
             child.threads = [out, err]
             for t in child.threads:
@@ -124,7 +125,7 @@ class Pool:
                 continue
             how = f"was killed by signal {-rc}" if rc < 0 else f"exited with status {rc}"
             others = "; the other workers go on and re-run its trial" if self.alive() else ""
-            tail = [l for l in c.stderr_tail if l.strip()][-3:]
+            tail = [line for line in c.stderr_tail if line.strip()][-3:]
             with self._lock:
                 self.reporter.message(f"worker {c.name} ({c.slot}, pid {c.proc.pid}) {how}{others}")
                 for line in tail:

@@ -14,8 +14,8 @@ from typing import Any
 
 from ferbench._lazy import require
 from ferbench.errors import FerbenchError, ResultsError
-from ferbench.secrets import hide_password, redact, remember
 from ferbench.run.search.accounting import requeue
+from ferbench.secrets import hide_password, redact, remember
 
 #: Heartbeats: a RUNNING trial without one for ``GRACE_PERIOD_S`` is declared dead.
 #: ``$FERBENCH_HEARTBEAT_S`` and ``$FERBENCH_GRACE_S`` override them (whole seconds).

@@ -12,9 +12,10 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ferbench.spec.types import Spec
 
@@ -29,8 +30,9 @@ from ferbench.results.read import read_json
 from ferbench.results.records import TrialResult
 from ferbench.results.write import write_trial
 from ferbench.run.search import accounting as st
+from ferbench.run.train.setup import TrialSetup
 from ferbench.run.train.space import suggest
-from ferbench.run.train.trial import TrialSetup, release, run_trial, save_model
+from ferbench.run.train.trial import release, run_trial, save_model
 
 
 class TrialFailed(Exception):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from tensorflow import Tensor
 
-    from ferbench.run.train.trial import TrialSetup
+    from ferbench.run.train.setup import TrialSetup
 
 #: The pixel range ferbench's models take: like Keras's applications they rescale
 #: inside, so a saved model needs no ferbench code to be used.

@@ -7,7 +7,8 @@ model (and a test does exactly that). No TensorFlow.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

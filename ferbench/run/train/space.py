@@ -8,7 +8,8 @@ and merges them over the fixed ones, giving every effective value.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ferbench.spec.types import SearchParam, Spec
 

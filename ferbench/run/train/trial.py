@@ -14,36 +14,23 @@ import math
 import os
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ferbench._lazy import require
 from ferbench.results.environment import environment
 from ferbench.results.records import SCORED_SPLITS, Cost, Predictions, SplitMetrics, Timings, TrialRecord, TrialResult, TrialState, utc_now
-from ferbench.run.progress import Reporter
-from ferbench.run.train.data import RunData
 from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
 from ferbench.run.train.metrics import metrics_block
+from ferbench.run.train.setup import RunData, TrialSetup
 from ferbench.run.train.space import effective
 from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import keras
-
-
-@dataclass(frozen=True)
-class TrialSetup:
-    """What every trial of a run shares: the spec, the data and the run-wide compute switches."""
-
-    spec: Spec
-    data: RunData
-    precision: str  # Keras dtype policy
-    jit: bool
-    reporter: Reporter
-    run_id: str = ""
-    steps_per_execution: int = 1
 
 
 def _error_text(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from runspecs import write_spec
 
 REPO = Path(__file__).resolve().parents[3]
@@ -82,8 +81,8 @@ def test_journal_trial_of_a_dead_owner_is_requeued_once(tmp_path: Path) -> None:
     optuna = pytest.importorskip("optuna")
     from ferbench.run.search import accounting as st
     from ferbench.run.search import study as sy
-    from ferbench.run.search.storage import open_storage
     from ferbench.run.search.owners import owner_lock, owners_dir
+    from ferbench.run.search.storage import open_storage
     from ferbench.spec import load_spec
 
     spec = load_spec(write_spec(tmp_path, trials=3))

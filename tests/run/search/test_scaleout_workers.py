@@ -157,8 +157,8 @@ def test_two_workers_on_postgresql_survive_a_killed_worker(tmp_path: Path) -> No
         pytest.skip("FERBENCH_TEST_POSTGRES is not set (.ci/run starts a PostgreSQL server and sets it)")
     pytest.importorskip("psycopg")
     from ferbench.plan import plan_spec
-    from ferbench.secrets import redact
     from ferbench.run.search.storage import open_storage
+    from ferbench.secrets import redact
     from ferbench.spec import load_spec
 
     password = re.match(r"[^:]+://[^:/@]*:([^@]+)@", url).group(1)

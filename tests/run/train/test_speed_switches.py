@@ -67,8 +67,7 @@ def setup(tmp_path_factory):
 
     from ferbench.data import load_dataset
     from ferbench.run.progress import Reporter
-    from ferbench.run.train.data import RunData
-    from ferbench.run.train.trial import TrialSetup
+    from ferbench.run.train.setup import RunData, TrialSetup
     from ferbench.spec import load_spec
 
     folder = tmp_path_factory.mktemp("speed")

@@ -1,13 +1,15 @@
-"""A run's data in memory, as trials use it: three splits and the loss's class weights."""
+"""What every trial of a run shares: its data in memory (:class:`RunData`) and the run-wide switches (:class:`TrialSetup`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ferbench.results.records import SPLITS
+from ferbench.run.progress import Reporter
+from ferbench.spec.types import SPLITS, Spec
 
 if TYPE_CHECKING:
     from ferbench.data.core import LoadedDataset
@@ -43,3 +45,16 @@ class RunData:
 
     def sizes(self) -> dict[str, int]:
         return {s: int(len(self.y[s])) for s in SPLITS}
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """What every trial of a run shares: the spec, the data and the run-wide compute switches."""
+
+    spec: Spec
+    data: RunData
+    precision: str  # Keras dtype policy
+    jit: bool
+    reporter: Reporter
+    run_id: str = ""
+    steps_per_execution: int = 1
