@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from types import ModuleType
-from typing import IO
+from typing import IO, Any
 
 from ferbench.errors import MissingDependency
 
@@ -58,6 +58,19 @@ def _stderr_to_file() -> Iterator[IO[bytes]]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def visible_gpus() -> list[Any]:
+    """TensorFlow's physical GPU devices, listed with CUDA's start-up lines held back.
+
+    The first listing in a process initialises CUDA, which prints ``cuInit`` failures
+    on machines without a GPU even when TensorFlow itself was imported earlier.
+    """
+    tf = require("tensorflow")
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1"):
+        return list(tf.config.list_physical_devices("GPU"))
+    with _stderr_to_file():
+        return list(tf.config.list_physical_devices("GPU"))
 
 
 def _import_tensorflow_quietly() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich import box
@@ -16,6 +17,8 @@ from ferbench.cli.common import SET_OPTION, load
 from ferbench.model.arch import ARCH, HEAD_STAGE, STAGES, STEM_KERNEL, ModelConfigError
 from ferbench.model.cost import Cost, StageCost, cost_range, param_bounds
 from ferbench.spec.types import Spec
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Inspect the model a spec builds (no TensorFlow needed).", no_args_is_help=True)
 
@@ -77,7 +80,7 @@ def summarize(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _span(low: Any, high: Any, fmt: Any = str) -> str:
+def _span(low: T, high: T, fmt: Callable[[T], str] = str) -> str:
     return fmt(low) if low == high else f"{fmt(low)}–{fmt(high)}"
 
 
@@ -94,7 +97,7 @@ def _exact(n: int) -> str:
     return f"{n:,}"
 
 
-def _setting(name: str, value: Any) -> str:
+def _setting(name: str, value: object) -> str:
     if not isinstance(value, dict):
         return f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
     if value["choices"] is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -16,13 +15,13 @@ import typer
 SHOWN = 25
 
 
-def _value(v: Any) -> str:
+def _value(v: object) -> str:
     if isinstance(v, float):
         return repr(v)
     return "(absent)" if v is None else str(v)
 
 
-def _delta(a: Any, b: Any) -> str:
+def _delta(a: object, b: object) -> str:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
         return f"{b - a:+.3g}"
     return ""

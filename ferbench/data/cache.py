@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -39,7 +38,7 @@ def cache_root(configured: str | None) -> Path:
     return Path.home() / ".cache" / "ferbench"
 
 
-def sha256_hex(*parts: Any) -> str:
+def sha256_hex(*parts: object) -> str:
     """sha256 of a JSON rendering of ``parts`` (stable key order)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

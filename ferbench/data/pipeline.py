@@ -25,7 +25,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,13 +35,18 @@ from ferbench.spec.types import AugmentSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
+    from tensorflow import Tensor
+    from tensorflow.data import Dataset
+
+#: A batch maker: ``(uint8 images, seed pair) -> float32 images`` (see :func:`_batch_maker`).
+BatchMaker = Callable[["Tensor", "Tensor"], "Tensor"]
 
 
 #: Per image, one uniform [0, 1) draw per transform, in this order (columns of the draws).
 _DRAWS = ("flip", "rotation", "zoom", "translate_x", "translate_y", "contrast", "brightness")
 
 
-def _draws(tf: Any, batch: Any, seed: Any) -> Any:
+def _draws(tf: ModuleType, batch: Tensor, seed: Tensor) -> Tensor:
     """B×7 uniform draws from a stateless seed pair, one stream per transform.
 
     Drawn outside XLA: compiled, the same generator gives other numbers, and the
@@ -50,12 +56,12 @@ def _draws(tf: Any, batch: Any, seed: Any) -> Any:
     return tf.stack([tf.random.stateless_uniform([batch], seed=seeds[k]) for k in range(len(_DRAWS))], axis=1)
 
 
-def _between(u: Any, lo: float, hi: float) -> Any:
+def _between(u: Tensor, lo: float, hi: float) -> Tensor:
     # As tf.random.stateless_uniform maps its [0, 1) draw to [minval, maxval).
     return u * (hi - lo) + lo
 
 
-def _affine(tf: Any, height: int, width: int, aug: AugmentSpec, u: Any) -> Any:
+def _affine(tf: ModuleType, height: int, width: int, aug: AugmentSpec, u: Tensor) -> Tensor:
     """Per-image [a0 a1 a2 b0 b1 b2 0 0] mapping output to input pixels (flip·rotate·zoom·shift)."""
     # No nested closure over ``tf``: autograph, converting this inside a compiled train
     # step, can lose a closure's free variables.
@@ -77,7 +83,7 @@ def _affine(tf: Any, height: int, width: int, aug: AugmentSpec, u: Any) -> Any:
     return tf.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
 
 
-def _reflect(tf: Any, c: Any, n: int) -> Any:
+def _reflect(tf: ModuleType, c: Tensor, n: int) -> Tensor:
     """TensorFlow's ``REFLECT`` fill for a coordinate (``d c b a | a b c d | d c b a``), clamped to [0, n-1]."""
     if n <= 1:
         return tf.zeros_like(c)
@@ -89,7 +95,7 @@ def _reflect(tf: Any, c: Any, n: int) -> Any:
     return tf.clip_by_value(tf.where(c < 0, below, tf.where(c > n - 1, above, c)), 0.0, float(n - 1))
 
 
-def _warp(tf: Any, images: Any, transforms: Any) -> Any:
+def _warp(tf: ModuleType, images: Tensor, transforms: Tensor) -> Tensor:
     """Bilinear affine warp with reflected borders: ``ImageProjectiveTransformV3`` (``BILINEAR``,
     ``REFLECT``) for affine transforms, in the same float operations, so the same numbers.
 
@@ -128,14 +134,14 @@ def augment_batch(images: tf.Tensor, augment: AugmentSpec, seed: tf.Tensor) -> t
     return _augment(tf, images, augment, _draws(tf, tf.shape(images)[0], seed), xla=True)
 
 
-def _transform_op(tf: Any, images: Any, transforms: Any) -> Any:
+def _transform_op(tf: ModuleType, images: Tensor, transforms: Tensor) -> Tensor:
     """TensorFlow's own kernel for :func:`_warp` (the same numbers; faster uncompiled, no XLA kernel)."""
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=tf.constant(0.0),
         interpolation="BILINEAR", fill_mode="REFLECT")
 
 
-def _augment(tf: Any, images: Any, augment: AugmentSpec, u: Any, *, xla: bool) -> Any:
+def _augment(tf: ModuleType, images: Tensor, augment: AugmentSpec, u: Tensor, *, xla: bool) -> Tensor:
     """The augmentation of a float32 batch in [0, 1], given its B×7 draws (see ``_DRAWS``).
 
     ``xla``: warp with ops XLA compiles (:func:`_warp`); otherwise with TensorFlow's
@@ -164,7 +170,7 @@ def _check(x: np.ndarray, y: np.ndarray) -> None:
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
 
 
-def _scale(tf: Any, xb: Any, value_range: tuple[float, float]) -> Any:
+def _scale(tf: ModuleType, xb: Tensor, value_range: tuple[float, float]) -> Tensor:
     lo, hi = value_range
     return xb if (lo, hi) == (0.0, 1.0) else xb * (hi - lo) + lo
 
@@ -202,21 +208,21 @@ def make_train_dataset(
                              drop_remainder=drop_remainder)
 
 
-def _labelled_batches(tf: Any, y: np.ndarray, inputs: Callable[[Any, Any], Any], *, batch_size: int, seed: int,
-                      deterministic: bool, class_weight: np.ndarray | None, shuffle: bool, drop_remainder: bool) -> Any:
+def _labelled_batches(tf: ModuleType, y: np.ndarray, inputs: BatchMaker, *, batch_size: int, seed: int,
+                      deterministic: bool, class_weight: np.ndarray | None, shuffle: bool, drop_remainder: bool) -> Dataset:
     """``(inputs(indices, seed), labels[, sample_weight])`` per batch of shuffled indices: both training paths."""
     labels = tf.constant(np.asarray(y, np.int32))
     weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
     ds = _index_batches(tf, len(y), batch_size, seed, shuffle, drop_remainder)
 
-    def load(i: Any, s: Any) -> Any:
+    def load(i: Tensor, s: Tensor) -> tuple[Tensor, ...]:
         xb, yb = inputs(i, s), tf.gather(labels, i)
         return (xb, yb) if weights is None else (xb, yb, tf.gather(weights, yb))
 
     return _finish(tf, ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), deterministic)
 
 
-def _index_batches(tf: Any, n: int, batch_size: int, seed: int, shuffle: bool, drop_remainder: bool) -> Any:
+def _index_batches(tf: ModuleType, n: int, batch_size: int, seed: int, shuffle: bool, drop_remainder: bool) -> Dataset:
     """Batches of sample indices, each with its stateless seed pair: ``(indices, seed)``."""
     idx = tf.data.Dataset.range(n)
     if shuffle:
@@ -226,12 +232,12 @@ def _index_batches(tf: Any, n: int, batch_size: int, seed: int, shuffle: bool, d
     return tf.data.Dataset.zip((idx, seeds))
 
 
-def _to_float(tf: Any, xb: Any, value_range: tuple[float, float]) -> Any:
+def _to_float(tf: ModuleType, xb: Tensor, value_range: tuple[float, float]) -> Tensor:
     """A gathered uint8 batch as float32 in ``value_range``, not augmented."""
     return _scale(tf, tf.cast(xb, tf.float32) * (1.0 / 255.0), value_range)
 
 
-def _batch_maker(tf: Any, augment: AugmentSpec, value_range: tuple[float, float], jit: bool) -> Callable[[Any, Any], Any]:
+def _batch_maker(tf: ModuleType, augment: AugmentSpec, value_range: tuple[float, float], jit: bool) -> BatchMaker:
     """``(uint8 batch, seed pair) -> augmented float32 batch in value_range``: the one recipe both paths share.
 
     With ``jit`` the arithmetic is compiled with XLA, which fuses the warp's gathers and
@@ -240,27 +246,29 @@ def _batch_maker(tf: Any, augment: AugmentSpec, value_range: tuple[float, float]
     """
     if not augment.enabled:
         return lambda xb, seed: _to_float(tf, xb, value_range)
-    compute = _compiled(augment, tuple(value_range)) if jit else _arithmetic(tf, augment, tuple(value_range), xla=False)
+    lo, hi = value_range
+    compute = _compiled(augment, (lo, hi)) if jit else _arithmetic(tf, augment, (lo, hi), xla=False)
     return lambda xb, seed: compute(xb, _draws(tf, tf.shape(xb)[0], seed))
 
 
-def _arithmetic(tf: Any, augment: AugmentSpec, value_range: tuple[float, float], *, xla: bool) -> Callable[[Any, Any], Any]:
-    def arithmetic(xb: Any, u: Any) -> Any:
+def _arithmetic(tf: ModuleType, augment: AugmentSpec, value_range: tuple[float, float], *, xla: bool) -> BatchMaker:
+    def arithmetic(xb: Tensor, u: Tensor) -> Tensor:
         return _scale(tf, _augment(tf, tf.cast(xb, tf.float32) * (1.0 / 255.0), augment, u, xla=xla), value_range)
 
     return arithmetic
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(augment: AugmentSpec, value_range: tuple[float, float]) -> Callable[[Any, Any], Any]:
+def _compiled(augment: AugmentSpec, value_range: tuple[float, float]) -> BatchMaker:
     """The XLA-compiled arithmetic, one per recipe and process: the trials of a run share
     its compilations (about 2 s each on a CPU) instead of compiling again."""
     tf = require("tensorflow")
     # No autograph: the arithmetic has no tensor-dependent Python control flow to convert.
-    return tf.function(_arithmetic(tf, augment, value_range, xla=True), jit_compile=True, autograph=False)
+    compiled: BatchMaker = tf.function(_arithmetic(tf, augment, value_range, xla=True), jit_compile=True, autograph=False)
+    return compiled
 
 
-def _finish(tf: Any, ds: Any, deterministic: bool) -> Any:
+def _finish(tf: ModuleType, ds: Dataset, deterministic: bool) -> Dataset:
     options = tf.data.Options()
     options.deterministic = deterministic
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
@@ -327,7 +335,7 @@ def make_eval_dataset(
     images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
     labels = tf.constant(np.asarray(y, np.int32))
 
-    def load(i: Any) -> Any:
+    def load(i: Tensor) -> tuple[Tensor, Tensor]:
         return _to_float(tf, tf.gather(images, i), value_range), tf.gather(labels, i)
 
     ds = tf.data.Dataset.range(len(x)).batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

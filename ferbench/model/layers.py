@@ -26,8 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-from keras import KerasTensor
+from ferbench._lazy import require
+
+require("keras")  # TensorFlow's start-up lines held back (see ferbench._lazy) before Keras imports it
+
+import keras  # noqa: E402
+from keras import KerasTensor  # noqa: E402
 
 #: cuDNN's smallest epsilon; TensorFlow raises smaller ones to it, so those are not fused.
 MIN_FUSED_EPSILON = 1.001e-5

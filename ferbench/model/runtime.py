@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ferbench._lazy import require
+from ferbench._lazy import require, visible_gpus
 from ferbench.errors import FerbenchError
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def detect_gpus() -> list[str]:
     """Visible GPUs as ``"<device name> (compute capability X.Y)"``, for :func:`resolve_precision`."""
     tf = require("tensorflow")
     names = []
-    for gpu in tf.config.list_physical_devices("GPU"):
+    for gpu in visible_gpus():
         details = tf.config.experimental.get_device_details(gpu) or {}
         name = details.get("device_name") or gpu.name
         cc = details.get("compute_capability")

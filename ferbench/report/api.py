@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench.errors import FerbenchError
 from ferbench.report.analysis import RunAnalysis, analyse
@@ -21,6 +21,9 @@ from ferbench.report.model import Report, Section
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from ferbench.results import load_runs
 from ferbench.results.atomic import output_target, write_output_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def build_report(
@@ -87,7 +90,7 @@ def build_report(
     return Report(title=title, sections=sections, data=data)
 
 
-def render(report: Report, fmt: str, *, base: Path | None = None, console: Any = None) -> str | None:
+def render(report: Report, fmt: str, *, base: Path | None = None, console: Console | None = None) -> str | None:
     """Render ``report`` as ``fmt``; ``rich`` prints to ``console`` and returns None.
 
     ``base`` is the folder the output will live in, so figure links can be relative.
@@ -135,7 +138,7 @@ def write_report(
     compare: bool = False,
     baselines_files: Sequence[str | os.PathLike[str]] = (),
     plots: bool | None = None,
-    console: Any = None,
+    console: Console | None = None,
     seed: int = BOOTSTRAP_SEED,
 ) -> Path | None:
     """Build, render and write (or print) a report; returns the file written, if any.

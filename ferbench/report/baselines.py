@@ -14,10 +14,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench.baselines_registry import BUILTIN, baseline_ids
 from ferbench.errors import Located, SpecError
+
+if TYPE_CHECKING:
+    from ferbench.spec.yaml_loader import LocatedDoc
 
 SCHEMA = "baselines.schema.json"
 
@@ -114,7 +117,7 @@ def _build(entry: dict[str, Any], source: str) -> Baseline:
     )
 
 
-def _semantic(doc: Any, seen: dict[str, str], humans: dict[tuple[str, int], str]) -> list[Located]:
+def _semantic(doc: LocatedDoc, seen: dict[str, str], humans: dict[tuple[str, int], str]) -> list[Located]:
     """Rules the schema cannot state: unique ids across files, one human level per benchmark."""
     out: list[Located] = []
     for i, b in enumerate(doc.data["baselines"]):

@@ -88,7 +88,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
-def _missing(v: Any) -> bool:
+def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and not math.isfinite(v))
 
 
@@ -107,9 +107,13 @@ def _duration(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def _scalar(v: Any, kind: str) -> str:
+def _scalar(v: object, kind: str) -> str:
     if _missing(v):
         return DASH
+    if kind == "bool":
+        return "yes" if v else "no"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
     if kind == "pct":
         return f"{100 * v:.2f}"
     if kind == "frac":
@@ -126,12 +130,10 @@ def _scalar(v: Any, kind: str) -> str:
         return f"{100 * v:+.2f}"
     if kind == "pvalue":
         return "<0.001" if v < 0.001 else f"{v:.3f}"
-    if kind == "bool":
-        return "yes" if v else "no"
     return str(v)
 
 
-def fmt(v: Any, kind: str) -> str:
+def fmt(v: object, kind: str) -> str:
     """How ``v`` is shown in every text format: ``65.80 [64.70, 66.89]``, ``0.637``, ``20.33 M``, ``+0.80``."""
     if isinstance(v, Estimate):
         main = _scalar(v.value, kind)
@@ -143,7 +145,7 @@ def fmt(v: Any, kind: str) -> str:
     return _scalar(v, kind)
 
 
-def raw(v: Any) -> Any:
+def raw(v: object) -> Any:
     """A JSON-safe raw value (an Estimate becomes ``{value, ci_low, ci_high}``)."""
     if isinstance(v, Estimate):
         return {"value": raw(v.value), "ci_low": raw(v.low), "ci_high": raw(v.high)}

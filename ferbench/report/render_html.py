@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ferbench.report.model import Report, Section, Table
+
+if TYPE_CHECKING:
+    from ferbench.report.model import Figure
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 24px 32px; color: #1b1f24; background: #ffffff; }
@@ -63,7 +66,7 @@ def _table(t: Table, compare: bool) -> str:
     return f'<div class="table" id="{html.escape(t.key)}"><h3>{html.escape(t.title)}</h3>{table}{notes}</div>'
 
 
-def _figure(f: Any) -> str:
+def _figure(f: Figure) -> str:
     data = base64.b64encode(f.png.read_bytes()).decode("ascii")
     alt = html.escape(f.title)
     return f'<figure id="{html.escape(f.key)}"><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'

@@ -11,10 +11,15 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench.report.model import Column, Figure, Report, Section, Table, fmt, raw
 from ferbench.report.stats import Estimate
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text
 
 
 def _figure_path(f: Figure, base: Path | None) -> str:
@@ -180,7 +185,7 @@ def render_json(report: Report, base: Path | None = None) -> str:
 # --------------------------------------------------------------------------- rich
 
 
-def print_rich(report: Report, console: Any = None) -> None:
+def print_rich(report: Report, console: Console | None = None) -> None:
     """Tables in the terminal (to ``console``, a rich Console; stdout by default).
 
     Every string goes out as :class:`rich.text.Text`, never as markup: run labels
@@ -206,7 +211,7 @@ def print_rich(report: Report, console: Any = None) -> None:
         console.print(Text("warning: ", style="yellow") + Text(w))
 
 
-def _print_table(console: Any, t: Any) -> None:
+def _print_table(console: Console, t: Table) -> None:
     """One table, never squeezed until its first columns vanish.
 
     Piped output (a log, a file) gets the table's natural width. A terminal too
@@ -222,7 +227,7 @@ def _print_table(console: Any, t: Any) -> None:
     styles = ["dim" if r.get("kind") in ("human", "published", "reproduction") else None for r in t.rows]
     cells = [[_rich_cell(r.get(c.key), c) for c in cols] for r in t.rows]
 
-    def natural(table: Any) -> int:
+    def natural(table: RichTable) -> int:
         return Measurement.get(console, console.options.update_width(10_000), table).maximum
 
     title = Text(t.title)
@@ -260,7 +265,7 @@ def _print_table(console: Any, t: Any) -> None:
         console.print(kv)
 
 
-def _rich_cell(v: Any, c: Column) -> Any:
+def _rich_cell(v: object, c: Column) -> Text:
     """Plain Text (values may hold '[' that rich would read as markup); a CI goes on a second, dim line."""
     from rich.text import Text
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ferbench.results.records import SplitMetrics
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -112,7 +115,7 @@ def cross_entropy(y_true: np.ndarray, y_prob: np.ndarray, k: int) -> float | Non
     return float(log_loss(y_true, prob / total, labels=list(range(k))))
 
 
-def scores_from_record(m: Any, classes: Sequence[str]) -> Scores:
+def scores_from_record(m: SplitMetrics, classes: Sequence[str]) -> Scores:
     """The trainer's own numbers (a :class:`ferbench.results.SplitMetrics`), without CIs."""
     return Scores(
         n=m.n,
@@ -124,7 +127,9 @@ def scores_from_record(m: Any, classes: Sequence[str]) -> Scores:
         precision_weighted=m.precision_weighted,
         recall_weighted=m.recall_weighted,
         f1_weighted=m.f1_weighted,
-        per_class={c: ClassScores(**{k: m.per_class[c][k] for k in ("precision", "recall", "f1", "support")}) for c in classes if c in m.per_class},
+        per_class={c: ClassScores(precision=float(pc["precision"]), recall=float(pc["recall"]), f1=float(pc["f1"]),
+                                  support=int(pc["support"]))
+                   for c in classes if (pc := m.per_class.get(c)) is not None},
         confusion=np.asarray(m.confusion, dtype=np.int64),
         from_predictions=False,
     )
@@ -137,7 +142,8 @@ def macro_f1_from_confusion(cm: np.ndarray) -> np.ndarray:
     fn = cm.sum(axis=-1) - tp
     denom = 2 * tp + fp + fn
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return f1.mean(axis=-1)
+    mean: np.ndarray = f1.mean(axis=-1)
+    return mean
 
 
 def bootstrap_ci(

@@ -73,7 +73,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
-def json_clean(obj: Any) -> Any:
+def json_clean(obj: object) -> Any:
     """A JSON-safe copy: numpy scalars to Python, non-finite floats to ``None``.
 
     JSON has no NaN or infinity; a failed trial's history can hold them, and the
@@ -102,12 +102,12 @@ def json_clean(obj: Any) -> Any:
     return obj
 
 
-def dumps_json(obj: Any) -> str:
+def dumps_json(obj: object) -> str:
     """Stable, strict JSON text (2-space indent, trailing newline)."""
     return json.dumps(json_clean(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+def write_json(path: str | os.PathLike[str], obj: object) -> Path:
     """Write ``obj`` as strict JSON atomically."""
     return write_text(path, dumps_json(obj))
 

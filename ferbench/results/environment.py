@@ -92,7 +92,9 @@ def gpu_names() -> list[str]:
     if tf is None:
         return []
     names = []
-    for dev in tf.config.list_physical_devices("GPU"):
+    from ferbench._lazy import visible_gpus
+
+    for dev in visible_gpus():
         try:
             details = tf.config.experimental.get_device_details(dev)
         except Exception:  # details are optional; the device name is enough

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +189,7 @@ class Run:
         return load_predictions(self.predictions_path(trial), self.num_classes)
 
 
-def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+def find_run_dirs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Every run folder (one holding ``run.json``) at or under ``paths``, sorted, without duplicates.
 
     A folder that looks like a run (``trials/`` or ``spec.resolved.yaml``) but has no
@@ -274,7 +275,7 @@ def read_trials(paths: RunPaths, run_id: str) -> tuple[list[TrialRecord], list[t
     return records, problems
 
 
-def load_run(run_dir: str | Path) -> Run:
+def load_run(run_dir: str | os.PathLike[str]) -> Run:
     """Load one run folder, validating ``run.json`` and every trial record; all problems in one error."""
     paths = RunPaths(Path(run_dir))
     if not paths.run_json.exists():
@@ -306,7 +307,7 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(path=paths.root, info=info, trials=tuple(records), spec=read_resolved_spec(paths.spec), warnings=tuple(warnings))
 
 
-def load_runs(paths: Iterable[str | Path]) -> list[Run]:
+def load_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Run]:
     """Find and load every run under ``paths``; one :class:`ResultsError` lists every problem of every run."""
     runs, problems = [], []
     for d in find_run_dirs(list(paths)):

@@ -23,7 +23,7 @@ def _validator(name: str) -> Any:
     return jsonschema.Draft202012Validator(load_schema(name))
 
 
-def newer_version(data: Any) -> str | None:
+def newer_version(data: object) -> str | None:
     """The problem with a ``schema_version`` newer than this ferbench reads, else ``None``."""
     if isinstance(data, dict):
         version = data.get("schema_version")
@@ -32,7 +32,7 @@ def newer_version(data: Any) -> str | None:
     return None
 
 
-def _problems(data: Any, schema: str) -> list[str]:
+def _problems(data: object, schema: str) -> list[str]:
     """``json.path: message`` for every schema violation; a newer schema_version is one problem."""
     newer = newer_version(data)
     if newer:
@@ -45,11 +45,11 @@ def _problems(data: Any, schema: str) -> list[str]:
     return out
 
 
-def record_problems(data: Any) -> list[str]:
+def record_problems(data: object) -> list[str]:
     """Every way ``data`` breaks ``schemas/record.schema.json`` (empty when valid)."""
     return _problems(data, "record.schema.json")
 
 
-def run_problems(data: Any) -> list[str]:
+def run_problems(data: object) -> list[str]:
     """Every way ``data`` breaks ``schemas/run.schema.json`` (empty when valid)."""
     return _problems(data, "run.schema.json")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from types import ModuleType
 
-from ferbench._lazy import require
+from ferbench._lazy import require, visible_gpus
 from ferbench.devices import Slot
 from ferbench.errors import FerbenchError
 from ferbench.spec.types import RuntimeSpec
@@ -36,7 +36,7 @@ def select_devices(runtime: RuntimeSpec, slot: Slot | None = None) -> list[Slot]
     indices keeps the first, ``auto`` keeps the first visible one.
     """
     tf = require("tensorflow")
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = visible_gpus()
     if slot is not None:
         keep = gpus[:1] if slot.startswith("gpu") else []
         slots = [slot if keep or slot == "cpu" else "cpu"]

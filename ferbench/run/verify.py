@@ -94,7 +94,7 @@ class Verification:
 # --- comparing ----------------------------------------------------------------------------
 
 
-def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+def _leaves(value: object, path: str) -> Iterator[tuple[str, Any]]:
     if isinstance(value, Mapping):
         for k in sorted(value):
             yield from _leaves(value[k], f"{path}.{k}" if path else str(k))
@@ -105,7 +105,7 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def _same(a: Any, b: Any, tolerance: float | None) -> bool:
+def _same(a: object, b: object, tolerance: float | None) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return bool(a == b)
     if isinstance(a, int) and isinstance(b, int):
@@ -154,11 +154,11 @@ def environment_differences(recorded: Mapping[str, Any], here: Mapping[str, Any]
     return show(VERSION_KEYS), show(MACHINE_KEYS)
 
 
-def _minor(version: Any) -> Any:
+def _minor(version: object) -> object:
     return ".".join(str(version).split(".")[:2]) if version else version
 
 
-def _fmt_env(value: Any) -> str:
+def _fmt_env(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}={v}" for k, v in sorted(value.items())) + "}" if value else "none set"
     if isinstance(value, list):

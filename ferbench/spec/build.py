@@ -81,7 +81,7 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
     return notes
 
 
-def _split(v: Any) -> SplitRef:
+def _split(v: object) -> SplitRef:
     if isinstance(v, dict):
         return DerivedSplit(source=v["from"], fraction=float(v["fraction"]), stratified=bool(v.get("stratified", True)))
     return str(v)

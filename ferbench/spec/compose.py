@@ -105,7 +105,7 @@ def expand_env(doc: LocatedDoc, env: Mapping[str, str] | None = None) -> list[Lo
 
         return _VAR.sub(one, s)
 
-    def walk(node: Any, path: Path_) -> Any:
+    def walk(node: object, path: Path_) -> object:
         if isinstance(node, str):
             out = sub(node, path)
             if out != node and _VAR.fullmatch(node):
@@ -139,7 +139,7 @@ def parse_override(text: str) -> tuple[str, Any, Mark]:
     return key, value, Mark(mark.file, 1, len(key) + 2)
 
 
-def set_path(doc: LocatedDoc, key: str, value: Any, mark: Mark) -> None:
+def set_path(doc: LocatedDoc, key: str, value: object, mark: Mark) -> None:
     """Set a dotted key in ``doc`` (creating mappings on the way), recording its mark."""
     parts = key.split(".")
     node = doc.data
@@ -159,7 +159,7 @@ def set_path(doc: LocatedDoc, key: str, value: Any, mark: Mark) -> None:
     doc.key_marks[path] = mark
 
 
-def get_path(data: Any, key: str | Path_, default: Any = None) -> Any:
+def get_path(data: object, key: str | Path_, default: Any = None) -> Any:
     node = data
     for part in key.split(".") if isinstance(key, str) else key:
         if not isinstance(node, dict) or part not in node:

@@ -139,7 +139,7 @@ def dump_yaml(raw: Mapping[str, Any]) -> str:
     return yaml.safe_dump(json_safe(raw), sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
 
 
-def json_safe(obj: Any) -> Any:
+def json_safe(obj: object) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

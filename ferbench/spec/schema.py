@@ -61,7 +61,7 @@ def subschema(path: Path_, root: dict[str, Any] | None = None) -> dict[str, Any]
     return node
 
 
-def fill_defaults(data: Any, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None) -> Any:
+def fill_defaults(data: object, schema: dict[str, Any] | None = None, root: dict[str, Any] | None = None) -> object:
     """Fill schema ``default`` values into ``data`` in place (only where data is a mapping)."""
     root = root or load_schema()
     schema = _deref(schema or root, root)
@@ -87,16 +87,17 @@ def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _type_name(v: Any) -> str:
+def _type_name(v: object) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def _show(v: Any) -> str:
+def _show(v: object) -> str:
     s = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
     return s if len(s) <= 60 else s[:57] + "..."
 
 
 def _messages(err: Any, root: dict[str, Any], doc: LocatedDoc, prefix: Path_ = ()) -> Iterator[Located]:
+    # err: a jsonschema ValidationError; its stubs type validator/instance/schema loosely (Unset unions).
     path = prefix + tuple(err.absolute_path)
     v, inst, sch = err.validator, err.instance, err.schema
     if v == "additionalProperties" and isinstance(inst, dict):

@@ -1,6 +1,6 @@
 """Keras callbacks of a trial: NaN guard, per-epoch bookkeeping, Optuna reports, progress.
 
-This module imports Keras at the top; only :mod:`ferbench.run.trial` imports it,
+This module imports Keras at the top; only :mod:`ferbench.run.train.trial` imports it,
 and only when a trial is about to train.
 """
 
@@ -11,10 +11,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
+from ferbench._lazy import require
 from ferbench.run.train.metrics import f1_macro
+
+require("keras")  # TensorFlow's start-up lines held back (see ferbench._lazy) before Keras imports it
+
+import keras  # noqa: E402
 
 if TYPE_CHECKING:
     import tensorflow as tf
