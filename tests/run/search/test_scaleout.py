@@ -172,3 +172,34 @@ def test_pool_progress_passes_worker_lines_and_estimates_from_the_study() -> Non
     assert rep.best == (3, 0.4) and rep.finished == 4
     assert 170.0 <= rep.eta_s() <= 181.0  # six trials left at 30 s each
     assert PlainReporter(stream=buf, tag="w0").prefix() == "[ferbench w0]"
+
+
+def test_pool_workers_read_the_run_folder_and_get_the_storage_from_the_environment(tmp_path: Path) -> None:
+    from ferbench.run.search.pool import child_env, worker_command
+
+    folder = tmp_path / "results" / "tiny" / "0123456789ab"
+    url = f"postgresql://u:{SECRET}@127.0.0.1:1/db"
+    cmd = worker_command(folder, 1, "gpu:3", timeout_s=None)
+    assert str(folder.resolve()) in cmd and "--set" not in cmd  # the folder's resolved spec, not the user's file
+    assert not any(SECRET in part for part in cmd)
+    env = child_env("gpu:3", url)
+    assert env["FERBENCH_STORAGE"] == url and env["CUDA_VISIBLE_DEVICES"] == "3"
+    assert child_env("cpu", url)["CUDA_VISIBLE_DEVICES"] == "-1"
+
+
+@pytest.mark.slow
+def test_a_worker_joins_a_run_from_its_folder_whatever_the_users_file_says_now(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    spec = write_spec(tmp_path, name="folder", trials=1, epochs=1)
+    done = _ferbench("run", str(spec), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [folder] = [p.parent for p in (tmp_path / "results" / "folder").glob("*/run.json")]
+    spec.write_text(spec.read_text().replace("seed: 3", "seed: 4"))  # the user's file changed since
+    url = f"sqlite:///{folder / 'study.db'}"
+    edited = _ferbench("worker", str(spec), "--storage", url, cwd=tmp_path)
+    assert edited.returncode == 2 and "no study named" in edited.stderr  # the edited spec is another run
+    joined = _ferbench("worker", str(folder), "--storage", url, cwd=tmp_path)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert f"{folder.name}: 1/1 trials finished" in joined.stdout
+    refused = _ferbench("worker", str(folder), "--set", "seed=5", cwd=tmp_path)
+    assert refused.returncode == 2 and "--set applies to spec files" in refused.stderr
