@@ -33,7 +33,14 @@ class Located:
         return f"{where}: {kind}{what}{self.message}"
 
 
-class SpecError(FerbenchError):
+class UserInputError(FerbenchError, ValueError):
+    """A bad value the user gave: a spec, a data file, a results folder, a model configuration.
+
+    Also a :class:`ValueError`, so library callers can catch it as Python's own.
+    """
+
+
+class SpecError(UserInputError):
     """One or more located errors in a spec (or another YAML/JSON file we validate)."""
 
     def __init__(self, problems: list[Located]):
@@ -42,13 +49,13 @@ class SpecError(FerbenchError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class DataError(FerbenchError):
+class DataError(UserInputError):
     """Missing, malformed or inconsistent dataset files."""
 
 
-class ResultsError(FerbenchError):
+class ResultsError(UserInputError):
     """A results folder that is missing, incomplete or from a newer schema version."""
 
 
-class MissingDependency(FerbenchError):
+class MissingDependency(FerbenchError, ImportError):
     """An optional heavy dependency (TensorFlow, Optuna, psycopg...) is not installed."""

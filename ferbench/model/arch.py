@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import UserInputError
 
 ARCH = "efficientnetv2-s"
 
@@ -44,7 +44,7 @@ FUSED = "fused_mbconv"
 MBCONV = "mbconv"
 
 
-class ModelConfigError(FerbenchError):
+class ModelConfigError(UserInputError):
     """A model configuration that cannot be built (bad stage list, coefficients, rates)."""
 
 

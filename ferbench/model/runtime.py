@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ferbench._lazy import require, visible_gpus
-from ferbench.errors import FerbenchError
+from ferbench.errors import UserInputError
 
 if TYPE_CHECKING:
     from ferbench.spec.types import RuntimeSpec
@@ -38,7 +38,7 @@ _BF16_NAMES = re.compile(
 )
 
 
-class RuntimeConfigError(FerbenchError):
+class RuntimeConfigError(UserInputError):
     """An unknown or contradictory runtime switch."""
 
 

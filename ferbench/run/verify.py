@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, UserInputError
 from ferbench.results.paths import RunPaths
 from ferbench.results.records import RunRecord, TrialRecord
 
@@ -45,7 +45,7 @@ MACHINE_KEYS = {"cpu": "CPU", "cpu_count": "usable CPUs", "numerics_vars": "oneD
 COMPARED = ("state", "epochs", "best_epoch", "objective", "history", "metrics", "cost")
 
 
-class CannotVerify(FerbenchError):
+class CannotVerify(UserInputError):
     """The run folder cannot be verified; ``reason`` is one of record, data, environment, nondeterministic."""
 
     exit_code = 2

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferbench._lazy import require
+from ferbench.errors import FerbenchError
 from ferbench.results.environment import environment
 from ferbench.results.records import SCORED_SPLITS, Cost, Predictions, SplitMetrics, Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
@@ -87,8 +88,8 @@ def build_for(setup: TrialSetup, hp: Mapping[str, Any]) -> keras.Model:
                        dropout=hp["dropout"], drop_connect=hp["drop_connect"])
 
 
-class _NanLoss(Exception):
-    pass
+class _NanLoss(FerbenchError):
+    """The loss went non-finite: the trial fails with this message (never leaves the trial)."""
 
 
 @dataclass
