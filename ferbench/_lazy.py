@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import IO, Any
 
@@ -43,6 +43,25 @@ def require(module: str) -> ModuleType:
         top = module.split(".")[0]
         hint = _HINTS.get(top, f"pip install {top}")
         raise MissingDependency(f"{module} is needed for this command but is not installed ({exc}); install it with: {hint}") from exc
+
+
+def lazy_exports(package: str, homes: dict[str, str]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` that imports the module of an exported name on first use.
+
+    ``homes``: exported name -> the module that defines it. Importing the package
+    itself then imports none of them (``ferbench validate`` stays free of NumPy).
+    """
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
 
 
 @contextlib.contextmanager

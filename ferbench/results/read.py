@@ -14,6 +14,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Iterable, Mapping, Sequence
 
 from ferbench.errors import ResultsError
@@ -42,22 +43,22 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_run_record(path: Path) -> RunRecord:
-    """``run.json``, validated."""
+def _validated(path: Path, problems: Callable[[object], list[str]]) -> dict[str, Any]:
     data = read_json(path)
-    bad = run_problems(data)
+    bad = problems(data)
     if bad:
         raise ResultsError("\n".join(f"{path}: {p}" for p in bad))
-    return RunRecord.from_dict(data)
+    return data
+
+
+def read_run_record(path: Path) -> RunRecord:
+    """``run.json``, validated."""
+    return RunRecord.from_dict(_validated(path, run_problems))
 
 
 def read_trial_record(path: Path) -> TrialRecord:
     """One ``record.json``, validated."""
-    data = read_json(path)
-    bad = record_problems(data)
-    if bad:
-        raise ResultsError("\n".join(f"{path}: {p}" for p in bad))
-    return TrialRecord.from_dict(data)
+    return TrialRecord.from_dict(_validated(path, record_problems))
 
 
 def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:

@@ -6,8 +6,9 @@ use, so :mod:`ferbench.spec.types` can be imported on its own (the data modules 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ferbench._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ferbench.spec.loader import Checked, check_file, dump_yaml, load_spec, read_resolved, spec_for_cell
@@ -26,11 +27,4 @@ _HOME = {
 __all__ = ["Checked", "Spec", "check_file", "dump_yaml", "load_spec", "read_resolved", "spec_for_cell"]
 
 
-def __getattr__(name: str) -> Any:
-    """Load the module of an exported name on first use."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -40,7 +40,7 @@ def test_alias_bomb_is_refused_quickly():
     t = time.perf_counter()
     msg = one_error("\n".join(lines) + "\n")
     assert "alias bomb" in msg
-    assert time.perf_counter() - t < 2.0
+    assert time.perf_counter() - t < 30.0  # expanded, the 9**9 aliases would take hours; a loaded CI machine takes seconds
 
 
 def test_deep_nesting_is_refused_without_recursion_error():
