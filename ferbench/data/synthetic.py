@@ -12,6 +12,8 @@ skin and background tone, occluders and pixel noise vary independently of the cl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ferbench.data.core import RawData
@@ -51,7 +53,8 @@ def class_counts(n: int, weights: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(counts == 0):  # every class gets a sample, taken from the largest
         counts[i] = 1
         counts[counts.argmax()] -= 1
-    return counts
+    out: np.ndarray = counts
+    return out
 
 
 def _weights(spec: DatasetSpec) -> np.ndarray:
@@ -71,24 +74,30 @@ def _weights(spec: DatasetSpec) -> np.ndarray:
 
 def _soft(sd: np.ndarray, px: np.ndarray) -> np.ndarray:
     """Anti-aliased coverage of a shape from its signed distance (in face units)."""
-    return np.clip(0.5 - sd / px, np.float32(0), np.float32(1))
+    out: np.ndarray = np.clip(0.5 - sd / px, np.float32(0), np.float32(1))
+    return out
 
 
-def _segment(u: np.ndarray, v: np.ndarray, a: tuple, b: tuple) -> np.ndarray:
+def _segment(u: np.ndarray, v: np.ndarray, a: tuple[Any, Any], b: tuple[Any, Any]) -> np.ndarray:
     """Distance from (u, v) to the segment a-b (a, b: per-image coordinate arrays)."""
     ax, ay = a
     bx, by = b
     dx, dy = bx - ax, by - ay
     t = np.clip(((u - ax) * dx + (v - ay) * dy) / (dx * dx + dy * dy + 1e-9), 0, 1)
-    return np.hypot(u - ax - t * dx, v - ay - t * dy)
+    out: np.ndarray = np.hypot(u - ax - t * dx, v - ay - t * dy)
+    return out
 
 
 def _draw(p: np.ndarray, size: int, rgb: bool, noise: float, rng: np.random.Generator) -> np.ndarray:
     """Draw len(p) faces with expression parameters ``p`` (B×8); returns uint8 B×S×S×C."""
     b = len(p)
     # Per-image scalars broadcast over pixels; float32 throughout halves the memory traffic.
-    col = lambda a: np.asarray(a, np.float32).reshape(b, 1, 1)  # noqa: E731
-    U = lambda lo, hi: col(rng.uniform(lo, hi, b))  # noqa: E731
+    def col(a: Any) -> np.ndarray:
+        return np.asarray(a, np.float32).reshape(b, 1, 1)
+
+    def U(lo: float, hi: float) -> np.ndarray:  # noqa: N802 - a uniform draw per image, as in the formulas
+        return col(rng.uniform(lo, hi, b))
+
     grid = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
     X, Y = grid[None, None, :], grid[None, :, None]
     cx, cy, r = U(-0.08, 0.08), U(-0.06, 0.1), U(0.68, 0.85)
@@ -140,21 +149,26 @@ def _draw(p: np.ndarray, size: int, rgb: bool, noise: float, rng: np.random.Gene
     if rgb:
         tint = (rng.uniform(0.75, 1.05, (b, 1, 1, 3)) * np.array([1.0, 0.82, 0.68])).astype(np.float32)
         skin_c, back_c = skin[..., None] * tint, back[..., None] * rng.uniform(0.3, 1.0, (b, 1, 1, 3)).astype(np.float32)
-        ex = lambda m: m[..., None]  # noqa: E731
+
+        def chan(m: np.ndarray) -> np.ndarray:  # per-pixel values over the colour channels
+            return m[..., None]
     else:
-        skin_c, back_c, ex = skin, back, (lambda m: m)
-    img = back_c * (1 - ex(face)) + skin_c * ex(face)
-    img = img * (1 - ex(hair)) + ex(hair) * ex(U(0.02, 0.35))
-    img = img * (1 - ex(white) * 0.6) + ex(white) * 0.6 * np.minimum(ex(skin) * 1.3, 1.0)
-    img = img * (1 - ex(ink)) + ex(ink) * ex(dark)
-    img = img * (1 - ex(hole)) + ex(hole) * ex(dark) * 0.4
+        skin_c, back_c = skin, back
+
+        def chan(m: np.ndarray) -> np.ndarray:
+            return m
+    img = back_c * (1 - chan(face)) + skin_c * chan(face)
+    img = img * (1 - chan(hair)) + chan(hair) * chan(U(0.02, 0.35))
+    img = img * (1 - chan(white) * 0.6) + chan(white) * 0.6 * np.minimum(chan(skin) * 1.3, 1.0)
+    img = img * (1 - chan(ink)) + chan(ink) * chan(dark)
+    img = img * (1 - chan(hole)) + chan(hole) * chan(dark) * 0.4
     occl = (rng.uniform(0, 1, b) < 0.07).reshape(b, 1, 1)
     ox, oy = U(-0.8, 0.8), U(-0.2, 0.9)
     block = occl * (np.abs(X - ox) < U(0.1, 0.35)) * (np.abs(Y - oy) < U(0.1, 0.3))
-    img = img * (1 - ex(block)) + ex(block) * ex(U(0.1, 0.9))
-    img = img * ex(light)
+    img = img * (1 - chan(block)) + chan(block) * chan(U(0.1, 0.9))
+    img = img * chan(light)
     img = img + noise * rng.standard_normal(img.shape, dtype=np.float32)
-    out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     return out if rgb else out[..., None]
 
 
@@ -163,7 +177,7 @@ def sample_params(labels: list[str], rng: np.random.Generator) -> np.ndarray:
     neutral = np.array(PROTOTYPES["neutral"])
     proto = np.array([PROTOTYPES[c] for c in labels])
     intensity = rng.uniform(0.4, 1.0, (len(labels), 1))
-    p = neutral + intensity * (proto - neutral) + rng.normal(0, 1, proto.shape) * _SPREAD
+    p: np.ndarray = neutral + intensity * (proto - neutral) + rng.normal(0, 1, proto.shape) * _SPREAD
     p[:, 3] *= rng.choice([-1.0, 1.0], len(labels))  # a smirk goes either way
     p[:, 1] = np.maximum(p[:, 1], 0)
     p[:, 2] = np.clip(p[:, 2], 0.6, 1.5)

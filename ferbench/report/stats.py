@@ -137,7 +137,8 @@ def macro_f1_from_confusion(cm: np.ndarray) -> np.ndarray:
     fn = cm.sum(axis=-1) - tp
     denom = 2 * tp + fp + fn
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return f1.mean(axis=-1)
+    mean: np.ndarray = f1.mean(axis=-1)
+    return mean
 
 
 def bootstrap_ci(
