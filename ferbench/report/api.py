@@ -54,7 +54,7 @@ def build_report(
 
     warnings: list[str] = []
     if storage is not None:
-        runs = _study_runs(storage, specs)
+        runs = _study_runs(storage, specs, warnings)
         warnings.append(f"read from the study storage {hide_password(storage)}, without run folders: bootstrap confidence intervals "
                         "and paired McNemar tests need each trial's saved predictions (predictions.npz), which only the run folders "
                         "hold, so they are left out; report the folders (or `ferbench collect` them into one) to have them")
@@ -102,12 +102,18 @@ def build_report(
     return Report(title=title, sections=sections, data=data, warnings=warnings)
 
 
-def _study_runs(storage: str, specs: Sequence[Spec]) -> list[Run]:
+def _study_runs(storage: str, specs: Sequence[Spec], warnings: list[str]) -> list[Run]:
+    """The specs' runs from their studies; a run not started yet is a warning, unless none has started."""
     if not specs:
         raise FerbenchError("--storage reports from the study alone and needs the spec that made it: add --spec SPEC")
     from ferbench.run.search.readback import study_runs
 
-    return [run for spec in specs for run in study_runs(storage, spec)]
+    missing: list[str] = []
+    runs = [run for spec in specs for run in study_runs(storage, spec, missing)]
+    if not runs:
+        raise FerbenchError(missing[0] if len(missing) == 1 else f"{missing[0]} (and {len(missing) - 1} more run(s) of the plan)")
+    warnings.extend(missing)
+    return runs
 
 
 def render(report: Report, fmt: str, *, base: Path | None = None, console: Any = None) -> str | None:

@@ -34,13 +34,29 @@ if TYPE_CHECKING:
 _STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
 
 
-def study_runs(url: str, spec: Spec) -> list[Run]:
-    """Every run of ``spec``'s plan, rebuilt from its study in the storage at ``url``."""
+class NoStudy(ResultsError):
+    """The storage has no study of a planned run (it has not started)."""
+
+
+def study_runs(url: str, spec: Spec, missing: list[str] | None = None) -> list[Run]:
+    """Every run of ``spec``'s plan, rebuilt from its study in the storage at ``url``.
+
+    ``missing``: collects why a run of the plan has no study yet (a matrix cell not
+    started) instead of raising :class:`NoStudy`.
+    """
     for file in (sqlite_path(url), journal_path(url)):
         if file is not None and not file.exists():  # opening would create an empty storage
             raise ResultsError(f"{hide_password(url)}: no such study storage")
     storage = open_storage(url)
-    return [study_run(storage, planned, hide_password(url)) for planned in plan_spec(spec, gpus=[], storage=url).runs]
+    runs = []
+    for planned in plan_spec(spec, gpus=[], storage=url).runs:
+        try:
+            runs.append(study_run(storage, planned, hide_password(url)))
+        except NoStudy as exc:
+            if missing is None:
+                raise
+            missing.append(str(exc))
+    return runs
 
 
 def _load(storage: Any, planned: PlannedRun, shown: str) -> optuna.Study:
@@ -48,7 +64,7 @@ def _load(storage: Any, planned: PlannedRun, shown: str) -> optuna.Study:
     try:
         study: optuna.Study = lib.load_study(study_name=planned.run_id, storage=storage, sampler=lib.samplers.RandomSampler())
     except KeyError:
-        raise ResultsError(f"no study named {planned.run_id} ({planned.spec.name}) in {shown}: has the run started? "
+        raise NoStudy(f"no study named {planned.run_id} ({planned.spec.name}) in {shown}: has the run started? "
                            "The study is named after the run id, which `ferbench plan SPEC` shows (same spec, same --set)") from None
     have = study.user_attrs.get("spec_hash")
     if have is not None and have != planned.spec_hash:

@@ -10,8 +10,11 @@ a report from its study.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,8 @@ from runspecs import write_spec  # noqa: E402
 from ferbench.cli.main import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _copy(finished: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -80,11 +85,21 @@ def test_a_report_from_the_study_alone(finished: Path, tmp_path: Path, capfd: py
     rc, out, err = _cli(capfd, "report", "--storage", f"sqlite:///{db}", "--spec", str(spec), "--compare", "-f", "markdown")
     assert rc == 0, err
     assert "has no predictions.npz (read from its study" in out and "## Warnings" in out
+    # It imports Optuna (to read the study), never TensorFlow.
+    script = ("import sys, contextlib, io\nfrom ferbench.cli.main import main\n"
+              "with contextlib.redirect_stdout(io.StringIO()):\n"
+              f"    rc = main(['report', '--storage', 'sqlite:///{db}', '--spec', '{spec}', '--format', 'json'])\n"
+              "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'optuna'}))\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.stdout.split() == ["0", "['optuna']"], proc.stdout + proc.stderr
     # No spec, or folders and a storage at once: one line, exit 2.
     for args in (["--storage", f"sqlite:///{db}"], [str(tmp_path), "--storage", f"sqlite:///{db}", "--spec", str(spec)],
-                 ["--storage", f"sqlite:///{tmp_path / 'none.db'}", "--spec", str(spec)]):
+                 ["--storage", f"sqlite:///{tmp_path / 'none.db'}", "--spec", str(spec)],
+                 ["--storage", f"sqlite:///{db}", "--spec", str(spec), "--set", "seed=9"]):  # another run id: no such study
         rc, _, err = _cli(capfd, "report", *args)
         assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "no study named" in err and "ferbench plan SPEC" in err
 
 
 def _strip(db: Path, *, trials: list[int] | None, run: bool) -> None:
