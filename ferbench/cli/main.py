@@ -149,6 +149,7 @@ _COMMANDS = (
     ("ferbench.cli.run", "evaluate"),
     ("ferbench.cli.worker", "worker"),
     ("ferbench.cli.verify", "verify"),
+    ("ferbench.cli.collect", "collect"),
 )
 
 

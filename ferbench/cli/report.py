@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from ferbench.cli.common import SET_OPTION
 from ferbench.errors import FerbenchError
 from ferbench.report.formats import FORMATS
+
+if TYPE_CHECKING:
+    from ferbench.spec.types import Spec
 
 app = typer.Typer(
     add_completion=False,
@@ -62,24 +67,63 @@ def report_command(
     plots: bool | None = typer.Option(None, "--plots/--no-plots", help="PNG+SVG figures (default: on with --out or html).", show_default=False),
     list_baselines: bool = typer.Option(False, "--list-baselines", help="List the baselines (built-in and --baselines files) and exit."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the bootstrap and of the importance forest."),
+    storage: str | None = typer.Option(None, "--storage", help="Report from the Optuna study storage alone (postgresql://..., "
+                                       "sqlite:///..., journal:///...), no run folder; needs --spec. $FERBENCH_STORAGE is used with --spec."),
+    specs: list[Path] = typer.Option([], "--spec", help="With --storage: the spec whose runs to report (repeatable); its plan names the studies.",
+                                     show_default=False),
+    sets: list[str] | None = SET_OPTION,
 ) -> None:
-    """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders."""
+    """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders.
+
+    Folders of one run id (one per host, when hosts share no filesystem) are read as
+    one run. With --storage URL --spec SPEC the report is made from the study alone.
+    """
+    import os
+
     from ferbench.report.api import write_report
     from ferbench.results import default_results
+    from ferbench.secrets import redact, remember
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    remember(storage)
     try:
         if list_baselines:
             _list_baselines(list(baselines))
             return
-        written = write_report(results or default_results(), fmt=fmt, out=out, compare=compare, baselines_files=list(baselines), plots=plots, seed=seed)
+        url = storage or (os.environ.get("FERBENCH_STORAGE") if specs else None)
+        loaded = _specs(specs, sets, url, bool(results))
+        written = write_report(results or default_results(), fmt=fmt, out=out, compare=compare, baselines_files=list(baselines),
+                               plots=plots, seed=seed, storage=None if not loaded else _storage(url, loaded), specs=loaded)
     except FerbenchError as exc:
         # The same boundary as the main CLI, so `app` behaves alike when run on its own.
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
     if written is not None:
         typer.echo(f"wrote {written}", err=True)
+
+
+def _specs(paths: list[Path], sets: list[str] | None, url: str | None, folders: bool) -> list[Spec]:
+    """The specs of a report from a study storage; none for a report from folders."""
+    from ferbench.cli.common import load
+
+    if not paths:
+        if url:
+            raise FerbenchError("--storage reports from the study alone and needs the spec that made it: add --spec SPEC")
+        if sets:
+            raise FerbenchError("--set applies to --spec (a report from the study storage); a run folder's spec is fixed")
+        return []
+    if folders:
+        raise FerbenchError("give run folders or --storage URL --spec SPEC, not both: a report reads the folders, or the study alone")
+    return [load(p, sets) for p in paths]
+
+
+def _storage(url: str | None, specs: list[Spec]) -> str:
+    """The storage of a report from a study: --storage, $FERBENCH_STORAGE, or the spec's runtime.storage."""
+    found = url or next((s.runtime.storage for s in specs if s.runtime.storage), None)
+    if not found:
+        raise FerbenchError("--spec reports from the study storage: give --storage URL (or set $FERBENCH_STORAGE or runtime.storage)")
+    return found
 
 
 app.callback()(report_command)

@@ -40,7 +40,23 @@ def _parse_trials(values: list[str] | None) -> list[int] | str | None:
         raise FerbenchError(f"--trial takes a trial number or 'all'; got {', '.join(values)}") from None
 
 
-_RUN_DIRS = typer.Argument(..., metavar="RUN_DIR", help="Run folders (results/<name>/<run id>).")
+def _by_run(run_dirs: list[Path]) -> list[list[Path]]:
+    """The folders grouped by run id, in the order given: the folders of one run (one per host) are verified as one."""
+    from ferbench.errors import FerbenchError
+    from ferbench.results.read import read_run_record
+
+    groups: dict[str, list[Path]] = {}
+    for d in run_dirs:
+        try:
+            key = read_run_record(d / "run.json").run_id
+        except FerbenchError:
+            key = f"unreadable:{d}"  # verify_run says what is wrong with it
+        groups.setdefault(key, []).append(d)
+    return list(groups.values())
+
+
+_RUN_DIRS = typer.Argument(..., metavar="RUN_DIR", help="Run folders (results/<name>/<run id>); folders of one run id "
+                           "(one per host) are verified as one run.")
 _TRIAL = typer.Option(None, "--trial", metavar="N|all", help="Trial to re-train (repeatable, or 'all'); default the best trial.")
 
 
@@ -69,9 +85,10 @@ def verify(
     console = Console() if sys.stdout.isatty() else Console(width=200)
     chosen = _parse_trials(trial)
     mismatch = cannot = False
-    for folder in run_dirs:
+    for group in _by_run(run_dirs):
+        folder = " + ".join(map(str, group))
         try:
-            result = verify_run(folder, trials=chosen, tolerance=tolerance,
+            result = verify_run(group, trials=chosen, tolerance=tolerance,
                                 say=lambda text: print(text, file=sys.stderr, flush=True))
         except FerbenchError as exc:  # CannotVerify, or a device the run needs is missing
             print(f"cannot verify {folder}: {exc}", file=sys.stderr)
@@ -83,7 +100,9 @@ def verify(
         numbers = ", ".join(str(t.trial) for t in result.trials)
         compared = sum(t.compared for t in result.trials)
         if result.ok:
-            console.print(f"ok  {folder}: trial(s) {numbers} reproduced {how} ({compared} values)", highlight=False, markup=False)
+            # One line whatever its length (folders of several hosts): logs are read by scripts too.
+            console.print(f"ok  {folder}: trial(s) {numbers} reproduced {how} ({compared} values)", highlight=False, markup=False,
+                          soft_wrap=True)
             continue
         mismatch = True
         diffs = result.differences
@@ -95,7 +114,8 @@ def verify(
         if len(diffs) > SHOWN:
             table.add_row("", f"... and {len(diffs) - SHOWN} more", "", "", "")
         console.print(table)
-        console.print(f"MISMATCH  {folder}: trial(s) {numbers} did not reproduce {how}", highlight=False, markup=False)
+        console.print(f"MISMATCH  {folder}: trial(s) {numbers} did not reproduce {how}", highlight=False, markup=False,
+                      soft_wrap=True)
     if mismatch:
         raise typer.Exit(1)
     if cannot:

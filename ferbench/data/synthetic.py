@@ -57,7 +57,8 @@ def class_counts(n: int, weights: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(counts == 0):  # every class gets a sample, taken from the largest
         counts[i] = 1
         counts[counts.argmax()] -= 1
-    return counts
+    out: np.ndarray = counts
+    return out
 
 
 def _weights(spec: DatasetSpec) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, McNemar, Scores, holm, mcnemar_exact, scores_from_predictions, scores_from_record
 from ferbench.results import Run, TrialRecord
+from ferbench.results.paths import PREDICTIONS_FILE
 
 #: Record numbers and recomputed ones may differ by float rounding; more than this is reported.
 AGREE = 1e-4
@@ -59,7 +60,9 @@ def analyse(run: Run, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTS
         validation = scores_from_predictions(pred.validation_y_true, pred.validation_y_prob, classes, resamples=0)
         return RunAnalysis(run, best, test, validation, pred.test_y_true, pred.y_pred("test"), notes=_disagreements(run, best, test))
     assert best.test is not None and best.validation is not None  # a complete record has metrics (schema)
-    note = f"{run.label}: trial {best.number} has no {run.predictions_path(best).name}; metrics are the record's, without confidence intervals or paired tests"
+    where = "" if run.folders else " (read from its study: saved predictions are only in the run folders)"
+    note = (f"{run.label}: trial {best.number} has no {PREDICTIONS_FILE}{where}; metrics are the record's, "
+            "without confidence intervals or paired tests")
     return RunAnalysis(run, best, scores_from_record(best.test, classes), scores_from_record(best.validation, classes), notes=[note])
 
 

@@ -3,7 +3,8 @@
     report = build_report(["results/"], compare=True, plots_dir=Path("out/plots"))
     text = render(report, "markdown", base=Path("out"))
 
-Never imports TensorFlow, Keras or Optuna: everything comes from the files on disk.
+Never imports TensorFlow or Keras; everything comes from the files on disk, or for a report
+from a study storage (``storage=``) from the study, which imports Optuna then.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from ferbench.report.baselines import Baseline, load_baselines
 from ferbench.report.formats import EXTENSIONS, FORMATS
 from ferbench.report.model import Report, Section
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
-from ferbench.results import load_runs
+from ferbench.results import Run, load_runs
 from ferbench.results.atomic import output_target, write_output_text
+from ferbench.secrets import hide_password
+from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,18 +39,30 @@ def build_report(
     plots_dir: Path | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    storage: str | None = None,
+    specs: Sequence[Spec] = (),
 ) -> Report:
-    """Load every run under ``paths`` and build the report's sections.
+    """Load every run under ``paths`` (folders of one run id, one per host, are one run) and build the report's sections.
 
-    ``compare`` adds one comparison section per benchmark (runs + matching baselines,
-    CIs, Δ, McNemar). ``include_runs`` adds per-run sections (default: when not
-    comparing). ``plots_dir`` turns on figures (PNG + SVG) written under it.
-    Raises :class:`~ferbench.errors.FerbenchError` subclasses with readable messages.
+    ``storage`` (with ``specs``): instead of folders, rebuild the runs of the specs'
+    plans from their studies in that Optuna storage (imports Optuna; see
+    :mod:`ferbench.run.search.readback`). ``compare`` adds one comparison section
+    per benchmark (runs + matching baselines, CIs, Δ, McNemar). ``include_runs``
+    adds per-run sections (default: when not comparing). ``plots_dir`` turns on
+    figures (PNG + SVG) written under it. Raises
+    :class:`~ferbench.errors.FerbenchError` subclasses with readable messages.
     """
     from ferbench.report.compare import compare_section, group_data, make_groups
     from ferbench.report.run_tables import run_data, run_section
 
-    runs = load_runs(paths)
+    warnings: list[str] = []
+    if storage is not None:
+        runs = _study_runs(storage, specs, warnings)
+        warnings.append(f"read from the study storage {hide_password(storage)}, without run folders: bootstrap confidence intervals "
+                        "and paired McNemar tests need each trial's saved predictions (predictions.npz), which only the run folders "
+                        "hold, so they are left out; report the folders (or `ferbench collect` them into one) to have them")
+    else:
+        runs = load_runs([Path(p) for p in paths])
     baselines: list[Baseline] = load_baselines(baselines_files) if compare or baselines_files else []
     analyses: list[RunAnalysis] = [analyse(r, resamples=resamples, seed=seed) for r in runs]
     analyses.sort(key=lambda a: (a.run.dataset, a.run.label, a.run.run_id))
@@ -87,7 +102,21 @@ def build_report(
     data["summary"] = (f"{n} run{'s' if n != 1 else ''}; accuracy and macro-F1 intervals: "
                        f"{int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}")
     title = "ferbench report: comparison" if compare else "ferbench report"
-    return Report(title=title, sections=sections, data=data)
+    return Report(title=title, sections=sections, data=data, warnings=warnings)
+
+
+def _study_runs(storage: str, specs: Sequence[Spec], warnings: list[str]) -> list[Run]:
+    """The specs' runs from their studies; a run not started yet is a warning, unless none has started."""
+    if not specs:
+        raise FerbenchError("--storage reports from the study alone and needs the spec that made it: add --spec SPEC")
+    from ferbench.run.search.readback import study_runs
+
+    missing: list[str] = []
+    runs = [run for spec in specs for run in study_runs(storage, spec, missing)]
+    if not runs:
+        raise FerbenchError(missing[0] if len(missing) == 1 else f"{missing[0]} (and {len(missing) - 1} more run(s) of the plan)")
+    warnings.extend(missing)
+    return runs
 
 
 def render(report: Report, fmt: str, *, base: Path | None = None, console: Console | None = None) -> str | None:
@@ -140,6 +169,8 @@ def write_report(
     plots: bool | None = None,
     console: Console | None = None,
     seed: int = BOOTSTRAP_SEED,
+    storage: str | None = None,
+    specs: Sequence[Spec] = (),
 ) -> Path | None:
     """Build, render and write (or print) a report; returns the file written, if any.
 
@@ -163,7 +194,7 @@ def write_report(
         if want_plots and plots_dir is None:
             plots_dir = Path(tmp)  # HTML to stdout: plots only live inside the page
         report = build_report(paths, compare=compare, include_runs=None if fmt != "html" else True, baselines_files=baselines_files,
-                              plots_dir=plots_dir if want_plots else None, seed=seed)
+                              plots_dir=plots_dir if want_plots else None, seed=seed, storage=storage, specs=specs)
         if fmt == "rich" and target is not None:
             import io
 

@@ -71,7 +71,8 @@ def make_groups(analyses: Sequence[RunAnalysis], baselines: Sequence[Baseline], 
                 chosen.append(b)
         g.selected = chosen
         g.pairs, pair_notes = paired_tests(runs)
-        g.notes += pair_notes
+        # A run scored without its saved predictions has no CI and no paired test: say so here too.
+        g.notes += [n for a in runs for n in a.notes] + pair_notes
         groups.append(g)
     return groups
 

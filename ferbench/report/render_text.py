@@ -58,6 +58,8 @@ def render_markdown(report: Report, base: Path | None = None) -> str:
         out += [f"- {n}" for n in sec.notes] + ([""] if sec.notes else [])
         for f in sec.figures:
             out += [f"![{f.title}]({_figure_path(f, base)})", ""]
+    if report.warnings:
+        out += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -106,12 +106,42 @@ def confusion_table(a: RunAnalysis) -> Table:
     return t
 
 
+def trials_table(a: RunAnalysis) -> Table:
+    """Every finished trial of the run, whichever host ran it: state, objective, scores, size and searched values."""
+    run = a.run
+    obj = run.info.objective
+    hosts = [str((t.environment or {}).get("host") or "") for t in run.trials]
+    searched = list(dict.fromkeys(k for t in run.trials for k in t.params))
+    cols = [Column("trial", "Trial", "int"), Column("state", "State"), Column("objective", f"{obj.metric}", "num"),
+            Column("val_accuracy", "Val accuracy", "frac"), Column("test_accuracy", "Test accuracy", "frac"),
+            Column("test_f1_macro", "Test F1 (macro)", "frac"), Column("params", "Params", "count"),
+            Column("train_s", "Train time", "duration")]
+    if any(hosts):
+        cols.append(Column("host", "Host"))
+    cols += [Column(f"param_{k}", hyper_label(k), "num") for k in searched]
+    t = Table(f"{run_key(a)}-trials", f"Trials ({len(run.trials)} finished)", cols)
+    for trial, host in zip(run.trials, hosts, strict=True):
+        row: dict[str, Any] = {
+            "trial": trial.number, "state": trial.state, "objective": trial.objective,
+            "val_accuracy": None if trial.validation is None else trial.validation.accuracy,
+            "test_accuracy": None if trial.test is None else trial.test.accuracy,
+            "test_f1_macro": None if trial.test is None else trial.test.f1_macro,
+            "params": trial.cost.params, "train_s": trial.timings.train_s, "host": host or None,
+        }
+        row.update({f"param_{k}": trial.params.get(k) for k in searched})
+        t.rows.append(row)
+    t.notes.append(f"Scores are the trial records' (validation picks the best trial, by {obj.metric}, {obj.direction}).")
+    return t
+
+
 def run_section(a: RunAnalysis) -> Section:
     """Every per-run table (figures are added by the plotting step)."""
     sec = Section(run_key(a), f"{a.run.label} ({a.run.run_id})", notes=list(a.run.warnings) + list(a.notes))
     sec.tables.append(summary_table(a))
     if a.test is not None:
         sec.tables += [metrics_table(a), hyperparameters_table(a), per_class_table(a), confusion_table(a)]
+    if a.run.trials:
+        sec.tables.append(trials_table(a))
     return sec
 
 
@@ -123,7 +153,9 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
         "run_id": a.run.run_id,
         "label": a.run.label,
         "spec_name": a.run.spec_name,
-        "path": str(a.run.path),
+        "path": None if a.run.path is None else str(a.run.path),
+        "folders": [str(f) for f in a.run.folders],
+        "source": a.run.source,
         "dataset": a.run.dataset,
         "num_classes": a.run.num_classes,
         "classes": a.run.classes,
@@ -134,6 +166,11 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
     if a.best is not None:
         out.update(params=a.best.params, hyperparameters=a.best.hyperparameters,
                    cost={"params": a.best.cost.params, "macs": a.best.cost.macs}, train_s=a.best.timings.train_s, objective=a.best.objective)
+    out["trials"] = [{"trial": t.number, "state": t.state, "objective": t.objective, "params": dict(t.params),
+                      "host": (t.environment or {}).get("host"), "cost": {"params": t.cost.params, "macs": t.cost.macs},
+                      "train_s": t.timings.train_s,
+                      "metrics": None if t.validation is None or t.test is None else
+                      {"validation": t.validation.to_dict(), "test": t.test.to_dict()}} for t in a.run.trials]
     for split in ("test", "validation"):
         s = getattr(a, split)
         if s is None:

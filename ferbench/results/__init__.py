@@ -7,7 +7,7 @@ no jsonschema until a file is validated.
 """
 
 from ferbench.results.paths import REFERENCE_DIR, RunPaths, default_results
-from ferbench.results.read import Run, find_run_dirs, load_predictions, load_run, load_runs, read_run_record, read_trial_record
+from ferbench.results.read import find_run_dirs, load_predictions, read_run_record, read_trial_record
 from ferbench.results.records import (
     SCHEMA_VERSION,
     Cost,
@@ -23,6 +23,7 @@ from ferbench.results.records import (
     TrialResult,
     TrialState,
 )
+from ferbench.results.runs import Run, load_run, load_runs
 from ferbench.results.schema import record_problems, run_problems
 
 __all__ = [

@@ -15,11 +15,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ferbench.errors import ResultsError
-from ferbench.results.paths import PREDICTIONS_FILE, RECORD_FILE, RUN_FILE, SPEC_FILE, RunPaths
-from ferbench.results.records import PREDICTION_KEYS, Predictions, RunRecord, TrialRecord, TrialState
+from ferbench.results.paths import RECORD_FILE, RUN_FILE, SPEC_FILE, RunPaths
+from ferbench.results.records import PREDICTION_KEYS, Predictions, RunRecord, TrialRecord
 from ferbench.results.schema import newer_version, record_problems, run_problems
 
 
@@ -100,94 +100,7 @@ def read_resolved_spec(path: Path) -> Mapping[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-# --------------------------------------------------------------------------- a run folder
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run folder: ``run.json``, the resolved spec (if readable) and its trial records."""
-
-    path: Path
-    info: RunRecord
-    trials: tuple[TrialRecord, ...]
-    spec: Mapping[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def paths(self) -> RunPaths:
-        return RunPaths(self.path)
-
-    @property
-    def run_id(self) -> str:
-        return self.info.run_id
-
-    @property
-    def spec_name(self) -> str:
-        return self.info.spec_name
-
-    @property
-    def label(self) -> str:
-        """Short, unique-enough name: the spec name plus the matrix cell."""
-        cell = self.info.matrix_cell
-        if cell:
-            return f"{self.spec_name} [" + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.items()) + "]"
-        return self.spec_name
-
-    @property
-    def status(self) -> str:
-        return self.info.status
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.info.dataset.classes)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.info.dataset.classes)
-
-    @property
-    def dataset(self) -> str:
-        """The benchmark name baselines match on: the dataset kind, or ``ferplus`` for FER2013 with FER+ labels."""
-        kind = self.info.dataset.kind
-        labels = (self.spec.get("dataset") or {}).get("labels")
-        return "ferplus" if kind == "fer2013" and labels else kind
-
-    @property
-    def fingerprint(self) -> str:
-        return self.info.dataset.fingerprint
-
-    @property
-    def direction(self) -> str:
-        return self.info.objective.direction
-
-    @property
-    def complete_trials(self) -> list[TrialRecord]:
-        return [t for t in self.trials if t.state == "complete"]
-
-    @property
-    def best(self) -> TrialRecord | None:
-        """The best complete trial as run.json names it (chosen on validation, never on test)."""
-        bt = self.info.best_trial
-        return next((t for t in self.trials if t.trial == bt), None)
-
-    @property
-    def compare_ids(self) -> list[str]:
-        """Baseline ids the run's spec asks to compare with (``report.compare``)."""
-        return list((self.spec.get("report") or {}).get("compare") or [])
-
-    @property
-    def search_space(self) -> Mapping[str, Any]:
-        return (self.spec.get("search") or {}).get("space") or {}
-
-    def predictions_path(self, trial: TrialRecord) -> Path:
-        return self.paths.trial(trial.trial) / PREDICTIONS_FILE
-
-    def has_predictions(self, trial: TrialRecord) -> bool:
-        return self.predictions_path(trial).is_file()
-
-    def predictions(self, trial: TrialRecord) -> Predictions:
-        """Load a trial's ``predictions.npz``; :class:`ResultsError` when missing or malformed."""
-        return load_predictions(self.predictions_path(trial), self.num_classes)
+# --------------------------------------------------------------------------- run folders
 
 
 def find_run_dirs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -230,25 +143,6 @@ def find_run_dirs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return sorted(unique.values(), key=lambda d: str(d))
 
 
-def _check_counts(run_dir: Path, info: RunRecord, trials: list[TrialRecord]) -> list[str]:
-    problems = []
-    strict = info.status == "complete"
-    states: tuple[TrialState, ...] = ("complete", "failed", "pruned")
-    for state in states:
-        have = sum(t.state == state for t in trials)
-        want = info.trials.of(state)
-        if have < want and strict:
-            problems.append(f"{run_dir}: incomplete results folder: {RUN_FILE} counts {want} {state} trial(s) but {have} record(s) are on disk")
-    bt = info.best_trial
-    if bt is not None:
-        best = next((t for t in trials if t.trial == bt), None)
-        if best is None:
-            problems.append(f"{run_dir}: incomplete results folder: best trial {bt} has no record (trials/{bt:04d}/{RECORD_FILE})")
-        elif best.state != "complete":
-            problems.append(f"{run_dir}: best trial {bt} is {best.state}, not complete")
-    return problems
-
-
 def read_trials(paths: RunPaths, run_id: str) -> tuple[list[TrialRecord], list[tuple[Path, str]]]:
     """Every readable trial record of a run folder, by number, and ``(folder, problem)`` for the others.
 
@@ -276,49 +170,51 @@ def read_trials(paths: RunPaths, run_id: str) -> tuple[list[TrialRecord], list[t
     return records, problems
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> Run:
-    """Load one run folder, validating ``run.json`` and every trial record; all problems in one error."""
+@dataclass(frozen=True)
+class Part:
+    """One folder of a run, as read: a whole run, or one host's share of it.
+
+    Nothing here judges whether the folder is complete: that takes every folder of
+    the run (:func:`ferbench.results.runs.merge_parts`).
+    """
+
+    folder: Path
+    info: RunRecord
+    records: tuple[TrialRecord, ...]
+    #: Trial folders without record.json: trials still training, or whose process died.
+    unfinished: tuple[int, ...] = ()
+    #: Damaged records, records of another run, metrics that do not fit the run's classes.
+    problems: tuple[str, ...] = ()
+    spec: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        return tuple(r.trial for r in self.records)
+
+
+def read_part(run_dir: str | Path) -> Part:
+    """Read one run folder: run.json (a problem there raises :class:`ResultsError`) and every trial record."""
     paths = RunPaths(Path(run_dir))
     if not paths.run_json.exists():
         raise ResultsError(f"incomplete results folder: {paths.run_json}: missing")
     info = read_run_record(paths.run_json)
     records, bad = read_trials(paths, info.run_id)
-    complete = info.status == "complete"
+    unfinished: list[int] = []
     problems: list[str] = []
-    warnings: list[str] = []
-    for _, text in bad:
-        if text.endswith(": missing"):
-            # A trial still training has a folder but no record yet (records are written whole, at the end).
-            (problems if complete else warnings).append(
-                f"incomplete results folder: {text}" if complete else f"{text} (trial not finished; skipped)")
+    for folder, text in bad:
+        if text.endswith(": missing"):  # records are written whole, at the end: a trial still training has none yet
+            unfinished.append(int(folder.name))
         else:
             problems.append(text)
+    classes = len(info.dataset.classes)
     for rec in records:
-        if rec.state == "complete" and not (paths.trial(rec.trial) / PREDICTIONS_FILE).is_file():
-            warnings.append(f"{paths.trial(rec.trial) / PREDICTIONS_FILE}: missing; metrics come from the record and carry no confidence interval")
         for split in ("validation", "test"):
             m = rec.metrics(split)
-            if m is not None and len(m.confusion) != len(info.dataset.classes):
+            if m is not None and len(m.confusion) != classes:
                 problems.append(f"{paths.record(rec.trial)}: metrics.{split}.confusion is {len(m.confusion)}x.. "
-                                f"but the run has {len(info.dataset.classes)} classes")
-    if not problems:
-        problems.extend(_check_counts(paths.root, info, records))
-    if problems:
-        raise ResultsError("\n".join(problems))
-    return Run(path=paths.root, info=info, trials=tuple(records), spec=read_resolved_spec(paths.spec), warnings=tuple(warnings))
-
-
-def load_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Run]:
-    """Find and load every run under ``paths``; one :class:`ResultsError` lists every problem of every run."""
-    runs, problems = [], []
-    for d in find_run_dirs(list(paths)):
-        try:
-            runs.append(load_run(d))
-        except ResultsError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ResultsError("\n".join(problems))
-    return runs
+                                f"but the run has {classes} classes")
+    return Part(folder=paths.root, info=info, records=tuple(records), unfinished=tuple(unfinished),
+                problems=tuple(problems), spec=read_resolved_spec(paths.spec))
 
 
 def finite(x: float | None) -> float | None:

@@ -239,6 +239,10 @@ class RunRecord:
     environment: Mapping[str, Any]
     devices: tuple[str, ...]
     storage: str
+    #: The hosts that wrote into this folder (several share one folder on a shared filesystem); absent in older files.
+    hosts: tuple[str, ...] = ()
+    #: The trial numbers whose records this folder holds (a host's folder may hold only its own); ``None``: not recorded.
+    holds: tuple[int, ...] | None = None
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -247,14 +251,24 @@ class RunRecord:
             devices: Sequence[str], storage: str) -> RunRecord:
         """A run that starts now."""
         now = utc_now()
+        host = environment.get("host")
         return cls(run_id=run_id, spec_name=spec_name, spec_hash=spec_hash, status="running", created=now, updated=now,
                    wall_time_s=0.0, matrix_cell=dict(matrix_cell), seed=int(seed), objective=objective,
                    trials=TrialCounts(target=int(target)), best_trial=None, dataset=dataset,
-                   environment=dict(environment), devices=tuple(devices), storage=storage)
+                   environment=dict(environment), devices=tuple(devices), storage=storage,
+                   hosts=(str(host),) if host else ())
 
     def but(self, **changes: Any) -> RunRecord:
         """A copy with ``changes`` (``dataclasses.replace``)."""
         return replace(self, **changes)
+
+    @property
+    def writers(self) -> tuple[str, ...]:
+        """The hosts that wrote the folder: ``hosts``, or for an older run.json the host of its environment."""
+        if self.hosts:
+            return self.hosts
+        host = self.environment.get("host")
+        return (str(host),) if host else ()
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -277,6 +291,10 @@ class RunRecord:
             "devices": list(self.devices),
             "storage": self.storage,
         }
+        if self.hosts:
+            d["hosts"] = list(self.hosts)
+        if self.holds is not None:
+            d["holds"] = list(self.holds)
         return cast("dict[str, Any]", json_clean(d))
 
     @classmethod
@@ -289,7 +307,8 @@ class RunRecord:
             objective=Objective(d["objective"]["metric"], d["objective"]["direction"]),
             trials=TrialCounts(int(t["target"]), int(t["complete"]), int(t["failed"]), int(t["pruned"])),
             best_trial=d["best_trial"], dataset=DatasetInfo.from_dict(d["dataset"]), environment=dict(d["environment"]),
-            devices=tuple(d["devices"]), storage=str(d["storage"]),
+            devices=tuple(d["devices"]), storage=str(d["storage"]), hosts=tuple(str(h) for h in d.get("hosts", ())),
+            holds=None if d.get("holds") is None else tuple(int(n) for n in d["holds"]),
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )
 

@@ -75,9 +75,24 @@ def write_trial(paths: RunPaths, result: TrialResult) -> Path:
     return folder
 
 
-def write_run(path: Path, record: RunRecord) -> None:
-    """Write ``run.json`` (checked against the schema first)."""
+def held_trials(paths: RunPaths) -> tuple[int, ...]:
+    """The trial numbers whose record.json is in the folder (a trial still training has none yet)."""
+    return tuple(int(d.name) for d in paths.trial_dirs() if (d / RECORD_FILE).is_file())
+
+
+def write_run(path: Path, record: RunRecord) -> RunRecord:
+    """Write ``run.json`` (checked against the schema first); returns what was written.
+
+    ``holds`` is set from the folder itself, so a folder that holds only some
+    trials of a run (one host's share) says which.
+    """
+    record = record.but(holds=held_trials(RunPaths(path.parent)))
     write_json(path, _checked(record.to_dict(), run_problems(record.to_dict()), "run.json"))
+    return record
+
+
+def _with_hosts(record: RunRecord, *more: tuple[str, ...]) -> RunRecord:
+    return record.but(hosts=tuple(dict.fromkeys(h for hosts in (record.hosts, *more) for h in hosts)))
 
 
 class RunFile:
@@ -104,17 +119,16 @@ class RunFile:
             from ferbench.results.read import read_run_record
 
             old = read_run_record(path)
-            return cls(path, fresh.but(created=old.created, wall_time_s=old.wall_time_s, trials=old.trials,
-                                       best_trial=old.best_trial))
+            return cls(path, _with_hosts(fresh.but(created=old.created, wall_time_s=old.wall_time_s, trials=old.trials,
+                                                   best_trial=old.best_trial, hosts=old.writers), fresh.hosts))
         return cls(path, fresh)
 
     def update(self, **values: Any) -> None:
         self.record = self.record.but(**values)
 
     def save(self) -> None:
-        self.record = self.record.but(wall_time_s=round(self._base_wall + (time.monotonic() - self._t0), 3),
-                                      updated=utc_now())
-        write_run(self.path, self.record)
+        self.record = write_run(self.path, self.record.but(
+            wall_time_s=round(self._base_wall + (time.monotonic() - self._t0), 3), updated=utc_now()))
 
 
 class SharedRunFile:
@@ -141,7 +155,8 @@ class SharedRunFile:
             except ValueError:
                 last_any = now
             add = max(0.0, min(now - last_any, now - self._last))
-            rec = rec.but(wall_time_s=round(rec.wall_time_s + add, 3), updated=utc_now(), **values)
-            write_run(self.paths.run_json, rec)
+            rec = _with_hosts(rec.but(wall_time_s=round(rec.wall_time_s + add, 3), updated=utc_now(), hosts=rec.writers, **values),
+                              self.fresh.hosts)
+            rec = write_run(self.paths.run_json, rec)
             self._last = now
             return rec

@@ -111,6 +111,7 @@ def run_planned(session: RunSession, *, index: int, total: int, fresh: bool = Fa
     study that contradicts the records leaves nothing half-made behind.
     """
     from ferbench.run.frameworks import quiet_libraries, quiet_optuna, select_devices
+    from ferbench.run.search.publish import publish_run
     from ferbench.run.search.reconcile import reconcile
 
     spec, planned, paths, reporter = session.spec, session.planned, session.paths, session.reporter
@@ -133,8 +134,10 @@ def run_planned(session: RunSession, *, index: int, total: int, fresh: bool = Fa
         for line in reconcile(study, spec, paths, session.run_id, owns_storage=session.owns_storage,
                               storage_shown=session.recorded_storage()).messages():
             reporter.message(line)
+        started = session.fresh_record(slots)
+        publish_run(study, started)  # refuses data that differs from the study's (workers on other hosts)
         session.write_spec()
-        run_file = RunFile.open(paths.run_json, session.fresh_record(slots))
+        run_file = RunFile.open(paths.run_json, started)
 
         def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:
             run_file.update(trials=c.as_record(), best_trial=None if best is None else best[0])

@@ -171,11 +171,12 @@ def _fmt_env(value: object) -> str:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a run folder holds for verification."""
+    """What a run folder (or the folders of one run, one per host) holds for verification."""
 
     session: RunSession
     info: RunRecord
     records: dict[int, TrialRecord]
+    folders: tuple[Path, ...] = ()
 
     @property
     def paths(self) -> RunPaths:
@@ -185,31 +186,49 @@ class Recorded:
     def spec(self) -> Spec:
         return self.session.spec
 
+    def where(self, number: int) -> str:
+        """Where trial ``number``'s record is (or would be)."""
+        if len(self.folders) <= 1:
+            return str(self.paths.record(number))
+        return f"trial {number}'s record (in none of {' + '.join(map(str, self.folders))})"
 
-def read_recorded(folder: Path) -> Recorded:
-    """run.json, the resolved spec and the trial records; :class:`CannotVerify` when incomplete."""
-    from ferbench.results.read import read_run_record, read_trials
+
+def read_recorded(folder: str | Path | Sequence[str | Path]) -> Recorded:
+    """run.json, the resolved spec and the trial records; :class:`CannotVerify` when incomplete.
+
+    Several folders of one run id (one per host) are read as one run: their
+    records pooled, run.json reconciled; folders of different runs, or two
+    different records of one trial, cannot be verified.
+    """
+    from ferbench.results.read import read_part
+    from ferbench.results.runs import conflicts, merged_info, same_run
     from ferbench.run.session import RunSession
 
-    paths = RunPaths(Path(folder))
-    if not paths.root.is_dir():
-        raise CannotVerify("record", f"{folder}: no such run folder")
-    for needed in (paths.run_json, paths.spec):
-        if not needed.is_file():
-            raise CannotVerify("record", f"record incomplete: {needed} is missing")
+    folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
+    for f in folders:
+        paths = RunPaths(f)
+        if not paths.root.is_dir():
+            raise CannotVerify("record", f"{f}: no such run folder")
+        for needed in (paths.run_json, paths.spec):
+            if not needed.is_file():
+                raise CannotVerify("record", f"record incomplete: {needed} is missing")
     try:
-        info = read_run_record(paths.run_json)
+        parts = [read_part(f) for f in folders]
+        same_run(parts)
     except FerbenchError as exc:
         raise CannotVerify("record", f"record incomplete: {exc}") from None
     try:
-        session = RunSession.from_folder(paths.root, share_data=False)  # the data is what is checked
+        session = RunSession.from_folder(folders[0], share_data=False)  # the data is what is checked
     except FerbenchError as exc:
         raise CannotVerify("record", f"record inconsistent: {exc}") from None
-    records, problems = read_trials(paths, info.run_id)
-    unreadable = [text for _, text in problems if not text.endswith(": missing")]
+    unreadable = [text for p in parts for text in p.problems] + conflicts(parts)
     if unreadable:
         raise CannotVerify("record", f"record incomplete: {unreadable[0]}")
-    return Recorded(session, info, {r.trial: r for r in records})
+    records: dict[int, TrialRecord] = {}
+    for p in parts:
+        for r in p.records:
+            records.setdefault(r.trial, r)
+    return Recorded(session, merged_info(parts), records, tuple(folders))
 
 
 def select_trials(rec: Recorded, trials: Sequence[int] | str | None) -> list[int]:
@@ -230,7 +249,7 @@ def select_trials(rec: Recorded, trials: Sequence[int] | str | None) -> list[int
 def check_record(rec: Recorded, number: int) -> TrialRecord:
     """The record of trial ``number``, if it holds what a re-run needs."""
     record = rec.records.get(number)
-    where = rec.paths.record(number)
+    where = rec.where(number)
     if record is None:
         raise CannotVerify("record", f"record incomplete: {where} is missing")
     if record.state not in ("complete", "pruned"):
@@ -285,15 +304,16 @@ def retrain(rec: Recorded, record: TrialRecord) -> TrialRecord:
     return result.record
 
 
-def verify_run(folder: str | Path, *, trials: Sequence[int] | str | None = None, tolerance: float | None = None,
-               say: Callable[[str], None] = lambda text: None) -> Verification:
-    """Verify a run folder: checks first (see the module docstring), then re-train and compare."""
+def verify_run(folder: str | Path | Sequence[str | Path], *, trials: Sequence[int] | str | None = None,
+               tolerance: float | None = None, say: Callable[[str], None] = lambda text: None) -> Verification:
+    """Verify a run folder, or the folders of one run (one per host): checks first (see the module docstring),
+    then re-train and compare."""
     from ferbench.results.environment import environment
     from ferbench.run.frameworks import quiet_libraries, select_devices
 
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
         raise FerbenchError(f"--tolerance must be a number >= 0; got {tolerance}")
-    rec = read_recorded(Path(folder))
+    rec = read_recorded(folder)
     numbers = select_trials(rec, trials)
     records = [check_record(rec, n) for n in numbers]
     spec = rec.spec

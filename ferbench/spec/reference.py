@@ -19,9 +19,8 @@ def _kind(s: dict[str, Any], root: dict[str, Any]) -> str:
         return json.dumps(s["const"])
     if "oneOf" in s:
         return " or ".join(_kind(b, root) for b in s["oneOf"])
-    t = s.get("type", "object" if "properties" in s else "any")
-    if isinstance(t, list):
-        t = " or ".join(t)
+    raw = s.get("type", "object" if "properties" in s else "any")
+    t = " or ".join(map(str, raw)) if isinstance(raw, list) else str(raw)
     if t == "array" and "items" in s:
         return f"list of {_kind(s['items'], root)}"
     rng = []

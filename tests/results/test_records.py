@@ -168,3 +168,57 @@ def test_write_run_refuses_an_invalid_record(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid run.json"):
         write_run(tmp_path / "run.json", _run(status="exploded"))
     assert not (tmp_path / "run.json").exists()
+
+
+def test_run_json_says_which_trials_the_folder_holds_and_which_hosts_wrote_it(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    write_trial(paths, _result())  # trial 7
+    paths.trial(3).mkdir(parents=True)  # a trial still training: no record yet
+    f = RunFile.open(paths.run_json, _run())
+    f.save()
+    rec = read_run_record(paths.run_json)
+    assert rec.holds == (7,) and rec.hosts == ("h",) and f.record.holds == (7,)
+    # Workers of two hosts sharing the folder (a shared filesystem): both are named.
+    SharedRunFile(paths, _run(hosts=("h2",))).update(status="running")
+    assert read_run_record(paths.run_json).hosts == ("h", "h2")
+    # run.json from before hosts were recorded: the host of its environment stands for it.
+    old = {k: v for k, v in rec.to_dict().items() if k not in ("hosts", "holds")}
+    assert run_problems(old) == [] and RunRecord.from_dict(old).writers == ("h",) and RunRecord.from_dict(old).holds is None
+
+
+def test_a_trial_carries_its_record_in_the_study_attributes() -> None:
+    from ferbench.results.study_attrs import ATTR_RECORD, record_from_attrs, trial_attrs
+
+    rng = np.random.default_rng(1)
+    classes = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    y, p = rng.integers(0, 7, 500), rng.dirichlet(np.ones(7), 500).astype(np.float32)
+    m = SplitMetrics.from_dict(metrics_block(y, p, classes))
+    epochs = tuple(float(v) for v in rng.random(100))
+    rec = TrialRecord.from_dict({**_result().record.to_dict(), "history": {k: list(epochs) for k in
+                                 ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1_macro")},
+                                 "metrics": {"validation": m.to_dict(), "test": m.to_dict()}})
+    attrs = json.loads(json.dumps(trial_attrs(rec), allow_nan=False))  # what Optuna stores: strict JSON
+    assert len(json.dumps(attrs)) < 24_000  # 7 classes, 100 epochs of 5 metrics: small for any storage
+    assert attrs[ATTR_RECORD] == rec.to_dict()
+    assert record_from_attrs(attrs, "trial 7") == rec
+    assert attrs["ferbench_test_accuracy"] == m.accuracy and attrs["ferbench_params"] == 1234
+    assert attrs["ferbench_host"] == "h"
+    assert record_from_attrs({"ferbench_owner": "x"}, "trial 7") is None  # a trial from before: no record
+    broken = {ATTR_RECORD: {**attrs[ATTR_RECORD], "state": "exploded"}}
+    with pytest.raises(ResultsError, match="trial 7: ferbench_record: state: 'exploded' is not one of"):
+        record_from_attrs(broken, "trial 7")
+
+
+def test_a_study_keeps_the_facts_of_its_run() -> None:
+    from ferbench.results.study_attrs import RUN_FACTS, run_facts, run_from_facts
+
+    run = _run()
+    facts = json.loads(json.dumps(run_facts(run)))
+    assert set(facts) == set(RUN_FACTS)
+    back = run_from_facts(facts, "study x", status="complete", updated="2026-01-01T00:00:09Z", wall_time_s=9.0,
+                          trials={"target": 3, "complete": 3, "failed": 0, "pruned": 0}, best_trial=1, devices=[],
+                          hosts=["h", "h2"])
+    assert back.dataset == run.dataset and back.spec_hash == run.spec_hash and back.hosts == ("h", "h2")
+    assert back.trials.complete == 3 and back.best_trial == 1 and back.holds is None
+    with pytest.raises(ResultsError, match="study x: ferbench_run: .*'status' is a required property"):
+        run_from_facts(facts, "study x")

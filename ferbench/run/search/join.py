@@ -18,6 +18,7 @@ from ferbench.errors import FerbenchError, ResultsError
 from ferbench.results.write import SharedRunFile
 from ferbench.run.progress import RunInfo
 from ferbench.run.search import accounting as st
+from ferbench.run.search.publish import publish_run
 from ferbench.run.search.storage import journal_path, sqlite_path
 from ferbench.run.session import RunSession
 from ferbench.secrets import hide_password
@@ -95,12 +96,14 @@ def join_run(session: RunSession, opts: WorkerOptions, *, index: int = 1, total:
     quiet_libraries()
     slots = select_devices(spec.runtime, opts.slot)
     setup = session.trial_setup()
+    fresh = session.fresh_record(slots)
+    publish_run(study, fresh)  # refuses a host whose data differs from the study's
     journal = journal_path(url)
     owners = owners_dir(journal.resolve()) if journal is not None else None
     shared: SharedRunFile | None = None
     if not opts.managed:
         session.write_spec()
-        shared = SharedRunFile(paths, session.fresh_record(slots))
+        shared = SharedRunFile(paths, fresh)
         shared.update(status="running")
 
     def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:

@@ -11,6 +11,8 @@ study: it may have been deleted, be empty, or be another storage altogether
   counts toward ``search.trials``;
 * a trial the study still calls running but whose record is on disk (its process
   died between writing the record and telling Optuna) is finished from the record;
+* either way the trial carries its record in its user attributes, as every trial a
+  worker finishes does (:mod:`ferbench.run.search.publish`);
 * a finished trial of the folder's own study whose record is missing or damaged
   is re-run with the same parameters and seed (the damaged folder is moved to
   ``.retired/``, never deleted); in a storage other hosts share, a record may
@@ -34,6 +36,7 @@ from ferbench.errors import ResultsError
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import read_trials
 from ferbench.results.records import TrialRecord
+from ferbench.results.study_attrs import trial_attrs
 from ferbench.run.search import accounting as st
 from ferbench.run.train.space import distributions
 from ferbench.spec.types import Spec
@@ -101,7 +104,7 @@ def _frozen(spec: Spec, rec: TrialRecord) -> FrozenTrial:
     state = getattr(optuna.trial.TrialState, _STATES[rec.state])
     metric = rec.history.get(spec.search.metric, ())
     steps = {i + 1: float(v) for i, v in enumerate(metric) if v is not None and math.isfinite(v)}
-    attrs: dict[str, Any] = {st.ATTR_FROM_RECORD: True}
+    attrs: dict[str, Any] = {st.ATTR_FROM_RECORD: True, **trial_attrs(rec)}
     if rec.state == "failed":
         attrs[st.ATTR_ERROR] = rec.error or "failed"  # failed on its own: never re-run
     dists = distributions(spec.search.space)
@@ -203,6 +206,8 @@ def _tell_from_record(study: optuna.Study, trial: FrozenTrial, rec: TrialRecord)
     optuna = require("optuna")
     S = optuna.trial.TrialState
     storage = study._storage  # Optuna has no public API to finish another process's trial
+    for key, value in trial_attrs(rec).items():
+        storage.set_trial_user_attr(trial._trial_id, key, value)
     if rec.state == "failed":
         storage.set_trial_user_attr(trial._trial_id, st.ATTR_ERROR, rec.error or "failed")
         storage.set_trial_state_values(trial._trial_id, state=S.FAIL)

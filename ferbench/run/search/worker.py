@@ -31,6 +31,7 @@ from ferbench.results.read import read_json
 from ferbench.results.records import TrialResult
 from ferbench.results.write import write_trial
 from ferbench.run.search import accounting as st
+from ferbench.run.search.publish import publish_trial
 from ferbench.run.train.setup import TrialSetup
 from ferbench.run.train.space import suggest
 from ferbench.run.train.trial import release, run_trial, save_model
@@ -159,6 +160,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
         rec = result.record
         try:
             write_trial(ctx.paths, result)
+            publish_trial(trial, rec)  # the study carries the record too: hosts may share no filesystem
             if rec.state == "failed":
                 # Only once the record is on disk: a trial marked with an error is never re-run.
                 trial.set_user_attr(st.ATTR_ERROR, rec.error)

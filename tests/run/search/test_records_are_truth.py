@@ -11,7 +11,6 @@ with a way forward.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -26,19 +25,6 @@ from runspecs import write_spec  # noqa: E402
 from ferbench.cli.main import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished 3-trial run (the folder holding results/ and the spec)."""
-    from ferbench.run.progress import PlainReporter
-    from ferbench.run.runner import run_spec
-
-    root = tmp_path_factory.mktemp("truth")
-    spec = write_spec(root, name="truth", trials=3, epochs=1)
-    [result] = run_spec(spec, reporter=PlainReporter(io.StringIO()))
-    assert result.status == "complete"
-    return root
 
 
 def _copy(finished: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -80,6 +66,7 @@ def test_study_deleted_is_rebuilt_from_the_records(finished: Path, tmp_path: Pat
     assert all(t.user_attrs.get("ferbench_from_record") for t in study.trials)
     records = {n: json.loads((folder / "trials" / f"{n:04d}" / "record.json").read_text()) for n in before}
     assert {t.number: t.value for t in study.trials} == {n: r["objective"] for n, r in records.items()}
+    assert {t.number: t.user_attrs["ferbench_record"] for t in study.trials} == records  # the rebuilt study carries them too
     assert json.loads((folder / "run.json").read_text())["trials"]["complete"] == 3
 
 
@@ -183,3 +170,4 @@ def test_a_running_trial_with_a_record_is_finished_from_it(finished: Path, tmp_p
     assert done.finished == [0]
     [t] = study.trials
     assert t.state == optuna.trial.TrialState.COMPLETE and t.value == record["objective"]
+    assert t.user_attrs["ferbench_record"] == record  # it carries its record, as a trial that finished normally does

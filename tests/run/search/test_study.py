@@ -146,3 +146,28 @@ def test_sampler_options_from_a_loaded_spec(spec) -> None:
     s2 = dataclasses.replace(spec.search.sampler, name="tpe")
     sampler = sy.make_sampler(s2, spec.search.space, spec.seed)
     assert sampler._constant_liar is False
+
+
+def test_the_study_keeps_its_runs_facts_and_refuses_a_worker_on_other_data() -> None:
+    from ferbench.errors import ResultsError
+    from ferbench.results.records import DatasetInfo, Objective, RunRecord
+    from ferbench.run.search.publish import publish_run
+
+    def record(fingerprint: str, host: str) -> RunRecord:
+        data = DatasetInfo(kind="synthetic", source=f"/data/on/{host}", fingerprint=fingerprint, classes=("a", "b"),
+                           image_size=32, color="grayscale", sizes={"train": 4, "validation": 2, "test": 2},
+                           splits={}, class_weight=None)
+        env = {"python": "3", "ferbench": "0", "tensorflow": None, "keras": None, "optuna": None, "numpy": None,
+               "git_commit": None, "host": host, "platform": "p", "cpu": "c", "gpus": []}
+        return RunRecord.new(run_id="0123456789ab", spec_name="tiny", spec_hash="a" * 64, matrix_cell={}, seed=3,
+                             objective=Objective("val_loss", "minimize"), target=2, dataset=data, environment=env,
+                             devices=["cpu"], storage="postgresql://u:***@db/optuna")
+
+    study = optuna.create_study()
+    publish_run(study, record("f" * 64, "host-a"))
+    assert study.user_attrs["ferbench_run"]["dataset"]["fingerprint"] == "f" * 64
+    publish_run(study, record("f" * 64, "host-b"))  # the same data elsewhere: welcome (its files lie elsewhere)
+    assert study.user_attrs["ferbench_run"]["environment"]["host"] == "host-a"  # the first worker's facts stay
+    with pytest.raises(ResultsError, match=r"this host's data \(/data/on/host-c, fingerprint eeeeeeeeeeee\) differs from "
+                                           r"the data the study was started with on host-a"):
+        publish_run(study, record("e" * 64, "host-c"))
