@@ -8,6 +8,7 @@ storage), so the same experiment resumes wherever it is started.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -26,10 +27,32 @@ _PLACEMENT_KEYS = ("results", "description", "report", "extends")
 _PLACEMENT_RUNTIME = ("devices", "workers", "storage")
 
 
+def _neutral_defaults() -> dict[tuple[str, ...], Any]:
+    """Sections added to the spec language after run ids existed, with their filled defaults.
+
+    A spec that states one of them at its default means what the spec without it
+    means, so both hash alike: adding a key to the language never changes a run id.
+    """
+    from ferbench.spec.schema import fill_defaults, load_schema
+
+    defs = load_schema()["$defs"]
+    return {("evaluate",): fill_defaults({}, defs["evaluate"]), ("train", "schedule"): fill_defaults({}, defs["schedule"])}
+
+
 def spec_hash(raw: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of a resolved run spec, placement keys left out."""
+    """sha256 of the canonical JSON of a resolved run spec, placement keys and neutral defaults left out."""
     data = {k: v for k, v in json_safe(raw).items() if k not in _PLACEMENT_KEYS}
     data["runtime"] = {k: v for k, v in data.get("runtime", {}).items() if k not in _PLACEMENT_RUNTIME}
+    for path, default in _neutral_defaults().items():
+        parent: dict[str, Any] = data
+        for part in path[:-1]:
+            child = parent.get(part)
+            parent = child if isinstance(child, dict) else {}
+        if parent.get(path[-1], default) == default:
+            parent.pop(path[-1], None)
+    for key in ("folds", "fold"):  # absent and null mean no folds
+        if isinstance(data.get("dataset"), dict) and data["dataset"].get(key, 0) is None:
+            data["dataset"].pop(key)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -49,6 +72,14 @@ def default_storage(results_dir: Path, workers: int) -> str:
     if db.exists() or workers <= 1:
         return f"sqlite:///{db}"
     return f"journal://{journal}"
+
+
+def run_folds(spec: Spec) -> list[int | None]:
+    """The folds a spec's runs validate on: ``[None]`` without k-fold, the one fixed fold, or 1..k."""
+    ds = spec.dataset
+    if ds.fold is not None:
+        return [ds.fold]
+    return list(range(1, ds.folds + 1)) if ds.folds else [None]
 
 
 @dataclass(frozen=True)
@@ -89,8 +120,8 @@ def plan_spec(spec: Spec, *, gpus: Sequence[int], storage: str | None = None) ->
     remember(url)
     runs: list[PlannedRun] = []
     for cell in matrix_cells(spec.matrix) if spec.matrix else [{}]:
-        for seed in spec.seeds:
-            s = spec_for_cell(spec, cell, seed)
+        for seed, fold in itertools.product(spec.seeds, run_folds(spec)):
+            s = spec_for_cell(spec, cell, seed, fold)
             h = spec_hash(s.raw)
             slots = device_slots(s.runtime.devices, s.runtime.workers, gpus)
             notes = list(spec.notes)
@@ -126,6 +157,14 @@ def sampler_summary(spec: Spec, *, parallel: bool) -> dict[str, Any]:
     return out
 
 
+def recipe_summary(spec: Spec) -> dict[str, Any]:
+    """The optimizer and learning-rate schedule as the resolved spec states them (searched values left out)."""
+    raw = json_safe(spec.raw.get("train") or {})
+    out = {k: raw[k] for k in ("optimizer", "momentum", "nesterov", "weight_decay") if raw.get(k) is not None}
+    out["schedule"] = raw.get("schedule") or {"name": "constant", "warmup_epochs": 0}
+    return out
+
+
 def run_summary(run: PlannedRun) -> dict[str, Any]:
     """The JSON-safe description of a planned run (what ``ferbench plan --json`` prints)."""
     from ferbench.model.cost import cost_range  # pure Python, no TensorFlow
@@ -144,9 +183,12 @@ def run_summary(run: PlannedRun) -> dict[str, Any]:
         "name": s.name,
         "matrix_cell": json_safe(run.matrix_cell),
         "seed": run.seed,
+        "fold": None if s.dataset.fold is None else {"fold": s.dataset.fold, "folds": s.dataset.folds},
         "dataset": {"kind": s.dataset.kind, "path": s.dataset.path, "classes": list(s.dataset.classes), "input_shape": list(s.input_shape)},
         "model": {"arch": s.model.arch, "stages": list(s.model.stages), "params": [small.params, large.params], "macs": [small.macs, large.macs]},
         "fixed": fixed,
+        "recipe": recipe_summary(s),
+        "evaluate": {"tta": s.evaluate.tta, "on": [c.name for c in s.evaluate.on]},
         "trials": s.search.trials,
         "max_epochs": s.train.max_epochs,
         "epoch_budget": s.search.trials * s.train.max_epochs,

@@ -39,6 +39,9 @@ def describe(
 
     s = load(spec, sets)
     notes = [n for n in s.notes if n.startswith("dataset.")]  # e.g. which default splits it got
+    if s.dataset.folds and s.dataset.fold is None:
+        notes.append(f"dataset.folds: {s.dataset.folds}: each run validates on one fold of train + validation and trains on the others "
+                     "(shown: the splits before folding; --set dataset.fold=N shows fold N)")
     report = describe_data(s.dataset, s.loss, seed=s.seed, progress=sys.stderr.isatty(), notes=notes)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")

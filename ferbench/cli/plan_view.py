@@ -53,6 +53,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
             ("run", s["run_id"]),
             ("matrix cell", cell),
             ("seed", str(s["seed"])),
+            ("fold", "-" if s["fold"] is None else f"{s['fold']['fold']} of {s['fold']['folds']} (validates on it, trains on the rest of train + validation)"),
             ("trials", f"{s['trials']} x at most {s['max_epochs']} epochs (budget {s['epoch_budget']} epochs)"),
             ("params", _range(*s["model"]["params"]) + f"  (stages {s['model']['stages']})"),
             ("MACs/image", _range(*s["model"]["macs"])),
@@ -78,5 +79,13 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         console.print(space)
     fixed = ", ".join(f"{k}={v}" for k, v in first["fixed"].items())
     console.print(f"fixed: {fixed}", markup=False)
+    recipe = first["recipe"]
+    schedule = ", ".join(f"{k}={v}" for k, v in recipe["schedule"].items() if k != "name")
+    optimizer = ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in ("optimizer", "schedule"))
+    console.print(f"recipe: {recipe.get('optimizer', 'adam')}" + (f" ({optimizer})" if optimizer else "")
+                  + f"; schedule {recipe['schedule'].get('name', 'constant')}" + (f" ({schedule})" if schedule else ""), markup=False)
+    ev = first["evaluate"]
+    if ev["tta"] != "none" or ev["on"]:
+        console.print(f"evaluate: test-time augmentation {ev['tta']}; extra test sets: {', '.join(ev['on']) or '-'}", markup=False)
     for note in dict.fromkeys(n for s in summaries for n in s["notes"]):
         console.print(f"note: {note}", markup=False)

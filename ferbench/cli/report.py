@@ -39,12 +39,15 @@ def _list_baselines(files: list[Path]) -> None:
     from ferbench.report.baselines import load_baselines
 
     t = Table(title="Baselines (use an id in a spec's report.compare)", title_justify="left")
-    for col in ("id", "name", "benchmark", "accuracy", "source"):
+    for col in ("id", "name", "benchmark", "test set", "accuracy", "setting", "source"):
         t.add_column(col, justify="right" if col == "accuracy" else "left", no_wrap=col in ("id", "accuracy", "benchmark"))
     for b in load_baselines(files):
         source = b.citation.short() + ("" if b.source == "built-in" else f" [{b.source}]")
+        setting = "; ".join(f"{k} {v}" for k, v in (("input", b.input_text), ("pretrained", b.pretrained_text), ("ensemble", b.ensemble_text),
+                                                     ("extra data", None if b.extra_data is None else "yes" if b.extra_data else "no"),
+                                                     ("TTA", b.tta_text)) if v is not None)
         # Text, not markup: a file path in brackets would read as a rich tag.
-        t.add_row(*(Text(x) for x in (b.id, b.name, f"{b.dataset}/{b.num_classes}", f"{100 * b.accuracy:.2f}%", source)))
+        t.add_row(*(Text(x) for x in (b.id, b.name, f"{b.dataset}/{b.num_classes}", b.split, f"{100 * b.accuracy:.2f}%", setting or "-", source)))
     Console().print(t)
 
 

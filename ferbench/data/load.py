@@ -13,7 +13,7 @@ from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
 from ferbench.data.images import resize_array, to_channels
 from ferbench.data.layout import detect
-from ferbench.data.splits import blank_mask, cross_duplicates, resolve
+from ferbench.data.splits import blank_mask, cross_duplicates, fold_split, resolve
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, DatasetSpec, DerivedSplit
 
@@ -121,6 +121,11 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
         )
     index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
     warnings = list(raw.warnings)
+    folded = bool(spec.folds and spec.fold)
+    if folded:
+        assert spec.folds is not None and spec.fold is not None
+        index, fold_notes = fold_split(index, spec.splits, y_all, spec.folds, spec.fold, seed)
+        warnings += fold_notes
     splits = {k: SplitData(x=_take(raw.x, idx), y=y_all[idx], name=name) for k, (idx, name) in index.items()}
     for k, s in splits.items():
         absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
@@ -139,9 +144,10 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     for name, i in left_out.items():
         excluded[name] = int((raw.labels == i).sum())
     derived = any(isinstance(getattr(spec.splits, k), DerivedSplit) for k in SPLITS)
-    fingerprint = cache_mod.sha256_hex(
-        key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived else None
-    )
+    parts: tuple[object, ...] = (key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived or folded else None)
+    if folded:
+        parts += ("folds", spec.folds, spec.fold)  # only then, so unfolded fingerprints stay as they were
+    fingerprint = cache_mod.sha256_hex(*parts)
     return LoadedDataset(
         classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
         duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded,

@@ -102,6 +102,36 @@ def resolve(
     return {k: out[k] for k in SPLITS}
 
 
+def fold_split(
+    index: dict[str, tuple[np.ndarray, str]], splits: Splits, y: np.ndarray, folds: int, fold: int, seed: int
+) -> tuple[dict[str, tuple[np.ndarray, str]], list[str]]:
+    """k-fold cross-validation: train + validation pooled and cut into ``folds`` stratified folds
+    (scikit-learn's ``StratifiedKFold``, shuffled with ``seed``); fold ``fold`` (1-based) validates,
+    the others train. The test split is left as it is. Returns the new index and warnings.
+    """
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
+    pool = np.sort(np.concatenate([index["train"][0], index["validation"][0]]))
+    refs = [splits.train, splits.validation]
+    name = "+".join(r for r in refs if isinstance(r, str))
+    counts = np.bincount(y[pool])
+    notes: list[str] = []
+    if counts[counts > 0].min() < folds:
+        raise DataError(f"dataset.folds: {name} has only {int(counts[counts > 0].min())} sample(s) of a class, "
+                        f"fewer than the {folds} folds; use fewer folds")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parts = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(pool)), y[pool]))
+    notes += [str(w.message) for w in caught]
+    train_idx, val_idx = parts[fold - 1]
+    out = dict(index)
+    out["train"] = (pool[train_idx], f"{name}[{folds} folds, all but fold {fold}]")
+    out["validation"] = (pool[val_idx], f"{name}[fold {fold} of {folds}]")
+    return out, notes
+
+
 def blank_mask(x: np.ndarray) -> np.ndarray:
     """Images whose pixels all have one value (FER2013 has a few all-black ones)."""
     flat = x.reshape(len(x), -1)

@@ -11,6 +11,14 @@ import numpy as np
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, McNemar, Scores, holm, mcnemar_exact, scores_from_predictions, scores_from_record
 from ferbench.results import Run, TrialRecord
 from ferbench.results.paths import PREDICTIONS_FILE
+from ferbench.results.records import Predictions
+
+
+def same_experiment(a: Run, b: Run) -> bool:
+    """Two runs of one spec, matrix cell and number of folds: folds (and seeds) of one experiment."""
+    fa, fb = fold_of(a), fold_of(b)
+    return (a.spec_name == b.spec_name and dict(a.info.matrix_cell) == dict(b.info.matrix_cell)
+            and (fa[1] if fa else None) == (fb[1] if fb else None))
 
 #: Record numbers and recomputed ones may differ by float rounding; more than this is reported.
 AGREE = 1e-4
@@ -27,11 +35,70 @@ class RunAnalysis:
     y_true: np.ndarray | None = None
     y_pred: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: Test-time augmentation (``evaluate.tta``): the method and the test scores with it.
+    tta_method: str | None = None
+    tta: Scores | None = None
+    tta_validation: Scores | None = None
+    tta_y_pred: np.ndarray | None = None
+    #: Extra test sets (``evaluate.on``) by name, without and with test-time augmentation.
+    cross: dict[str, Scores] = field(default_factory=dict)
+    cross_tta: dict[str, Scores] = field(default_factory=dict)
 
     @property
     def group(self) -> tuple[str, int]:
         """Runs are compared within one (benchmark, number of classes)."""
         return (self.run.dataset, self.run.num_classes)
+
+    @property
+    def fold(self) -> tuple[int, int] | None:
+        """``(fold, folds)`` of a k-fold run, else ``None``."""
+        return fold_of(self.run)
+
+
+def fold_of(run: Run) -> tuple[int, int] | None:
+    """``(fold, folds)`` of a k-fold run (run.json, else its resolved spec), else ``None``."""
+    info = run.info.dataset.fold
+    if info:
+        return int(info["fold"]), int(info["folds"])
+    ds = run.spec.get("dataset") or {}
+    if isinstance(ds.get("fold"), int) and isinstance(ds.get("folds"), int):
+        return int(ds["fold"]), int(ds["folds"])
+    return None
+
+
+def cross_classes(run: Run, name: str, fallback: Sequence[str]) -> list[str]:
+    """The classes an extra test set was scored over (run.json's ``dataset.cross``), else ``fallback``."""
+    info = (run.info.dataset.cross or {}).get(name) or {}
+    return list(info.get("classes") or fallback)
+
+
+def _extras(a: RunAnalysis, run: Run, best: TrialRecord, pred: Predictions | None, resamples: int, seed: int) -> None:
+    """Fill the test-time augmentation and extra-test-set scores of ``a``: from predictions, else from the record."""
+    classes = run.classes
+    if best.tta is not None:
+        a.tta_method = best.tta.method
+    test_tta, validation_tta = (None, None) if pred is None else (pred.tta_prob("test"), pred.tta_prob("validation"))
+    if pred is not None and test_tta is not None and validation_tta is not None:
+        a.tta = scores_from_predictions(pred.test_y_true, test_tta, classes, resamples=resamples, seed=seed)
+        a.tta_validation = scores_from_predictions(pred.validation_y_true, validation_tta, classes, resamples=0)
+        a.tta_y_pred = np.asarray(test_tta).argmax(axis=1)
+        a.tta_method = a.tta_method or "tta"
+    elif best.tta is not None:
+        a.tta, a.tta_validation = scores_from_record(best.tta.test, classes), scores_from_record(best.tta.validation, classes)
+    names = list(dict.fromkeys([*best.cross, *(pred.cross_names if pred is not None else [])]))
+    for name in names:
+        record_classes = list(best.cross[name].per_class) if name in best.cross else classes
+        set_classes = cross_classes(run, name, record_classes)
+        saved = pred.cross(name) if pred is not None else None
+        if saved is not None:
+            a.cross[name] = scores_from_predictions(saved[0], saved[1], set_classes, resamples=resamples, seed=seed)
+            with_tta = pred.cross(name, tta=True) if pred is not None else None
+            if with_tta is not None:
+                a.cross_tta[name] = scores_from_predictions(with_tta[0], with_tta[1], set_classes, resamples=resamples, seed=seed)
+        elif name in best.cross:
+            a.cross[name] = scores_from_record(best.cross[name], set_classes)
+            if best.tta is not None and name in best.tta.cross:
+                a.cross_tta[name] = scores_from_record(best.tta.cross[name], set_classes)
 
 
 def _disagreements(run: Run, best: TrialRecord, test: Scores) -> list[str]:
@@ -58,12 +125,16 @@ def analyse(run: Run, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTS
         pred = run.predictions(best)
         test = scores_from_predictions(pred.test_y_true, pred.test_y_prob, classes, resamples=resamples, seed=seed)
         validation = scores_from_predictions(pred.validation_y_true, pred.validation_y_prob, classes, resamples=0)
-        return RunAnalysis(run, best, test, validation, pred.test_y_true, pred.y_pred("test"), notes=_disagreements(run, best, test))
+        a = RunAnalysis(run, best, test, validation, pred.test_y_true, pred.y_pred("test"), notes=_disagreements(run, best, test))
+        _extras(a, run, best, pred, resamples, seed)
+        return a
     assert best.test is not None and best.validation is not None  # a complete record has metrics (schema)
     where = "" if run.folders else " (read from its study: saved predictions are only in the run folders)"
     note = (f"{run.label}: trial {best.number} has no {PREDICTIONS_FILE}{where}; metrics are the record's, "
             "without confidence intervals or paired tests")
-    return RunAnalysis(run, best, scores_from_record(best.test, classes), scores_from_record(best.validation, classes), notes=[note])
+    a = RunAnalysis(run, best, scores_from_record(best.test, classes), scores_from_record(best.validation, classes), notes=[note])
+    _extras(a, run, best, None, resamples, seed)
+    return a
 
 
 @dataclass(frozen=True)
@@ -88,6 +159,8 @@ def paired_tests(analyses: Sequence[RunAnalysis]) -> tuple[list[PairTest], list[
     for a, b in itertools.combinations(analyses, 2):
         if a.y_pred is None or b.y_pred is None or a.y_true is None or b.y_true is None:
             continue  # already explained: no predictions
+        if a.fold is not None and b.fold is not None and same_experiment(a.run, b.run):
+            continue  # folds of one experiment: their spread is the point (mean ± sd), not a pairwise test
         if a.run.fingerprint != b.run.fingerprint:
             notes.append(f"{a.run.label} and {b.run.label} were scored on different data (fingerprints differ); no paired test")
             continue

@@ -88,6 +88,11 @@ def build_report(
                 fig = plot_frontier(g, f"Accuracy against parameters: {group_title(g.dataset, g.num_classes)}")
                 sec.figures.append(save(fig, plots_dir / g.key, "efficiency_frontier", "Accuracy against parameters (efficiency frontier)"))
             sections.append(sec)
+        from ferbench.report.cross import cross_section
+
+        matrix = cross_section(analyses)
+        if matrix is not None:
+            sections.append(matrix)
     if include_runs:
         for a in analyses:
             sec = run_section(a)

@@ -76,8 +76,12 @@ class Baseline:
     params: int | None = None
     macs: int | None = None
     image_size: int | None = None
-    extra_data: bool = False
-    ensemble: bool = False
+    #: Comparability, as the source states it; ``None`` where it does not say.
+    color: str | None = None
+    pretrained: str | bool | None = None  # what on (a name), False (from scratch), True (not said on what)
+    extra_data: bool | None = None
+    ensemble: bool | int | None = None  # False (one network), True or the number of networks
+    tta: str | bool | None = None  # test-time augmentation behind the number, False for none
     note: str = ""
     source: str = "built-in"
 
@@ -85,9 +89,45 @@ class Baseline:
     def is_human(self) -> bool:
         return self.kind == "human"
 
+    @property
+    def input_text(self) -> str | None:
+        """``197 RGB``, ``48 gray``, ``224`` (colour not stated) or ``None``."""
+        if self.image_size is None:
+            return None
+        return f"{self.image_size} {COLOR_TEXT[self.color]}" if self.color else str(self.image_size)
+
+    @property
+    def pretrained_text(self) -> str | None:
+        return _said(self.pretrained, "yes (on what not stated)")
+
+    @property
+    def ensemble_text(self) -> str | None:
+        if self.ensemble is None:
+            return None
+        if isinstance(self.ensemble, bool):
+            return "ensemble" if self.ensemble else "single"
+        return f"ensemble of {self.ensemble}"
+
+    @property
+    def tta_text(self) -> str | None:
+        return _said(self.tta, "yes")
+
     def matches(self, dataset: str, num_classes: int) -> bool:
         """Whether this baseline is comparable with a run on ``dataset`` with ``num_classes``."""
         return self.dataset == dataset and self.num_classes == num_classes
+
+
+#: How a colour is written in tables.
+COLOR_TEXT = {"grayscale": "gray", "rgb": "RGB"}
+
+
+def _said(value: str | bool | None, yes: str) -> str | None:
+    """A stated value as a table cell: its name, ``no``, ``yes`` or ``None`` (not stated)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return yes if value else "no"
+    return value
 
 
 def _build(entry: dict[str, Any], source: str) -> Baseline:
@@ -109,8 +149,11 @@ def _build(entry: dict[str, Any], source: str) -> Baseline:
         params=entry.get("params"),
         macs=entry.get("macs"),
         image_size=entry.get("image_size"),
-        extra_data=bool(entry.get("extra_data", False)),
-        ensemble=bool(entry.get("ensemble", False)),
+        color=entry.get("color"),
+        pretrained=entry.get("pretrained"),
+        extra_data=entry.get("extra_data"),
+        ensemble=entry.get("ensemble"),
+        tta=entry.get("tta"),
         citation=Citation(**entry["citation"]),
         note=entry.get("note", ""),
         source=source,

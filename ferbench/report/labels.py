@@ -16,6 +16,21 @@ HYPER_LABELS: tuple[tuple[str, str], ...] = (
     ("drop_connect", "Drop-connect rate"),
     ("batch_size", "Batch size"),
     ("label_smoothing", "Label smoothing"),
+    # The training recipe (train.optimizer, train.schedule).
+    ("optimizer", "Optimizer"),
+    ("momentum", "Momentum"),
+    ("nesterov", "Nesterov momentum"),
+    ("weight_decay", "Weight decay"),
+    ("schedule", "Learning-rate schedule"),
+    ("warmup_epochs", "Warm-up epochs"),
+    ("lr_alpha", "Cosine floor (fraction of the rate)"),
+    ("lr_step_epochs", "Epochs between decays"),
+    ("lr_factor", "Decay factor"),
+    ("lr_patience", "Plateau patience"),
+    ("lr_monitor", "Plateau monitors"),
+    ("lr_min_delta", "Plateau min. delta"),
+    ("lr_cooldown", "Plateau cooldown"),
+    ("lr_min", "Minimum learning rate"),
 )
 
 #: Metrics of a split, in the order the report lists them (Tables 5.2/5.4/5.6).

@@ -21,6 +21,26 @@ DASH = "–"
 
 
 @dataclass(frozen=True)
+class Marked:
+    """A value shown with a mark after it (``+2.87†``): the mark points at a note of the table.
+
+    Machine formats (CSV, JSON) keep the bare value.
+    """
+
+    value: Any
+    mark: str
+
+
+@dataclass(frozen=True)
+class MeanSD:
+    """The mean and sample standard deviation of one number over ``n`` runs (k-fold)."""
+
+    mean: float
+    sd: float | None
+    n: int
+
+
+@dataclass(frozen=True)
 class Column:
     """One column: a machine key (CSV/JSON), a label (everything else) and how to show values."""
 
@@ -134,7 +154,16 @@ def _scalar(v: object, kind: str) -> str:
 
 
 def fmt(v: object, kind: str) -> str:
-    """How ``v`` is shown in every text format: ``65.80 [64.70, 66.89]``, ``0.637``, ``20.33 M``, ``+0.80``."""
+    """How ``v`` is shown in every text format: ``65.80 [64.70, 66.89]``, ``0.637``, ``20.33 M``, ``+0.80``, ``65.12 ± 0.84``."""
+    if isinstance(v, Marked):
+        shown = fmt(v.value, kind)
+        return shown if shown == DASH else f"{shown}{v.mark}"
+    if isinstance(v, MeanSD):
+        main = _scalar(v.mean, kind)
+        if v.sd is None or _missing(v.sd):
+            return main
+        sd = _scalar(v.sd, kind).lstrip("+") if kind != "delta" else _scalar(v.sd, "pct")
+        return f"{main} ± {sd}"
     if isinstance(v, Estimate):
         main = _scalar(v.value, kind)
         if v.has_ci and not (_missing(v.low) or _missing(v.high)):
@@ -146,7 +175,11 @@ def fmt(v: object, kind: str) -> str:
 
 
 def raw(v: object) -> Any:
-    """A JSON-safe raw value (an Estimate becomes ``{value, ci_low, ci_high}``)."""
+    """A JSON-safe raw value (an Estimate becomes ``{value, ci_low, ci_high}``, a MeanSD ``{mean, sd, n}``)."""
+    if isinstance(v, Marked):
+        return raw(v.value)
+    if isinstance(v, MeanSD):
+        return {"mean": raw(v.mean), "sd": raw(v.sd), "n": v.n}
     if isinstance(v, Estimate):
         return {"value": raw(v.value), "ci_low": raw(v.low), "ci_high": raw(v.high)}
     if isinstance(v, float) and not math.isfinite(v):

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ferbench.report.model import Column, Figure, Report, Section, Table, fmt, raw
+from ferbench.report.model import Column, Figure, Marked, MeanSD, Report, Section, Table, fmt, raw
 from ferbench.report.stats import Estimate
 
 if TYPE_CHECKING:
@@ -67,16 +67,19 @@ def render_markdown(report: Report, base: Path | None = None) -> str:
 
 
 def _machine(row: dict[str, Any], col: Column) -> Any:
-    return row.get(f"{col.key}:raw", row.get(col.key))
+    v = row.get(f"{col.key}:raw", row.get(col.key))
+    return v.value if isinstance(v, Marked) else v
 
 
 def _csv_columns(t: Table) -> list[tuple[str, Column, str]]:
-    """Machine column names; a column holding estimates gets ``_ci_low``/``_ci_high`` siblings."""
+    """Machine column names; a column holding estimates gets ``_ci_low``/``_ci_high`` siblings, one holding means ``_sd``."""
     out = []
     for c in t.columns:
         out.append((c.key, c, "value"))
         if any(isinstance(_machine(r, c), Estimate) for r in t.rows):
             out += [(f"{c.key}_ci_low", c, "low"), (f"{c.key}_ci_high", c, "high")]
+        if any(isinstance(_machine(r, c), MeanSD) for r in t.rows):
+            out.append((f"{c.key}_sd", c, "sd"))
     return out
 
 
@@ -94,7 +97,9 @@ def render_csv(report: Report) -> str:
                 for _, c, part in cols:
                     v = _machine(r, c)
                     if isinstance(v, Estimate):
-                        v = {"value": v.value, "low": v.low, "high": v.high}[part]
+                        v = {"value": v.value, "low": v.low, "high": v.high}.get(part)
+                    elif isinstance(v, MeanSD):
+                        v = {"value": v.mean, "sd": v.sd}.get(part)
                     elif part != "value":
                         v = None  # a published number has no interval
                     line.append("" if v is None else repr(v) if isinstance(v, float) else v)

@@ -8,7 +8,7 @@ from typing import Any
 from ferbench.report.analysis import RunAnalysis
 from ferbench.report.labels import METRIC_LABELS, hyper_label
 from ferbench.report.model import Column, Section, Table, slug
-from ferbench.report.stats import Estimate
+from ferbench.report.stats import Estimate, Scores
 
 
 def run_key(a: RunAnalysis) -> str:
@@ -39,6 +39,10 @@ def summary_table(a: RunAnalysis) -> Table:
     ]
     for k, v in info.matrix_cell.items():
         rows.insert(2, (f"Matrix {k}", str(v), "text"))
+    if a.fold is not None:
+        rows.insert(6, ("Fold", f"{a.fold[0]} of {a.fold[1]} (validation; the other folds train)", "text"))
+    if a.tta_method:
+        rows.insert(6, ("Test-time augmentation", a.tta_method, "text"))
     t = Table(f"{run_key(a)}-summary", "Run", [Column("item", "Item"), Column("value", "Value")])
     from ferbench.report.model import fmt
 
@@ -50,16 +54,23 @@ def summary_table(a: RunAnalysis) -> Table:
 def metrics_table(a: RunAnalysis) -> Table:
     """Accuracy, loss, precision, recall and F1 (macro) on test, with 95% CIs, and on validation."""
     assert a.test is not None and a.validation is not None
-    t = Table(
-        f"{run_key(a)}-metrics",
-        f"Test metrics of the best trial (n={a.test.n})",
-        [Column("metric", "Metric"), Column("test", "Test", "frac"), Column("validation", "Validation", "frac")],
-    )
+    cols = [Column("metric", "Metric"), Column("test", "Test", "frac"), Column("validation", "Validation", "frac")]
+    if a.tta is not None:
+        cols[2:2] = [Column("test_tta", f"Test with TTA ({a.tta_method})", "frac")]
+        cols += [Column("validation_tta", f"Validation with TTA ({a.tta_method})", "frac")]
+    t = Table(f"{run_key(a)}-metrics", f"Test metrics of the best trial (n={a.test.n})", cols)
 
     s, v = a.test, a.validation
     for key, label in METRIC_LABELS:
         val = getattr(v, key)
-        t.rows.append({"metric": label, "test": getattr(s, key), "validation": getattr(val, "value", val)})
+        row: dict[str, Any] = {"metric": label, "test": getattr(s, key), "validation": getattr(val, "value", val)}
+        if a.tta is not None and a.tta_validation is not None:
+            tv = getattr(a.tta_validation, key)
+            row.update(test_tta=getattr(a.tta, key), validation_tta=getattr(tv, "value", tv))
+        t.rows.append(row)
+    if a.tta is not None:
+        t.notes.append("With TTA: the same model, its probabilities averaged over the augmented views of each image "
+                       "(the best trial is still chosen on the plain validation numbers).")
     if s.from_predictions:
         t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; "
                        "loss is the unweighted cross-entropy of the saved probabilities.")
@@ -139,7 +150,12 @@ def run_section(a: RunAnalysis) -> Section:
     sec = Section(run_key(a), f"{a.run.label} ({a.run.run_id})", notes=list(a.run.warnings) + list(a.notes))
     sec.tables.append(summary_table(a))
     if a.test is not None:
+        from ferbench.report.cross import cross_table
+
         sec.tables += [metrics_table(a), hyperparameters_table(a), per_class_table(a), confusion_table(a)]
+        extra = cross_table(a)
+        if extra is not None:
+            sec.tables.append(extra)
     if a.run.trials:
         sec.tables.append(trials_table(a))
     return sec
@@ -147,7 +163,6 @@ def run_section(a: RunAnalysis) -> Section:
 
 def run_data(a: RunAnalysis) -> dict[str, Any]:
     """Machine-readable numbers of one run for the JSON report (full precision)."""
-    from ferbench.report.model import raw
 
     out: dict[str, Any] = {
         "run_id": a.run.run_id,
@@ -173,20 +188,33 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
                       {"validation": t.validation.to_dict(), "test": t.test.to_dict()}} for t in a.run.trials]
     for split in ("test", "validation"):
         s = getattr(a, split)
-        if s is None:
-            continue
-        out[split] = {
-            "n": s.n,
-            "from_predictions": s.from_predictions,
-            "accuracy": raw(s.accuracy) if isinstance(s.accuracy, Estimate) and s.accuracy.has_ci else s.accuracy.value,
-            "loss": s.loss,
-            "precision_macro": s.precision_macro,
-            "recall_macro": s.recall_macro,
-            "f1_macro": raw(s.f1_macro) if s.f1_macro.has_ci else s.f1_macro.value,
-            "precision_weighted": s.precision_weighted,
-            "recall_weighted": s.recall_weighted,
-            "f1_weighted": s.f1_weighted,
-            "per_class": {c: vars(v) for c, v in s.per_class.items()},
-            "confusion": s.confusion.tolist(),
-        }
+        if s is not None:
+            out[split] = _scores_data(s)
+    if a.fold is not None:
+        out["fold"] = {"fold": a.fold[0], "folds": a.fold[1]}
+    if a.tta is not None:
+        out["tta"] = {"method": a.tta_method, "test": _scores_data(a.tta),
+                      **({"validation": _scores_data(a.tta_validation)} if a.tta_validation is not None else {}),
+                      "cross": {k: _scores_data(v) for k, v in a.cross_tta.items()}}
+    if a.cross:
+        out["cross"] = {k: _scores_data(v) for k, v in a.cross.items()}
     return out
+
+
+def _scores_data(s: Scores) -> dict[str, Any]:
+    from ferbench.report.model import raw
+
+    return {
+        "n": s.n,
+        "from_predictions": s.from_predictions,
+        "accuracy": raw(s.accuracy) if isinstance(s.accuracy, Estimate) and s.accuracy.has_ci else s.accuracy.value,
+        "loss": s.loss,
+        "precision_macro": s.precision_macro,
+        "recall_macro": s.recall_macro,
+        "f1_macro": raw(s.f1_macro) if s.f1_macro.has_ci else s.f1_macro.value,
+        "precision_weighted": s.precision_weighted,
+        "recall_weighted": s.recall_weighted,
+        "f1_weighted": s.f1_weighted,
+        "per_class": {c: vars(v) for c, v in s.per_class.items()},
+        "confusion": s.confusion.tolist(),
+    }

@@ -71,6 +71,7 @@ def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:
             if missing:
                 raise ResultsError(f"{path}: missing arrays {', '.join(missing)} (expected {', '.join(PREDICTION_KEYS)})")
             arrays = {k: npz[k] for k in PREDICTION_KEYS}
+            extra = {k: npz[k] for k in npz.files if k not in PREDICTION_KEYS}
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing (confidence intervals and paired tests need the saved predictions)") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -86,7 +87,19 @@ def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:
         if y.min() < 0 or y.max() >= p.shape[1]:
             raise ResultsError(f"{path}: {split}_y_true holds labels outside 0..{p.shape[1] - 1}")
         arrays[f"{split}_y_true"] = y.astype("int64", copy=False)
-    return Predictions(**arrays)
+        tta = extra.get(f"{split}_y_prob_tta")
+        if tta is not None and tta.shape != p.shape:
+            raise ResultsError(f"{path}: {split}_y_prob_tta {tta.shape} does not match {split}_y_prob {p.shape}")
+    for key in [k for k in extra if k.startswith("cross_") and k.endswith("_y_true")]:
+        stem = key[: -len("_y_true")]
+        y, p = extra[key], extra.get(f"{stem}_y_prob")
+        if p is None or y.ndim != 1 or p.ndim != 2 or len(y) != len(p) or (len(y) and (y.min() < 0 or y.max() >= p.shape[1])):
+            raise ResultsError(f"{path}: {stem}_y_true and {stem}_y_prob do not line up (want (N,) labels below K and (N, K))")
+        tta = extra.get(f"{stem}_y_prob_tta")
+        if tta is not None and tta.shape != p.shape:
+            raise ResultsError(f"{path}: {stem}_y_prob_tta {tta.shape} does not match {stem}_y_prob {p.shape}")
+        extra[key] = y.astype("int64", copy=False)
+    return Predictions(**arrays, extra=extra)
 
 
 def read_resolved_spec(path: Path) -> Mapping[str, Any]:

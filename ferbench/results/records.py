@@ -68,6 +68,27 @@ class SplitMetrics:
 
 
 @dataclass(frozen=True)
+class TTAMetrics:
+    """The metrics with test-time augmentation (``metrics.tta`` of a record; version 2)."""
+
+    method: str  # flip | ten_crop
+    validation: SplitMetrics
+    test: SplitMetrics
+    cross: Mapping[str, SplitMetrics] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"method": self.method, "validation": self.validation.to_dict(), "test": self.test.to_dict()}
+        if self.cross:
+            d["cross"] = {k: v.to_dict() for k, v in self.cross.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TTAMetrics:
+        return cls(method=str(d["method"]), validation=SplitMetrics.from_dict(d["validation"]), test=SplitMetrics.from_dict(d["test"]),
+                   cross={k: SplitMetrics.from_dict(v) for k, v in (d.get("cross") or {}).items()})
+
+
+@dataclass(frozen=True)
 class Cost:
     """Size of the model built for a trial (``None`` where it could not be built or is unknown)."""
 
@@ -106,6 +127,10 @@ class TrialRecord:
     environment: Mapping[str, Any] | None = None
     validation: SplitMetrics | None = None
     test: SplitMetrics | None = None
+    #: With test-time augmentation (``evaluate.tta``), beside the plain numbers; version 2.
+    tta: TTAMetrics | None = None
+    #: Extra test sets (``evaluate.on``) by name; version 2.
+    cross: Mapping[str, SplitMetrics] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -149,6 +174,10 @@ class TrialRecord:
             d["environment"] = dict(self.environment)
         if self.validation is not None and self.test is not None:
             d["metrics"] = {"validation": self.validation.to_dict(), "test": self.test.to_dict()}
+            if self.cross:
+                d["metrics"]["cross"] = {k: v.to_dict() for k, v in self.cross.items()}
+            if self.tta is not None:
+                d["metrics"]["tta"] = self.tta.to_dict()
         return cast("dict[str, Any]", json_clean(d))
 
     @classmethod
@@ -167,6 +196,8 @@ class TrialRecord:
             seed=int(d["seed"]), started=d["started"], finished=d["finished"], environment=d.get("environment"),
             validation=SplitMetrics.from_dict(metrics["validation"]) if metrics else None,
             test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,
+            tta=TTAMetrics.from_dict(metrics["tta"]) if metrics.get("tta") else None,
+            cross={k: SplitMetrics.from_dict(v) for k, v in (metrics.get("cross") or {}).items()},
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )
 
@@ -206,17 +237,26 @@ class DatasetInfo:
     sizes: Mapping[str, int]
     splits: Mapping[str, Any]  # as in the spec: a named split or {from, fraction, stratified}
     class_weight: Mapping[str, float] | None
+    #: k-fold: ``{"fold": i, "folds": k}`` (absent without folds).
+    fold: Mapping[str, int] | None = None
+    #: Extra test sets by name: ``{kind, source, fingerprint, labels, split, classes, size, dropped, in_train, mapping}``.
+    cross: Mapping[str, Mapping[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "source": self.source, "fingerprint": self.fingerprint, "classes": list(self.classes),
-                "image_size": self.image_size, "color": self.color, "sizes": dict(self.sizes),
-                "splits": dict(self.splits), "class_weight": None if self.class_weight is None else dict(self.class_weight)}
+        d = {"kind": self.kind, "source": self.source, "fingerprint": self.fingerprint, "classes": list(self.classes),
+             "image_size": self.image_size, "color": self.color, "sizes": dict(self.sizes),
+             "splits": dict(self.splits), "class_weight": None if self.class_weight is None else dict(self.class_weight)}
+        if self.fold is not None:
+            d["fold"] = dict(self.fold)
+        if self.cross:
+            d["cross"] = {k: dict(v) for k, v in self.cross.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DatasetInfo:
         return cls(kind=d["kind"], source=d["source"], fingerprint=d["fingerprint"], classes=tuple(d["classes"]),
                    image_size=int(d["image_size"]), color=d["color"], sizes=dict(d["sizes"]), splits=dict(d["splits"]),
-                   class_weight=d["class_weight"])
+                   class_weight=d["class_weight"], fold=d.get("fold"), cross=d.get("cross"))
 
 
 @dataclass(frozen=True)
@@ -315,12 +355,19 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Labels and predicted probabilities of one trial on validation and test (``predictions.npz``)."""
+    """Labels and predicted probabilities of one trial on validation and test (``predictions.npz``).
+
+    ``extra`` holds the arrays version 2 may add: ``<split>_y_prob_tta`` (test-time
+    augmentation, same rows as ``<split>_y_prob``), and per extra test set
+    ``cross_<name>_y_true``, ``cross_<name>_y_prob`` and ``cross_<name>_y_prob_tta``
+    (columns: the set's scored classes, see run.json's ``dataset.cross``).
+    """
 
     validation_y_true: Any  # numpy int64 (N,)
     validation_y_prob: Any  # numpy float32 (N, K)
     test_y_true: Any
     test_y_prob: Any
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def y_true(self, split: str = "test") -> Any:
         return getattr(self, f"{split}_y_true")
@@ -332,9 +379,23 @@ class Predictions:
         """Predicted class: the arg-max of the probabilities."""
         return self.y_prob(split).argmax(axis=1)
 
+    def tta_prob(self, split: str = "test") -> Any | None:
+        """The probabilities with test-time augmentation, or ``None`` when the trial has none."""
+        return self.extra.get(f"{split}_y_prob_tta")
+
+    @property
+    def cross_names(self) -> list[str]:
+        """The extra test sets whose predictions are saved."""
+        return [k[len("cross_"):-len("_y_true")] for k in self.extra if k.startswith("cross_") and k.endswith("_y_true")]
+
+    def cross(self, name: str, *, tta: bool = False) -> tuple[Any, Any] | None:
+        """``(y_true, y_prob)`` of an extra test set (with test-time augmentation when ``tta``), or ``None``."""
+        y, p = self.extra.get(f"cross_{name}_y_true"), self.extra.get(f"cross_{name}_y_prob{'_tta' if tta else ''}")
+        return None if y is None or p is None else (y, p)
+
     def arrays(self) -> dict[str, Any]:
         """The arrays by their name in ``predictions.npz``."""
-        return {k: getattr(self, k) for k in PREDICTION_KEYS}
+        return {**{k: getattr(self, k) for k in PREDICTION_KEYS}, **dict(self.extra)}
 
 
 PREDICTION_KEYS = ("validation_y_true", "validation_y_prob", "test_y_true", "test_y_prob")

@@ -62,11 +62,12 @@ class Run:
 
     @property
     def label(self) -> str:
-        """Short, unique-enough name: the spec name plus the matrix cell."""
-        cell = self.info.matrix_cell
-        if cell:
-            return f"{self.spec_name} [" + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.items()) + "]"
-        return self.spec_name
+        """Short, unique-enough name: the spec name plus the matrix cell and, for k-fold, the fold."""
+        parts = [f"{k.split('.')[-1]}={v}" for k, v in self.info.matrix_cell.items()]
+        fold = self.info.dataset.fold
+        if fold:
+            parts.append(f"fold={fold['fold']}/{fold['folds']}")
+        return f"{self.spec_name} [" + ", ".join(parts) + "]" if parts else self.spec_name
 
     @property
     def status(self) -> str:

@@ -26,7 +26,7 @@ from ferbench.plan import PlannedRun
 from ferbench.results.environment import environment
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import read_run_record, read_trial_record
-from ferbench.results.records import Cost, Predictions, SplitMetrics, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
+from ferbench.results.records import Cost, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
 from ferbench.results.write import write_run, write_trial
 from ferbench.run.session import RunSession
 
@@ -147,7 +147,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     """Evaluate a model file or a run folder's best model on a spec's data; write the record."""
     from ferbench.model.layers import to_fused
     from ferbench.run.frameworks import quiet_libraries, select_devices
-    from ferbench.run.train.metrics import metrics_block
+    from ferbench.run.train.scoring import score_model
     from ferbench.run.train.space import effective
 
     if split not in ("train", "validation", "test"):
@@ -177,13 +177,9 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     t0 = time.monotonic()
     lo, hi = INPUT_RANGES[input_range]
     bs = spec.train.eval_batch_size
-    metrics: dict[str, SplitMetrics] = {}
-    arrays: dict[str, np.ndarray] = {}
-    for block, source in (("validation", "validation"), ("test", split)):
-        y = np.asarray(data.y[source], dtype=np.int64)
-        prob = _probabilities(model, data.x[source], bs, lo, hi)
-        metrics[block] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes))
-        arrays[f"{block}_y_true"], arrays[f"{block}_y_prob"] = y, prob
+    scored = score_model(lambda x: _probabilities(model, x, bs, lo, hi), data, spec.evaluate,
+                         splits={"validation": "validation", "test": split})
+    metrics = {"validation": scored.validation, "test": scored.test}
     eval_s = time.monotonic() - t0
 
     digest = hashlib.sha256(f"{session.planned.spec_hash}:{_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
@@ -203,7 +199,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         epochs=0, best_epoch=None, objective=float(metric), history={}, class_weight=None,
         timings=Timings(train_s=best.timings.train_s if best else None, eval_s=eval_s), seed=int(session.planned.seed),
         started=started, finished=utc_now(), environment=environment(),
-        validation=metrics["validation"], test=metrics["test"],
+        validation=metrics["validation"], test=metrics["test"], tta=scored.tta, cross=scored.cross,
     )
     ds = session.dataset_info
     splits, sizes = dict(ds.splits), dict(ds.sizes)
@@ -216,6 +212,6 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     )
     evaluated = RunSession(session.planned, folder=folder)
     evaluated.write_spec()
-    write_trial(paths, TrialResult(record, Predictions(**arrays)))
+    write_trial(paths, TrialResult(record, scored.predictions))
     write_run(paths.run_json, info)
     return Evaluation(folder, record, shown)

@@ -111,27 +111,40 @@ class RunSession:
         if self._data is not None:
             return self._data
         spec = self.spec
-        key = json.dumps({"dataset": spec.raw.get("dataset"), "seed": self.planned.seed, "loss": spec.raw.get("loss")},
-                         sort_keys=True, default=str)
+        key = json.dumps({"dataset": spec.raw.get("dataset"), "seed": self.planned.seed, "loss": spec.raw.get("loss"),
+                          "on": (spec.raw.get("evaluate") or {}).get("on")}, sort_keys=True, default=str)
         if key not in _DATA_CACHE or not self.share_data:
             from ferbench.data import load_dataset
+            from ferbench.data.cross import CrossSet, load_cross_set
             from ferbench.run.train.setup import RunData
 
             t0 = time.monotonic()
             # The loader's own progress bar only where it cannot tear a live view.
-            loaded = load_dataset(spec.dataset, seed=self.planned.seed, progress=isinstance(self.reporter, PlainReporter))
+            progress = isinstance(self.reporter, PlainReporter)
+            loaded = load_dataset(spec.dataset, seed=self.planned.seed, progress=progress)
             for w in loaded.warnings:
                 self.reporter.message(f"data: {w}")
-            data = RunData.from_loaded(loaded, spec.loss)
+            cross: dict[str, CrossSet] = {}
+            for on in spec.evaluate.on:
+                cross[on.name] = load_cross_set(on, tuple(loaded.classes), loaded.splits["train"].x, seed=self.planned.seed, progress=progress)
+                for w in cross[on.name].warnings:
+                    self.reporter.message(f"data: {w}")
+            data = RunData.from_loaded(loaded, spec.loss, cross)
+            splits = {k: v for k, v in (spec.raw.get("dataset", {}).get("splits") or {}).items() if k in data.sizes()}
+            fold = None
+            if spec.dataset.fold is not None and spec.dataset.folds:
+                fold = {"fold": spec.dataset.fold, "folds": spec.dataset.folds}
+                splits.update(train=data.names["train"], validation=data.names["validation"])
             info = DatasetInfo(
                 kind=spec.dataset.kind, source=str(loaded.source), fingerprint=str(loaded.fingerprint),
                 classes=tuple(data.classes), image_size=int(spec.dataset.image_size), color=spec.dataset.color,
-                sizes=data.sizes(),
-                splits={k: v for k, v in (spec.raw.get("dataset", {}).get("splits") or {}).items() if k in data.sizes()},
-                class_weight=data.class_weight_dict(),
+                sizes=data.sizes(), splits=splits, class_weight=data.class_weight_dict(), fold=fold,
+                cross={name: c.info for name, c in cross.items()} or None,
             )
             sizes = ", ".join(f"{s} {n}" for s, n in data.sizes().items())
             self.reporter.message(f"data: {loaded.source}: {sizes} ({time.monotonic() - t0:.1f}s)")
+            for name, c in cross.items():
+                self.reporter.message(f"data: extra test set {name}: {c.info['split']} of {c.info['source']}, {c.info['size']} images ({c.info['mapping']})")
             _DATA_CACHE.clear()  # keep one dataset in memory at a time
             _DATA_CACHE[key] = (data, info)
         self._data = _DATA_CACHE[key]

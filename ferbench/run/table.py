@@ -58,6 +58,15 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
         table.add_row(f"[bold]{split} (n={m['n']})[/bold]", "")
         for key, label in METRIC_LABELS if split == "test" else METRIC_LABELS[:2]:
             table.add_row(f"  {label}", _fmt(m[key]) if m.get(key) is not None else "-")
+    metrics = record.get("metrics") or {}
+    tta = metrics.get("tta")
+    if tta:
+        table.add_row(f"[bold]test with test-time augmentation ({tta['method']})[/bold]", "")
+        for key in ("accuracy", "f1_macro"):
+            table.add_row(f"  {dict(METRIC_LABELS)[key]}", _fmt(tta["test"][key]))
+    for name, m in (metrics.get("cross") or {}).items():
+        with_tta = f" / {_fmt((tta or {}).get('cross', {}).get(name, {}).get('accuracy'))} with TTA" if tta else ""
+        table.add_row(f"extra test set {name} (n={m['n']}): accuracy", _fmt(m["accuracy"]) + with_tta)
     # Title and notes as lines of their own: a table's title and caption wrap to its width.
     return Group(Text(f"{name}: best trial {record['trial']}", style="bold"), table,
                  Text(f"chosen on validation: {metric} = {_fmt(record['objective'])}; trials: {counts}; * searched"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_split
@@ -11,15 +12,18 @@ from ferbench.spec.types import (
     SEARCHABLE,
     SPLITS,
     AugmentSpec,
+    CrossSetSpec,
     DatasetSpec,
     DerivedSplit,
     EarlyStopping,
+    EvaluateSpec,
     LossSpec,
     ModelSpec,
     PrunerSpec,
     ReportSpec,
     RuntimeSpec,
     SamplerSpec,
+    ScheduleSpec,
     SearchParam,
     SearchSpec,
     Spec,
@@ -44,6 +48,94 @@ HYPER_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Keras's defaults of each optimizer's own values, filled into the resolved spec (never for adam,
+#: so the specs written before these keys existed keep their resolved form and run ids).
+OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "adam": {},
+    "adamw": {"weight_decay": 0.004},
+    "sgd": {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0},
+}
+
+#: The values each schedule uses and their defaults (Keras's, where Keras has one).
+SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "constant": {},
+    "cosine": {"alpha": 0.0},
+    "step": {"step_epochs": 10, "factor": 0.1},
+    "plateau": {"factor": 0.1, "patience": 10, "monitor": "val_loss", "min_delta": 1e-4, "cooldown": 0, "min_learning_rate": 0.0},
+}
+
+#: Dataset keys an extra test set takes from the spec's own dataset when it leaves them out:
+#: the model's input decides the image size and colour.
+INHERITED = ("image_size", "color", "cache")
+
+
+def fill_recipe(data: dict[str, Any]) -> None:
+    """Fill the optimizer's and the schedule's own values with their defaults, in place.
+
+    Only what the chosen optimizer and schedule use, and nothing that is searched;
+    idempotent, so a matrix cell that changes ``train.optimizer`` gets its values too.
+    """
+    searched = {SEARCHABLE[n] for n in get_path(data, "search.space", {}) or {}}
+    train = data.setdefault("train", {})
+    for key, value in OPTIMIZER_DEFAULTS.get(train.get("optimizer", "adam"), {}).items():
+        if f"train.{key}" not in searched and train.get(key) is None:
+            train[key] = value
+    schedule = train.get("schedule")
+    if isinstance(schedule, dict):
+        schedule.setdefault("name", "constant")
+        if "train.schedule.warmup_epochs" not in searched:
+            schedule.setdefault("warmup_epochs", 0)
+        for key, value in SCHEDULE_DEFAULTS.get(schedule["name"], {}).items():
+            if f"train.schedule.{key}" not in searched and schedule.get(key) is None:
+                schedule[key] = value
+
+
+def fill_cross_sets(data: dict[str, Any]) -> list[str]:
+    """Complete each ``evaluate.on`` entry's dataset block as the spec's own is completed.
+
+    Image size, colour and cache folder come from the spec's dataset when left out,
+    schema defaults fill the rest, and splits left out get the defaults of the layout
+    found at the block's path. Returns the notes on the default splits used.
+    """
+    from ferbench.spec.schema import fill_defaults, load_schema
+
+    notes: list[str] = []
+    main = data.get("dataset") or {}
+    schema = load_schema()["$defs"]["dataset"]
+    for i, entry in enumerate(get_path(data, "evaluate.on", []) or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("dataset"), dict):
+            continue
+        entry.setdefault("split", "test")
+        block = entry["dataset"]
+        for key in INHERITED:
+            if key not in block and key in main:
+                block[key] = copy.deepcopy(main[key])
+        fill_defaults(block, schema)
+        notes += [f"evaluate.on[{i}] ({entry.get('name')}): {n}" for n in _default_splits(block)]
+    return notes
+
+
+def _default_splits(ds: dict[str, Any]) -> list[str]:
+    """Give a dataset block's missing splits the defaults of its layout; the note saying which."""
+    notes: list[str] = []
+    splits = ds.setdefault("splits", {})
+    missing = [name for name in SPLITS if name not in splits]
+    if missing and ds.get("kind") in KINDS:
+        kind = KINDS[ds["kind"]]
+        choice = choose_layout(kind, ds.get("path"), ds.get("layout", "auto"))
+        defaults = default_splits(choice.layout)
+        for name in missing:
+            splits[name] = defaults[name]
+        if kind.needs_path:
+            keys = "dataset.splits" if len(missing) == len(SPLITS) else ", ".join(f"dataset.splits.{n}" for n in missing)
+            chosen = ", ".join(f"{n} = {describe_split(defaults[n])}" for n in missing)
+            notes.append(f"{keys} not given: the defaults of the {choice}: {chosen}")
+    for s in splits.values():
+        if isinstance(s, dict):
+            s.setdefault("stratified", True)
+    return notes
+
+
 def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
     """Fill values that depend on other values (after schema defaults), in place.
 
@@ -58,22 +150,9 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
     for key, value in HYPER_DEFAULTS.items():
         if key not in searched and get_path(data, key) is None:
             set_path(doc, key, value, doc.mark_for(tuple(key.split("."))[:1]) or here)
-    ds = data["dataset"]
-    splits = ds.setdefault("splits", {})
-    missing = [name for name in SPLITS if name not in splits]
-    if missing:
-        kind = KINDS[ds["kind"]]
-        choice = choose_layout(kind, ds.get("path"), ds.get("layout", "auto"))
-        defaults = default_splits(choice.layout)
-        for name in missing:
-            splits[name] = defaults[name]
-        if kind.needs_path:
-            keys = "dataset.splits" if len(missing) == len(SPLITS) else ", ".join(f"dataset.splits.{n}" for n in missing)
-            chosen = ", ".join(f"{n} = {describe_split(defaults[n])}" for n in missing)
-            notes.append(f"{keys} not given: the defaults of the {choice}: {chosen}")
-    for s in splits.values():
-        if isinstance(s, dict):
-            s.setdefault("stratified", True)
+    notes += _default_splits(data["dataset"])
+    fill_recipe(data)
+    notes += fill_cross_sets(data)
     obj = data["search"]["objective"]
     obj.setdefault("direction", "minimize" if obj["metric"] == "val_loss" else "maximize")
     if data["search"]["sampler"].get("seed") is None:
@@ -96,35 +175,57 @@ def _param(name: str, p: dict[str, Any]) -> SearchParam:
     return SearchParam(name, key, kind, low=low, high=high, step=p.get("step"), log=bool(p.get("log", False)))
 
 
+def _dataset(ds: dict[str, Any]) -> DatasetSpec:
+    syn = ds["synthetic"]
+    imb = syn["imbalance"]
+    return DatasetSpec(
+        kind=ds["kind"],
+        path=ds.get("path"),
+        layout=ds["layout"],
+        labels=ds.get("labels"),
+        image_size=ds["image_size"],
+        color=ds["color"],
+        classes=tuple(ds["classes"]),
+        class_map=dict(ds["class_map"]),
+        splits=Splits(**{k: _split(ds["splits"][k]) for k in SPLITS}),
+        on_bad_sample=ds["on_bad_sample"],
+        cache=ds.get("cache"),
+        synthetic=SyntheticSpec(
+            train=syn["train"], validation=syn["validation"], test=syn["test"],
+            imbalance=imb if isinstance(imb, str) else tuple(float(x) for x in imb),
+            noise=float(syn["noise"]),
+        ),
+        folds=ds.get("folds"),
+        fold=ds.get("fold"),
+    )
+
+
+def _schedule(s: dict[str, Any] | None) -> ScheduleSpec:
+    if not s:
+        return ScheduleSpec()
+    keys = ("alpha", "step_epochs", "factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate")
+    return ScheduleSpec(name=s.get("name", "constant"), warmup_epochs=s.get("warmup_epochs"), **{k: s.get(k) for k in keys})
+
+
+def _evaluate(e: dict[str, Any] | None) -> EvaluateSpec:
+    if not e:
+        return EvaluateSpec()
+    return EvaluateSpec(
+        tta=e.get("tta", "none"), crop=float(e.get("crop", 0.875)),
+        on=tuple(CrossSetSpec(name=c["name"], dataset=_dataset(c["dataset"]), split=c.get("split", "test")) for c in e.get("on") or ()),
+    )
+
+
 def build_spec(data: dict[str, Any]) -> Spec:
     """Build a :class:`Spec` from resolved data (schema-valid, checked, defaults filled)."""
     ds, aug, m, loss, tr, se, rt = (data[k] for k in ("dataset", "augment", "model", "loss", "train", "search", "runtime"))
-    syn = ds["synthetic"]
-    imb = syn["imbalance"]
     es = tr["early_stopping"]
     return Spec(
         name=data["name"],
         description=data.get("description", ""),
         seed=int(data["seed"]),
         seeds=tuple(data.get("seeds") or (data["seed"],)),
-        dataset=DatasetSpec(
-            kind=ds["kind"],
-            path=ds.get("path"),
-            layout=ds["layout"],
-            labels=ds.get("labels"),
-            image_size=ds["image_size"],
-            color=ds["color"],
-            classes=tuple(ds["classes"]),
-            class_map=dict(ds["class_map"]),
-            splits=Splits(**{k: _split(ds["splits"][k]) for k in SPLITS}),
-            on_bad_sample=ds["on_bad_sample"],
-            cache=ds.get("cache"),
-            synthetic=SyntheticSpec(
-                train=syn["train"], validation=syn["validation"], test=syn["test"],
-                imbalance=imb if isinstance(imb, str) else tuple(float(x) for x in imb),
-                noise=float(syn["noise"]),
-            ),
-        ),
+        dataset=_dataset(ds),
         augment=AugmentSpec(**{k: aug[k] for k in ("enabled", "flip", "rotation_deg", "translate", "zoom", "contrast", "brightness")}),
         model=ModelSpec(arch=m["arch"], stages=tuple(m["stages"]), width=m.get("width"), depth=m.get("depth"),
                         dropout=m.get("dropout"), top_filters=m.get("top_filters"), drop_connect=m.get("drop_connect")),
@@ -133,6 +234,8 @@ def build_spec(data: dict[str, Any]) -> Spec:
             optimizer=tr["optimizer"], learning_rate=tr.get("learning_rate"), batch_size=tr.get("batch_size"),
             max_epochs=tr["max_epochs"], eval_batch_size=tr["eval_batch_size"],
             early_stopping=None if es is None else EarlyStopping(es["monitor"], es["patience"], float(es["min_delta"]), es["restore_best_weights"]),
+            momentum=tr.get("momentum"), nesterov=tr.get("nesterov"), weight_decay=tr.get("weight_decay"),
+            schedule=_schedule(tr.get("schedule")),
         ),
         search=SearchSpec(
             trials=se["trials"],
@@ -151,5 +254,6 @@ def build_spec(data: dict[str, Any]) -> Spec:
             deterministic=rt["deterministic"], storage=rt.get("storage"), steps_per_execution=rt["steps_per_execution"],
         ),
         results=data["results"],
+        evaluate=_evaluate(data.get("evaluate")),
         raw=data,
     )

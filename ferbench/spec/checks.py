@@ -22,7 +22,9 @@ CHECKS: list[Check] = []
 
 #: Kept stages beyond the last MBConv stage do not exist in EfficientNetV2-S.
 NUM_STAGES = 7
-INT_PARAMS = {"top_filters", "batch_size"}
+INT_PARAMS = {"top_filters", "batch_size", "warmup_epochs", "lr_step_epochs", "lr_patience"}
+#: Searched values that are booleans (searched as choices: [true, false]).
+BOOL_PARAMS = {"nesterov"}
 
 
 def check(fn: Check) -> Check:
@@ -32,6 +34,16 @@ def check(fn: Check) -> Check:
 
 def _space(data: dict[str, Any]) -> dict[str, Any]:
     return get_path(data, "search.space", {}) or {}
+
+
+def _dataset_blocks(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """The spec's dataset and every extra test set's (``evaluate.on[i].dataset``), with their paths."""
+    ds = data.get("dataset")
+    if isinstance(ds, dict):
+        yield ("dataset",), ds
+    for i, entry in enumerate(get_path(data, "evaluate.on", []) or []):
+        if isinstance(entry, dict) and isinstance(entry.get("dataset"), dict):
+            yield ("evaluate", "on", i, "dataset"), entry["dataset"]
 
 
 @check
@@ -44,6 +56,8 @@ def search_param_kind(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located
             yield doc.locate(path, f"give exactly one of float: [low, high], int: [low, high] or choices: [...], got {', '.join(kinds) or 'none'}")
         elif name in INT_PARAMS and kinds[0] == "float":
             yield doc.locate(path + ("float",), f"{name} is an integer: write int: [low, high]", key=True)
+        elif name in BOOL_PARAMS and kinds[0] != "choices":
+            yield doc.locate(path + (kinds[0],), f"{name} is true or false: write choices: [true, false]", key=True)
         elif kinds[0] == "choices" and ("step" in p or p.get("log")):
             yield doc.locate(path, "step and log apply to float and int ranges, not to choices")
 
@@ -106,6 +120,11 @@ def searched_values_in_schema_range(data: dict[str, Any], doc: LocatedDoc) -> It
         if not sub:
             continue
         values = list(p.get("float", p.get("int", []))) + list(p.get("choices", []))
+        if sub.get("type") == "boolean":
+            for v in values:
+                if not isinstance(v, bool):
+                    yield doc.locate(("search", "space", name), f"{name} takes true or false, got {v!r}")
+            continue
         for v in values:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 yield doc.locate(("search", "space", name), f"{name} takes numbers, got {v!r}")
@@ -139,39 +158,39 @@ def stages_prefix(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
 
 @check
 def classes_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
-    """Classes are unique and available from the dataset kind."""
-    ds = data.get("dataset", {})
-    classes = ds.get("classes", [])
-    seen: set[str] = set()
-    for i, c in enumerate(classes):
-        if c in seen:
-            yield doc.locate(("dataset", "classes", i), f"class {c!r} is listed twice")
-        seen.add(c)
-    kind = KINDS.get(ds.get("kind", ""))
-    if kind is None:  # the schema names the kinds
-        return
-    relabelled = bool(ds.get("labels")) and kind.relabelled_classes is not None
-    known = kind.known_classes(relabelled)
-    for i, c in enumerate(classes):
-        if c not in known:
-            hint = ""
-            if not relabelled and kind.relabelled_classes is not None and c in kind.relabelled_classes:
-                hint = f"; {c} needs FER+ labels (dataset.labels)"
-            yield doc.locate(("dataset", "classes", i), f"class {c!r} does not exist in {kind.name} (it has {', '.join(known)}){hint}")
+    """Classes are unique and available from the dataset kind (the spec's dataset and every extra test set's)."""
+    for at, ds in _dataset_blocks(data):
+        classes = ds.get("classes", [])
+        seen: set[str] = set()
+        for i, c in enumerate(classes):
+            if c in seen:
+                yield doc.locate(at + ("classes", i), f"class {c!r} is listed twice")
+            seen.add(c)
+        kind = KINDS.get(ds.get("kind", ""))
+        if kind is None:  # the schema names the kinds
+            continue
+        relabelled = bool(ds.get("labels")) and kind.relabelled_classes is not None
+        known = kind.known_classes(relabelled)
+        for i, c in enumerate(classes):
+            if c not in known:
+                hint = ""
+                if not relabelled and kind.relabelled_classes is not None and c in kind.relabelled_classes:
+                    hint = f"; {c} needs FER+ labels (dataset.labels)"
+                yield doc.locate(at + ("classes", i), f"class {c!r} does not exist in {kind.name} (it has {', '.join(known)}){hint}")
 
 
 @check
 def dataset_path_needed(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """Every source but the built-in synthetic faces needs a path; FER+ labels only for FER2013."""
-    ds = data.get("dataset", {})
-    kind = KINDS.get(ds.get("kind", ""))
-    if kind is None:  # the schema names the kinds
-        return
-    if kind.needs_path and not ds.get("path"):
-        yield doc.locate(("dataset",), f"missing required key 'path' for kind {kind.name} (a file or folder; ${{FERBENCH_DATA}}/... works)")
-    if ds.get("labels") and kind.relabelled_classes is None:
-        takers = ", ".join(k.name for k in KINDS.values() if k.relabelled_classes is not None)
-        yield doc.locate(("dataset", "labels"), f"FER+ labels (labels) apply to kind {takers} only")
+    for at, ds in _dataset_blocks(data):
+        kind = KINDS.get(ds.get("kind", ""))
+        if kind is None:  # the schema names the kinds
+            continue
+        if kind.needs_path and not ds.get("path"):
+            yield doc.locate(at, f"missing required key 'path' for kind {kind.name} (a file or folder; ${{FERBENCH_DATA}}/... works)")
+        if ds.get("labels") and kind.relabelled_classes is None:
+            takers = ", ".join(k.name for k in KINDS.values() if k.relabelled_classes is not None)
+            yield doc.locate(at + ("labels",), f"FER+ labels (labels) apply to kind {takers} only")
 
 
 def _source_splits(ref: str) -> set[str]:
@@ -192,18 +211,19 @@ def splits_distinct(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
 
     Validation equal to test would choose the best trial on the data it is scored on.
     """
-    splits = get_path(data, "dataset.splits", {}) or {}
-    named = [(k, splits[k]) for k in SPLITS if isinstance(splits.get(k), str)]
-    for i, (a, ra) in enumerate(named):
-        for b, rb in named[i + 1 :]:
-            if not _source_splits(ra) & _source_splits(rb):
-                continue
-            where = "validation" if "validation" in (a, b) else b
-            same = f"are the same split ({ra!r})" if ra.strip().lower() == rb.strip().lower() else f"overlap ({ra!r} and {rb!r})"
-            yield doc.locate(("dataset", "splits", where), f"{a} and {b} {same}: {split_overlap_fix(a, b)}")
-    for name, s in splits.items():
-        if isinstance(s, dict) and s.get("from") == name:
-            yield doc.locate(("dataset", "splits", name, "from"), f"split {name} cannot be derived from itself")
+    for at, ds in _dataset_blocks(data):
+        splits = ds.get("splits") or {}
+        named = [(k, splits[k]) for k in SPLITS if isinstance(splits.get(k), str)]
+        for i, (a, ra) in enumerate(named):
+            for b, rb in named[i + 1 :]:
+                if not _source_splits(ra) & _source_splits(rb):
+                    continue
+                where = "validation" if "validation" in (a, b) else b
+                same = f"are the same split ({ra!r})" if ra.strip().lower() == rb.strip().lower() else f"overlap ({ra!r} and {rb!r})"
+                yield doc.locate(at + ("splits", where), f"{a} and {b} {same}: {split_overlap_fix(a, b)}")
+        for name, s in splits.items():
+            if isinstance(s, dict) and s.get("from") == name:
+                yield doc.locate(at + ("splits", name, "from"), f"split {name} cannot be derived from itself")
 
 
 @check
@@ -270,6 +290,97 @@ def baselines_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
         if b not in ids:
             hint = suggest(b, ids) or f"; known: {', '.join(ids)}"
             yield doc.locate(("report", "compare", i), f"unknown baseline {b!r}{hint}")
+
+
+#: Which optimizer uses which of the recipe's values.
+OPTIMIZER_VALUES: dict[str, tuple[str, ...]] = {"adam": (), "adamw": ("weight_decay",), "sgd": ("momentum", "nesterov", "weight_decay")}
+#: Which schedule uses which of ``train.schedule``'s values (warm-up applies to all).
+SCHEDULE_VALUES: dict[str, tuple[str, ...]] = {
+    "constant": (), "cosine": ("alpha",), "step": ("step_epochs", "factor"),
+    "plateau": ("factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate"),
+}
+
+
+def _no_effect(data: dict[str, Any], doc: LocatedDoc, key: str, where: str) -> Iterator[Located]:
+    """A value the optimizer or schedule does not use: an error when searched (wasted trials), a warning when fixed."""
+    by_key = {v: k for k, v in SEARCHABLE.items()}
+    name = by_key.get(key)
+    if name is not None and name in _space(data):
+        yield doc.locate(("search", "space", name), f"{name} sets {key}, which {where} does not use: searching it wastes trials", key=True)
+    elif tuple(key.split(".")) in doc.key_marks:
+        yield doc.locate(tuple(key.split(".")), f"{where} does not use it; it has no effect", key=True, warning=True)
+
+
+@check
+def recipe_values_apply(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """momentum and nesterov are SGD's, weight decay AdamW's and SGD's; each schedule has its own values."""
+    opt = get_path(data, "train.optimizer", "adam") or "adam"
+    for key in ("momentum", "nesterov", "weight_decay"):
+        if key not in OPTIMIZER_VALUES.get(opt, ()):
+            yield from _no_effect(data, doc, f"train.{key}", f"optimizer {opt}")
+    schedule = get_path(data, "train.schedule")
+    name = schedule.get("name", "constant") if isinstance(schedule, dict) else "constant"
+    used = SCHEDULE_VALUES.get(name, ())
+    for key in ("alpha", "step_epochs", "factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate"):
+        if key not in used:
+            yield from _no_effect(data, doc, f"train.schedule.{key}", f"schedule {name}")
+    warmup, epochs = get_path(data, "train.schedule.warmup_epochs"), get_path(data, "train.max_epochs")
+    if isinstance(warmup, int) and isinstance(epochs, int) and warmup >= epochs:
+        yield doc.locate(("train", "schedule", "warmup_epochs"),
+                         f"{warmup} warm-up epochs leave none of the {epochs} epochs (train.max_epochs) at the full learning rate")
+
+
+@check
+def folds_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """k-fold: a fold needs folds and lies in 1..folds; the folds split train + validation, so test is a named split of its own."""
+    for at, ds in _dataset_blocks(data):
+        folds, fold = ds.get("folds"), ds.get("fold")
+        if at != ("dataset",):
+            for key in ("folds", "fold"):
+                if ds.get(key) is not None:
+                    yield doc.locate(at + (key,), "an extra test set is scored whole; folds apply to the spec's own dataset", key=True)
+            continue
+        if fold is not None and folds is None:
+            yield doc.locate(at + ("fold",), "a fold needs dataset.folds (the number of folds)", key=True)
+        elif fold is not None and folds is not None and fold > folds:
+            yield doc.locate(at + ("fold",), f"fold {fold} does not exist: folds are 1..{folds}")
+        if folds is None:
+            continue
+        splits = ds.get("splits") or {}
+        test, validation = splits.get("test"), splits.get("validation")
+        if isinstance(test, dict):
+            yield doc.locate(at + ("splits", "test"), "with dataset.folds the folds split train + validation; give test a named split of its own")
+        if isinstance(validation, dict) and validation.get("from") != "train":
+            yield doc.locate(at + ("splits", "validation", "from"), "with dataset.folds, validation is named or carved from train")
+
+
+@check
+def cross_sets_fit(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Extra test sets have unique names, the model's input and classes that map onto the model's."""
+    from ferbench.data.classmap import ClassMappingError, map_classes
+
+    main = data.get("dataset") or {}
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(get_path(data, "evaluate.on", []) or []):
+        if not isinstance(entry, dict):
+            continue
+        at: tuple[str | int, ...] = ("evaluate", "on", i)
+        name = entry.get("name")
+        if name in seen:
+            yield doc.locate(at + ("name",), f"{name!r} is already the name of evaluate.on[{seen[name]}]; names are unique")
+        elif isinstance(name, str):
+            seen[name] = i
+        ds = entry.get("dataset")
+        if not isinstance(ds, dict):
+            continue
+        for key in ("image_size", "color"):
+            if key in ds and key in main and ds[key] != main[key]:
+                yield doc.locate(at + ("dataset", key), f"the model takes {main[key]} (dataset.{key}); an extra test set is read "
+                                                        f"at the model's input, so leave it out or write {main[key]}")
+        try:
+            map_classes(main.get("classes") or [], ds.get("classes") or [])
+        except ClassMappingError as exc:
+            yield doc.locate(at + ("dataset", "classes"), str(exc))
 
 
 def semantic_problems(data: dict[str, Any], doc: LocatedDoc) -> list[Located]:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ferbench.errors import Located, SpecError
-from ferbench.spec.build import build_spec, resolve_implicit
+from ferbench.spec.build import build_spec, fill_recipe, resolve_implicit
 from ferbench.spec.checks import semantic_problems
 from ferbench.spec.compose import apply_overrides, expand_env, load_composed, set_path
 from ferbench.spec.schema import fill_defaults, schema_problems, subschema
@@ -75,6 +75,9 @@ def run_count_problem(doc: LocatedDoc) -> Located | None:
     matrix, seeds = doc.data.get("matrix"), doc.data.get("seeds")
     sizes = [len(v) for v in matrix.values() if isinstance(v, list)] if isinstance(matrix, dict) else []
     sizes += [len(seeds)] if isinstance(seeds, list) else []
+    ds = doc.data.get("dataset")
+    if isinstance(ds, dict) and isinstance(ds.get("folds"), int) and ds.get("fold") is None:
+        sizes.append(ds["folds"])  # one run per fold
     runs = 1
     for size in sizes:
         runs *= size
@@ -83,7 +86,7 @@ def run_count_problem(doc: LocatedDoc) -> Located | None:
     if runs <= MAX_RUNS:
         return None
     where = ("matrix",) if isinstance(matrix, dict) and matrix else ("seeds",)
-    return doc.locate(where, f"expands into more than {MAX_RUNS:,} runs (matrix cells x seeds); split the experiment over several specs", key=True)
+    return doc.locate(where, f"expands into more than {MAX_RUNS:,} runs (matrix cells x seeds x folds); split the experiment over several specs", key=True)
 
 
 def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Checked:
@@ -124,11 +127,14 @@ def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ..
     return checked.spec
 
 
-def spec_for_cell(spec: Spec, cell: Mapping[str, Any], seed: int) -> Spec:
-    """The resolved spec of one run: matrix cell applied, a single seed."""
+def spec_for_cell(spec: Spec, cell: Mapping[str, Any], seed: int, fold: int | None = None) -> Spec:
+    """The resolved spec of one run: matrix cell applied, a single seed, and the fold it validates on (k-fold)."""
     data, _ = apply_cell(dict(spec.raw), cell)
     data["seed"] = seed
     data.pop("seeds", None)
+    if fold is not None:
+        data["dataset"]["fold"] = fold
+    fill_recipe(data)  # a cell may change the optimizer or the schedule
     if data["search"]["sampler"].get("seed") == spec.raw["search"]["sampler"].get("seed") == spec.seed:
         data["search"]["sampler"]["seed"] = seed
     return dataclasses.replace(build_spec(data), notes=spec.notes)

@@ -68,6 +68,16 @@ SEARCHABLE: Mapping[str, str] = {
     "learning_rate": "train.learning_rate",
     "batch_size": "train.batch_size",
     "label_smoothing": "loss.label_smoothing",
+    # The training recipe (optimizer and learning-rate schedule).
+    "momentum": "train.momentum",
+    "nesterov": "train.nesterov",
+    "weight_decay": "train.weight_decay",
+    "warmup_epochs": "train.schedule.warmup_epochs",
+    "lr_alpha": "train.schedule.alpha",
+    "lr_step_epochs": "train.schedule.step_epochs",
+    "lr_factor": "train.schedule.factor",
+    "lr_patience": "train.schedule.patience",
+    "lr_min": "train.schedule.min_learning_rate",
 }
 
 
@@ -118,6 +128,10 @@ class DatasetSpec:
     on_bad_sample: str  # error | skip
     cache: str | None  # cache folder; None = "<FERBENCH_CACHE or ~/.cache/ferbench>"
     synthetic: SyntheticSpec
+    #: k-fold cross-validation over train + validation: the number of folds, and the
+    #: fold (1-based) this dataset validates on; ``None`` without folds.
+    folds: int | None = None
+    fold: int | None = None
 
     @property
     def channels(self) -> int:
@@ -163,13 +177,34 @@ class EarlyStopping:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """The learning rate per epoch (``train.schedule``); ``None`` where searched or not applicable."""
+
+    name: str = "constant"  # constant | cosine | step | plateau
+    warmup_epochs: int | None = 0
+    alpha: float | None = None  # cosine
+    step_epochs: int | None = None  # step
+    factor: float | None = None  # step, plateau
+    patience: int | None = None  # plateau
+    monitor: str | None = None  # plateau
+    min_delta: float | None = None  # plateau
+    cooldown: int | None = None  # plateau
+    min_learning_rate: float | None = None  # plateau
+
+
+@dataclass(frozen=True)
 class TrainSpec:
-    optimizer: str  # adam
+    optimizer: str  # adam | adamw | sgd
     learning_rate: float | None  # None where searched
     batch_size: int | None
     max_epochs: int
     early_stopping: EarlyStopping | None
     eval_batch_size: int
+    #: The recipe beyond Adam's: ``None`` where searched or where the optimizer has no such value.
+    momentum: float | None = None  # sgd
+    nesterov: bool | None = None  # sgd
+    weight_decay: float | None = None  # adamw, sgd
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
 
 
 @dataclass(frozen=True)
@@ -210,6 +245,24 @@ class SearchSpec:
 
 
 @dataclass(frozen=True)
+class CrossSetSpec:
+    """An extra test set (``evaluate.on``): a dataset and which of its splits is scored."""
+
+    name: str
+    dataset: DatasetSpec
+    split: Split = "test"
+
+
+@dataclass(frozen=True)
+class EvaluateSpec:
+    """Test-time augmentation and extra test sets (``evaluate``)."""
+
+    tta: str = "none"  # none | flip | ten_crop
+    crop: float = 0.875  # ten_crop: crop side / image side
+    on: tuple[CrossSetSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     compare: tuple[str, ...]
 
@@ -243,6 +296,7 @@ class Spec:
     runtime: RuntimeSpec
     results: str
     description: str = ""
+    evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
     #: What composition changed that a reader of the plan should know (e.g. --set fixing a searched value).
     notes: tuple[str, ...] = ()
     #: The plain-data form this object was built from (JSON-safe), for hashing and disk.

@@ -137,6 +137,8 @@ class _Loader(yaml.SafeLoader):
                 self.doc.key_marks[path + (key,)] = self.mark(key_node)
                 out[key] = self.build(value_node, path + (key,), depth + 1)
             return out
+        if is_key and node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+            return node.value  # as in YAML 1.2, a key spelled on, off, yes or no is that word (evaluate.on)
         kind, shown = node.tag.rsplit(":", 1)[-1], repr(node.value if len(node.value) <= 40 else node.value[:37] + "...")
         if kind == "int" and len(node.value) > MAX_INT_CHARS:
             raise _error(self.file, node.start_mark, f"integer of {len(node.value)} digits is too large", path)

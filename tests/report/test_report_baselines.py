@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from ferbench.baselines_registry import BUILTIN
 from ferbench.errors import SpecError
-from ferbench.report.baselines import baseline_ids, load_baselines, select
+from ferbench.report.baselines import Baseline, baseline_ids, load_baselines, select
+
+#: The line of the built-in human-level entry (the registry's header comment may grow).
+HUMAN_LINE = next(i for i, line in enumerate(BUILTIN.read_text().splitlines(), 1) if line.strip() == "- id: human_fer2013")
 
 
-def _by_id():
+def _by_id() -> dict[str, Baseline]:
     return {b.id: b for b in load_baselines()}
 
 
-def test_builtin_registry_holds_the_thesis_facts():
+def test_builtin_registry_holds_the_thesis_facts() -> None:
     b = _by_id()
     assert b["human_fer2013"].accuracy == 0.65 and b["human_fer2013"].accuracy_pm == 0.05 and b["human_fer2013"].is_human
     assert [b[f"khanzada2020_{m}"].accuracy for m in ("resnet50", "senet50", "vgg16")] == [0.677, 0.689, 0.700]
@@ -35,20 +39,20 @@ def test_builtin_registry_holds_the_thesis_facts():
     assert b["khanzada2020_vgg16"].citation.link == "https://arxiv.org/abs/2004.11823"
 
 
-def test_ids_are_unique_and_match_the_loaded_registry():
+def test_ids_are_unique_and_match_the_loaded_registry() -> None:
     ids = baseline_ids()
     assert len(ids) == len(set(ids)) == len(load_baselines())
     assert {"human_fer2013", "khanzada2020_vgg16", "thesis_scaled_fer2013", "poster_v2_affectnet7"} <= set(ids)
 
 
-def test_select_matches_dataset_and_classes():
+def test_select_matches_dataset_and_classes() -> None:
     fer = select(load_baselines(), "fer2013", 7)
     assert "poster_v2_affectnet7" not in {b.id for b in fer}
     assert {b.id for b in select(load_baselines(), "affectnet", 7)} == {"poster_v2_affectnet7", "thesis_scaled_affectnet"}
     assert select(load_baselines(), "fer2013", 8) == []
 
 
-def test_baseline_ids_is_cheap():
+def test_baseline_ids_is_cheap() -> None:
     code = "import sys; from ferbench.report.baselines import baseline_ids; assert baseline_ids(); heavy = [m for m in ('numpy', 'pandas', 'matplotlib', 'sklearn', 'jsonschema', 'tensorflow') if m in sys.modules]; print(heavy)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -69,7 +73,7 @@ baselines:
 """
 
 
-def test_user_file_adds_baselines(tmp_path: Path):
+def test_user_file_adds_baselines(tmp_path: Path) -> None:
     f = tmp_path / "mine.yaml"
     f.write_text(GOOD)
     b = {x.id: x for x in load_baselines([f])}["mylab_cnn_fer2013"]
@@ -83,11 +87,11 @@ def test_user_file_adds_baselines(tmp_path: Path):
         (("accuracy: 0.691", "accuracy: 69.1"), (9, 25), "baselines[0].metrics.accuracy: must be <= 1, got 69.1"),
         (("    params: 1200000\n", "    parms: 1200000\n"), (10, 5), "baselines[0].parms: unknown key 'parms'; did you mean 'params'?"),
         (("dataset: fer2013", "dataset: fer213"), (6, 14), "baselines[0].dataset: must be one of 'fer2013', 'ferplus'"),
-        (("id: mylab_cnn_fer2013", "id: human_fer2013"), (3, 9), "duplicate baseline id 'human_fer2013' (already defined in the built-in registry, line 9)"),
+        (("id: mylab_cnn_fer2013", "id: human_fer2013"), (3, 9), f"duplicate baseline id 'human_fer2013' (already defined in the built-in registry, line {HUMAN_LINE})"),
         (("title: A paper, ", ""), (11, 15), "baselines[0].citation: missing required key 'title'"),
     ],
 )
-def test_invalid_user_file_gives_located_errors(tmp_path: Path, edit, where, message):
+def test_invalid_user_file_gives_located_errors(tmp_path: Path, edit: tuple[str, str], where: tuple[int, int], message: str) -> None:
     f = tmp_path / "bad.yaml"
     f.write_text(GOOD.replace(*edit))
     with pytest.raises(SpecError) as exc:
@@ -97,7 +101,7 @@ def test_invalid_user_file_gives_located_errors(tmp_path: Path, edit, where, mes
     assert message in text, text
 
 
-def test_every_problem_of_every_file_is_reported(tmp_path: Path):
+def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
     one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
     one.write_text(GOOD.replace("accuracy: 0.691", "accuracy: 1.5").replace("num_classes: 7", "num_classes: 1"))
     two.write_text("baselines:\n  - id: x\n    name: [unclosed\n")
@@ -109,12 +113,12 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path):
     assert any(l.startswith(f"{two}:") and "invalid YAML" in l for l in lines)
 
 
-def test_missing_file_is_located(tmp_path: Path):
+def test_missing_file_is_located(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"nope\.yaml:1:1: file not found"):
         load_baselines([tmp_path / "nope.yaml"])
 
 
-def test_a_second_human_level_is_refused(tmp_path: Path):
+def test_a_second_human_level_is_refused(tmp_path: Path) -> None:
     f = tmp_path / "h.yaml"
     f.write_text(textwrap.dedent(GOOD).replace("kind: published", "kind: human"))
     with pytest.raises(SpecError, match="a second human-level entry for fer2013"):

@@ -32,7 +32,7 @@ CLASSES = ("angry", "happy", "sad")
 HP = {"width": 0.2, "depth": 0.25, "dropout": 0.1, "top_filters": 32, "drop_connect": 0.2,
       "learning_rate": 0.001, "batch_size": 16, "label_smoothing": 0.0}
 REPO = Path(__file__).resolve().parents[2]
-ENV = {"python": "3", "ferbench": "0", "tensorflow": None, "keras": None, "optuna": None, "numpy": None,
+ENV: dict[str, object] = {"python": "3", "ferbench": "0", "tensorflow": None, "keras": None, "optuna": None, "numpy": None,
        "git_commit": None, "host": "h", "platform": "p", "cpu": "c", "gpus": []}
 
 
@@ -222,3 +222,69 @@ def test_a_study_keeps_the_facts_of_its_run() -> None:
     assert back.trials.complete == 3 and back.best_trial == 1 and back.holds is None
     with pytest.raises(ResultsError, match="study x: ferbench_run: .*'status' is a required property"):
         run_from_facts(facts, "study x")
+
+
+def _protocol_result() -> TrialResult:
+    """A record with test-time augmentation and an extra test set (version 2's protocol blocks), and its arrays."""
+    from ferbench.results.records import TTAMetrics
+
+    base = _result()
+    rng = np.random.default_rng(1)
+    y, p = base.predictions.test_y_true, base.predictions.test_y_prob  # type: ignore[union-attr]
+    p_tta = rng.dirichlet(np.ones(3), len(y)).astype(np.float32)
+    y_cross = rng.integers(0, 2, 9)
+    p_cross = rng.dirichlet(np.ones(2), 9).astype(np.float32)
+    m = SplitMetrics.from_dict(metrics_block(y, p_tta, CLASSES))
+    cross = SplitMetrics.from_dict(metrics_block(y_cross, p_cross, ("happy", "sad")))
+    record = TrialRecord.from_dict({**base.record.to_dict()})
+    from dataclasses import replace
+
+    record = replace(record, tta=TTAMetrics("flip", m, m, {"plus": cross}), cross={"plus": cross})
+    extra = {"validation_y_prob_tta": p_tta, "test_y_prob_tta": p_tta, "cross_plus_y_true": y_cross, "cross_plus_y_prob": p_cross,
+             "cross_plus_y_prob_tta": p_cross}
+    return TrialResult(record, Predictions(y, p, y, p, extra=extra), None, (1e-3, 1e-3))
+
+
+def test_tta_and_extra_test_sets_are_recorded_beside_the_plain_metrics(tmp_path: Path) -> None:
+    from ferbench.results.read import load_predictions
+
+    result = _protocol_result()
+    rec = result.record.to_dict()
+    assert record_problems(rec) == [] and rec["schema_version"] == 2
+    assert set(rec["metrics"]) == {"validation", "test", "tta", "cross"}
+    assert rec["metrics"]["tta"]["method"] == "flip" and set(rec["metrics"]["tta"]["cross"]) == {"plus"}
+    assert list(rec["metrics"]["cross"]["plus"]["per_class"]) == ["happy", "sad"]
+    assert TrialRecord.from_dict(rec).to_dict() == rec
+    folder = write_trial(RunPaths(tmp_path), result)
+    back = load_predictions(folder / "predictions.npz", num_classes=3)
+    np.testing.assert_array_equal(back.tta_prob("test"), result.predictions.extra["test_y_prob_tta"])  # type: ignore[union-attr]
+    assert back.cross_names == ["plus"]
+    saved = back.cross("plus")
+    assert saved is not None
+    y, p = saved
+    assert y.dtype == np.int64 and p.shape == (9, 2) and back.cross("plus", tta=True) is not None
+    assert back.tta_prob("validation") is not None and Predictions(y, p, y, p).tta_prob() is None
+
+
+def test_run_json_records_the_fold_and_the_extra_test_sets() -> None:
+    from dataclasses import replace
+
+    rec = _run()
+    info = replace(rec.dataset, fold={"fold": 2, "folds": 5}, cross={"plus": {
+        "kind": "synthetic", "source": "synthetic", "fingerprint": "e" * 64, "labels": None, "split": "test", "classes": ["happy", "sad"],
+        "size": 9, "dropped": {"contempt": 2}, "in_train": 0, "mapping": "faces of contempt left out"}})
+    d = rec.but(dataset=info).to_dict()
+    assert run_problems(d) == [] and d["dataset"]["fold"] == {"fold": 2, "folds": 5}
+    assert RunRecord.from_dict(d).to_dict() == d
+    assert "fold" not in rec.to_dict()["dataset"] and "cross" not in rec.to_dict()["dataset"]  # absent unless used
+
+
+def test_a_torn_cross_array_is_refused(tmp_path: Path) -> None:
+    from ferbench.results.read import load_predictions
+
+    result = _protocol_result()
+    arrays = result.predictions.arrays()  # type: ignore[union-attr]
+    arrays["cross_plus_y_prob"] = arrays["cross_plus_y_prob"][:4]
+    np.savez(tmp_path / "p.npz", **arrays)
+    with pytest.raises(ResultsError, match="cross_plus_y_true and cross_plus_y_prob do not line up"):
+        load_predictions(tmp_path / "p.npz")

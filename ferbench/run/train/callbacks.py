@@ -139,3 +139,26 @@ class Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         shown = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
         self.reporter.epoch_end(epoch + 1, shown, time.monotonic() - self._t0)
+
+
+class AfterWarmup(keras.callbacks.Callback):
+    """Run ``inner`` (Keras's ``ReduceLROnPlateau``) only from the first epoch after the warm-up on.
+
+    During the warm-up the learning rate rises on purpose; a plateau counted there
+    would cut it before training proper starts.
+    """
+
+    def __init__(self, inner: keras.callbacks.Callback, warmup_epochs: int) -> None:
+        super().__init__()
+        self.inner, self.warmup = inner, warmup_epochs
+
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        self.inner.set_model(model)
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.inner.on_train_begin(logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if epoch >= self.warmup:
+            self.inner.on_epoch_end(epoch, logs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +13,7 @@ from ferbench.spec.types import SPLITS, Spec
 
 if TYPE_CHECKING:
     from ferbench.data.core import LoadedDataset
+    from ferbench.data.cross import CrossSet
     from ferbench.spec.types import LossSpec
 
 
@@ -24,9 +25,13 @@ class RunData:
     x: Mapping[str, np.ndarray]  # split -> uint8 N×H×W×C
     y: Mapping[str, np.ndarray]  # split -> int64 N
     class_weight: np.ndarray | None
+    #: Extra test sets, by name, in the spec's order.
+    cross: Mapping[str, CrossSet] = field(default_factory=dict)
+    #: What each split is, as the loader names it (``Training+PublicTest[fold 2 of 5]``).
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedDataset, loss: LossSpec) -> RunData:
+    def from_loaded(cls, loaded: LoadedDataset, loss: LossSpec, cross: Mapping[str, CrossSet] | None = None) -> RunData:
         """The data a loader produced, with the class weights ``loss`` asks for."""
         from ferbench.data import class_weights
 
@@ -36,6 +41,8 @@ class RunData:
             x={s: loaded.splits[s].x for s in SPLITS},
             y={s: np.asarray(loaded.splits[s].y, dtype=np.int64) for s in SPLITS},
             class_weight=None if cw is None else np.asarray(cw, dtype=np.float64),
+            cross=dict(cross or {}),
+            names={s: loaded.splits[s].name for s in SPLITS},
         )
 
     def class_weight_dict(self) -> dict[str, float] | None:

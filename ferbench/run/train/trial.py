@@ -23,9 +23,9 @@ import numpy as np
 from ferbench._lazy import require
 from ferbench.errors import FerbenchError
 from ferbench.results.environment import environment
-from ferbench.results.records import SCORED_SPLITS, Cost, Predictions, SplitMetrics, Timings, TrialRecord, TrialResult, TrialState, utc_now
+from ferbench.results.records import Cost, Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
-from ferbench.run.train.metrics import metrics_block
+from ferbench.run.train.scoring import Scored, score_model
 from ferbench.run.train.setup import RunData, TrialSetup
 from ferbench.run.train.space import effective
 from ferbench.spec.types import Spec
@@ -62,7 +62,10 @@ def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -
 
 
 def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None) -> None:
-    """Compile with the trial's loss (label smoothing needs one-hot labels), Adam and the run's XLA switch."""
+    """Compile with the trial's loss (label smoothing needs one-hot labels), its optimizer (Adam unless the
+    recipe names another) and the run's XLA switch."""
+    from ferbench.run.train.recipe import make_optimizer
+
     keras = require("keras")
     smoothing = float(hp["label_smoothing"])
     if smoothing > 0:
@@ -71,7 +74,7 @@ def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], 
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
         acc = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])), loss=loss,
+    model.compile(optimizer=make_optimizer(hp), loss=loss,
                   metrics=[acc], jit_compile=setup.jit,
                   steps_per_execution=setup.steps_per_execution if steps_per_execution is None else steps_per_execution)
 
@@ -102,8 +105,7 @@ class _Progress:
     epoch_s: tuple[float, ...] = ()
     best_epoch: int | None = None
     objective: float | None = None
-    scores: dict[str, SplitMetrics] | None = None
-    predictions: Predictions | None = None
+    scored: Scored | None = None
     train_s: float = 0.0
     eval_s: float = 0.0
     traceback: str | None = None
@@ -114,11 +116,12 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
     """Train and evaluate one trial. Returns its result and model (None unless complete or pruned)."""
     from ferbench.model.runtime import on_gpu
     from ferbench.run.train import callbacks as cb
+    from ferbench.run.train.recipe import lr_callbacks, recipe_values
     from ferbench.run.train.seeding import seed_trial
 
     keras = require("keras")
     spec, data = setup.spec, setup.data
-    hp = effective(spec, params)
+    hp = {**effective(spec, params), **recipe_values(spec, params)}
     one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
     started = utc_now()
     p = _Progress()
@@ -139,7 +142,8 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         if spec.search.metric == "val_f1_macro":
             val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
             callbacks.append(cb.ValidationF1(val_plain, data.y["validation"], spec.num_classes))
-        callbacks += [guard, epoch_log]
+        lr_begin, lr_end = lr_callbacks(hp, spec.train.max_epochs)
+        callbacks += [guard, *lr_begin, epoch_log, *lr_end]
         stopper = None
         es = spec.train.early_stopping
         if es is not None:
@@ -170,15 +174,15 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
                 raise _NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
             p.state = "complete"
         t1 = time.monotonic()
-        p.scores, p.predictions = score(model, data, spec.train.eval_batch_size)
+        p.scored = score(model, data, spec)
         p.eval_s = time.monotonic() - t1
     except KeyboardInterrupt:
         raise
     except _NanLoss as exc:
-        p.state, p.error, p.scores, p.predictions = "failed", str(exc), None, None
+        p.state, p.error, p.scored = "failed", str(exc), None
         model = None
     except Exception as exc:  # the trial fails; the study goes on
-        p.state, p.error, p.scores, p.predictions = "failed", _error_text(exc), None, None
+        p.state, p.error, p.scored = "failed", _error_text(exc), None
         p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
         p.train_s = p.train_s or (time.monotonic() - t0)
         p.traceback = traceback.format_exc()
@@ -191,22 +195,23 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         history={k: tuple(v) for k, v in history.items()}, class_weight=data.class_weight_dict(),
         timings=Timings(p.train_s, p.eval_s, p.epoch_s), seed=seed, started=started, finished=utc_now(),
         environment=environment(),
-        validation=None if p.scores is None else p.scores["validation"],
-        test=None if p.scores is None else p.scores["test"],
+        validation=None if p.scored is None else p.scored.validation,
+        test=None if p.scored is None else p.scored.test,
+        tta=None if p.scored is None else p.scored.tta,
+        cross={} if p.scored is None else p.scored.cross,
     )
-    return TrialResult(record, p.predictions, p.traceback, lr), model
+    return TrialResult(record, None if p.scored is None else p.scored.predictions, p.traceback, lr), model
 
 
-def score(model: keras.Model, data: RunData, batch_size: int) -> tuple[dict[str, SplitMetrics], Predictions]:
-    """Metrics and predictions of ``model`` on the validation and test splits."""
-    metrics: dict[str, SplitMetrics] = {}
-    arrays: dict[str, np.ndarray] = {}
-    for split in SCORED_SPLITS:
-        prob = predict_proba(model, data.x[split], data.y[split], batch_size)
-        y = np.asarray(data.y[split], dtype=np.int64)
-        metrics[split] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes))
-        arrays[f"{split}_y_true"], arrays[f"{split}_y_prob"] = y, prob
-    return metrics, Predictions(**arrays)
+def score(model: keras.Model, data: RunData, spec: Spec) -> Scored:
+    """Metrics and predictions of ``model`` on validation and test, with test-time augmentation and on
+    the extra test sets the spec's ``evaluate`` names (see :func:`ferbench.run.train.scoring.score_model`)."""
+    batch_size = spec.train.eval_batch_size
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return predict_proba(model, x, np.zeros(len(x), np.int64), batch_size)
+
+    return score_model(predict, data, spec.evaluate)
 
 
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> None:

@@ -1,0 +1,63 @@
+"""Extra test sets (``evaluate.on``): loaded like the spec's own dataset, matched to the model's classes.
+
+Each set is a dataset block of its own (FER+ relabelled, AffectNet's validation
+list, an image folder, synthetic faces) at the model's input size and colour; one
+of its splits is scored. Its classes meet the model's by name
+(:mod:`ferbench.data.classmap`), and images that also occur in the run's training
+split are counted, since a test image seen in training flatters the model. No TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ferbench.data.cache import image_hashes
+from ferbench.data.classmap import ClassMapping, ClassMappingError, map_classes
+from ferbench.data.load import load_dataset
+from ferbench.errors import DataError
+from ferbench.spec.types import CrossSetSpec
+
+
+@dataclass(frozen=True)
+class CrossSet:
+    """One extra test set, ready to score: images, labels (indices into ``mapping.set_classes``), mapping."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    mapping: ClassMapping
+    info: dict[str, Any]  # run.json's dataset.cross.<name>
+    warnings: tuple[str, ...]
+
+
+def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: np.ndarray, *, seed: int = 0,
+                   progress: bool = False) -> CrossSet:
+    """Load ``spec``'s dataset, keep the split it scores, and match its classes with the model's."""
+    loaded = load_dataset(spec.dataset, seed=seed, progress=progress)
+    try:
+        mapping = map_classes(model_classes, loaded.classes)
+    except ClassMappingError as exc:  # the spec checks refuse this first; a hand-built spec may not
+        raise DataError(f"evaluate.on {spec.name}: {exc}") from None
+    split = loaded.splits[spec.split]
+    shared = np.isin(image_hashes(split.x), image_hashes(train_x))
+    warnings = [f"evaluate.on {spec.name}: {w}" for w in loaded.warnings]
+    if shared.any():
+        warnings.append(f"evaluate.on {spec.name}: {int(shared.sum())} of its {len(split)} images also occur in the run's train split "
+                        "(exact duplicates); they flatter the model")
+    dropped = {c: int((split.y == i).sum()) for i, c in enumerate(mapping.set_classes) if mapping.labels[i] < 0}
+    info: dict[str, Any] = {
+        "kind": spec.dataset.kind,
+        "source": str(loaded.source),
+        "fingerprint": str(loaded.fingerprint),
+        "labels": spec.dataset.labels,
+        "split": split.name,
+        "classes": list(mapping.classes),
+        "size": int(len(split)) - sum(dropped.values()),
+        "dropped": dropped,
+        "in_train": int(shared.sum()),
+        "mapping": mapping.describe(),
+    }
+    return CrossSet(spec.name, split.x, np.asarray(split.y, np.int64), mapping, info, tuple(warnings))
