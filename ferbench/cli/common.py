@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ferbench.errors import Located, SpecError
+
+if TYPE_CHECKING:
+    from ferbench.spec.types import Spec
 
 SET_OPTION = typer.Option(
     None, "--set", "-s", metavar="KEY=VALUE",
@@ -24,7 +28,7 @@ def print_problems(problems: list[Located]) -> None:
         print(str(p), file=sys.stderr)
 
 
-def load(spec_path: Path, sets: list[str] | None):  # -> Spec
+def load(spec_path: Path, sets: list[str] | None) -> Spec:
     """Load a spec for a command; warnings go to stderr, errors raise SpecError."""
     from ferbench.spec import check_file
 

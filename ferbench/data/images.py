@@ -14,8 +14,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 
@@ -44,7 +48,7 @@ def resize_array(x: np.ndarray, size: int) -> np.ndarray:
     out = np.empty((len(x), size, size, x.shape[-1]), np.uint8)
     for i, img in enumerate(x):
         im = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
-        out[i] = np.asarray(im.resize((size, size), Image.BILINEAR)).reshape(size, size, -1)
+        out[i] = np.asarray(im.resize((size, size), Image.Resampling.BILINEAR)).reshape(size, size, -1)
     return out
 
 
@@ -64,7 +68,7 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
     digest = hashlib.sha256(data).hexdigest()
     mode = "L" if color == "grayscale" else "RGB"
     try:
-        im = Image.open(io.BytesIO(data))
+        im: Image.Image = Image.open(io.BytesIO(data))
         full = im.size
         if item.box is not None and im.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the face is large:
@@ -85,7 +89,7 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
             raise ValueError(f"face box {item.box} lies outside the {full[0]}x{full[1]} image")
         im = im.crop((left, top, right, bottom))
     if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR)
+        im = im.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.uint8).reshape(size, size, -1), digest
 
 
@@ -134,7 +138,7 @@ class _bar:
 
     def __init__(self, show: bool, label: str, total: int):
         self.show, self.label, self.total = show, label, total
-        self.progress = None
+        self.progress: Progress | None = None
 
     def __enter__(self) -> Callable[[int], None]:
         if not self.show:
@@ -148,7 +152,8 @@ class _bar:
         )
         self.progress.start()
         task = self.progress.add_task(self.label, total=self.total)
-        return lambda n: self.progress.advance(task, n)  # type: ignore[union-attr]
+        progress = self.progress
+        return lambda n: progress.advance(task, n)
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:

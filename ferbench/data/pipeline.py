@@ -240,7 +240,8 @@ def _batch_maker(tf: Any, augment: AugmentSpec, value_range: tuple[float, float]
     """
     if not augment.enabled:
         return lambda xb, seed: _to_float(tf, xb, value_range)
-    compute = _compiled(augment, tuple(value_range)) if jit else _arithmetic(tf, augment, tuple(value_range), xla=False)
+    lo_hi = (value_range[0], value_range[1])
+    compute = _compiled(augment, lo_hi) if jit else _arithmetic(tf, augment, lo_hi, xla=False)
     return lambda xb, seed: compute(xb, _draws(tf, tf.shape(xb)[0], seed))
 
 
@@ -257,7 +258,8 @@ def _compiled(augment: AugmentSpec, value_range: tuple[float, float]) -> Callabl
     its compilations (about 2 s each on a CPU) instead of compiling again."""
     tf = require("tensorflow")
     # No autograph: the arithmetic has no tensor-dependent Python control flow to convert.
-    return tf.function(_arithmetic(tf, augment, value_range, xla=True), jit_compile=True, autograph=False)
+    compiled: Callable[[Any, Any], Any] = tf.function(_arithmetic(tf, augment, value_range, xla=True), jit_compile=True, autograph=False)
+    return compiled
 
 
 def _finish(tf: Any, ds: Any, deterministic: bool) -> Any:

@@ -12,6 +12,9 @@ skin and background tone, occluders and pixel noise vary independently of the cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from ferbench.data.core import RawData
@@ -51,7 +54,7 @@ def class_counts(n: int, weights: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(counts == 0):  # every class gets a sample, taken from the largest
         counts[i] = 1
         counts[counts.argmax()] -= 1
-    return counts
+    return np.asarray(counts)
 
 
 def _weights(spec: DatasetSpec) -> np.ndarray:
@@ -69,26 +72,31 @@ def _weights(spec: DatasetSpec) -> np.ndarray:
     return w
 
 
-def _soft(sd: np.ndarray, px: np.ndarray) -> np.ndarray:
+def _soft(sd: Any, px: Any) -> np.ndarray:
     """Anti-aliased coverage of a shape from its signed distance (in face units)."""
-    return np.clip(0.5 - sd / px, np.float32(0), np.float32(1))
+    return np.asarray(np.clip(0.5 - sd / px, np.float32(0), np.float32(1)))
 
 
-def _segment(u: np.ndarray, v: np.ndarray, a: tuple, b: tuple) -> np.ndarray:
+def _segment(u: Any, v: Any, a: tuple[Any, Any], b: tuple[Any, Any]) -> np.ndarray:
     """Distance from (u, v) to the segment a-b (a, b: per-image coordinate arrays)."""
     ax, ay = a
     bx, by = b
     dx, dy = bx - ax, by - ay
     t = np.clip(((u - ax) * dx + (v - ay) * dy) / (dx * dx + dy * dy + 1e-9), 0, 1)
-    return np.hypot(u - ax - t * dx, v - ay - t * dy)
+    return np.asarray(np.hypot(u - ax - t * dx, v - ay - t * dy))
 
 
 def _draw(p: np.ndarray, size: int, rgb: bool, noise: float, rng: np.random.Generator) -> np.ndarray:
     """Draw len(p) faces with expression parameters ``p`` (B×8); returns uint8 B×S×S×C."""
     b = len(p)
+
     # Per-image scalars broadcast over pixels; float32 throughout halves the memory traffic.
-    col = lambda a: np.asarray(a, np.float32).reshape(b, 1, 1)  # noqa: E731
-    U = lambda lo, hi: col(rng.uniform(lo, hi, b))  # noqa: E731
+    def col(a: Any) -> Any:
+        return np.asarray(a, np.float32).reshape(b, 1, 1)
+
+    def U(lo: float, hi: float) -> Any:  # noqa: N802
+        return col(rng.uniform(lo, hi, b))
+
     grid = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
     X, Y = grid[None, None, :], grid[None, :, None]
     cx, cy, r = U(-0.08, 0.08), U(-0.06, 0.1), U(0.68, 0.85)
@@ -137,25 +145,31 @@ def _draw(p: np.ndarray, size: int, rgb: bool, noise: float, rng: np.random.Gene
     hair = face * (v < U(-1.05, -0.65)) * (rng.uniform(0, 1, b) < 0.8).reshape(b, 1, 1)
     dark = skin * U(0.05, 0.25)
     light = 1 + U(0, 0.4) * (np.cos(a := U(0, 2 * np.pi)) * X + np.sin(a) * Y)
+    chan: Callable[[Any], Any]
     if rgb:
         tint = (rng.uniform(0.75, 1.05, (b, 1, 1, 3)) * np.array([1.0, 0.82, 0.68])).astype(np.float32)
         skin_c, back_c = skin[..., None] * tint, back[..., None] * rng.uniform(0.3, 1.0, (b, 1, 1, 3)).astype(np.float32)
-        ex = lambda m: m[..., None]  # noqa: E731
+
+        def chan(m: Any) -> Any:
+            return m[..., None]
     else:
-        skin_c, back_c, ex = skin, back, (lambda m: m)
-    img = back_c * (1 - ex(face)) + skin_c * ex(face)
-    img = img * (1 - ex(hair)) + ex(hair) * ex(U(0.02, 0.35))
-    img = img * (1 - ex(white) * 0.6) + ex(white) * 0.6 * np.minimum(ex(skin) * 1.3, 1.0)
-    img = img * (1 - ex(ink)) + ex(ink) * ex(dark)
-    img = img * (1 - ex(hole)) + ex(hole) * ex(dark) * 0.4
+        skin_c, back_c = skin, back
+
+        def chan(m: Any) -> Any:
+            return m
+    img = back_c * (1 - chan(face)) + skin_c * chan(face)
+    img = img * (1 - chan(hair)) + chan(hair) * chan(U(0.02, 0.35))
+    img = img * (1 - chan(white) * 0.6) + chan(white) * 0.6 * np.minimum(chan(skin) * 1.3, 1.0)
+    img = img * (1 - chan(ink)) + chan(ink) * chan(dark)
+    img = img * (1 - chan(hole)) + chan(hole) * chan(dark) * 0.4
     occl = (rng.uniform(0, 1, b) < 0.07).reshape(b, 1, 1)
     ox, oy = U(-0.8, 0.8), U(-0.2, 0.9)
     block = occl * (np.abs(X - ox) < U(0.1, 0.35)) * (np.abs(Y - oy) < U(0.1, 0.3))
-    img = img * (1 - ex(block)) + ex(block) * ex(U(0.1, 0.9))
-    img = img * ex(light)
+    img = img * (1 - chan(block)) + chan(block) * chan(U(0.1, 0.9))
+    img = img * chan(light)
     img = img + noise * rng.standard_normal(img.shape, dtype=np.float32)
     out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
-    return out if rgb else out[..., None]
+    return np.asarray(out if rgb else out[..., None])
 
 
 def sample_params(labels: list[str], rng: np.random.Generator) -> np.ndarray:
@@ -169,7 +183,7 @@ def sample_params(labels: list[str], rng: np.random.Generator) -> np.ndarray:
     p[:, 2] = np.clip(p[:, 2], 0.6, 1.5)
     p[:, 6] = np.maximum(p[:, 6], 0.3)
     p[:, 7] = np.maximum(p[:, 7], 0)
-    return p
+    return np.asarray(p)
 
 
 def generate(spec: DatasetSpec, seed: int) -> RawData:

@@ -25,11 +25,11 @@ def class_weights(y_train: np.ndarray, num_classes: int, loss: LossSpec) -> np.n
         empty = ", ".join(str(i) for i in np.flatnonzero(counts == 0))
         raise DataError(f"class_weights: class index(es) {empty} have no training samples; a weight would be infinite")
     if loss.class_weight == "inverse_frequency":
-        return counts.sum() / (num_classes * counts)
+        return np.asarray(counts.sum() / (num_classes * counts))
     if loss.class_weight == "effective_number":
         beta = float(loss.beta)
         if not 0 < beta < 1:
             raise DataError(f"loss.beta must be in (0, 1) for effective_number, got {beta}")
         w = (1.0 - beta) / (1.0 - np.power(beta, counts))
-        return w / w.sum() * num_classes
+        return np.asarray(w / w.sum() * num_classes)
     raise DataError(f"loss.class_weight: unknown weighting {loss.class_weight!r}; use none, inverse_frequency or effective_number")

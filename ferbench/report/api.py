@@ -44,7 +44,7 @@ def build_report(
     from ferbench.report.compare import compare_section, group_data, make_groups
     from ferbench.report.run_tables import run_data, run_section
 
-    runs = load_runs(paths)
+    runs = load_runs([Path(p) for p in paths])
     baselines: list[Baseline] = load_baselines(baselines_files) if compare or baselines_files else []
     analyses: list[RunAnalysis] = [analyse(r, resamples=resamples, seed=seed) for r in runs]
     analyses.sort(key=lambda a: (a.run.dataset, a.run.label, a.run.run_id))

@@ -157,7 +157,7 @@ def plot_frontier(g: Group, title: str) -> MplFigure:
         colour = colours(i % 10)
         trials = [t for t in a.run.complete_trials if t.cost.params and t.test is not None]
         if trials:
-            ax.scatter([t.cost.params for t in trials], [100 * t.test.accuracy for t in trials if t.test is not None], s=12, alpha=0.35, color=colour)
+            ax.scatter([int(t.cost.params or 0) for t in trials], [100 * t.test.accuracy for t in trials if t.test is not None], s=12, alpha=0.35, color=colour)
         if a.best is not None and a.best.cost.params and a.test is not None:
             acc = a.test.accuracy.value
             ax.scatter([a.best.cost.params], [100 * acc], s=80, marker="o", color=colour, edgecolor="black", zorder=4, label=f"{a.run.label} (best trial)")

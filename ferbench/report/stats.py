@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -137,7 +137,7 @@ def macro_f1_from_confusion(cm: np.ndarray) -> np.ndarray:
     fn = cm.sum(axis=-1) - tp
     denom = 2 * tp + fp + fn
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return f1.mean(axis=-1)
+    return cast(np.ndarray, f1.mean(axis=-1))
 
 
 def bootstrap_ci(

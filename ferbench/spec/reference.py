@@ -28,7 +28,7 @@ def _kind(s: dict[str, Any], root: dict[str, Any]) -> str:
     for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
         if k in s:
             rng.append(f"{op} {s[k]}")
-    return t + (f" ({', '.join(rng)})" if rng else "")
+    return str(t) + (f" ({', '.join(rng)})" if rng else "")
 
 
 def _rows(s: dict[str, Any], root: dict[str, Any], prefix: str) -> list[str]:
