@@ -128,7 +128,7 @@ class Run:
         """Short, unique-enough name: the spec name plus the matrix cell."""
         cell = self.info.matrix_cell
         if cell:
-            return f"{self.spec_name} [" + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.items()) + "]"
+            return f"{self.spec_name} [" + ", ".join(_cell_value(k, v) for k, v in cell.items()) + "]"
         return self.spec_name
 
     @property
@@ -322,3 +322,12 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
 def finite(x: float | None) -> float | None:
     """``x`` unless it is None or not finite (histories may hold null for a NaN loss)."""
     return x if x is not None and math.isfinite(x) else None
+
+
+def _cell_value(key: str, value: Any) -> str:
+    """``class_weight=none``; a whole section (a matrix over ``model``) as its own ``key=value`` pairs."""
+    if isinstance(value, Mapping):
+        return ", ".join(_cell_value(k, v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        value = "[" + ",".join(str(v) for v in value) + "]"
+    return f"{key.split('.')[-1]}={value}"

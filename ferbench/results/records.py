@@ -107,6 +107,8 @@ class TrialRecord:
     validation: SplitMetrics | None = None
     test: SplitMetrics | None = None
     schema_version: int = SCHEMA_VERSION
+    #: The initial weights loaded (``model.weights``): source, tensors loaded and skipped, and why; absent when none.
+    weights: Mapping[str, Any] | None = None
 
     @property
     def number(self) -> int:
@@ -147,6 +149,8 @@ class TrialRecord:
         }
         if self.environment is not None:
             d["environment"] = dict(self.environment)
+        if self.weights is not None:
+            d["weights"] = dict(self.weights)
         if self.validation is not None and self.test is not None:
             d["metrics"] = {"validation": self.validation.to_dict(), "test": self.test.to_dict()}
         return cast("dict[str, Any]", json_clean(d))
@@ -167,7 +171,7 @@ class TrialRecord:
             seed=int(d["seed"]), started=d["started"], finished=d["finished"], environment=d.get("environment"),
             validation=SplitMetrics.from_dict(metrics["validation"]) if metrics else None,
             test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)), weights=d.get("weights"),
         )
 
 
