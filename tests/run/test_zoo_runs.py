@@ -85,13 +85,12 @@ def test_training_drops_the_last_partial_batch() -> None:
 def test_every_family_trains_over_a_partial_last_batch(tmp_path: Path) -> None:
     assert set(TINY_MODELS) == set(FAMILIES)
     models = "\n".join(f"    - {m}" for m in TINY_MODELS.values())
-    spec = _spec(tmp_path, "partial", f"""\
+    spec = _spec(tmp_path, "partial", textwrap.dedent(f"""\
         train: {{batch_size: {BATCH}, max_epochs: 1, early_stopping: null}}
         search: {{trials: 1}}
         matrix:
           model:
-        {models}
-        """)
+        """) + models + "\n")
     proc = _ferbench("run", str(spec), "--quiet")
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     records = _records(tmp_path / "results", "partial")
