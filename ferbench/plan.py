@@ -167,10 +167,17 @@ def recipe_summary(spec: Spec) -> dict[str, Any]:
 
 def run_summary(run: PlannedRun) -> dict[str, Any]:
     """The JSON-safe description of a planned run (what ``ferbench plan --json`` prints)."""
-    from ferbench.model.cost import cost_range  # pure Python, no TensorFlow
+    from ferbench.model.cost import arch_choices, cost_range  # pure Python, no TensorFlow
+    from ferbench.model.family import ModelConfigError
 
     s = run.spec
-    small, large = cost_range(s.model, s.search.space, s.input_shape, s.num_classes)
+    archs = arch_choices(s.model, s.search.space)
+    try:
+        small, large = cost_range(s.model, s.search.space, s.input_shape, s.num_classes)
+        params: list[int] | None = [small.params, large.params]
+        macs: list[int] | None = [small.macs, large.macs]
+    except ModelConfigError:  # a custom builder: known once built
+        params = macs = None
     fixed = {k: v for k, v in {
         "width": s.model.width, "depth": s.model.depth, "dropout": s.model.dropout,
         "top_filters": s.model.top_filters, "drop_connect": s.model.drop_connect,
@@ -185,7 +192,8 @@ def run_summary(run: PlannedRun) -> dict[str, Any]:
         "seed": run.seed,
         "fold": None if s.dataset.fold is None else {"fold": s.dataset.fold, "folds": s.dataset.folds},
         "dataset": {"kind": s.dataset.kind, "path": s.dataset.path, "classes": list(s.dataset.classes), "input_shape": list(s.input_shape)},
-        "model": {"arch": s.model.arch, "stages": list(s.model.stages), "params": [small.params, large.params], "macs": [small.macs, large.macs]},
+        "model": {"arch": archs[0] if len(archs) == 1 else list(archs), "stages": None if s.model.stages is None else list(s.model.stages),
+                  "params": params, "macs": macs, "weights": s.model.weights, "builder": s.model.builder},
         "fixed": fixed,
         "recipe": recipe_summary(s),
         "evaluate": {"tta": s.evaluate.tta, "on": [c.name for c in s.evaluate.on]},

@@ -1,4 +1,4 @@
-"""``ferbench model``: inspect the network a spec builds, without TensorFlow."""
+"""``ferbench model``: the registered families, and the network a spec builds, without TensorFlow."""
 
 from __future__ import annotations
 
@@ -12,65 +12,71 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ferbench.cli.common import SET_OPTION, load
-from ferbench.model.arch import ARCH, HEAD_STAGE, STAGES, STEM_KERNEL, ModelConfigError
-from ferbench.model.cost import Cost, StageCost, cost_range, param_bounds
+from ferbench.model.cost import Cost, StageCost, arch_choices, family_cost_range, param_bounds
+from ferbench.model.family import MEANING, Family, ModelConfigError
+from ferbench.model.registry import CUSTOM, FAMILIES, family
+from ferbench.spec.loader import matrix_cells, spec_for_cell
 from ferbench.spec.types import Spec
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Inspect the model a spec builds (no TensorFlow needed).", no_args_is_help=True)
+app = typer.Typer(help="The model families, and the model a spec builds (no TensorFlow needed).", no_args_is_help=True)
 
 _COST_KEYS = ("width", "depth", "top_filters")
 
 
 @app.callback()
 def _group() -> None:
-    """Inspect the model a spec builds (no TensorFlow needed)."""
-    # A callback keeps ``model`` a command group even while it has a single command.
+    """The model families, and the model a spec builds (no TensorFlow needed)."""
 
 
-def _operator(stage: int) -> str:
-    """The operator in the words of thesis Table 4.3 (strides show in the output sizes)."""
-    if stage == 0:
-        return f"Conv{STEM_KERNEL}x{STEM_KERNEL}"
-    if stage == HEAD_STAGE:
-        return "Conv1x1 & Pool & FC"
-    a = STAGES[stage - 1]
-    name = "Fused-MBConv" if a.kind == "fused_mbconv" else "MBConv"
-    se = f" SE{a.se_ratio:g}" if a.se_ratio else ""
-    return f"{name}{a.expand_ratio} k{a.kernel_size}x{a.kernel_size}{se}"
+def _operator(fam: Family, stage: int) -> str:
+    """The operator of a stage in the family's words (strides show in the output sizes)."""
+    return fam.head if stage == fam.head_stage else fam.stages[stage]
 
 
 def _cost_dict(cost: Cost) -> dict[str, Any]:
     return {"params": cost.params, "macs": cost.macs, "flops": cost.flops, "stages": [dataclasses.asdict(s) for s in cost.stages]}
 
 
-def summarize(spec: Spec) -> dict[str, Any]:
+def summarize(spec: Spec, arch: str | None = None) -> dict[str, Any]:
     """The model summary as plain data: settings (fixed value or searched bounds) and the
-    smallest and largest cost over the search space (equal when nothing is searched)."""
+    smallest and largest cost over the search space (equal when nothing is searched).
+
+    ``arch``: which of the searched architectures (default: the spec's one).
+    """
     model = spec.model
-    if model.arch != ARCH:
-        raise ModelConfigError(f"model.arch: only {ARCH} is known, got {model.arch!r}")
+    name = arch or model.arch
+    if name is None:
+        raise ModelConfigError("model.arch is searched: name one of its choices")
+    if name == CUSTOM:
+        raise ModelConfigError(f"model.arch: custom: the size of {model.builder}'s model is known only once it is built (ferbench run)")
+    fam = family(name)
     settings: dict[str, Any] = {}
     searched: list[str] = []
-    for name in _COST_KEYS:
-        value = getattr(model, name)
+    for key in _COST_KEYS:
+        if key not in fam.takes:
+            continue
+        value = getattr(model, key)
         if value is None:
-            param = next((p for p in spec.search.space if p.key == f"model.{name}"), None)
+            param = next((p for p in spec.search.space if p.key == f"model.{key}"), None)
             if param is None:
-                raise ModelConfigError(f"model.{name} is neither set nor searched; set it with --set model.{name}=...")
-            low, high = param_bounds(param)
-            settings[name] = {"low": low, "high": high, "step": param.step, "choices": list(param.choices) if param.choices else None}
-            searched.append(name)
-        else:
-            settings[name] = value
-    smallest, largest = cost_range(model, spec.search.space, spec.input_shape, spec.num_classes)
+                value = fam.defaults[key]
+            else:
+                low, high = param_bounds(param)
+                settings[key] = {"low": low, "high": high, "step": param.step, "choices": list(param.choices) if param.choices else None}
+                searched.append(key)
+                continue
+        settings[key] = value
+    smallest, largest = family_cost_range(fam.name, model, spec.search.space, spec.input_shape, spec.num_classes)
+    stages = fam.check_stages(model.stages)
     return {
         "spec": spec.name,
-        "arch": model.arch,
-        "stages": list(model.stages),
+        "arch": fam.name,
+        "stages": list(stages),
         "input_shape": list(spec.input_shape),
         "num_classes": spec.num_classes,
         "settings": settings,
@@ -78,6 +84,21 @@ def summarize(spec: Spec) -> dict[str, Any]:
         "smallest": _cost_dict(smallest),
         "largest": _cost_dict(largest),
     }
+
+
+def summarize_all(spec: Spec) -> list[dict[str, Any]]:
+    """One summary per architecture the spec builds: per matrix cell, per searched choice (each once)."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for cell in matrix_cells(spec.matrix) if spec.matrix else [{}]:
+        s = spec_for_cell(spec, cell, spec.seed)
+        for arch in arch_choices(s.model, s.search.space):
+            summary = summarize(s, arch)
+            key = json.dumps({k: summary[k] for k in ("arch", "stages", "settings")}, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                out.append(summary)
+    return out
 
 
 def _span(low: T, high: T, fmt: Callable[[T], str] = str) -> str:
@@ -110,6 +131,7 @@ def render(summary: dict[str, Any], console: Console) -> None:
     """Print the per-stage table (ranges where the search space leaves a choice)."""
     h, w, c = summary["input_shape"]
     stages = summary["stages"]
+    fam = family(summary["arch"])
     ranged = bool(summary["searched"])
     title = (
         f"{summary['spec']}: {summary['arch']}, stages {stages[0]}–{stages[-1]}, "
@@ -127,7 +149,7 @@ def render(summary: dict[str, Any], console: Console) -> None:
     for lo, hi in zip(lo_rows, hi_rows):
         table.add_row(
             str(lo.stage),
-            _operator(lo.stage),
+            _operator(fam, lo.stage),
             _span(lo.channels, hi.channels),
             _span(lo.repeats, hi.repeats),
             f"{lo.output_size}×{lo.output_size}",
@@ -138,7 +160,8 @@ def render(summary: dict[str, Any], console: Console) -> None:
     table.add_section()
     table.add_row("", "Total", "", "", "", _span(lo["params"], hi["params"], params_fmt), _span(lo["macs"], hi["macs"], _compact))
     console.print(table)
-    console.print("settings: " + ", ".join(_setting(k, v) for k, v in summary["settings"].items()))
+    if summary["settings"]:
+        console.print("settings: " + ", ".join(_setting(k, v) for k, v in summary["settings"].items()))
     console.print(f"parameters: {_span(lo['params'], hi['params'], _exact)}; MACs per image: {_span(lo['macs'], hi['macs'], _exact)}")
     if ranged:
         keys = " ".join(f"--set model.{k}=..." for k in summary["searched"])
@@ -158,10 +181,50 @@ def summary_command(
     """Per-stage channels, layers, output size, parameters and MACs of the spec's model.
 
     Searched width, depth or head filters show as ranges over the search space; --set fixes them.
+    A spec with several architectures (a matrix over the model, a searched arch) shows one table each.
     """
     loaded = load(spec, sets)
-    data = summarize(loaded)
+    data = summarize_all(loaded)
+    if as_json:
+        typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        return
+    console = Console()
+    for i, summary in enumerate(data):
+        if i:
+            console.print()
+        render(summary, console)
+
+
+def families_data() -> list[dict[str, Any]]:
+    """Every registered family as plain data (what ``model list --json`` prints)."""
+    return [{
+        "name": f.name, "title": f.title, "reference": f.reference,
+        "stages": [{"stage": i, "operator": op} for i, op in enumerate(f.stages)] + [{"stage": f.head_stage, "operator": f.head}],
+        "takes": list(f.takes), "defaults": dict(f.defaults), "imagenet": f.imagenet,
+    } for f in FAMILIES.values()]
+
+
+@app.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the families as JSON."),
+) -> None:
+    """The registered families: stages (what model.stages keeps a prefix of), hyperparameters and defaults.
+
+    Plus model.arch: custom with model.builder: "package.module:function", a Keras builder of your own.
+    """
+    data = families_data()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
-    else:
-        render(data, Console())
+        return
+    table = Table(box=box.SIMPLE_HEAD, title="model.arch", title_justify="left")
+    for col in ("Family", "Stages (head)", "Hyperparameters and defaults", "ImageNet"):
+        table.add_column(col)
+    for f in data:
+        stages = f"0–{len(f['stages']) - 2} ({len(f['stages']) - 1})"
+        hp = ", ".join(f"{k} {f['defaults'][k]:g}" if k in f["defaults"] else k for k in f["takes"]) or "–"
+        table.add_row(Text(f["name"]), stages, Text(hp), "yes" if f["imagenet"] else "–")
+    console = Console()
+    console.print(table)
+    console.print(Text("custom: model.builder: \"package.module:function\", called as function(input_shape, num_classes, **params)"))
+    console.print(Text("Hyperparameters: " + "; ".join(f"{k}: {v}" for k, v in MEANING.items())))
+    console.print(Text("A family's stages and references: ferbench model list --json, and docs/model.md."))

@@ -26,6 +26,15 @@ def _range(lo: float, hi: float) -> str:
     return _si(lo) if lo == hi else f"{_si(lo)}–{_si(hi)}"
 
 
+def _compact(v: Any) -> str:
+    """A matrix value on one line: a mapping (a whole section) as ``{key: value, ...}``."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_compact(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_compact(x) for x in v) + "]"
+    return str(v)
+
+
 def _workers(s: dict[str, Any]) -> str:
     """``1 on cpu``, or one process per slot: ``2 processes: w0 gpu:0 (CUDA_VISIBLE_DEVICES=0), ...``."""
     if s["workers"] <= 1:
@@ -45,7 +54,12 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     summaries = [run_summary(r) for r in plan.runs]
     console.print(f"{len(summaries)} run(s)")
     for s in summaries:
-        cell = ", ".join(f"{k}={v}" for k, v in s["matrix_cell"].items()) or "-"
+        cell = ", ".join(f"{k}={_compact(v)}" for k, v in s["matrix_cell"].items()) or "-"
+        m = s["model"]
+        arch = m["arch"] if isinstance(m["arch"], str) else "searched in {" + ", ".join(m["arch"]) + "}"
+        stages = "all stages" if m["stages"] is None else f"stages {m['stages']}"
+        weights = "" if m["weights"] in (None, "none") else f", weights {m['weights']}"
+        size = (_range(*m["params"]), _range(*m["macs"])) if m["params"] is not None else ("known once built (custom builder)",) * 2
         table = Table(show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold")
         table.add_column(overflow="fold")
@@ -55,8 +69,9 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
             ("seed", str(s["seed"])),
             ("fold", "-" if s["fold"] is None else f"{s['fold']['fold']} of {s['fold']['folds']} (validates on it, trains on the rest of train + validation)"),
             ("trials", f"{s['trials']} x at most {s['max_epochs']} epochs (budget {s['epoch_budget']} epochs)"),
-            ("params", _range(*s["model"]["params"]) + f"  (stages {s['model']['stages']})"),
-            ("MACs/image", _range(*s["model"]["macs"])),
+            ("model", f"{arch}, {stages}{weights}"),
+            ("params", size[0]),
+            ("MACs/image", size[1]),
             ("workers", _workers(s)),
             ("storage", s["storage"]),
             ("results", s["results_dir"]),

@@ -1,5 +1,7 @@
-"""The EfficientNetV2-S model family: stage table (``arch``), TensorFlow-free cost model
-(``cost``), Keras builder (``build``) and GPU switches (``runtime``).
+"""The model families: stage tables as data with one builder and one TensorFlow-free cost
+model each (:mod:`~ferbench.model.registry` lists them: EfficientNetV2 in ``arch``,
+``build`` and ``cost``; ``mobilenetv3``, ``resnet``, ``minixception``, ``vgg``), initial
+weights (``weights``), custom builders (``custom``) and GPU switches (``runtime``).
 
 Import the submodules directly; this package imports nothing heavy.
 """

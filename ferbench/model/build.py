@@ -1,4 +1,4 @@
-"""Build the truncatable, scaled EfficientNetV2-S as an (uncompiled) Keras model.
+"""Build the truncatable, scaled EfficientNetV2 (B0-B3, S, M, L) as an (uncompiled) Keras model.
 
 The layers, their order, initialisers and batch-norm settings are those of
 ``keras.src.applications.efficientnet_v2`` (``EfficientNetV2``, ``MBConvBlock``,
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ferbench._lazy import require
 from ferbench.model.arch import (
     ACTIVATION,
+    ARCH,
     BN_EPSILON,
     BN_MOMENTUM,
     FUSED,
@@ -27,7 +28,9 @@ from ferbench.model.arch import (
     ModelConfigError,
     expand,
     layer_stage,
+    variant,
 )
+from ferbench.model.blocks import normalize, rescale
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -156,17 +159,19 @@ def build_model(
     name: str = "ferbench_effnetv2",
     preprocessing: bool = True,
     fused_batch_norm: bool = True,
+    arch: str = ARCH,
 ) -> keras.Model:
-    """Build the uncompiled EfficientNetV2-S variant for one configuration.
+    """Build the uncompiled EfficientNetV2 (``arch``, default S) for one configuration.
 
-    ``stages`` is the kept prefix of 0..6 (0 = stem); ``width``/``depth`` scale channels
+    ``stages`` is the kept prefix of 0..6 (0..7 for M and L; 0 = stem); ``width``/``depth`` scale channels
     and repeats with Keras's rounding; ``top_filters`` is the head conv width before width
     scaling (Keras's 1280, the thesis's numTopFilters); ``dropout`` is applied after the
     global pooling (no layer when 0); ``drop_connect`` is the stochastic-depth rate.
 
     With ``preprocessing`` (the default, as Keras's ``include_preprocessing=True``) the
-    model takes pixel values in [0, 255] and rescales them to [-1, 1] itself; pass False
-    when the input is already in [-1, 1]. The softmax output is float32 under any
+    model takes pixel values in [0, 255] and rescales them itself as Keras does: to
+    [-1, 1], or for B0-B3 on RGB input by ImageNet's mean and standard deviation; pass
+    False when the input is already scaled. The softmax output is float32 under any
     mixed-precision policy.
 
     With ``fused_batch_norm`` (the default) the batch norms are
@@ -176,7 +181,7 @@ def build_model(
     keras = require("keras")
     layers = keras.layers
     _check(input_shape, num_classes, dropout, drop_connect)
-    plan = expand(stages=tuple(stages), width=width, depth=depth, top_filters=top_filters, drop_connect=drop_connect)
+    plan = expand(stages=tuple(stages), width=width, depth=depth, top_filters=top_filters, drop_connect=drop_connect, arch=arch)
     if plan.blocks and plan.blocks[-1].drop_rate >= 1:
         raise ModelConfigError(
             f"model.drop_connect={drop_connect} with depth {depth} gives a stochastic-depth rate of "
@@ -186,7 +191,12 @@ def build_model(
     inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="image")
     x = inputs
     if preprocessing:
-        x = layers.Rescaling(scale=1.0 / 128.0, offset=-1, name="stage0_rescale")(x)
+        if variant(arch).table == "b" and int(input_shape[2]) == 3:
+            # Keras's B0-B3 keep EfficientNet (v1)'s ImageNet normalisation for RGB input.
+            x = rescale(keras, x, 1.0 / 255.0, 0.0)
+            x = normalize(keras, x, (0.485, 0.456, 0.406), (0.229**2, 0.224**2, 0.225**2))
+        else:
+            x = rescale(keras, x, 1.0 / 128.0, -1)
 
     x = _conv(keras, plan.stem_filters, STEM_KERNEL, STEM_STRIDES, "stage0_stem_conv")(x)
     x = _bn(keras, "stage0_stem_bn", fused_batch_norm)(x)
@@ -213,14 +223,14 @@ def build_model(
     return keras.Model(inputs, outputs, name=name)
 
 
-def stage_outputs(model: keras.Model) -> dict[int, str]:
-    """Name of the last layer of each stage in a built model (stage -> layer name).
+def stage_outputs(model: keras.Model, head_stage: int = 7) -> dict[int, str]:
+    """Name of the last layer of each stage in a built model (stage -> layer name; the head is ``head_stage``).
 
     Useful to cut a model at a stage boundary or to attach probes to stage outputs.
     """
     last: dict[int, str] = {}
     for layer in model.layers:
-        stage = layer_stage(layer.name)
+        stage = layer_stage(layer.name, head_stage)
         if stage is not None:
             last[stage] = layer.name
     return last

@@ -1,6 +1,6 @@
-"""Parameters and multiply-accumulates of the scaled EfficientNetV2-S, without TensorFlow.
+"""Parameters and multiply-accumulates of the scaled EfficientNetV2, without TensorFlow; cost ranges of every family.
 
-Counting conventions (see ``docs/model.md``):
+Counting conventions (see ``docs/model.md`` and :mod:`ferbench.model.counting`):
 
 * **params** is what Keras's ``Model.count_params()`` reports: every weight, trainable
   or not, so each BatchNormalization counts 4 per channel (gamma, beta, moving mean,
@@ -18,57 +18,29 @@ Spatial sizes follow ``padding="same"``: a stride-``s`` layer maps ``n`` to ``ce
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ferbench.model.arch import (
+    ARCH,
     FUSED,
-    HEAD_STAGE,
     STEM_KERNEL,
     STEM_STRIDES,
     BlockPlan,
     ModelConfigError,
     expand,
+    variant,
 )
+from ferbench.model.counting import Cost, StageCost
+from ferbench.model.counting import same_out as _out
 
 if TYPE_CHECKING:  # only for annotations: the cost model needs nothing from the spec package at run time
     from ferbench.spec.types import ModelSpec, SearchParam
 
+__all__ = ["Cost", "StageCost", "cost_range", "model_cost", "param_bounds"]
+
 _BN = 4  # weights per channel of a BatchNormalization layer
-
-
-@dataclass(frozen=True)
-class StageCost:
-    """One row of the per-stage table: stem (0), blocks stages (1-6) or head (7)."""
-
-    stage: int
-    kind: str  # "stem" | "fused_mbconv" | "mbconv" | "head"
-    repeats: int
-    channels: int  # output channels (the head conv's width for the head)
-    output_size: int  # output feature-map height (= width for square inputs); the head reports the map it pools
-    params: int
-    macs: int
-
-
-@dataclass(frozen=True)
-class Cost:
-    """Totals and the per-stage breakdown; ``params`` and ``macs`` are the sums over ``stages``."""
-
-    params: int
-    macs: int
-    stages: tuple[StageCost, ...]
-
-    @property
-    def flops(self) -> int:
-        """``2 * macs``, the usual "FLOPs" figure."""
-        return 2 * self.macs
-
-
-def _out(n: int, strides: int) -> int:
-    return math.ceil(n / strides)
 
 
 def _conv(h: int, w: int, k: int, c_in: int, c_out: int) -> tuple[int, int]:
@@ -122,10 +94,12 @@ def model_cost(
     width: float,
     depth: float,
     top_filters: int,
+    arch: str = ARCH,
 ) -> Cost:
     """Parameters (as ``count_params()``) and MACs per image of the model ``build_model`` makes."""
     h, w, c = (int(v) for v in input_shape)
-    plan = expand(stages=tuple(stages), width=width, depth=depth, top_filters=top_filters)
+    plan = expand(stages=tuple(stages), width=width, depth=depth, top_filters=top_filters, arch=arch)
+    head_stage = len(variant(arch).stages) + 1
     rows: list[StageCost] = []
 
     h, w = _out(h, STEM_STRIDES), _out(w, STEM_STRIDES)
@@ -147,7 +121,7 @@ def model_cost(
     params, macs = p + _BN * head, m
     params += head * num_classes + num_classes  # classifier Dense with bias
     macs += head * num_classes
-    rows.append(StageCost(HEAD_STAGE, "head", 1, head, h, params, macs))
+    rows.append(StageCost(head_stage, "head", 1, head, h, params, macs))
 
     return Cost(params=sum(r.params for r in rows), macs=sum(r.macs for r in rows), stages=tuple(rows))
 
@@ -182,14 +156,51 @@ def param_bounds(p: SearchParam) -> tuple[float, float]:
     return p.low, _top_of_range(p)
 
 
-def _bounds(model: ModelSpec, space: Iterable[SearchParam], name: str) -> tuple[float, float]:
-    fixed = getattr(model, name)
-    if fixed is not None:
-        return fixed, fixed
+def searched_bounds(space: Iterable[SearchParam], name: str) -> tuple[float, float] | None:
+    """(smallest, largest) value of a searched hyperparameter, ``None`` when it is not searched."""
     for p in space:
         if p.key == f"model.{name}" or p.name == name:
             return param_bounds(p)
+    return None
+
+
+def _bounds(fixed: Any, space: Iterable[SearchParam], name: str, default: Any) -> tuple[float, float]:
+    if fixed is not None:
+        return fixed, fixed
+    found = searched_bounds(space, name)
+    if found is not None:
+        return found
+    if default is not None:
+        return default, default
     raise ModelConfigError(f"model.{name} is neither set nor searched: set it (e.g. --set model.{name}=...) or add it to search.space")
+
+
+#: The hyperparameters every count grows with (where the family has them).
+_SIZE_KEYS = ("width", "depth", "top_filters")
+
+
+def arch_choices(model: ModelSpec, space: Iterable[SearchParam]) -> tuple[str, ...]:
+    """The architectures a spec can build: the fixed one, or the searched choices."""
+    for p in space:
+        if p.name == "arch":
+            return tuple(str(c) for c in p.choices or ())
+    return (model.arch,) if model.arch else ()
+
+
+def family_cost_range(arch: str, model: ModelSpec, space: tuple[SearchParam, ...],
+                      input_shape: tuple[int, int, int], num_classes: int) -> tuple[Cost, Cost]:
+    """(smallest, largest) cost of one family over the search space (values fixed in ``model`` as they are)."""
+    from ferbench.model.registry import family, family_cost
+
+    fam = family(arch)
+    fixed: Mapping[str, Any] = {k: getattr(model, k) for k in _SIZE_KEYS}
+    bounds = {k: _bounds(fixed[k], space, k, fam.defaults.get(k)) for k in _SIZE_KEYS if k in fam.takes}
+    corners = []
+    for i in (0, 1):
+        values = {k: (int(b[i]) if k == "top_filters" else b[i]) for k, b in bounds.items()}
+        config = fam.config(model.stages, **values)
+        corners.append(family_cost(config, input_shape, num_classes))
+    return corners[0], corners[1]
 
 
 def cost_range(
@@ -198,23 +209,18 @@ def cost_range(
     input_shape: tuple[int, int, int],
     num_classes: int,
 ) -> tuple[Cost, Cost]:
-    """(smallest, largest) cost over the search space.
+    """(smallest, largest) cost over the search space, over every architecture it can build.
 
     Parameters and MACs never decrease as width, depth or head filters grow (every
-    rounded width and repeat count is monotone), so the extremes are the all-low and
-    all-high corners. Values fixed in ``model`` are used as they are.
+    rounded width and repeat count is monotone), so the extremes of a family are the
+    all-low and all-high corners; with a searched architecture, the smallest and largest
+    of those over the choices. Values fixed in ``model`` are used as they are. A custom
+    builder's cost is unknown before it is built (:class:`ModelConfigError`).
     """
-    bounds = {name: _bounds(model, space, name) for name in _COST_KEYS}
-    corners = []
-    for i in (0, 1):
-        corners.append(
-            model_cost(
-                input_shape=input_shape,
-                num_classes=num_classes,
-                stages=model.stages,
-                width=bounds["width"][i],
-                depth=bounds["depth"][i],
-                top_filters=int(bounds["top_filters"][i]),
-            )
-        )
-    return corners[0], corners[1]
+    choices = arch_choices(model, space)
+    if not choices or "custom" in choices:
+        raise ModelConfigError("the cost of a custom builder is known only once it is built")
+    ranges = [family_cost_range(a, model, space, input_shape, num_classes) for a in choices]
+    small = min((r[0] for r in ranges), key=lambda c: (c.params, c.macs))
+    large = max((r[1] for r in ranges), key=lambda c: (c.params, c.macs))
+    return small, large

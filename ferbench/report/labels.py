@@ -8,6 +8,7 @@ from __future__ import annotations
 
 #: Searched and fixed values, in the thesis's order (Tables 5.3/5.5/5.7).
 HYPER_LABELS: tuple[tuple[str, str], ...] = (
+    ("arch", "Architecture"),
     ("learning_rate", "Learning rate"),
     ("width", "Width coefficient"),
     ("depth", "Depth coefficient"),

@@ -233,3 +233,4 @@ def read_part(run_dir: str | Path) -> Part:
 def finite(x: float | None) -> float | None:
     """``x`` unless it is None or not finite (histories may hold null for a NaN loss)."""
     return x if x is not None and math.isfinite(x) else None
+

@@ -132,6 +132,8 @@ class TrialRecord:
     #: Extra test sets (``evaluate.on``) by name; version 2.
     cross: Mapping[str, SplitMetrics] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    #: The initial weights loaded (``model.weights``): source, tensors loaded and skipped, and why; absent when none.
+    weights: Mapping[str, Any] | None = None
 
     @property
     def number(self) -> int:
@@ -172,6 +174,8 @@ class TrialRecord:
         }
         if self.environment is not None:
             d["environment"] = dict(self.environment)
+        if self.weights is not None:
+            d["weights"] = dict(self.weights)
         if self.validation is not None and self.test is not None:
             d["metrics"] = {"validation": self.validation.to_dict(), "test": self.test.to_dict()}
             if self.cross:
@@ -198,7 +202,7 @@ class TrialRecord:
             test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,
             tta=TTAMetrics.from_dict(metrics["tta"]) if metrics.get("tta") else None,
             cross={k: SplitMetrics.from_dict(v) for k, v in (metrics.get("cross") or {}).items()},
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)), weights=d.get("weights"),
         )
 
 

@@ -63,7 +63,7 @@ class Run:
     @property
     def label(self) -> str:
         """Short, unique-enough name: the spec name plus the matrix cell and, for k-fold, the fold."""
-        parts = [f"{k.split('.')[-1]}={v}" for k, v in self.info.matrix_cell.items()]
+        parts = [_cell_value(k, v) for k, v in self.info.matrix_cell.items()]
         fold = self.info.dataset.fold
         if fold:
             parts.append(f"fold={fold['fold']}/{fold['folds']}")
@@ -325,3 +325,12 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
     if problems:
         raise ResultsError("\n".join(problems))
     return runs
+
+
+def _cell_value(key: str, value: Any) -> str:
+    """``class_weight=none``; a whole section (a matrix over ``model``) as its own ``key=value`` pairs."""
+    if isinstance(value, Mapping):
+        return ", ".join(_cell_value(k, v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        value = "[" + ",".join(str(v) for v in value) + "]"
+    return f"{key.split('.')[-1]}={value}"

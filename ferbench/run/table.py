@@ -45,7 +45,7 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
     table.add_column("Value", justify="right")
     hp = record["hyperparameters"]
     for key, label in HYPER_LABELS:
-        if key in hp:
+        if hp.get(key) is not None:  # a hyperparameter the architecture lacks is null
             table.add_row(label + (" *" if key in searched else ""), _fmt(hp[key]))
     cost = record.get("cost") or {}
     if cost.get("params") is not None:

@@ -6,7 +6,8 @@ import copy
 from typing import Any
 
 from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_split
-from ferbench.model.arch import DEFAULT_TOP_FILTERS
+from ferbench.model.arch import ARCH
+from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     SEARCHABLE,
@@ -17,6 +18,7 @@ from ferbench.spec.types import (
     DerivedSplit,
     EarlyStopping,
     EvaluateSpec,
+    Freeze,
     LossSpec,
     ModelSpec,
     PrunerSpec,
@@ -34,14 +36,11 @@ from ferbench.spec.types import (
 )
 from ferbench.spec.yaml_loader import LocatedDoc, Mark
 
-#: Values of hyperparameters that are neither fixed nor searched (Keras's defaults,
-#: the thesis's batch size). Filled into the resolved spec so it states every value.
+#: Values of the training hyperparameters that are neither fixed nor searched (the
+#: thesis's batch size, Adam's usual rate). Filled into the resolved spec so it states
+#: every value; a family's own hyperparameters get its defaults (Keras's, see
+#: :func:`resolve_model`).
 HYPER_DEFAULTS: dict[str, Any] = {
-    "model.width": 1.0,
-    "model.depth": 1.0,
-    "model.dropout": 0.2,
-    "model.top_filters": DEFAULT_TOP_FILTERS,
-    "model.drop_connect": 0.2,
     "train.learning_rate": 1e-3,
     "train.batch_size": 64,
     "loss.label_smoothing": 0.0,
@@ -134,19 +133,48 @@ def _default_splits(ds: dict[str, Any]) -> list[str]:
         if isinstance(s, dict):
             s.setdefault("stratified", True)
     return notes
+def resolve_model(data: dict[str, Any], doc: LocatedDoc) -> None:
+    """Fill the model section for its family, in place: the architecture (default
+    efficientnetv2-s), all its stages where ``model.stages`` is absent, and the family's
+    defaults for the hyperparameters it has that are neither fixed nor searched.
+
+    Where the architecture is searched, nothing family-specific is filled (each trial
+    takes its family's defaults); where the matrix sets it, each cell is filled on its own.
+    """
+    space = get_path(data, "search.space", {}) or {}
+    if "arch" in space:
+        return
+    matrix = data.get("matrix") or {}
+    if any(k in ("model", "model.arch") for k in matrix):
+        return
+    here = doc.mark_for(("model",)) or Mark("<default>", 1, 1)
+    if get_path(data, "model.arch") is None:
+        set_path(doc, "model.arch", ARCH, here)
+    fam = FAMILIES.get(str(get_path(data, "model.arch")))
+    if fam is None:  # custom (its builder has no table), or unknown (the schema says so)
+        return
+    if get_path(data, "model.stages") is None:
+        set_path(doc, "model.stages", list(fam.all_stages), here)
+    searched = {SEARCHABLE[n] for n in space}
+    for name in fam.takes:
+        key = f"model.{name}"
+        if key not in searched and get_path(data, key) is None and name in fam.defaults:
+            set_path(doc, key, fam.defaults[name], here)
 
 
 def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
     """Fill values that depend on other values (after schema defaults), in place.
 
-    Splits a spec leaves out get the defaults of the layout at ``dataset.path``
-    (a cheap look, see :func:`ferbench.data.kinds.choose_layout`). Returns notes for
-    the plan: which default splits were used, and why those.
+    The model section gets its family's defaults (:func:`resolve_model`). Splits a spec
+    leaves out get the defaults of the layout at ``dataset.path`` (a cheap look, see
+    :func:`ferbench.data.kinds.choose_layout`). Returns notes for the plan: which default
+    splits were used, and why those.
     """
     notes: list[str] = []
     space = get_path(data, "search.space", {}) or {}
     searched = {SEARCHABLE[n] for n in space}
     here = Mark("<default>", 1, 1)
+    resolve_model(data, doc)
     for key, value in HYPER_DEFAULTS.items():
         if key not in searched and get_path(data, key) is None:
             set_path(doc, key, value, doc.mark_for(tuple(key.split("."))[:1]) or here)
@@ -227,8 +255,10 @@ def build_spec(data: dict[str, Any]) -> Spec:
         seeds=tuple(data.get("seeds") or (data["seed"],)),
         dataset=_dataset(ds),
         augment=AugmentSpec(**{k: aug[k] for k in ("enabled", "flip", "rotation_deg", "translate", "zoom", "contrast", "brightness")}),
-        model=ModelSpec(arch=m["arch"], stages=tuple(m["stages"]), width=m.get("width"), depth=m.get("depth"),
-                        dropout=m.get("dropout"), top_filters=m.get("top_filters"), drop_connect=m.get("drop_connect")),
+        model=ModelSpec(arch=m.get("arch"), stages=None if m.get("stages") is None else tuple(m["stages"]), width=m.get("width"),
+                        depth=m.get("depth"), dropout=m.get("dropout"), top_filters=m.get("top_filters"),
+                        drop_connect=m.get("drop_connect"), weights=m.get("weights") or "none", builder=m.get("builder"),
+                        params=dict(m.get("params") or {})),
         loss=LossSpec(class_weight=loss["class_weight"], beta=float(loss["beta"]), label_smoothing=loss.get("label_smoothing")),
         train=TrainSpec(
             optimizer=tr["optimizer"], learning_rate=tr.get("learning_rate"), batch_size=tr.get("batch_size"),
@@ -236,6 +266,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             early_stopping=None if es is None else EarlyStopping(es["monitor"], es["patience"], float(es["min_delta"]), es["restore_best_weights"]),
             momentum=tr.get("momentum"), nesterov=tr.get("nesterov"), weight_decay=tr.get("weight_decay"),
             schedule=_schedule(tr.get("schedule")),
+            freeze=None if not tr.get("freeze") else Freeze(int(tr["freeze"]["epochs"]), float(tr["freeze"]["learning_rate"])),
         ),
         search=SearchSpec(
             trials=se["trials"],

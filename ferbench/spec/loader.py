@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ferbench.errors import Located, SpecError
-from ferbench.spec.build import build_spec, fill_recipe, resolve_implicit
+from ferbench.spec.build import build_spec, fill_recipe, resolve_implicit, resolve_model
 from ferbench.spec.checks import semantic_problems
 from ferbench.spec.compose import apply_overrides, expand_env, load_composed, set_path
 from ferbench.spec.schema import fill_defaults, schema_problems, subschema
@@ -108,7 +108,7 @@ def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, .
     problems += semantic_problems(doc.data, doc)
     matrix = {k: v for k, v in (doc.data.get("matrix") or {}).items() if subschema(tuple(k.split("."))) is not None}
     for cell in matrix_cells(matrix) if not too_many else ():
-        cell_data, cell_doc = apply_cell(doc.data, cell, doc)
+        cell_data, cell_doc = resolve_cell(*apply_cell(doc.data, cell, doc))
         for p in schema_problems(cell_doc) + semantic_problems(cell_data, cell_doc):
             if str(p) not in {str(q) for q in problems}:
                 problems.append(p)
@@ -127,9 +127,20 @@ def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ..
     return checked.spec
 
 
+def resolve_cell(data: dict[str, Any], doc: LocatedDoc) -> tuple[dict[str, Any], LocatedDoc]:
+    """A matrix cell's data with what the cell may leave open filled: schema defaults
+    under a section it sets whole, its architecture's defaults (see
+    :func:`~ferbench.spec.build.resolve_model`). Changes nothing a resolved spec already states."""
+    if not schema_problems(doc):
+        fill_defaults(data)
+        data.pop("matrix", None)  # a run's spec has none (the schema's default would put an empty one back)
+        resolve_model(data, doc)
+    return data, doc
+
+
 def spec_for_cell(spec: Spec, cell: Mapping[str, Any], seed: int, fold: int | None = None) -> Spec:
     """The resolved spec of one run: matrix cell applied, a single seed, and the fold it validates on (k-fold)."""
-    data, _ = apply_cell(dict(spec.raw), cell)
+    data, _ = resolve_cell(*apply_cell(dict(spec.raw), cell))
     data["seed"] = seed
     data.pop("seeds", None)
     if fold is not None:

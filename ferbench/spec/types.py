@@ -60,6 +60,7 @@ def split_overlap_fix(first: str, second: str) -> str:
 
 #: Search-space parameter name -> the dotted spec key it sets.
 SEARCHABLE: Mapping[str, str] = {
+    "arch": "model.arch",
     "width": "model.width",
     "depth": "model.depth",
     "dropout": "model.dropout",
@@ -151,14 +152,21 @@ class AugmentSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    arch: str
-    stages: tuple[int, ...]
-    #: ``None`` where the value is searched; the trial supplies it.
+    #: ``None`` where the architecture is searched (``search.space.arch``); the trial supplies it.
+    arch: str | None
+    #: ``None``: every stage of the family (a custom builder, a searched architecture).
+    stages: tuple[int, ...] | None
+    #: ``None`` where the value is searched, or the family does not have it; the trial supplies it.
     width: float | None
     depth: float | None
     dropout: float | None
     top_filters: int | None
     drop_connect: float | None
+    #: ``none``, ``imagenet`` or a weights file.
+    weights: str = "none"
+    #: ``package.module:function`` of ``arch: custom``, and its further keyword arguments.
+    builder: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,14 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class Freeze:
+    """Fine-tuning: the head alone for ``epochs``, then everything at ``learning_rate``."""
+
+    epochs: int
+    learning_rate: float
+
+
+@dataclass(frozen=True)
 class TrainSpec:
     optimizer: str  # adam | adamw | sgd
     learning_rate: float | None  # None where searched
@@ -205,6 +221,7 @@ class TrainSpec:
     nesterov: bool | None = None  # sgd
     weight_decay: float | None = None  # adamw, sgd
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    freeze: Freeze | None = None
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ def test_plan_hides_storage_password():
 LIGHT_COMMANDS = [
     ["validate", "benchmarks/quickstart.yaml"],
     ["plan", "benchmarks/scaled_fer2013.yaml"],
+    ["model", "list"],
     ["schema"],
     ["new", "x", "--out", "{tmp}/x.yaml"],
 ]

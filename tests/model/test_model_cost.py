@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from ferbench.model.arch import ModelConfigError
 from ferbench.model.cost import cost_range, model_cost, param_bounds
 from ferbench.spec.types import ModelSpec, SearchParam
 
@@ -110,9 +109,10 @@ def test_param_bounds() -> None:
     assert param_bounds(SearchParam("depth", "model.depth", "float", 0.3, 1.0, 0.3)) == (0.3, 0.9)
 
 
-def test_neither_fixed_nor_searched_is_a_user_error() -> None:
-    with pytest.raises(ModelConfigError, match="model.depth"):
-        cost_range(_model(width=1.0, top_filters=24), (), (48, 48, 1), 7)
+def test_neither_fixed_nor_searched_takes_the_family_default() -> None:
+    # As a trial does (a searched architecture leaves its family's values to the trial).
+    lo, hi = cost_range(_model(width=1.0, top_filters=24), (), (48, 48, 1), 7)
+    assert lo == hi == model_cost(input_shape=(48, 48, 1), num_classes=7, stages=(0, 1, 2, 3, 4), width=1.0, depth=1.0, top_filters=24)
 
 
 def test_cost_model_imports_no_tensorflow() -> None:

@@ -41,7 +41,8 @@ def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, one_hot: int 
 
 
 def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], seed: int, *, gpu: bool) -> tf.data.Dataset:
-    """The trial's training batches, in the model's input range, with class weights as sample weights.
+    """The trial's training batches, in the model's input range, with class weights as sample weights;
+    full batches only (the last partial one is dropped).
 
     Where :func:`~ferbench.model.runtime.resolve_batches_in_step` says so (on a CPU, and
     on a GPU where the uint8 images fit) the images are held where the step runs and
@@ -55,8 +56,10 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     spec, data = setup.spec, setup.data
     x, y = data.x["train"], data.y["train"]
     one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    # One static batch shape: a last partial batch is dropped (a different sample each epoch,
+    # as the order is shuffled). See ferbench.run.train.trial.steps_per_epoch for why.
     common: dict[str, Any] = dict(batch_size=int(hp["batch_size"]), seed=seed, deterministic=spec.runtime.deterministic,
-                                  class_weight=data.class_weight, shuffle=True)
+                                  class_weight=data.class_weight, shuffle=True, drop_remainder=True)
     # XLA compiles the augmentation, except in deterministic runs: XLA generates code for
     # the CPU at hand (FMA where there is one), so its rounding can differ between machines.
     jit = not spec.runtime.deterministic

@@ -3,6 +3,10 @@
 The spec fixes some values and searches others (``ModelSpec`` / ``TrainSpec`` hold
 ``None`` where a value is searched). A trial asks Optuna for the searched ones
 and merges them over the fixed ones, giving every effective value.
+
+A searched architecture (``search.space.arch``) makes the space conditional,
+define-by-run: the trial asks for the architecture first, then only for the model
+hyperparameters that architecture has; the others are ``None`` in its record.
 """
 
 from __future__ import annotations
@@ -11,23 +15,21 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ferbench.model.family import MODEL_HYPERPARAMETERS
+from ferbench.model.registry import CUSTOM, FAMILIES
 from ferbench.spec.types import SearchParam, Spec
 
 if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-#: The effective hyperparameters every trial records, in this order.
+#: The effective hyperparameters every trial records, in this order (then ``arch``).
 HYPERPARAMETERS = ("width", "depth", "dropout", "top_filters", "drop_connect", "learning_rate", "batch_size", "label_smoothing")
 
-#: Used only when a value is neither fixed nor searched. The spec loader already
-#: fills these (``spec.build.HYPER_DEFAULTS``); kept here so a hand-built Spec runs too.
+#: Used only when a training value is neither fixed nor searched. The spec loader
+#: already fills these (``spec.build.HYPER_DEFAULTS``), and a family's own values come
+#: from its defaults; kept here so a hand-built Spec runs too.
 FALLBACK = {
-    "width": 1.0,
-    "depth": 1.0,
-    "dropout": 0.2,
-    "top_filters": 1280,
-    "drop_connect": 0.2,
     "learning_rate": 1e-3,
     "batch_size": 64,
     "label_smoothing": 0.0,
@@ -63,7 +65,15 @@ def suggest(trial: optuna.Trial, space: Sequence[SearchParam]) -> dict[str, Any]
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     params: dict[str, Any] = {}
-    for name, d in distributions(space).items():
+    dists = distributions(space)
+    arch = None
+    if "arch" in dists:  # first: it decides which model hyperparameters exist
+        arch_dist = dists.pop("arch")
+        assert isinstance(arch_dist, CategoricalDistribution)
+        arch = params["arch"] = trial.suggest_categorical("arch", list(arch_dist.choices))
+    for name, d in dists.items():
+        if arch is not None and not applies(str(arch), name):
+            continue
         if isinstance(d, CategoricalDistribution):
             params[name] = trial.suggest_categorical(name, list(d.choices))
         elif isinstance(d, IntDistribution):
@@ -72,6 +82,14 @@ def suggest(trial: optuna.Trial, space: Sequence[SearchParam]) -> dict[str, Any]
             assert isinstance(d, FloatDistribution)
             params[name] = trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
     return params
+
+
+def applies(arch: str, name: str) -> bool:
+    """Whether a hyperparameter exists for an architecture (a custom builder takes every one it is given)."""
+    if name not in MODEL_HYPERPARAMETERS or arch == CUSTOM:
+        return True
+    fam = FAMILIES.get(arch)
+    return fam is not None and name in fam.takes
 
 
 def fixed_values(spec: Spec) -> dict[str, Any]:
@@ -90,14 +108,22 @@ def fixed_values(spec: Spec) -> dict[str, Any]:
 
 
 def effective(spec: Spec, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Every hyperparameter of a trial: the trial's params over the spec's fixed values."""
+    """Every hyperparameter of a trial: the trial's params over the spec's fixed values,
+    over the defaults of the trial's architecture; ``None`` for a model hyperparameter the
+    architecture does not have (or a custom builder is not given). Ends with ``arch``."""
     fixed = fixed_values(spec)
+    arch = str(params.get("arch", spec.model.arch))
+    fam = FAMILIES.get(arch)
     out: dict[str, Any] = {}
     for name in HYPERPARAMETERS:
         value = params.get(name, fixed[name])
-        if value is None:
+        if name in MODEL_HYPERPARAMETERS:
+            if fam is not None:
+                value = (value if value is not None else fam.defaults.get(name)) if name in fam.takes else None
+        elif value is None:
             value = FALLBACK[name]
-        out[name] = int(value) if name in _INT_PARAMS else float(value)
+        out[name] = None if value is None else int(value) if name in _INT_PARAMS else float(value)
+    out["arch"] = arch
     return out
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ferbench._lazy import require
 from ferbench.errors import FerbenchError
+from ferbench.model.family import MODEL_HYPERPARAMETERS, ModelConfig
 from ferbench.results.environment import environment
 from ferbench.results.records import Cost, Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
@@ -42,13 +43,26 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def model_config(spec: Spec, hp: Mapping[str, Any]) -> ModelConfig | None:
+    """The trial's model: its architecture, kept stages and hyperparameters (``None`` for a custom builder)."""
+    from ferbench.model.registry import CUSTOM, family
+
+    arch = str(hp.get("arch") or spec.model.arch)
+    if arch == CUSTOM:
+        return None
+    fam = family(arch)
+    return fam.config(spec.model.stages, **{k: hp.get(k) for k in fam.takes})
+
+
 def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:
-    """Parameters and MACs of the trial's model, from the TensorFlow-free cost model."""
-    from ferbench.model.cost import model_cost
+    """Parameters and MACs of the trial's model, from the TensorFlow-free cost model (unknown for a custom builder)."""
+    from ferbench.model.registry import family_cost
 
     try:
-        c = model_cost(input_shape=spec.input_shape, num_classes=spec.num_classes, stages=spec.model.stages,
-                       width=hp["width"], depth=hp["depth"], top_filters=hp["top_filters"])
+        config = model_config(spec, hp)
+        if config is None:
+            return Cost()
+        c = family_cost(config, spec.input_shape, spec.num_classes)
     except Exception:  # an unbuildable configuration fails later, with the builder's message
         return Cost()
     return Cost(int(c.params), int(c.macs))
@@ -61,9 +75,13 @@ def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -
     return resolve_steps_per_execution(setup.spec.runtime.steps_per_execution, on_gpu=gpu, steps_per_epoch=steps_per_epoch)
 
 
-def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None) -> None:
+def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None,
+                  learning_rate: float | None = None) -> None:
     """Compile with the trial's loss (label smoothing needs one-hot labels), its optimizer (Adam unless the
-    recipe names another) and the run's XLA switch."""
+    recipe names another) and the run's XLA switch.
+
+    ``learning_rate`` replaces the trial's (the second phase of ``train.freeze``).
+    """
     from ferbench.run.train.recipe import make_optimizer
 
     keras = require("keras")
@@ -74,21 +92,65 @@ def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], 
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
         acc = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    model.compile(optimizer=make_optimizer(hp), loss=loss,
+    optimizer = make_optimizer(hp if learning_rate is None else {**hp, "learning_rate": learning_rate})
+    model.compile(optimizer=optimizer, loss=loss,
                   metrics=[acc], jit_compile=setup.jit,
                   steps_per_execution=setup.steps_per_execution if steps_per_execution is None else steps_per_execution)
 
 
 def build_for(setup: TrialSetup, hp: Mapping[str, Any]) -> keras.Model:
-    """The trial's model, under the run's precision policy."""
-    from ferbench.model.build import build_model
+    """The trial's model, under the run's precision policy: its family's builder, or the spec's custom builder.
+
+    A custom builder gets ``model.params`` and the model hyperparameters the spec sets or searches.
+    """
+    from ferbench.model.registry import build_family
     from ferbench.model.runtime import apply_precision
 
     spec = setup.spec
     apply_precision(setup.precision)
-    return build_model(input_shape=spec.input_shape, num_classes=spec.num_classes, stages=spec.model.stages,
-                       width=hp["width"], depth=hp["depth"], top_filters=int(hp["top_filters"]),
-                       dropout=hp["dropout"], drop_connect=hp["drop_connect"])
+    config = model_config(spec, hp)
+    if config is None:
+        from ferbench.model.custom import build_custom
+
+        given = {k: hp[k] for k in MODEL_HYPERPARAMETERS if hp.get(k) is not None}
+        return build_custom(str(spec.model.builder), spec.input_shape, spec.num_classes, {**spec.model.params, **given})
+    return build_family(config, spec.input_shape, spec.num_classes)
+
+
+def load_initial_weights(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Load ``model.weights`` into the trial's model; what was loaded and skipped, for the record (``None``: none)."""
+    from ferbench.model.weights import NONE, load_weights
+
+    spec = setup.spec
+    if spec.model.weights in ("", NONE):
+        return None
+    return load_weights(model, spec.model.weights, model_config(spec, hp), spec.input_shape).to_dict()
+
+
+def train_head_only(spec: Spec, model: keras.Model, hp: Mapping[str, Any]) -> None:
+    """Freeze every layer but the head stage's (``train.freeze``'s first phase)."""
+    from ferbench.model.family import layer_stage
+    from ferbench.model.registry import family
+
+    head = family(str(hp.get("arch") or spec.model.arch)).head_stage
+    for layer in model.layers:
+        layer.trainable = layer_stage(layer.name, head) == head
+
+
+class TooFewImages(FerbenchError):
+    """The training split holds fewer images than one batch."""
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Full batches per epoch: training drops a last partial batch, so every step has one static shape.
+
+    Batch norm needs real samples (zero-weight padding would still enter its
+    statistics), XLA wants one shape, and on some CPUs oneDNN crashes the process on a
+    residual network's last partial batch (docs/model.md).
+    """
+    if n < batch_size:
+        raise TooFewImages(f"train.batch_size {batch_size} is larger than the training split ({n} images): no full batch to train on")
+    return n // batch_size
 
 
 class _NanLoss(FerbenchError):
@@ -130,12 +192,18 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
     guard = cb.NanGuard()
     optuna_cb = cb.OptunaReport(spec.search.metric, report)
     t0 = time.monotonic()
+    weights = None
+    freeze = spec.train.freeze
     try:
         seed_trial(seed, deterministic=spec.runtime.deterministic)
         model = build_for(setup, hp)
-        steps = math.ceil(len(data.y["train"]) / int(hp["batch_size"]))
+        weights = load_initial_weights(setup, model, hp)
+        steps = steps_per_epoch(len(data.y["train"]), int(hp["batch_size"]))
         gpu = on_gpu()
-        compile_model(setup, model, hp, steps_per_execution(setup, steps, gpu=gpu))
+        spe = steps_per_execution(setup, steps, gpu=gpu)
+        if freeze is not None:
+            train_head_only(spec, model, hp)
+        compile_model(setup, model, hp, spe)
         train = train_input(setup, model, hp, seed, gpu=gpu)
         val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
         callbacks: list[Any] = []
@@ -153,13 +221,24 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
             callbacks.append(stopper)
         callbacks += [optuna_cb, cb.Progress(setup.reporter, steps)]
         # shuffle=False: the pipeline already shuffles, seeded (Keras would only warn).
-        model.fit(train, validation_data=val, epochs=spec.train.max_epochs, callbacks=callbacks, verbose=0, shuffle=False)
+        first = 0
+        if freeze is not None:  # the head alone, then everything at the fine-tuning rate
+            head_callbacks = [c for c in callbacks if c is not stopper]
+            model.fit(train, validation_data=val, epochs=freeze.epochs, callbacks=head_callbacks, verbose=0, shuffle=False)
+            first = len(epoch_log.seconds)
+            for layer in model.layers:
+                layer.trainable = True
+            compile_model(setup, model, hp, spe, learning_rate=freeze.learning_rate)
+        fitted = guard.epoch is None and optuna_cb.pruned_at is None and first < spec.train.max_epochs
+        if fitted:
+            model.fit(train, validation_data=val, initial_epoch=first, epochs=spec.train.max_epochs, callbacks=callbacks, verbose=0,
+                      shuffle=False)
         p.train_s = time.monotonic() - t0
         p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
         if guard.epoch is not None:
             raise _NanLoss(f"nan loss at epoch {guard.epoch}")
         trained = len(epoch_log.seconds)
-        if stopper is not None and es is not None and es.restore_best_weights and trained:
+        if stopper is not None and es is not None and es.restore_best_weights and trained and fitted:
             p.best_epoch = int(stopper.best_epoch) + 1
         else:
             p.best_epoch = trained or None
@@ -189,9 +268,12 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         model = None
     history = dict(p.history or {})
     lr = tuple(history.pop("lr", ()))
+    cost = trial_cost(spec, hp)
+    if cost.params is None and model is not None:  # a custom builder: its size is known now that it is built
+        cost = Cost(int(model.count_params()), None)
     record = TrialRecord(
         run_id=setup.run_id, trial=number, state=p.state, error=p.error, params=dict(params), hyperparameters=hp,
-        cost=trial_cost(spec, hp), epochs=len(p.epoch_s), best_epoch=p.best_epoch, objective=p.objective,
+        cost=cost, epochs=len(p.epoch_s), best_epoch=p.best_epoch, objective=p.objective,
         history={k: tuple(v) for k, v in history.items()}, class_weight=data.class_weight_dict(),
         timings=Timings(p.train_s, p.eval_s, p.epoch_s), seed=seed, started=started, finished=utc_now(),
         environment=environment(),
@@ -199,6 +281,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         test=None if p.scored is None else p.scored.test,
         tta=None if p.scored is None else p.scored.tta,
         cross={} if p.scored is None else p.scored.cross,
+        weights=weights,
     )
     return TrialResult(record, None if p.scored is None else p.scored.predictions, p.traceback, lr), model
 

@@ -39,7 +39,7 @@ def test_suggest_respects_step_and_log() -> None:
 def test_effective_merges_fixed_values(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path))
     hp = effective(spec, {"learning_rate": 0.004, "width": 0.15})
-    assert tuple(hp) == HYPERPARAMETERS
+    assert tuple(hp) == (*HYPERPARAMETERS, "arch")
     assert hp["learning_rate"] == 0.004 and hp["width"] == 0.15
     assert hp["depth"] == 0.25 and hp["top_filters"] == 32 and hp["batch_size"] == 16
     assert isinstance(hp["top_filters"], int) and isinstance(hp["batch_size"], int)

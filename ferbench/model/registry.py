@@ -1,0 +1,71 @@
+"""Every model family by name, and the two things every family does: cost and build.
+
+Plain Python: importing this module, and computing any cost, imports no TensorFlow
+(``validate``, ``plan``, ``report`` and ``model list`` rely on it). Building imports the
+family's Keras code when asked.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ferbench.model import arch, minixception, mobilenetv3, resnet, vgg
+from ferbench.model.counting import Cost
+from ferbench.model.family import Family, ModelConfig, ModelConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+#: ``model.arch: custom`` with ``model.builder: "package.module:function"``: a user's Keras builder.
+CUSTOM = "custom"
+
+#: The registered families, in the order ``ferbench model list`` shows them.
+FAMILIES: dict[str, Family] = {
+    f.name: f for f in (*arch.FAMILIES, *mobilenetv3.FAMILIES, *resnet.FAMILIES, *minixception.FAMILIES, *vgg.FAMILIES)
+}
+
+#: Every value ``model.arch`` accepts.
+ARCHS: tuple[str, ...] = (*FAMILIES, CUSTOM)
+
+
+def family(name: str) -> Family:
+    """The family named ``name`` (a :class:`ModelConfigError` naming the known ones otherwise)."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        if name == CUSTOM:
+            raise ModelConfigError("model.arch: custom has no stage table; its builder defines the model") from None
+        raise ModelConfigError(f"model.arch: unknown architecture {name!r}; known: {', '.join(ARCHS)}") from None
+
+
+def _module(fam: Family) -> Any:
+    return importlib.import_module(fam.module)
+
+
+def family_cost(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> Cost:
+    """Parameters (as ``count_params()``) and MACs per image of the model :func:`build_family` makes."""
+    cost: Cost = _module(family(config.arch)).cost(config, tuple(int(v) for v in input_shape), int(num_classes))
+    return cost
+
+
+def build_family(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int, *, preprocessing: bool = True,
+                 fused_batch_norm: bool = True) -> keras.Model:
+    """The uncompiled Keras model of a configuration: its family's builder, walking the family's table.
+
+    Like Keras's applications the model takes pixel values in [0, 255] and rescales them
+    itself (``preprocessing=False`` leaves that out); its softmax output is float32 under
+    any mixed-precision policy.
+    """
+    model: keras.Model = _module(family(config.arch)).build(config, tuple(int(v) for v in input_shape), int(num_classes),
+                                                            preprocessing=preprocessing, fused_batch_norm=fused_batch_norm)
+    return model
+
+
+def keras_layer_name(arch_name: str, layer_name: str) -> str | None:
+    """The name Keras's application gives a layer of this family (for ImageNet weights), if any."""
+    fam = family(arch_name)
+    if fam.imagenet is None:
+        return None
+    name: str | None = _module(fam).keras_layer_name(layer_name, arch_name)
+    return name
