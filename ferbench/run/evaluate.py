@@ -212,7 +212,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         splits["test"], sizes["test"] = splits.get(split, split), len(data.y[split])
     info = session.fresh_record(slots, storage="none").but(
         run_id=run_id, spec_name=shown, status="complete", trials=TrialCounts(target=1, complete=1), best_trial=0,
-        wall_time_s=round(eval_s, 3),
+        wall_time_s=round(eval_s, 3), objectives=(), pareto=None,  # one model scored, not a search
         dataset=dataclasses.replace(ds, class_weight=None, splits=splits, sizes=sizes),
     )
     evaluated = RunSession(session.planned, folder=folder)

@@ -66,7 +66,9 @@ def measure(make_call: Callable[[int], Callable[[], object]], batches: Sequence[
             device_name: str | None, runtime: str, threads: int | None) -> Latency:
     """Time ``make_call(batch_size)()`` for each ``(batch size, warm-up, repeats)``; the :class:`Latency` record."""
     load = load_average()
-    rows = tuple(LatencyBatch(b, median_ms(make_call(b), warmup=w, repeats=r), w, r) for b, w, r in batches)
+    # Rounded here, as the record writes it: the values told to Optuna are read off the record and must be
+    # the same whether read before or after it went to disk.
+    rows = tuple(LatencyBatch(b, round(median_ms(make_call(b), warmup=w, repeats=r), 4), w, r) for b, w, r in batches)
     return Latency(device=device, device_name=device_name, runtime=runtime, batches=rows, threads=threads, load_1min=load)
 
 
