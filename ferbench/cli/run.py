@@ -63,12 +63,12 @@ def run(
 
         names = {p.name for p in read_resolved(Path(r.folder) / "spec.resolved.yaml").search.space}
         console.print(best_table(info, best, names))
-        if r.info.pareto is not None:
+        if info.get("pareto") is not None:
             from ferbench.results.paths import RunPaths
             from ferbench.results.read import read_trial_record
 
             paths = RunPaths(Path(r.folder))
-            front = [read_trial_record(paths.record(n)).to_dict() for n in r.info.pareto if paths.record(n).exists()]
+            front = [read_trial_record(paths.record(n)).to_dict() for n in info["pareto"] if paths.record(n).exists()]
             console.print(pareto_table(info, front))
         console.print(f"results: {r.folder}", markup=False)
     if any(r.status != "complete" for r in results):
