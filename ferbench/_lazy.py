@@ -79,6 +79,44 @@ def _stderr_to_file() -> Iterator[IO[bytes]]:
             os.close(saved)
 
 
+@contextlib.contextmanager
+def native_output_held() -> Iterator[None]:
+    """Hold back what TensorFlow's C++ code and Keras print (file descriptors 1 and 2) during the block.
+
+    For calls that report their work line by line (the TFLite converter, Keras's SavedModel
+    export); if the block fails, what was held back is shown before the error goes on.
+    ``TF_CPP_MIN_LOG_LEVEL`` of 0 or 1 shows everything, as for the rest of TensorFlow.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1"):
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+
+    def restore() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 1)
+        os.dup2(caught.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # Python's prints go to the same place
+                yield
+        except BaseException:
+            restore()
+            caught.seek(0)
+            sys.stderr.write(caught.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            restore()
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 def visible_gpus() -> list[Any]:
     """TensorFlow's physical GPU devices, listed with CUDA's start-up lines held back.
 

@@ -151,7 +151,10 @@ def space_summary(spec: Spec) -> list[dict[str, Any]]:
 
 def sampler_summary(spec: Spec, *, parallel: bool) -> dict[str, Any]:
     """The sampler's options as the run uses them (TPE lies constantly when several workers share it)."""
-    out = {"name": spec.search.sampler.name, **json_safe(dict(spec.search.sampler.options))}
+    options = dict(spec.search.sampler.options)
+    if spec.search.sampler.name == "nsga2":  # TPE's options (schema defaults) mean nothing to it
+        options = {k: v for k, v in options.items() if k in ("seed", "population_size", "crossover_prob", "swapping_prob")}
+    out = {"name": spec.search.sampler.name, **json_safe(options)}
     if parallel and spec.search.sampler.name == "tpe":
         out["constant_liar"] = True
     return out
@@ -184,7 +187,7 @@ def run_summary(run: PlannedRun) -> dict[str, Any]:
         "learning_rate": s.train.learning_rate, "batch_size": s.train.batch_size,
         "label_smoothing": s.loss.label_smoothing,
     }.items() if v is not None}
-    return {
+    out: dict[str, Any] = {
         "run_id": run.run_id,
         "spec_hash": run.spec_hash,
         "name": s.name,
@@ -211,6 +214,12 @@ def run_summary(run: PlannedRun) -> dict[str, Any]:
         "results_dir": str(run.results_dir),
         "notes": list(run.notes),
     }
+    # Keys of the frontier search only where a spec uses it, so plans of other specs read as before.
+    if s.search.objectives:
+        out["objectives"] = [{"metric": o.metric, "direction": o.direction} for o in s.search.objectives]
+    if s.search.constraints:
+        out["constraints"] = {c.metric: {"max": c.max if c.metric == "latency_ms" else int(c.max)} for c in s.search.constraints}
+    return out
 
 
 def plan_json(plan: Plan) -> str:

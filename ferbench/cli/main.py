@@ -65,7 +65,7 @@ def validate(
 
 @app.command()
 def schema(
-    name: str = typer.Argument("spec", help="spec, record, run or baselines."),
+    name: str = typer.Argument("spec", help="spec, record, run, export, frontier or baselines."),
 ) -> None:
     """Print a JSON Schema (point your editor's YAML language server at it)."""
     from ferbench.spec.schema import schema_path
@@ -73,7 +73,7 @@ def schema(
     try:
         path = schema_path(f"{name}.schema.json")
     except FileNotFoundError:
-        raise FerbenchError(f"no schema named {name!r}; try spec, record, run or baselines") from None
+        raise FerbenchError(f"no schema named {name!r}; try spec, record, run, export, frontier or baselines") from None
     sys.stdout.write(path.read_text(encoding="utf-8"))
 
 
@@ -150,6 +150,7 @@ _COMMANDS = (
     ("ferbench.cli.worker", "worker"),
     ("ferbench.cli.verify", "verify"),
     ("ferbench.cli.collect", "collect"),
+    ("ferbench.cli.export", "export"),
 )
 
 

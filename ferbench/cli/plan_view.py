@@ -81,8 +81,17 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         console.print()
     first = summaries[0]
     sampler = ", ".join(f"{k}={v}" for k, v in first["sampler"].items() if k != "name")
-    console.print(f"sampler: {first['sampler']['name']} ({sampler}); pruner: {first['pruner']['name']}; "
-                  f"objective: {first['objective']['direction']} {first['objective']['metric']}")
+    if "objectives" in first:
+        goal = "objectives: " + ", ".join(f"{o['direction']} {o['metric']}" for o in first["objectives"])
+        if len(first["objectives"]) > 1:
+            goal += f" (the best is the Pareto set; best trial by {first['objective']['metric']})"
+    else:
+        goal = f"objective: {first['objective']['direction']} {first['objective']['metric']}"
+    console.print(f"sampler: {first['sampler']['name']} ({sampler}); pruner: {first['pruner']['name']}; {goal}")
+    if "constraints" in first:
+        bounds = ", ".join(f"{k} <= {_si(v['max']) if k != 'latency_ms' else str(v['max']) + ' ms'}" for k, v in first["constraints"].items())
+        console.print(f"constraints: {bounds} (params and MACs judged by the cost model before a trial builds anything; "
+                      "latency after training)", markup=False)
     if first["space"]:
         space = Table("searched", "key", "range", header_style="bold")
         for p in first["space"]:

@@ -44,7 +44,7 @@ def run(
     2 on a spec or results error, 130 when interrupted (start it again to resume).
     """
     from ferbench.run.runner import run_spec
-    from ferbench.run.table import best_table, summary_line
+    from ferbench.run.table import best_table, pareto_table, summary_line
 
     try:
         results = run_spec(spec, sets=overrides(sets), trials=trials, max_epochs=max_epochs, fresh=fresh,
@@ -63,6 +63,13 @@ def run(
 
         names = {p.name for p in read_resolved(Path(r.folder) / "spec.resolved.yaml").search.space}
         console.print(best_table(info, best, names))
+        if info.get("pareto") is not None:
+            from ferbench.results.paths import RunPaths
+            from ferbench.results.read import read_trial_record
+
+            paths = RunPaths(Path(r.folder))
+            front = [read_trial_record(paths.record(n)).to_dict() for n in info["pareto"] if paths.record(n).exists()]
+            console.print(pareto_table(info, front))
         console.print(f"results: {r.folder}", markup=False)
     if any(r.status != "complete" for r in results):
         raise typer.Exit(1)

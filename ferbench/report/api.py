@@ -76,17 +76,18 @@ def build_report(
         "runs": [run_data(a) for a in analyses],
     }
     if compare:
+        from ferbench.report.frontier import frontier_data, frontier_rows, frontier_table, has_frontier
+
         groups = make_groups(analyses, baselines, compare_with)
         data["comparisons"] = [group_data(g) for g in groups]
-        for g in groups:
+        for g, gd in zip(groups, data["comparisons"], strict=True):
             sec = compare_section(g)
+            rows = frontier_rows(g.runs, g.baselines)
+            if has_frontier(g.runs):
+                sec.tables.append(frontier_table(f"{g.key}-frontier", "Efficiency frontier: size, cost, latency and accuracy", rows))
+                gd["frontier"] = frontier_data(rows)
             if plots_dir is not None:
-                from ferbench.report.canvas import save
-                from ferbench.report.compare import group_title
-                from ferbench.report.plots import plot_frontier
-
-                fig = plot_frontier(g, f"Accuracy against parameters: {group_title(g.dataset, g.num_classes)}")
-                sec.figures.append(save(fig, plots_dir / g.key, "efficiency_frontier", "Accuracy against parameters (efficiency frontier)"))
+                sec.figures += _frontier_figures(g, rows, plots_dir / g.key)
             sections.append(sec)
         from ferbench.report.cross import cross_section
 
@@ -108,6 +109,23 @@ def build_report(
                        f"{int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}")
     title = "ferbench report: comparison" if compare else "ferbench report"
     return Report(title=title, sections=sections, data=data, warnings=warnings)
+
+
+def _frontier_figures(g: Any, rows: Sequence[Any], folder: Path) -> list[Any]:
+    """Accuracy against parameters (always), MACs and latency (where some model has them) of a comparison."""
+    from ferbench.report.canvas import save
+    from ferbench.report.compare import group_title
+    from ferbench.report.plots import FRONTIER_FIGURES, plot_frontier
+
+    out = []
+    for axis, key, what in FRONTIER_FIGURES:
+        placed = [r for r in rows if r.value(axis) is not None]
+        if axis != "params" and not placed:
+            continue
+        name = "efficiency_frontier" if axis == "params" else f"efficiency_frontier_{key}"
+        fig = plot_frontier(g, f"Accuracy against {what}: {group_title(g.dataset, g.num_classes)}", axis)
+        out.append(save(fig, folder, name, f"Accuracy against {what} (efficiency frontier)"))
+    return out
 
 
 def _study_runs(storage: str, specs: Sequence[Spec], warnings: list[str]) -> list[Run]:

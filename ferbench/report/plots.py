@@ -7,6 +7,7 @@ pyplot); the search plots (parallel coordinates, importances) live in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,45 +131,69 @@ def plot_history(trials: Sequence[TrialRecord], direction: str, metric: str, tit
 
 # --------------------------------------------------------------------------- efficiency frontier
 
-
-def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points not beaten by a smaller-or-equal model with higher accuracy, by size."""
-    front, best = [], -1.0
-    for p, acc in sorted(points, key=lambda q: (q[0], -q[1])):
-        if acc > best:
-            front.append((p, acc))
-            best = acc
-    return front
+#: Markers of exported variants on the frontier plots.
+EXPORT_MARKERS = {"savedmodel": "P", "tflite": "s", "tflite-float16": "v", "tflite-int8": "^"}
 
 
-def plot_frontier(g: Group, title: str) -> MplFigure:
-    """Test accuracy against parameters: every complete trial, each run's best, and the baselines.
+def _axis_value(t: TrialRecord, axis: str) -> float | None:
+    v = t.latency_ms if axis == "latency_ms" else getattr(t.cost, axis)
+    return None if v is None else float(v)
 
-    Baselines with a known size are points; human level and the selected baselines
-    without one are horizontal lines, so a run can be read against them.
+
+def plot_frontier(g: Group, title: str, axis: str = "params") -> MplFigure:
+    """Test accuracy against ``axis`` (params, macs or latency_ms): every complete trial, what each run offers
+    (its Pareto set or best trial), their exported variants, and the baselines whose value is known.
+
+    Human level and the selected baselines that cannot be placed are horizontal lines, so
+    a run can be read against them; the frontier (no point more accurate at no more cost)
+    is the green line.
     """
+    from ferbench.report.frontier import frontier_rows
+
+    return _frontier_figure(g.runs, frontier_rows(g.runs, g.baselines), _reference_lines(g), axis, title)
+
+
+def plot_run_frontier(a: RunAnalysis, title: str, axis: str = "params") -> MplFigure:
+    """One run's complete trials against ``axis``, its Pareto set (or best trial) and exported variants marked."""
+    from ferbench.report.frontier import frontier_rows
+
+    return _frontier_figure([a], frontier_rows([a], []), [], axis, title)
+
+
+def _reference_lines(g: Group) -> list[Any]:
+    return sorted((b for b in g.baselines if not b.params and (b.is_human or b in g.selected)), key=lambda b: b.accuracy)
+
+
+def _frontier_figure(runs: Sequence[RunAnalysis], rows: Sequence[Any], lines: Sequence[Any], axis: str, title: str) -> MplFigure:
     import matplotlib
+
+    from ferbench.report.frontier import AXES, on_front
 
     fig = new_figure(8, 5)
     ax = fig.add_subplot()
     colours = matplotlib.colormaps["tab10"]
-    points: list[tuple[float, float]] = []
-    for i, a in enumerate(g.runs):
-        colour = colours(i % 10)
-        points_of_trials = [(t.cost.params, 100 * t.test.accuracy) for t in a.run.complete_trials if t.cost.params and t.test is not None]
-        if points_of_trials:
-            xs, ys = zip(*points_of_trials)
-            ax.scatter(xs, ys, s=12, alpha=0.35, color=colour)
-        if a.best is not None and a.best.cost.params and a.test is not None:
-            acc = a.test.accuracy.value
-            ax.scatter([a.best.cost.params], [100 * acc], s=80, marker="o", color=colour, edgecolor="black", zorder=4, label=f"{a.run.label} (best trial)")
-            points.append((a.best.cost.params, acc))
-    for b in g.baselines:
-        if b.params:
-            ax.scatter([b.params], [100 * b.accuracy], s=70, marker="D", color="grey", zorder=4)
-            ax.annotate(b.name, (b.params, 100 * b.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
-            points.append((b.params, b.accuracy))
-    lines = sorted((b for b in g.baselines if not b.params and (b.is_human or b in g.selected)), key=lambda b: b.accuracy)
+    for i, a in enumerate(runs):
+        pts = [(x, 100 * t.test.accuracy) for t in a.run.complete_trials if t.test is not None and (x := _axis_value(t, axis)) is not None]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.scatter(xs, ys, s=12, alpha=0.35, color=colours(i % 10))
+    shown: set[str] = set()
+    for r in rows:
+        x = r.value(axis)
+        if x is None:
+            continue
+        y = 100 * r.accuracy
+        if r.kind == "baseline":
+            ax.scatter([x], [y], s=70, marker="D", color="grey", zorder=4)
+            ax.annotate(r.label, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+            continue
+        colour = colours(r.series % 10)
+        if r.kind == "export":
+            label = None if r.variant in shown else f"exported: {r.variant}"
+            shown.add(r.variant)
+            ax.scatter([x], [y], s=60, marker=EXPORT_MARKERS.get(r.variant, "x"), color=colour, edgecolor="black", zorder=5, label=label)
+            continue
+        ax.scatter([x], [y], s=80, marker="o", color=colour, edgecolor="black", zorder=4, label=r.label)
     slot, last = 0, None
     for b in lines:
         y = 100 * b.accuracy
@@ -177,20 +202,23 @@ def plot_frontier(g: Group, title: str) -> MplFigure:
         last = y
         ax.axhline(y, color="tab:red" if b.is_human else "grey", lw=0.9, ls="--" if b.is_human else ":")
         ax.annotate(f"{b.name} {y:.1f}%", (0.01 + 0.3 * (slot % 3), y), xycoords=("axes fraction", "data"), fontsize=7, va="bottom", color="dimgrey")
-    front = _pareto(points)
+    front = sorted((rows[i].value(axis) or 0.0, 100 * rows[i].accuracy) for i in on_front(rows, axis))
     if len(front) > 1:
-        ax.plot([p for p, _ in front], [100 * a for _, a in front], color="tab:green", lw=1.2, label="frontier (fewest parameters per accuracy)")
+        ax.plot([p for p, _ in front], [acc for _, acc in front], color="tab:green", lw=1.2, label="frontier (most accurate for its cost)")
     ax.set_xscale("log")
-    ax.set_xlabel("Parameters")
+    ax.set_xlabel(AXES[axis][0])
     ax.set_ylabel("Test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=7, loc="best")
     return fig
 
 
 # --------------------------------------------------------------------------- per-run set
+
+#: The frontier figures: axis, file-name key, what the x axis is in a title.
+FRONTIER_FIGURES = (("params", "params", "parameters"), ("macs", "macs", "MACs"), ("latency_ms", "latency", "latency"))
 
 
 def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Figure], list[str]]:
@@ -221,6 +249,11 @@ def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Fi
                       lambda: search_plots.plot_importances(done, space, f"{label}: hyperparameter importances", seed=seed)))
     elif done:
         notes.append(f"{label}: fewer than two complete trials or nothing searched; no parallel-coordinate or importance plot")
+    if a.run.info.pareto is not None:  # several objectives: the run's own frontier
+        for axis, key, what in FRONTIER_FIGURES:
+            if any(_axis_value(t, axis) is not None for t in done):
+                steps.append((f"pareto_{key}", f"Pareto set: accuracy against {what}",
+                              functools.partial(plot_run_frontier, a, f"{label}: accuracy against {what}", axis)))
     for name, title, make in steps:
         figs.append(save(make(), folder, name, title))
     return figs, notes

@@ -184,9 +184,27 @@ def section_json(sec: Section, base: Path | None) -> dict[str, Any]:
 
 def render_json(report: Report, base: Path | None = None) -> str:
     """Full-precision numbers for machines: per-run data, comparisons and every table."""
+    frontier_checked(report.data)
     doc = {"ferbench_report": 1, "title": report.title, **report.data, "warnings": report.warnings,
            "sections": [section_json(s, base) for s in report.sections]}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=raw) + "\n"
+
+
+def frontier_checked(data: dict[str, Any]) -> None:
+    """Check the frontier and Pareto blocks of the report's data against ``schemas/frontier.schema.json``.
+
+    A block that breaks it is a bug in ferbench (the report builds them), so it stops the
+    report with the schema's words rather than writing a file machines would misread.
+    """
+    from ferbench.results.schema import schema_problems
+
+    blocks = [("comparisons", i, {"frontier": c["frontier"]}) for i, c in enumerate(data.get("comparisons") or []) if "frontier" in c]
+    blocks += [("runs", i, {k: r[k] for k in ("objectives", "pareto") if k in r})
+               for i, r in enumerate(data.get("runs") or []) if "pareto" in r]
+    for where, i, block in blocks:
+        bad = schema_problems(json.loads(json.dumps(block, default=raw)), "frontier.schema.json")
+        if bad:
+            raise ValueError(f"report {where}[{i}] breaks frontier.schema.json: " + "; ".join(bad[:5]))
 
 
 # --------------------------------------------------------------------------- rich

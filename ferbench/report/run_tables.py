@@ -29,7 +29,8 @@ def summary_table(a: RunAnalysis) -> Table:
         ("Classes", ", ".join(run.classes), "text"),
         ("Test set", f"{test_split if isinstance(test_split, str) else 'test'} (n={ds.sizes['test']})", "text"),
         ("Fingerprint", ds.fingerprint[:16], "text"),
-        ("Trials", f"{tr.complete} complete, {tr.failed} failed, {tr.pruned} pruned of {tr.target}", "text"),
+        ("Trials", f"{tr.complete} complete, {tr.failed} failed, {tr.pruned} pruned of {tr.target}"
+                   + (f"; {tr.infeasible} infeasible (over search.constraints, not trained)" if tr.infeasible else ""), "text"),
         ("Best trial", None if best is None else best.number, "int"),
         (f"Best {info.objective.metric} ({info.objective.direction})", None if best is None else best.objective, "num"),
         ("Parameters", None if best is None else best.cost.params, "count"),
@@ -37,6 +38,10 @@ def summary_table(a: RunAnalysis) -> Table:
         ("Best trial training time", None if best is None else best.timings.train_s, "duration"),
         ("Study wall time", info.wall_time_s, "duration"),
     ]
+    if info.pareto is not None:
+        goals = ", ".join(f"{o.direction} {o.metric}" for o in info.objectives)
+        rows.insert(9, ("Objectives", goals, "text"))
+        rows.insert(10, ("Pareto set", ", ".join(f"trial {n}" for n in info.pareto) or "empty", "text"))
     for k, v in info.matrix_cell.items():
         rows.insert(2, (f"Matrix {k}", str(v), "text"))
     if a.fold is not None:
@@ -127,6 +132,8 @@ def trials_table(a: RunAnalysis) -> Table:
             Column("val_accuracy", "Val accuracy", "frac"), Column("test_accuracy", "Test accuracy", "frac"),
             Column("test_f1_macro", "Test F1 (macro)", "frac"), Column("params", "Params", "count"),
             Column("train_s", "Train time", "duration")]
+    if any(t.latency is not None for t in run.trials):
+        cols.insert(7, Column("latency_ms", "Latency b=1 (ms)", "num"))
     if any(hosts):
         cols.append(Column("host", "Host"))
     cols += [Column(f"param_{k}", hyper_label(k), "num") for k in searched]
@@ -138,6 +145,7 @@ def trials_table(a: RunAnalysis) -> Table:
             "test_accuracy": None if trial.test is None else trial.test.accuracy,
             "test_f1_macro": None if trial.test is None else trial.test.f1_macro,
             "params": trial.cost.params, "train_s": trial.timings.train_s, "host": host or None,
+            "latency_ms": trial.latency_ms,
         }
         row.update({f"param_{k}": trial.params.get(k) for k in searched})
         t.rows.append(row)
@@ -156,6 +164,10 @@ def run_section(a: RunAnalysis) -> Section:
         extra = cross_table(a)
         if extra is not None:
             sec.tables.append(extra)
+    if a.run.info.pareto is not None:
+        from ferbench.report.frontier import pareto_table
+
+        sec.tables.append(pareto_table(a, f"{run_key(a)}-pareto"))
     if a.run.trials:
         sec.tables.append(trials_table(a))
     return sec
@@ -192,6 +204,12 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
             out[split] = _scores_data(s)
     if a.fold is not None:
         out["fold"] = {"fold": a.fold[0], "folds": a.fold[1]}
+    if a.run.info.pareto is not None:
+        out["objectives"] = [{"metric": o.metric, "direction": o.direction} for o in a.run.info.objectives]
+        out["pareto"] = [{"trial": t.trial, "values": list(t.values or ()), "params": t.cost.params, "macs": t.cost.macs,
+                          "latency_ms": t.latency_ms, "test_accuracy": None if t.test is None else t.test.accuracy,
+                          "test_f1_macro": None if t.test is None else t.test.f1_macro,
+                          "exports": [e.format for e in a.run.exports(t)]} for t in a.run.pareto]
     if a.tta is not None:
         out["tta"] = {"method": a.tta_method, "test": _scores_data(a.tta),
                       **({"validation": _scores_data(a.tta_validation)} if a.tta_validation is not None else {}),

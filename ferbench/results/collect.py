@@ -18,14 +18,14 @@ from pathlib import Path
 
 from ferbench.errors import ResultsError
 from ferbench.results.atomic import file_lock, write_bytes
-from ferbench.results.paths import HISTORY_FILE, PREDICTIONS_FILE, RECORD_FILE, RUN_FILE, TRACEBACK_FILE, RunPaths
+from ferbench.results.paths import HISTORY_FILE, MODEL_FILE, PREDICTIONS_FILE, RECORD_FILE, RUN_FILE, TRACEBACK_FILE, RunPaths
 from ferbench.results.read import Part, read_json, read_part
 from ferbench.results.records import RunRecord
 from ferbench.results.runs import conflicts, merged_info, same_run
 from ferbench.results.write import write_run
 
 #: A trial's files, copied in this order: record.json last, as it marks a finished trial folder.
-TRIAL_FILES = (PREDICTIONS_FILE, TRACEBACK_FILE, HISTORY_FILE, RECORD_FILE)
+TRIAL_FILES = (PREDICTIONS_FILE, TRACEBACK_FILE, HISTORY_FILE, MODEL_FILE, RECORD_FILE)  # model.keras: a Pareto trial's
 
 
 @dataclass

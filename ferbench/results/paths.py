@@ -14,6 +14,9 @@ SPEC_FILE = "spec.resolved.yaml"
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.npz"
 TRACEBACK_FILE = "traceback.txt"
+MODEL_FILE = "model.keras"
+EXPORTS_DIR = "exports"
+EXPORT_FILE = "export.json"
 STUDY_DB = "study.db"
 STUDY_JOURNAL = "study.journal"
 #: Committed reference results (``ferbench verify`` targets) live here; the default report leaves them out.
@@ -62,6 +65,17 @@ class RunPaths:
     def record(self, number: int) -> Path:
         return self.trial(number) / RECORD_FILE
 
+    def trial_model(self, number: int) -> Path:
+        # A multi-objective run keeps the model of each trial on the Pareto front when it finished.
+        return self.trial(number) / MODEL_FILE
+
+    def export_dir(self, number: int, fmt: str) -> Path:
+        # ``ferbench export``: the files of one format and their record, beside the trial.
+        return self.trial(number) / EXPORTS_DIR / fmt
+
+    def export_record(self, number: int, fmt: str) -> Path:
+        return self.export_dir(number, fmt) / EXPORT_FILE
+
     def trial_dirs(self) -> list[Path]:
         """Every ``trials/<n>/`` folder, by number (hidden and non-numeric names left out)."""
         if not self.trials.is_dir():
@@ -74,7 +88,7 @@ class RunPaths:
 
     @property
     def best_model(self) -> Path:
-        return self.best / "model.keras"
+        return self.best / MODEL_FILE
 
     @property
     def best_info(self) -> Path:

@@ -20,9 +20,10 @@ from ferbench.spec.types import SPLITS, Direction, Split
 #: The version written. Readers read every version up to it (docs/results-format.md lists what each added).
 SCHEMA_VERSION = 2
 
-TrialState = Literal["complete", "failed", "pruned"]
+TrialState = Literal["complete", "failed", "pruned", "infeasible"]
 RunStatus = Literal["running", "complete", "failed", "interrupted"]
 
+#: The states that count toward a run's trials (``infeasible`` ones never trained and do not count).
 TRIAL_STATES: tuple[TrialState, ...] = ("complete", "failed", "pruned")
 #: The splits a trial is scored on (validation picks the best trial, test reports it).
 SCORED_SPLITS: tuple[Split, ...] = ("validation", "test")
@@ -97,6 +98,100 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class LatencyBatch:
+    """The median time of one inference call on a batch of ``batch_size`` images."""
+
+    batch_size: int
+    median_ms: float
+    warmup: int
+    repeats: int
+
+    @property
+    def per_image_ms(self) -> float:
+        return self.median_ms / self.batch_size
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Inference latency of a model on one device (``latency`` of a record and of an export record; version 2)."""
+
+    device: str  # cpu | gpu:N
+    device_name: str | None
+    runtime: str  # tensorflow 2.21.0 | tflite 2.21.0 ...
+    batches: tuple[LatencyBatch, ...]
+    threads: int | None = None
+    load_1min: float | None = None
+
+    @property
+    def batch_1_ms(self) -> float | None:
+        """Median milliseconds of a batch of one image (what ``latency_ms`` objectives and bounds use)."""
+        return next((b.median_ms for b in self.batches if b.batch_size == 1), None)
+
+    @property
+    def where(self) -> str:
+        """``cpu (Intel Xeon, 2 threads)``: the device in words."""
+        extra = ", ".join(x for x in (self.device_name, f"{self.threads} threads" if self.threads else None) if x)
+        return f"{self.device} ({extra})" if extra else self.device
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"device": self.device, "device_name": self.device_name, "runtime": self.runtime}
+        if self.threads is not None:
+            d["threads"] = self.threads
+        if self.load_1min is not None:
+            d["load_1min"] = round(self.load_1min, 2)
+        d["batches"] = [{"batch_size": b.batch_size, "median_ms": round(b.median_ms, 4), "warmup": b.warmup, "repeats": b.repeats}
+                        for b in self.batches]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Latency:
+        return cls(device=str(d["device"]), device_name=d.get("device_name"), runtime=str(d["runtime"]),
+                   batches=tuple(LatencyBatch(int(b["batch_size"]), float(b["median_ms"]), int(b["warmup"]), int(b["repeats"]))
+                                 for b in d["batches"]),
+                   threads=d.get("threads"), load_1min=d.get("load_1min"))
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One bound of ``search.constraints`` and the trial's value (``None``: not measured)."""
+
+    metric: str  # params | macs | latency_ms
+    max: float
+    value: float | None
+
+    @property
+    def violation(self) -> float:
+        """How far over the bound, relative to it (what Optuna is told; <= 0 is feasible, 0 where unmeasured)."""
+        return 0.0 if self.value is None else (float(self.value) - self.max) / self.max
+
+
+@dataclass(frozen=True)
+class ConstraintCheck:
+    """The trial against every bound of ``search.constraints`` (``constraints`` of a record; version 2)."""
+
+    bounds: tuple[Bound, ...]
+
+    @property
+    def feasible(self) -> bool:
+        return all(b.violation <= 0 for b in self.bounds)
+
+    @property
+    def broken(self) -> tuple[Bound, ...]:
+        return tuple(b for b in self.bounds if b.violation > 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(metric: str, v: float | None) -> float | int | None:
+            return None if v is None else (float(v) if metric == "latency_ms" else int(v))
+
+        return {"feasible": self.feasible,
+                "bounds": {b.metric: {"max": num(b.metric, b.max), "value": num(b.metric, b.value)} for b in self.bounds}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConstraintCheck:
+        return cls(tuple(Bound(k, float(v["max"]), None if v["value"] is None else float(v["value"])) for k, v in d["bounds"].items()))
+
+
+@dataclass(frozen=True)
 class Timings:
     train_s: float | None = 0.0  # None: unknown (a model trained elsewhere)
     eval_s: float = 0.0
@@ -131,6 +226,12 @@ class TrialRecord:
     tta: TTAMetrics | None = None
     #: Extra test sets (``evaluate.on``) by name; version 2.
     cross: Mapping[str, SplitMetrics] = field(default_factory=dict)
+    #: A multi-objective run: each objective's value as told to Optuna (``None``: not measured); version 2.
+    values: tuple[float | None, ...] | None = None
+    #: Inference latency of the trained model on the trial's device; version 2.
+    latency: Latency | None = None
+    #: The trial against ``search.constraints``; version 2.
+    constraints: ConstraintCheck | None = None
     schema_version: int = SCHEMA_VERSION
     #: The initial weights loaded (``model.weights``): source, tensors loaded and skipped, and why; absent when none.
     weights: Mapping[str, Any] | None = None
@@ -142,6 +243,16 @@ class TrialRecord:
     @property
     def has_metrics(self) -> bool:
         return self.validation is not None and self.test is not None
+
+    @property
+    def feasible(self) -> bool:
+        """Within every bound of ``search.constraints`` (a run without bounds: always)."""
+        return self.state != "infeasible" and (self.constraints is None or self.constraints.feasible)
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Median batch-1 latency on the trial's device, where measured."""
+        return None if self.latency is None else self.latency.batch_1_ms
 
     def metrics(self, split: str) -> SplitMetrics | None:
         """The metrics block of ``validation`` or ``test``."""
@@ -163,6 +274,7 @@ class TrialRecord:
             "epochs": self.epochs,
             "best_epoch": self.best_epoch,
             "objective": self.objective,
+            **({"values": list(self.values)} if self.values is not None else {}),
             "history": {k: list(v) for k, v in self.history.items()},
             "class_weight": None if self.class_weight is None else dict(self.class_weight),
             "timings": {"train_s": None if self.timings.train_s is None else round(self.timings.train_s, 3),
@@ -176,6 +288,10 @@ class TrialRecord:
             d["environment"] = dict(self.environment)
         if self.weights is not None:
             d["weights"] = dict(self.weights)
+        if self.latency is not None:
+            d["latency"] = self.latency.to_dict()
+        if self.constraints is not None:
+            d["constraints"] = self.constraints.to_dict()
         if self.validation is not None and self.test is not None:
             d["metrics"] = {"validation": self.validation.to_dict(), "test": self.test.to_dict()}
             if self.cross:
@@ -202,6 +318,9 @@ class TrialRecord:
             test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,
             tta=TTAMetrics.from_dict(metrics["tta"]) if metrics.get("tta") else None,
             cross={k: SplitMetrics.from_dict(v) for k, v in (metrics.get("cross") or {}).items()},
+            values=None if d.get("values") is None else tuple(d["values"]),
+            latency=Latency.from_dict(d["latency"]) if d.get("latency") else None,
+            constraints=ConstraintCheck.from_dict(d["constraints"]) if d.get("constraints") else None,
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)), weights=d.get("weights"),
         )
 
@@ -223,9 +342,18 @@ class TrialCounts:
     complete: int = 0
     failed: int = 0
     pruned: int = 0
+    #: Over a bound on parameters or MACs: never trained, not counted toward ``target``.
+    infeasible: int = 0
 
     def of(self, state: TrialState) -> int:
         return cast(int, getattr(self, state))
+
+    def to_dict(self) -> dict[str, int]:
+        """run.json's ``trials`` block (``infeasible`` only where there are some)."""
+        d = {"target": self.target, "complete": self.complete, "failed": self.failed, "pruned": self.pruned}
+        if self.infeasible:
+            d["infeasible"] = self.infeasible
+        return d
 
 
 @dataclass(frozen=True)
@@ -287,6 +415,10 @@ class RunRecord:
     hosts: tuple[str, ...] = ()
     #: The trial numbers whose records this folder holds (a host's folder may hold only its own); ``None``: not recorded.
     holds: tuple[int, ...] | None = None
+    #: A multi-objective run: every objective, in order (``objective`` is the one that picks the best trial).
+    objectives: tuple[Objective, ...] = ()
+    #: A multi-objective run: the trial numbers of its Pareto set; ``None`` for a single-objective run.
+    pareto: tuple[int, ...] | None = None
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -327,8 +459,7 @@ class RunRecord:
             "matrix_cell": dict(self.matrix_cell),
             "seed": self.seed,
             "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
-            "trials": {"target": self.trials.target, "complete": self.trials.complete, "failed": self.trials.failed,
-                       "pruned": self.trials.pruned},
+            "trials": self.trials.to_dict(),
             "best_trial": self.best_trial,
             "dataset": self.dataset.to_dict(),
             "environment": dict(self.environment),
@@ -339,6 +470,10 @@ class RunRecord:
             d["hosts"] = list(self.hosts)
         if self.holds is not None:
             d["holds"] = list(self.holds)
+        if self.objectives:
+            d["objectives"] = [{"metric": o.metric, "direction": o.direction} for o in self.objectives]
+        if self.pareto is not None:
+            d["pareto"] = list(self.pareto)
         return cast("dict[str, Any]", json_clean(d))
 
     @classmethod
@@ -349,10 +484,12 @@ class RunRecord:
             created=d["created"], updated=d["updated"], wall_time_s=float(d["wall_time_s"]),
             matrix_cell=dict(d["matrix_cell"]), seed=int(d["seed"]),
             objective=Objective(d["objective"]["metric"], d["objective"]["direction"]),
-            trials=TrialCounts(int(t["target"]), int(t["complete"]), int(t["failed"]), int(t["pruned"])),
+            trials=TrialCounts(int(t["target"]), int(t["complete"]), int(t["failed"]), int(t["pruned"]), int(t.get("infeasible", 0))),
             best_trial=d["best_trial"], dataset=DatasetInfo.from_dict(d["dataset"]), environment=dict(d["environment"]),
             devices=tuple(d["devices"]), storage=str(d["storage"]), hosts=tuple(str(h) for h in d.get("hosts", ())),
             holds=None if d.get("holds") is None else tuple(int(n) for n in d["holds"]),
+            objectives=tuple(Objective(o["metric"], o["direction"]) for o in d.get("objectives") or ()),
+            pareto=None if d.get("pareto") is None else tuple(int(n) for n in d["pareto"]),
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ferbench.errors import ResultsError
+from ferbench.results.exports import ExportRecord, trial_exports
 from ferbench.results.paths import PREDICTIONS_FILE, RECORD_FILE, RUN_FILE
 from ferbench.results.read import Part, find_run_dirs, load_predictions, read_part
 from ferbench.results.records import TRIAL_STATES, Predictions, RunRecord, TrialRecord
@@ -123,6 +124,24 @@ class Run:
     def has_predictions(self, trial: TrialRecord) -> bool:
         path = self.predictions_path(trial)
         return path is not None and path.is_file()
+
+    @property
+    def pareto(self) -> list[TrialRecord]:
+        """A multi-objective run's Pareto set (run.json's ``pareto``), by trial number; ``[]`` for one objective."""
+        numbers = set(self.info.pareto or ())
+        return [t for t in self.trials if t.trial in numbers]
+
+    @property
+    def front(self) -> list[TrialRecord]:
+        """What the run offers as its best: its Pareto set with several objectives, its best trial with one."""
+        if self.info.pareto is not None:
+            return self.pareto
+        return [] if self.best is None else [self.best]
+
+    def exports(self, trial: TrialRecord) -> list[ExportRecord]:
+        """The export records beside a trial (``ferbench export``); ``[]`` where none, or no folder holds the trial."""
+        home = self.homes.get(trial.trial)
+        return [] if home is None else trial_exports(home, trial.trial)
 
     def predictions(self, trial: TrialRecord) -> Predictions:
         """Load a trial's ``predictions.npz``; :class:`ResultsError` when missing or malformed."""

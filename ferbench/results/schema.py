@@ -32,6 +32,11 @@ def newer_version(data: object) -> str | None:
     return None
 
 
+def schema_problems(data: object, schema: str) -> list[str]:
+    """Every way ``data`` breaks the named schema of ``schemas/`` (empty when valid)."""
+    return _problems(data, schema)
+
+
 def _problems(data: object, schema: str) -> list[str]:
     """``json.path: message`` for every schema violation; a newer schema_version is one problem."""
     newer = newer_version(data)

@@ -37,7 +37,7 @@ ATTR_HOST = "ferbench_host"
 
 #: run.json keys a study keeps: who the run is, its data and objective, and where it started.
 RUN_FACTS = ("schema_version", "run_id", "spec_name", "spec_hash", "created", "matrix_cell", "seed", "objective",
-             "dataset", "environment", "storage")
+             "objectives", "dataset", "environment", "storage")
 
 
 def trial_attrs(record: TrialRecord) -> dict[str, Any]:

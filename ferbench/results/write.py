@@ -120,7 +120,8 @@ class RunFile:
 
             old = read_run_record(path)
             return cls(path, _with_hosts(fresh.but(created=old.created, wall_time_s=old.wall_time_s, trials=old.trials,
-                                                   best_trial=old.best_trial, hosts=old.writers), fresh.hosts))
+                                                   best_trial=old.best_trial, hosts=old.writers,
+                                                   pareto=old.pareto if fresh.pareto is not None else None), fresh.hosts))
         return cls(path, fresh)
 
     def update(self, **values: Any) -> None:

@@ -145,6 +145,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
                    split: str = "test", out: str | Path | None = None, input_range: str = "0-255",
                    name: str | None = None) -> Evaluation:
     """Evaluate a model file or a run folder's best model on a spec's data; write the record."""
+    from ferbench.model.layer_macs import keras_macs
     from ferbench.model.layers import to_fused
     from ferbench.run.frameworks import quiet_libraries, select_devices
     from ferbench.run.train.scoring import score_model
@@ -181,6 +182,10 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
                          splits={"validation": "validation", "test": split})
     metrics = {"validation": scored.validation, "test": scored.test}
     eval_s = time.monotonic() - t0
+    from ferbench.model.runtime import on_gpu
+    from ferbench.run.latency import keras_latency
+
+    latency = keras_latency(model, spec.input_shape, large_batch=bs, gpu=on_gpu())
 
     digest = hashlib.sha256(f"{session.planned.spec_hash}:{_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
     run_id = digest[:12]
@@ -195,11 +200,11 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     metric = metrics["validation"].to_dict()[OBJECTIVE_KEYS[spec.search.metric]]
     record = TrialRecord(
         run_id=run_id, trial=0, state="complete", error=None, params=dict(best.params) if best else {},
-        hyperparameters=hp, cost=Cost(int(model.count_params()), best.cost.macs if best else None),
+        hyperparameters=hp, cost=Cost(int(model.count_params()), best.cost.macs if best else keras_macs(model)),
         epochs=0, best_epoch=None, objective=float(metric), history={}, class_weight=None,
         timings=Timings(train_s=best.timings.train_s if best else None, eval_s=eval_s), seed=int(session.planned.seed),
         started=started, finished=utc_now(), environment=environment(),
-        validation=metrics["validation"], test=metrics["test"], tta=scored.tta, cross=scored.cross,
+        validation=metrics["validation"], test=metrics["test"], tta=scored.tta, cross=scored.cross, latency=latency,
     )
     ds = session.dataset_info
     splits, sizes = dict(ds.splits), dict(ds.sizes)
@@ -207,7 +212,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         splits["test"], sizes["test"] = splits.get(split, split), len(data.y[split])
     info = session.fresh_record(slots, storage="none").but(
         run_id=run_id, spec_name=shown, status="complete", trials=TrialCounts(target=1, complete=1), best_trial=0,
-        wall_time_s=round(eval_s, 3),
+        wall_time_s=round(eval_s, 3), objectives=(), pareto=None,  # one model scored, not a search
         dataset=dataclasses.replace(ds, class_weight=None, splits=splits, sizes=sizes),
     )
     evaluated = RunSession(session.planned, folder=folder)

@@ -141,6 +141,8 @@ def run_planned(session: RunSession, *, index: int, total: int, fresh: bool = Fa
 
         def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:
             run_file.update(trials=c.as_record(), best_trial=None if best is None else best[0])
+            if spec.search.multi:
+                run_file.update(pareto=tuple(st.pareto_numbers(study, spec)))
             run_file.save()
 
         status: RunStatus = "failed"  # unless the loop ends normally or is interrupted
@@ -165,7 +167,7 @@ def run_planned(session: RunSession, *, index: int, total: int, fresh: bool = Fa
             raise
         finally:
             with contextlib.suppress(Exception):  # the storage itself may be what failed
-                on_change(st.counts(study, spec.search.trials), st.best_complete(study, spec.search.direction))
+                on_change(st.counts(study, spec.search.trials), st.best_of(study, spec))
             run_file.update(status=status)
             run_file.save()
             reporter.run_finished(status)
@@ -197,7 +199,7 @@ def _run_pool(session: RunSession, study: optuna.Study, slots: list[str], on_cha
     if c.done:
         return c, True
     pool = Pool(session.paths.root, slots, session.storage_url, reporter, timeout_s=remaining)
-    final = supervise(pool, study, spec.search.trials, spec.search.direction, on_change)
+    final = supervise(pool, study, spec, on_change)
     if not final.done and not pool.exited_cleanly():
         reporter.message(f"every worker stopped before the study was done ({final.finished}/{final.target} finished); "
                          "run the same command again to resume")

@@ -171,13 +171,16 @@ class RunSession:
         from ferbench.results.environment import environment
 
         spec = self.spec
-        return RunRecord.new(
+        record = RunRecord.new(
             run_id=self.run_id, spec_name=spec.name, spec_hash=self.planned.spec_hash,
             matrix_cell=self.planned.matrix_cell, seed=self.planned.seed,
             objective=Objective(spec.search.metric, spec.search.direction),
             target=spec.search.trials, dataset=self.dataset_info, environment=environment(), devices=devices,
             storage=self.recorded_storage() if storage is None else storage,
         )
+        if spec.search.multi:  # the best of a multi-objective run is its Pareto set
+            record = record.but(objectives=tuple(Objective(g.metric, g.direction) for g in spec.search.goals), pareto=())
+        return record
 
     def recorded_storage(self) -> str:
         """run.json's ``storage``: the file name of the folder's own study, else the URL without its password.

@@ -6,7 +6,7 @@ best trial (chosen on validation), then its metrics on the test split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ferbench.report.labels import HYPER_LABELS
@@ -33,6 +33,8 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
     name = f"{run_info['spec_name']} {run_info['run_id']}"
     t = run_info["trials"]
     counts = f"{t['complete']} complete, {t['pruned']} pruned, {t['failed']} failed of {t['target']}"
+    if t.get("infeasible"):
+        counts += f" (and {t['infeasible']} infeasible, not trained)"
     if record is None:
         table = Table(title=Text(f"{name}: no complete trial"), caption=f"trials: {counts}", show_header=False,
                       title_justify="left", caption_justify="left")
@@ -72,11 +74,47 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
                  Text(f"chosen on validation: {metric} = {_fmt(record['objective'])}; trials: {counts}; * searched"))
 
 
+#: How each objective's value reads in a table.
+_GOAL_FORMAT = {"params": "{:,.0f}", "macs": "{:,.0f}", "latency_ms": "{:.3g} ms"}
+
+
+def pareto_table(run_info: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> Any:
+    """A rich renderable for a multi-objective run's Pareto set: each trial's objectives and test scores."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    goals = run_info.get("objectives") or []
+    table = Table()
+    table.add_column("Trial", justify="right")
+    for g in goals:
+        table.add_column(f"{g['metric']} ({'max' if g['direction'] == 'maximize' else 'min'})", justify="right")
+    for label in ("Test accuracy", "Test F1 (macro)", "Params", "Latency b=1"):
+        table.add_column(label, justify="right")
+    for rec in records:
+        values = rec.get("values") or [None] * len(goals)
+        cells = [str(rec["trial"])]
+        cells += ["-" if v is None else _GOAL_FORMAT.get(g["metric"], "{:.4f}").format(v) for g, v in zip(goals, values)]
+        test = (rec.get("metrics") or {}).get("test") or {}
+        batches = (rec.get("latency") or {}).get("batches") or []
+        b1 = next((b["median_ms"] for b in batches if b["batch_size"] == 1), None)
+        cells += [_fmt(test["accuracy"]) if "accuracy" in test else "-", _fmt(test["f1_macro"]) if "f1_macro" in test else "-",
+                  f"{rec['cost']['params']:,}" if (rec.get("cost") or {}).get("params") is not None else "-",
+                  "-" if b1 is None else f"{b1:.3g} ms"]
+        table.add_row(*cells)
+    name = f"{run_info['spec_name']} {run_info['run_id']}"
+    where = (records[0].get("latency") or {}).get("device") if records else None
+    return Group(Text(f"{name}: Pareto set ({len(records)} trial{'s' if len(records) != 1 else ''})", style="bold"), table,
+                 Text("chosen on validation (objectives); test scores for reading only" + (f"; latency on {where}" if where else "")))
+
+
 def summary_line(run_info: Mapping[str, Any], record: Mapping[str, Any] | None) -> str:
     """One line for ``--quiet``: status, best trial and its test accuracy / macro F1."""
     head = f"{run_info['spec_name']} {run_info['run_id']} {run_info['status']}"
     if record is None or not record.get("metrics"):
         return f"{head}: no complete trial"
     m = record["metrics"]["test"]
+    pareto = run_info.get("pareto")
+    front = f"; Pareto set: trial(s) {', '.join(map(str, pareto))}" if pareto is not None else ""
     return (f"{head}: best trial {record['trial']} {run_info['objective']['metric']}={_fmt(record['objective'])}, "
-            f"test accuracy={m['accuracy']:.4f} f1_macro={m['f1_macro']:.4f}")
+            f"test accuracy={m['accuracy']:.4f} f1_macro={m['f1_macro']:.4f}{front}")

@@ -10,9 +10,12 @@ from ferbench.model.arch import ARCH
 from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
+    COST_METRICS,
     SEARCHABLE,
     SPLITS,
+    VALIDATION_METRICS,
     AugmentSpec,
+    ConstraintSpec,
     CrossSetSpec,
     DatasetSpec,
     DerivedSplit,
@@ -21,6 +24,7 @@ from ferbench.spec.types import (
     Freeze,
     LossSpec,
     ModelSpec,
+    ObjectiveSpec,
     PrunerSpec,
     ReportSpec,
     RuntimeSpec,
@@ -33,6 +37,7 @@ from ferbench.spec.types import (
     Splits,
     SyntheticSpec,
     TrainSpec,
+    default_direction,
 )
 from ferbench.spec.yaml_loader import LocatedDoc, Mark
 
@@ -181,11 +186,38 @@ def resolve_implicit(data: dict[str, Any], doc: LocatedDoc) -> list[str]:
     notes += _default_splits(data["dataset"])
     fill_recipe(data)
     notes += fill_cross_sets(data)
-    obj = data["search"]["objective"]
-    obj.setdefault("direction", "minimize" if obj["metric"] == "val_loss" else "maximize")
+    fill_objectives(data["search"])
     if data["search"]["sampler"].get("seed") is None:
         data["search"]["sampler"]["seed"] = data["seed"]
     return notes
+
+
+#: NSGA-II's options and Optuna's defaults, stated in the resolved spec of an nsga2 search only
+#: (a spec of another sampler keeps its resolved form and run id).
+NSGA2_DEFAULTS: dict[str, Any] = {"population_size": 50, "crossover_prob": 0.9, "swapping_prob": 0.5}
+
+
+def fill_objectives(search: dict[str, Any]) -> None:
+    """Directions of the objectives, the sampler's own options; in place and idempotent.
+
+    With ``search.objectives`` the single ``search.objective`` (a schema default) is dropped:
+    the objectives say what the study optimises, and the first validation metric among
+    them picks the best trial.
+    """
+    objectives = search.get("objectives")
+    if objectives:
+        for obj in objectives:
+            if isinstance(obj, dict) and "metric" in obj:
+                obj.setdefault("direction", default_direction(obj["metric"]))
+        search.pop("objective", None)
+    else:
+        obj = search.setdefault("objective", {})
+        obj.setdefault("metric", "val_loss")
+        obj.setdefault("direction", default_direction(obj["metric"]))
+    sampler = search.get("sampler") or {}
+    if sampler.get("name") == "nsga2":
+        for key, value in NSGA2_DEFAULTS.items():
+            sampler.setdefault(key, value)
 
 
 def _split(v: object) -> SplitRef:
@@ -244,6 +276,28 @@ def _evaluate(e: dict[str, Any] | None) -> EvaluateSpec:
     )
 
 
+def _search(se: dict[str, Any]) -> SearchSpec:
+    objectives = tuple(ObjectiveSpec(o["metric"], o.get("direction") or default_direction(o["metric"])) for o in se.get("objectives") or ())
+    if objectives:
+        primary = next((o for o in objectives if o.metric in VALIDATION_METRICS), ObjectiveSpec("val_loss", "minimize"))
+        metric, direction = primary.metric, primary.direction
+    else:
+        metric = se["objective"]["metric"]
+        direction = se["objective"].get("direction") or default_direction(metric)
+    bounds = se.get("constraints") or {}
+    return SearchSpec(
+        trials=se["trials"],
+        sampler=SamplerSpec(se["sampler"]["name"], {k: v for k, v in se["sampler"].items() if k != "name"}),
+        pruner=PrunerSpec(se["pruner"]["name"], {k: v for k, v in se["pruner"].items() if k != "name"}),
+        metric=metric,
+        direction=direction,
+        space=tuple(_param(n, p) for n, p in se["space"].items()),
+        timeout_s=None if se.get("timeout_h") is None else float(se["timeout_h"]) * 3600.0,
+        objectives=objectives,
+        constraints=tuple(ConstraintSpec(m, float(bounds[m]["max"])) for m in COST_METRICS if m in bounds),
+    )
+
+
 def build_spec(data: dict[str, Any]) -> Spec:
     """Build a :class:`Spec` from resolved data (schema-valid, checked, defaults filled)."""
     ds, aug, m, loss, tr, se, rt = (data[k] for k in ("dataset", "augment", "model", "loss", "train", "search", "runtime"))
@@ -268,15 +322,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             schedule=_schedule(tr.get("schedule")),
             freeze=None if not tr.get("freeze") else Freeze(int(tr["freeze"]["epochs"]), float(tr["freeze"]["learning_rate"])),
         ),
-        search=SearchSpec(
-            trials=se["trials"],
-            sampler=SamplerSpec(se["sampler"]["name"], {k: v for k, v in se["sampler"].items() if k != "name"}),
-            pruner=PrunerSpec(se["pruner"]["name"], {k: v for k, v in se["pruner"].items() if k != "name"}),
-            metric=se["objective"]["metric"],
-            direction=se["objective"]["direction"],
-            space=tuple(_param(n, p) for n, p in se["space"].items()),
-            timeout_s=None if se.get("timeout_h") is None else float(se["timeout_h"]) * 3600.0,
-        ),
+        search=_search(se),
         matrix={k: tuple(v) for k, v in (data.get("matrix") or {}).items()},
         report=ReportSpec(compare=tuple(data["report"]["compare"])),
         runtime=RuntimeSpec(

@@ -46,6 +46,8 @@ def _rows(s: dict[str, Any], root: dict[str, Any], prefix: str) -> list[str]:
         rows.append(f"| `{path}` | {_kind(sub, root) if not has_children else 'mapping'} | {default} | {desc} |")
         if has_children:
             rows.extend(_rows(sub, root, path + "."))
+        elif sub.get("type") == "array" and "properties" in sub.get("items", {}):
+            rows.extend(_rows(sub["items"], root, path + "[]."))  # a list of mappings written in place: each item's keys
     return rows
 
 

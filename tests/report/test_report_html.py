@@ -28,7 +28,7 @@ def test_html_is_self_contained(html_report: Path):
     assert "<script" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r'(src|href)="(?!#|data:)', page), "only in-page anchors and data: URIs"
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 3 * 7 + 2  # seven plots per run, one frontier per dataset
+    assert len(images) == 3 * 7 + 2 * 2  # seven plots per run; accuracy against parameters and against MACs per dataset
     for data in images:
         Image.open(io.BytesIO(base64.b64decode(data))).verify()
     assert page.index('id="compare-fer2013-7-table"') < page.index('id="confusion_raw"')

@@ -177,7 +177,8 @@ def _doc_keys(section: str) -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("section, schema", [("run.json", "run.schema.json"), ("trials/<n>/record.json", "record.schema.json")])
+@pytest.mark.parametrize("section, schema", [("run.json", "run.schema.json"), ("trials/<n>/record.json", "record.schema.json"),
+                                             ("trials/<n>/exports/<format>/export.json", "export.schema.json")])
 def test_schemas_follow_the_results_format_doc(section: str, schema: str):
     from ferbench.spec.schema import load_schema
 

@@ -13,6 +13,10 @@ The spec's ``search.trials`` is the study's total across restarts and workers.
   the dead trial's place. Its record never reaches ``trials/``.
 * A trial that starts when the quota is already taken by other trials (a race
   between workers) is marked ``ferbench_surplus`` and dropped before training.
+* A trial over a bound of ``search.constraints`` on parameters or MACs
+  (``ferbench_infeasible``) never trains and does not count: the study runs on
+  until it holds ``search.trials`` trials that did. Optuna keeps it as a complete
+  trial with its constraint values, so the sampler learns to avoid such models.
 
 Ranking counted trials by number and letting only the first ``target`` train
 makes the total exact with any number of workers, without a lock.
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from ferbench._lazy import require
 from ferbench.results.records import TrialCounts
+from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import optuna
@@ -43,6 +48,14 @@ ATTR_INTERRUPTED = "ferbench_interrupted"  # stopped by Ctrl-C / SIGTERM; re-que
 ATTR_OWNER = "ferbench_owner"  # the worker running the trial (see ferbench.run.search.owners)
 ATTR_FROM_RECORD = "ferbench_from_record"  # added to the study from its record.json (see ferbench.run.search.reconcile)
 ATTR_PLACEHOLDER = "ferbench_placeholder"  # fills a number no record holds when a study is rebuilt; never trained
+ATTR_INFEASIBLE = "ferbench_infeasible"  # over a bound on parameters or MACs: never trained, not counted
+
+#: A record's state -> the state of its trial in the study (an infeasible trial is complete there, with its constraint values).
+STUDY_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "infeasible": "COMPLETE"}
+
+#: Infeasible trials per trial of ``search.trials`` after which a worker stops: a space almost wholly
+#: over its bounds would otherwise be sampled for ever (each costs milliseconds, so the cap is generous).
+MAX_INFEASIBLE_PER_TRIAL = 200
 
 #: A RUNNING trial of a journal storage that never named its owner is dead after this long.
 UNOWNED_GRACE_S = 120.0
@@ -126,6 +139,12 @@ class Counts:
     waiting: int
     retried: tuple[int, ...]  # numbers of dead trials replaced by re-runs
     surplus: tuple[int, ...]
+    infeasible: int = 0  # over a bound on parameters or MACs: never trained, not counted
+
+    @property
+    def too_many_infeasible(self) -> bool:
+        """So many trials were over the bounds that the search gives up (see :data:`MAX_INFEASIBLE_PER_TRIAL`)."""
+        return self.infeasible >= MAX_INFEASIBLE_PER_TRIAL * max(self.target, 1)
 
     @property
     def finished(self) -> int:
@@ -142,7 +161,8 @@ class Counts:
 
     def as_record(self) -> TrialCounts:
         """run.json's ``trials`` block."""
-        return TrialCounts(target=self.target, complete=self.complete, failed=self.failed, pruned=self.pruned)
+        return TrialCounts(target=self.target, complete=self.complete, failed=self.failed, pruned=self.pruned,
+                           infeasible=self.infeasible)
 
 
 def ignored_numbers(trials: Iterable[FrozenTrial]) -> tuple[set[int], set[int]]:
@@ -153,11 +173,17 @@ def ignored_numbers(trials: Iterable[FrozenTrial]) -> tuple[set[int], set[int]]:
     return retried, never
 
 
+def is_infeasible(trial: FrozenTrial) -> bool:
+    """Judged over a bound on parameters or MACs before training (never trained, not counted)."""
+    return bool(trial.user_attrs.get(ATTR_INFEASIBLE))
+
+
 def counted_trials(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
-    """Trials that count toward the target, by number (dead-and-re-queued and surplus left out)."""
+    """Trials that count toward the target, by number (dead-and-re-queued, surplus and infeasible left out)."""
     trials = list(trials)
     retried, surplus = ignored_numbers(trials)
-    return sorted((t for t in trials if t.number not in retried and t.number not in surplus), key=lambda t: t.number)
+    return sorted((t for t in trials if t.number not in retried and t.number not in surplus and not is_infeasible(t)),
+                  key=lambda t: t.number)
 
 
 def counts(study: optuna.Study, target: int) -> Counts:
@@ -169,8 +195,10 @@ def counts(study: optuna.Study, target: int) -> Counts:
     n = {s: 0 for s in S}
     for t in counted_trials(trials):
         n[t.state] += 1
+    infeasible = sum(1 for t in trials if is_infeasible(t) and t.number not in retried)
     return Counts(target=target, complete=n[S.COMPLETE], pruned=n[S.PRUNED], failed=n[S.FAIL],
-                  running=n[S.RUNNING], waiting=n[S.WAITING], retried=tuple(sorted(retried)), surplus=tuple(sorted(surplus)))
+                  running=n[S.RUNNING], waiting=n[S.WAITING], retried=tuple(sorted(retried)), surplus=tuple(sorted(surplus)),
+                  infeasible=infeasible)
 
 
 def within_quota(study: optuna.Study, number: int, target: int) -> bool:
@@ -179,15 +207,44 @@ def within_quota(study: optuna.Study, number: int, target: int) -> bool:
     return number in ranked[:target]
 
 
-def best_complete(study: optuna.Study, direction: str) -> tuple[int, float] | None:
-    """``(number, value)`` of the best complete trial; ties go to the earlier trial."""
+def feasible(trial: FrozenTrial) -> bool:
+    """Within every bound of ``search.constraints``: each of its constraint values is 0 or less."""
+    return all(v <= 0 for v in trial.constraints.values())
+
+
+def best_complete(study: optuna.Study, direction: str, index: int = 0) -> tuple[int, float] | None:
+    """``(number, value)`` of the best complete, feasible trial on objective ``index``; ties go to the earlier trial.
+
+    In a multi-objective study ``index`` is the objective that picks the run's best trial
+    (see :func:`primary_index`); its Pareto set is :func:`pareto_numbers`.
+    """
     optuna = require("optuna")
-    done = [(t.number, float(t.value)) for t in counted_trials(study.get_trials(deepcopy=False))
-            if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+    done = [(t.number, float(t.values[index])) for t in counted_trials(study.get_trials(deepcopy=False))
+            if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and feasible(t)]
     if not done:
         return None
     sign = 1.0 if direction == "minimize" else -1.0
     return min(done, key=lambda nv: (sign * nv[1], nv[0]))
+
+
+def primary_index(spec: Spec) -> int:
+    """The position, among the study's objectives, of the metric that picks the best trial."""
+    return next(i for i, g in enumerate(spec.search.goals) if g.metric == spec.search.metric)
+
+
+def best_of(study: optuna.Study, spec: Spec) -> tuple[int, float] | None:
+    """The run's best trial: the best complete, feasible trial on the spec's validation metric."""
+    return best_complete(study, spec.search.direction, primary_index(spec))
+
+
+def pareto_numbers(study: optuna.Study, spec: Spec) -> list[int]:
+    """A multi-objective run's Pareto set: counted, complete, feasible trials no other dominates (ascending)."""
+    from ferbench.results.pareto import pareto_front
+
+    optuna = require("optuna")
+    points = [(t.number, list(t.values)) for t in counted_trials(study.get_trials(deepcopy=False))
+              if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and feasible(t)]
+    return pareto_front(points, [g.direction for g in spec.search.goals])
 
 
 def trial_seed(run_seed: int, root: int) -> int:
@@ -198,3 +255,4 @@ def trial_seed(run_seed: int, root: int) -> int:
     """
     digest = hashlib.sha256(f"{run_seed}:{root}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+

@@ -109,7 +109,8 @@ def join_run(session: RunSession, opts: WorkerOptions, *, index: int = 1, total:
     def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:
         if shared is not None:
             done = {"status": "complete" if c.complete > 0 else "failed"} if c.done else {}
-            shared.update(trials=c.as_record(), best_trial=None if best is None else best[0], **done)
+            pareto = {"pareto": tuple(st.pareto_numbers(study, spec))} if spec.search.multi else {}
+            shared.update(trials=c.as_record(), best_trial=None if best is None else best[0], **pareto, **done)
 
     start = st.counts(study, spec.search.trials)
     reporter.run_started(RunInfo(name=spec.name, run_id=session.run_id, index=index, total_runs=total,

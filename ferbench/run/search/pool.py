@@ -33,6 +33,8 @@ from ferbench.secrets import redact
 if TYPE_CHECKING:
     import optuna
 
+    from ferbench.spec.types import Spec
+
 #: How long stopped workers get to re-queue their trials before they are killed.
 STOP_GRACE_S = 60.0
 POLL_S = 1.0
@@ -151,7 +153,7 @@ class Pool:
         return any(c.proc.returncode in (0, 1) for c in self.children)
 
 
-def supervise(pool: Pool, study: optuna.Study, target: int, direction: str,
+def supervise(pool: Pool, study: optuna.Study, spec: Spec,
               on_change: Callable[[st.Counts, tuple[int, float] | None], None]) -> st.Counts:
     """Run the pool until every worker has stopped; keep ``run.json`` and the progress view up to date."""
     pool.start()
@@ -159,8 +161,8 @@ def supervise(pool: Pool, study: optuna.Study, target: int, direction: str,
         while True:
             alive = pool.alive()
             pool.reap()
-            c = st.counts(study, target)
-            best = st.best_complete(study, direction)
+            c = st.counts(study, spec.search.trials)
+            best = st.best_of(study, spec)
             on_change(c, best)
             with pool._lock:
                 pool.reporter.study_progress(c.finished, c.running, best)

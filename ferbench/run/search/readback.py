@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 #: Optuna's states by the record's names.
-_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+_STATES = st.STUDY_STATES
 
 
 class NoStudy(ResultsError):
@@ -98,10 +98,12 @@ def study_run(storage: Any, planned: PlannedRun, shown: str) -> Run:
     spec = planned.spec
     trials = study.get_trials(deepcopy=False)
     counted = st.counted_trials(trials)
+    retried, _ = st.ignored_numbers(trials)
+    infeasible = [t for t in trials if st.is_infeasible(t) and t.number not in retried]  # recorded, never trained
     records: list[TrialRecord] = []
     without: list[int] = []
     problems: list[str] = []
-    for t in counted:
+    for t in sorted([*counted, *infeasible], key=lambda t: t.number):
         if not t.state.is_finished():
             continue
         rec = record_from_attrs(t.user_attrs, f"{where} trial {t.number}")
@@ -116,7 +118,7 @@ def study_run(storage: Any, planned: PlannedRun, shown: str) -> Run:
     if problems:
         raise ResultsError("\n".join(problems))
     c = st.counts(study, spec.search.trials)
-    best = st.best_complete(study, spec.search.direction)
+    best = st.best_of(study, spec)
     if best is not None and best[0] in without:
         raise ResultsError(f"{where}: its best trial {best[0]} carries no ferbench record (it ran before ferbench kept records "
                            "in the study): report the run folders instead: `ferbench report FOLDER...`")
@@ -127,8 +129,9 @@ def study_run(storage: Any, planned: PlannedRun, shown: str) -> Run:
     hosts = [str((r.environment or {}).get("host")) for r in records if (r.environment or {}).get("host")]
     info = run_from_facts(
         facts, where, status=status, updated=_utc(max(ends)) if ends else facts.get("created"), wall_time_s=max(wall, 0.0),
-        trials={"target": c.target, "complete": c.complete, "failed": c.failed, "pruned": c.pruned},
+        trials=c.as_record().to_dict(),
         best_trial=None if best is None else best[0], devices=[], hosts=list(dict.fromkeys(hosts)),
+        **({"pareto": st.pareto_numbers(study, spec)} if spec.search.multi else {}),
     )
     if info.run_id != planned.run_id or info.spec_hash != planned.spec_hash:
         raise ResultsError(f"{where}: its {ATTR_RUN} attribute is of run {info.run_id}, not {planned.run_id}")

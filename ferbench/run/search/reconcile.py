@@ -38,6 +38,7 @@ from ferbench.results.read import read_trials
 from ferbench.results.records import TrialRecord
 from ferbench.results.study_attrs import trial_attrs
 from ferbench.run.search import accounting as st
+from ferbench.run.search.values import constraint_values, study_values
 from ferbench.run.train.space import distributions
 from ferbench.spec.types import Spec
 
@@ -78,18 +79,37 @@ def _short(numbers: list[int]) -> str:
     return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
 
 
-_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+_STATES = st.STUDY_STATES
 
 
-def _same(trial: FrozenTrial, rec: TrialRecord) -> str | None:
+def _same(spec: Spec, trial: FrozenTrial, rec: TrialRecord) -> str | None:
     """Why a finished study trial and a record of the same number disagree, or ``None``."""
     if trial.state.name != _STATES[rec.state]:
         return f"the study says {trial.state.name.lower()}, the record {rec.state}"
     if dict(trial.params) != dict(rec.params):
         return f"the study's parameters {dict(trial.params)} differ from the record's {dict(rec.params)}"
-    if rec.state != "failed" and not _same_value(trial.value, rec.objective):
-        return f"the study's value {trial.value} differs from the record's objective {rec.objective}"
+    if rec.state == "failed":
+        return None
+    if st.is_infeasible(trial) != (rec.state == "infeasible"):
+        return f"the study says {'infeasible' if st.is_infeasible(trial) else 'trained'}, the record {rec.state}"
+    want, have = _told(spec, rec) or [], list(trial.values or [])
+    if len(have) != len(want) or not all(_same_value(a, b) for a, b in zip(have, want)):
+        return f"the study's value {_shown(have)} differs from the record's objective {_shown(want)}"
     return None
+
+
+def _shown(values: list[float]) -> object:
+    return values[0] if len(values) == 1 else (values or None)
+
+
+def _told(spec: Spec, rec: TrialRecord) -> list[float] | None:
+    """What Optuna was told of a finished record: nothing of a failed one, its value(s) otherwise."""
+    if rec.state == "failed":
+        return None
+    if rec.state == "pruned" and not spec.search.multi:  # the last value reported, if any
+        return None if rec.objective is None else [float(rec.objective)]
+    value = study_values(spec, rec)
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _same_value(a: float | None, b: float | None) -> bool:
@@ -102,16 +122,19 @@ def _frozen(spec: Spec, rec: TrialRecord) -> FrozenTrial:
     """The study's form of a finished record."""
     optuna = require("optuna")
     state = getattr(optuna.trial.TrialState, _STATES[rec.state])
-    metric = rec.history.get(spec.search.metric, ())
+    metric = () if spec.search.multi else rec.history.get(spec.search.metric, ())  # no intermediate values with several
     steps = {i + 1: float(v) for i, v in enumerate(metric) if v is not None and math.isfinite(v)}
     attrs: dict[str, Any] = {st.ATTR_FROM_RECORD: True, **trial_attrs(rec)}
     if rec.state == "failed":
         attrs[st.ATTR_ERROR] = rec.error or "failed"  # failed on its own: never re-run
+    if rec.state == "infeasible":
+        attrs[st.ATTR_INFEASIBLE] = True
     dists = distributions(spec.search.space)
+    told = _told(spec, rec)
     frozen: FrozenTrial = optuna.trial.create_trial(
         params=dict(rec.params), distributions={k: dists[k] for k in rec.params if k in dists},
-        value=None if rec.state == "failed" else rec.objective, state=state, user_attrs=attrs,
-        intermediate_values=steps,
+        values=told, state=state, user_attrs=attrs, intermediate_values=steps,
+        constraints=constraint_values(rec) or None,
     )
     return frozen
 
@@ -154,10 +177,10 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
             continue
         t = trials[rec.trial]
         if t.state == S.RUNNING and owns_storage:
-            _tell_from_record(study, t, rec)
+            _tell_from_record(study, spec, t, rec)
             done.finished.append(rec.trial)
         elif t.state.is_finished():
-            why = "the study holds a trial that never trained under this number" if _ignored(t) else _same(t, rec)
+            why = "the study holds a trial that never trained under this number" if _ignored(t) else _same(spec, t, rec)
             if why is not None:
                 conflicts.append(f"trial {rec.trial}: {why}")
     if conflicts:
@@ -201,7 +224,7 @@ def _ignored(t: FrozenTrial) -> bool:
     return bool(t.user_attrs.get(st.ATTR_SURPLUS) or t.user_attrs.get(st.ATTR_PLACEHOLDER))
 
 
-def _tell_from_record(study: optuna.Study, trial: FrozenTrial, rec: TrialRecord) -> None:
+def _tell_from_record(study: optuna.Study, spec: Spec, trial: FrozenTrial, rec: TrialRecord) -> None:
     """Finish a dead process's running trial with what its record says."""
     optuna = require("optuna")
     S = optuna.trial.TrialState
@@ -211,6 +234,10 @@ def _tell_from_record(study: optuna.Study, trial: FrozenTrial, rec: TrialRecord)
     if rec.state == "failed":
         storage.set_trial_user_attr(trial._trial_id, st.ATTR_ERROR, rec.error or "failed")
         storage.set_trial_state_values(trial._trial_id, state=S.FAIL)
-    else:
-        values = None if rec.objective is None else [rec.objective]
-        storage.set_trial_state_values(trial._trial_id, state=S.PRUNED if rec.state == "pruned" else S.COMPLETE, values=values)
+        return
+    if rec.state == "infeasible":
+        storage.set_trial_user_attr(trial._trial_id, st.ATTR_INFEASIBLE, True)
+    live = optuna.Trial(study, trial._trial_id)  # the public way to set a running trial's constraint values
+    for key, value in constraint_values(rec).items():
+        live.set_constraint(key, value)
+    storage.set_trial_state_values(trial._trial_id, state=S.PRUNED if rec.state == "pruned" else S.COMPLETE, values=_told(spec, rec))

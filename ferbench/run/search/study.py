@@ -89,6 +89,10 @@ def make_sampler(spec: SamplerSpec, space: tuple[SearchParam, ...], run_seed: in
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return s.QMCSampler(seed=seed, scramble=True, independent_sampler=s.RandomSampler(seed=seed))
+    if spec.name == "nsga2":
+        # Constraints reach it through each trial's own constraint values (Trial.set_constraint).
+        return s.NSGAIISampler(seed=seed, population_size=int(opts.get("population_size", 50)),
+                               crossover_prob=float(opts.get("crossover_prob", 0.9)), swapping_prob=float(opts.get("swapping_prob", 0.5)))
     if spec.name == "cmaes":
         require("cmaes")  # an optional package: say how to install it
         return s.CmaEsSampler(seed=seed, n_startup_trials=int(opts.get("n_startup_trials", 1)),
@@ -132,8 +136,10 @@ def open_study(spec: Spec, *, study_name: str, storage: BaseStorage, spec_hash: 
 
     pruner = make_pruner(spec.search.pruner, spec.train.max_epochs)
     if create:
-        study = optuna.create_study(storage=storage, pruner=pruner, study_name=study_name,
-                                    direction=spec.search.direction, load_if_exists=True)
+        # One objective keeps a single-objective study (its pruner works); several make a multi-objective one.
+        directions = [g.direction for g in spec.search.goals]
+        study = optuna.create_study(storage=storage, pruner=pruner, study_name=study_name, load_if_exists=True,
+                                    **({"directions": directions} if spec.search.multi else {"direction": directions[0]}))
     else:
         try:
             study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)

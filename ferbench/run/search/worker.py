@@ -28,13 +28,14 @@ from ferbench.errors import FerbenchError
 from ferbench.results.atomic import file_lock, write_json, write_with
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import read_json
-from ferbench.results.records import TrialResult
+from ferbench.results.records import TrialRecord, TrialResult
 from ferbench.results.write import write_trial
 from ferbench.run.search import accounting as st
 from ferbench.run.search.publish import publish_trial
+from ferbench.run.search.values import study_values, tell_constraints
 from ferbench.run.train.setup import TrialSetup
 from ferbench.run.train.space import suggest
-from ferbench.run.train.trial import release, run_trial, save_model
+from ferbench.run.train.trial import before_training, infeasible_result, release, run_trial, save_model
 
 
 class TrialFailed(FerbenchError):
@@ -109,8 +110,8 @@ def reconcile_best(ctx: WorkerContext) -> None:
         with contextlib.suppress(ValueError):
             n = int(pending.stem.split("-")[1])
             t = by_number.get(n)
-            if t is not None and t.state == optuna.trial.TrialState.COMPLETE and t.value is not None:
-                promote_best(ctx, n, float(t.value))
+            if t is not None and t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and st.feasible(t):
+                promote_best(ctx, n, float(t.values[st.primary_index(ctx.spec)]))
             elif t is None or t.state.is_finished():
                 pending.unlink(missing_ok=True)
 
@@ -131,12 +132,12 @@ def retire_dead_records(ctx: WorkerContext, counts: st.Counts) -> None:
 # --- the loop ---------------------------------------------------------------------------
 
 
-def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], float]:
+def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], float | list[float]]:
     optuna = require("optuna")
     spec = ctx.spec
     target = spec.search.trials
 
-    def objective(trial: Trial) -> float:
+    def objective(trial: Trial) -> float | list[float]:
         state["number"] = trial.number
         if ctx.owner is not None:
             trial.set_user_attr(st.ATTR_OWNER, ctx.owner)
@@ -146,9 +147,16 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
         params = suggest(trial, spec.search.space)
         root = int(trial.user_attrs.get(st.ATTR_ROOT, trial.number))
         seed = st.trial_seed(spec.seed, root)
+        hp, cost, check = before_training(spec, params)
+        if check is not None and not check.feasible:
+            # Over a bound on parameters or MACs: judged by the cost model, nothing built or trained.
+            return _infeasible(ctx, trial, state, infeasible_result(ctx.setup, number=trial.number, params=params, seed=seed,
+                                                                    hp=hp, cost=cost, check=check))
         ctx.setup.reporter.trial_started(trial.number, params)
 
         def report(step: int, value: float) -> bool:
+            if spec.search.multi:
+                return False  # Optuna neither stores intermediate values nor prunes for several objectives
             trial.report(value, step)
             return bool(trial.should_prune())
 
@@ -159,14 +167,20 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
             raise
         rec = result.record
         try:
+            usable = rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible
+            if usable and spec.search.multi and _on_front(ctx, rec):
+                trained = model  # kept beside its record: `ferbench export --pareto` needs it
+                ctx.paths.trial(trial.number).mkdir(parents=True, exist_ok=True)
+                write_with(ctx.paths.trial_model(trial.number), lambda p: save_model(trained, p), suffix=".keras")
             write_trial(ctx.paths, result)
             publish_trial(trial, rec)  # the study carries the record too: hosts may share no filesystem
+            tell_constraints(trial, rec)
             if rec.state == "failed":
                 # Only once the record is on disk: a trial marked with an error is never re-run.
                 trial.set_user_attr(st.ATTR_ERROR, rec.error)
-            if rec.state == "complete" and model is not None and rec.objective is not None:
-                best = st.best_complete(ctx.study, spec.search.direction)
-                if best is None or _better(float(rec.objective), best[1], spec.search.direction):
+            if usable:
+                best = st.best_of(ctx.study, spec)
+                if best is None or _better(float(rec.objective), best[1], spec.search.direction):  # type: ignore[arg-type]
                     trained = model
                     write_with(ctx.paths.pending_model(trial.number), lambda p: save_model(trained, p), suffix=".keras")
         finally:
@@ -178,9 +192,32 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
             raise TrialFailed(rec.error)
         if rec.state == "pruned":
             raise optuna.TrialPruned(f"pruned at epoch {rec.epochs}")
-        return float(rec.objective)  # type: ignore[arg-type]  # a complete trial has a finite objective
+        return study_values(spec, rec)
 
     return objective
+
+
+def _infeasible(ctx: WorkerContext, trial: Trial, state: dict[str, Any], result: TrialResult) -> float | list[float]:
+    """Record a trial judged over a bound before training; Optuna gets it complete, with its constraint values."""
+    rec = result.record
+    write_trial(ctx.paths, result)
+    publish_trial(trial, rec)
+    trial.set_user_attr(st.ATTR_INFEASIBLE, True)
+    tell_constraints(trial, rec)
+    state["result"] = result
+    ctx.results.append(result)
+    return study_values(ctx.spec, rec)
+
+
+def _on_front(ctx: WorkerContext, rec: TrialRecord) -> bool:
+    """Whether a complete, feasible trial is on the Pareto front of the trials finished so far."""
+    from ferbench.results.pareto import dominates
+
+    mine = study_values(ctx.spec, rec)
+    directions = [g.direction for g in ctx.spec.search.goals]
+    others = [t for t in st.counted_trials(ctx.study.get_trials(deepcopy=False))
+              if t.number != rec.trial and t.state.name == "COMPLETE" and t.values is not None and st.feasible(t)]
+    return not any(dominates(list(t.values), mine if isinstance(mine, list) else [mine], directions) for t in others)
 
 
 def _requeue_interrupted(study: optuna.Study, number: int | None) -> None:
@@ -222,10 +259,14 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
             reporter.message(f"re-queued trial(s) {', '.join(map(str, dead))} whose worker {why}; they re-run with the same parameters")
         c = st.counts(ctx.study, target)
         retire_dead_records(ctx, c)
-        best = st.best_complete(ctx.study, spec.search.direction)
+        best = st.best_of(ctx.study, spec)
         if ctx.on_change:
             ctx.on_change(c, best)
         if c.done:
+            return c
+        if c.too_many_infeasible:
+            reporter.message(f"{c.infeasible} trials were over the bounds of search.constraints and only {c.finished} within them: "
+                             "the search stops; widen the bounds or move the search space toward smaller models")
             return c
         if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
             reporter.message(f"search.timeout reached: no new trials ({c.finished}/{target} finished)")
@@ -250,9 +291,12 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
         if number is None or result is None:
             continue  # surplus: nothing ran
         frozen = next(t for t in ctx.study.get_trials(deepcopy=False) if t.number == number)
-        if frozen.state == optuna.trial.TrialState.COMPLETE and frozen.value is not None:
-            promote_best(ctx, number, float(frozen.value))
+        if frozen.state == optuna.trial.TrialState.COMPLETE and frozen.values is not None and st.feasible(frozen) \
+                and not st.is_infeasible(frozen):
+            promote_best(ctx, number, float(frozen.values[st.primary_index(spec)]))
         c = st.counts(ctx.study, target)
         rec = result.record
-        reporter.trial_finished(number, rec.state, rec.objective, rec.error,
-                                st.best_complete(ctx.study, spec.search.direction), c.finished)
+        if rec.state == "infeasible":  # nothing ran: no time to count toward the ETA
+            reporter.message(f"trial {number} infeasible, not trained: {rec.error}")
+        else:
+            reporter.trial_finished(number, rec.state, rec.objective, rec.error, st.best_of(ctx.study, spec), c.finished)

@@ -9,6 +9,7 @@ result with state ``failed`` and its error; it never raises, except on Ctrl-C.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import os
@@ -24,7 +25,8 @@ from ferbench._lazy import require
 from ferbench.errors import FerbenchError
 from ferbench.model.family import MODEL_HYPERPARAMETERS, ModelConfig
 from ferbench.results.environment import environment
-from ferbench.results.records import Cost, Timings, TrialRecord, TrialResult, TrialState, utc_now
+from ferbench.results.records import ConstraintCheck, Cost, Latency, Timings, TrialRecord, TrialResult, TrialState, utc_now
+from ferbench.run.constraints import bound_check
 from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
 from ferbench.run.train.scoring import Scored, score_model
 from ferbench.run.train.setup import RunData, TrialSetup
@@ -66,6 +68,19 @@ def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:
     except Exception:  # an unbuildable configuration fails later, with the builder's message
         return Cost()
     return Cost(int(c.params), int(c.macs))
+
+
+def before_training(spec: Spec, params: Mapping[str, Any]) -> tuple[dict[str, Any], Cost, ConstraintCheck | None]:
+    """``(hyperparameters, cost, check)`` of a trial's configuration, from the cost model alone (no TensorFlow).
+
+    The check holds the bounds of ``search.constraints`` on parameters and MACs (latency
+    is not measured yet); ``None`` when the spec sets no bound.
+    """
+    from ferbench.run.train.recipe import recipe_values
+
+    hp = {**effective(spec, params), **recipe_values(spec, params)}
+    cost = trial_cost(spec, hp)
+    return hp, cost, bound_check(spec, cost)
 
 
 def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -> int:
@@ -191,6 +206,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
     epoch_log = cb.EpochLog()
     guard = cb.NanGuard()
     optuna_cb = cb.OptunaReport(spec.search.metric, report)
+    latency: Latency | None = None
     t0 = time.monotonic()
     weights = None
     freeze = spec.train.freeze
@@ -207,7 +223,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         train = train_input(setup, model, hp, seed, gpu=gpu)
         val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
         callbacks: list[Any] = []
-        if spec.search.metric == "val_f1_macro":
+        if "val_f1_macro" in spec.search.validation_metrics:
             val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
             callbacks.append(cb.ValidationF1(val_plain, data.y["validation"], spec.num_classes))
         lr_begin, lr_end = lr_callbacks(hp, spec.train.max_epochs)
@@ -255,6 +271,10 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         t1 = time.monotonic()
         p.scored = score(model, data, spec)
         p.eval_s = time.monotonic() - t1
+        if p.state == "complete":
+            from ferbench.run.latency import keras_latency
+
+            latency = keras_latency(model, spec.input_shape, large_batch=spec.train.eval_batch_size, gpu=gpu)
     except KeyboardInterrupt:
         raise
     except _NanLoss as exc:
@@ -271,6 +291,8 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
     cost = trial_cost(spec, hp)
     if cost.params is None and model is not None:  # a custom builder: its size is known now that it is built
         cost = Cost(int(model.count_params()), None)
+    if p.state != "complete":
+        latency = None  # measured for complete trials only
     record = TrialRecord(
         run_id=setup.run_id, trial=number, state=p.state, error=p.error, params=dict(params), hyperparameters=hp,
         cost=cost, epochs=len(p.epoch_s), best_epoch=p.best_epoch, objective=p.objective,
@@ -282,8 +304,33 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         tta=None if p.scored is None else p.scored.tta,
         cross={} if p.scored is None else p.scored.cross,
         weights=weights,
+        latency=latency,
+        constraints=bound_check(spec, cost, None if latency is None else latency.batch_1_ms) if p.state == "complete" else None,
     )
-    return TrialResult(record, None if p.scored is None else p.scored.predictions, p.traceback, lr), model
+    return TrialResult(with_values(spec, record), None if p.scored is None else p.scored.predictions, p.traceback, lr), model
+
+
+def with_values(spec: Spec, record: TrialRecord) -> TrialRecord:
+    """The record with each objective's value (``values``) where the run has several objectives."""
+    if not spec.search.multi:
+        return record
+    from ferbench.results.pareto import record_values
+
+    return dataclasses.replace(record, values=record_values(record, [g.metric for g in spec.search.goals]))
+
+
+def infeasible_result(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed: int, hp: Mapping[str, Any],
+                      cost: Cost, check: ConstraintCheck) -> TrialResult:
+    """The record of a trial over a bound on parameters or MACs: judged by the cost model, never built nor trained."""
+    now = utc_now()
+    broken = "; ".join(f"{b.metric} {b.value:,.0f} > {b.max:,.0f}" for b in check.broken if b.value is not None)
+    record = TrialRecord(
+        run_id=setup.run_id, trial=number, state="infeasible", error=f"over search.constraints: {broken}", params=dict(params),
+        hyperparameters=dict(hp), cost=cost, epochs=0, best_epoch=None, objective=None, history={},
+        class_weight=setup.data.class_weight_dict(), timings=Timings(0.0, 0.0, ()), seed=seed, started=now, finished=now,
+        environment=environment(), constraints=check,
+    )
+    return TrialResult(with_values(setup.spec, record))
 
 
 def score(model: keras.Model, data: RunData, spec: Spec) -> Scored:
