@@ -15,10 +15,10 @@ import json
 import math
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def write_json(path: str | os.PathLike[str], obj: object) -> Path:
     return write_text(path, dumps_json(obj))
 
 
-def write_npz(path: str | os.PathLike[str], **arrays: "np.ndarray") -> Path:
+def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     """Write NumPy arrays to an ``.npz`` file atomically (compressed)."""
     import numpy as np
 

@@ -8,14 +8,15 @@ lazily: a report of 50 trials only needs the best trial's arrays.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ferbench.errors import ResultsError
 from ferbench.results.paths import RECORD_FILE, RUN_FILE, SPEC_FILE, RunPaths
@@ -140,7 +141,8 @@ def find_run_dirs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
                 found.append(d)
                 continue  # a run's own subfolders (trials/, best/) are not runs
             if (d / "trials").is_dir() or (d / SPEC_FILE).is_file():
-                incomplete.append(f"{d}: incomplete results folder: {RUN_FILE} is missing (the run was never started properly or the folder was copied in part)")
+                incomplete.append(f"{d}: incomplete results folder: {RUN_FILE} is missing "
+                                  "(the run was never started properly or the folder was copied in part)")
                 continue
             try:
                 children = sorted((c for c in d.iterdir() if c.is_dir() and not c.name.startswith(".")), reverse=True)
@@ -234,3 +236,11 @@ def finite(x: float | None) -> float | None:
     """``x`` unless it is None or not finite (histories may hold null for a NaN loss)."""
     return x if x is not None and math.isfinite(x) else None
 
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB chunks (model files, exported files)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

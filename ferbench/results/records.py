@@ -10,12 +10,13 @@ in :mod:`ferbench.results.read` and :mod:`ferbench.results.write`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Literal, Mapping, Sequence, cast
+from typing import Any, Literal, cast
 
 from ferbench.results.atomic import json_clean
-from ferbench.spec.types import SPLITS, Direction, Split
+from ferbench.spec.types import Direction, Split
 
 #: The version written. Readers read every version up to it (docs/results-format.md lists what each added).
 SCHEMA_VERSION = 2

@@ -14,7 +14,7 @@ from ferbench.results.records import SCHEMA_VERSION
 UPGRADE = "upgrade ferbench to read it (pip install -U ferbench)"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(name: str) -> Any:
     import jsonschema
 

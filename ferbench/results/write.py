@@ -11,9 +11,10 @@ import csv
 import io
 import math
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ferbench.errors import ResultsError
 from ferbench.results.atomic import file_lock, write_json, write_npz, write_text

@@ -25,7 +25,7 @@ from ferbench.errors import FerbenchError, ResultsError
 from ferbench.plan import PlannedRun
 from ferbench.results.environment import environment
 from ferbench.results.paths import RunPaths
-from ferbench.results.read import read_run_record, read_trial_record
+from ferbench.results.read import file_sha256, read_run_record, read_trial_record
 from ferbench.results.records import Cost, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
 from ferbench.results.write import write_run, write_trial
 from ferbench.run.session import RunSession
@@ -43,14 +43,6 @@ class Evaluation:
     folder: Path
     record: TrialRecord
     name: str
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_target(target: Path) -> tuple[Path, Path | None]:
@@ -187,7 +179,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
 
     latency = keras_latency(model, spec.input_shape, large_batch=bs, gpu=on_gpu())
 
-    digest = hashlib.sha256(f"{session.planned.spec_hash}:{_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{session.planned.spec_hash}:{file_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
     run_id = digest[:12]
     folder = Path(out) if out else Path(spec.results) / shown / f"eval-{run_id}"
     paths = RunPaths(folder)

@@ -39,7 +39,7 @@ from ferbench.results.atomic import write_bytes
 from ferbench.results.environment import cpu_name, environment, usable_cpus
 from ferbench.results.exports import EXPORT_FORMATS, ExportedFile, ExportRecord, write_export
 from ferbench.results.paths import RunPaths
-from ferbench.results.read import read_json, read_run_record, read_trial_record
+from ferbench.results.read import file_sha256, read_json, read_run_record, read_trial_record
 from ferbench.results.records import Latency, SplitMetrics, utc_now
 from ferbench.run.latency import measure, plan_batches
 from ferbench.run.session import RunSession
@@ -64,14 +64,6 @@ class Exported:
 
     folder: Path
     record: ExportRecord
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- which trials, which model files ------------------------------------------------------------
@@ -226,7 +218,7 @@ def _write_format(model: keras.Model, fmt: str, folder: Path, data: RunData) -> 
                 shutil.rmtree(target)  # a half-made folder of an export that died: its record was never written
             os.replace(staged, target)
         files = sorted(p for p in target.rglob("*") if p.is_file())
-        return [ExportedFile(str(p.relative_to(folder)), p.stat().st_size, _sha256(p)) for p in files], None
+        return [ExportedFile(str(p.relative_to(folder)), p.stat().st_size, file_sha256(p)) for p in files], None
     calibration = calibration_images(data) if fmt == "tflite-int8" else None
     blob = to_tflite(model, fmt, calibration)
     path = write_bytes(folder / "model.tflite", blob)
@@ -278,7 +270,7 @@ def export_one(session: RunSession, trial: int, fmt: str, model: keras.Model, so
     keras_record = read_trial_record(paths.record(trial))
     record = ExportRecord(
         run_id=session.run_id, trial=trial, format=fmt, files=tuple(files), source_model=str(source.relative_to(paths.root)),
-        source_sha256=_sha256(source), quantization=quantization, test=test,
+        source_sha256=file_sha256(source), quantization=quantization, test=test,
         keras_test_accuracy=None if keras_record.test is None else keras_record.test.accuracy, latency=latency,
         created=utc_now(), tta_method=tta_method, tta_test=tta_test, environment=environment(),
     )
