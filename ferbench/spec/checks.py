@@ -268,7 +268,8 @@ def weights_source(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
 
 @check
 def freeze_needs_weights(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
-    """Freezing fine-tunes loaded weights: it needs model.weights and a registered family, and fewer epochs than max_epochs."""
+    """Freezing fine-tunes loaded weights: it needs model.weights, a registered family, fewer epochs than max_epochs and
+    a schedule that leaves its learning rate alone (constant, or plateau, without warm-up)."""
     freeze = get_path(data, "train.freeze")
     if not isinstance(freeze, dict):
         return
@@ -281,6 +282,11 @@ def freeze_needs_weights(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Loca
     epochs, most = freeze.get("epochs"), get_path(data, "train.max_epochs")
     if isinstance(epochs, int) and isinstance(most, int) and epochs >= most:
         yield doc.locate(("train", "freeze", "epochs"), f"the head alone for {epochs} epochs leaves none of train.max_epochs ({most}) to fine-tune")
+    schedule = get_path(data, "train.schedule")
+    if isinstance(schedule, dict) and (schedule.get("name", "constant") in ("cosine", "step") or schedule.get("warmup_epochs")):
+        yield doc.locate(("train", "schedule"), "train.freeze fine-tunes at its own learning_rate, which a cosine or step schedule or a "
+                                                "warm-up would override each epoch: use schedule constant or plateau without warm-up, "
+                                                "or remove train.freeze")
 
 
 @check

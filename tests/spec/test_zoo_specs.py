@@ -105,6 +105,17 @@ def test_freeze_needs_epochs_left_to_fine_tune(tmp_path: Path) -> None:
     assert errors == ["s.yaml:11:20: train.freeze.epochs: the head alone for 3 epochs leaves none of train.max_epochs (3) to fine-tune"]
 
 
+@pytest.mark.parametrize("schedule", ["{name: cosine}", "{name: step}", "{name: constant, warmup_epochs: 1}"])
+def test_freeze_refuses_a_schedule_that_would_override_its_rate(tmp_path: Path, schedule: str) -> None:
+    (tmp_path / "w.keras").write_bytes(b"")
+    text = BASE.replace("arch: mini-xception", "arch: mini-xception\n  weights: w.keras").replace(
+        "  max_epochs: 3", f"  max_epochs: 3\n  freeze: {{epochs: 1, learning_rate: 1.0e-5}}\n  schedule: {schedule}")
+    errors, _ = problems(tmp_path, text)
+    assert len(errors) == 1 and "train.schedule: train.freeze fine-tunes at its own learning_rate" in errors[0]
+    ok, _ = problems(tmp_path, text.replace(f"schedule: {schedule}", "schedule: {name: plateau}"))
+    assert ok == []
+
+
 SEARCH = BASE.replace("  arch: mini-xception\n", "  stages: [0, 1]\n").replace(
     "    learning_rate", "    arch: {choices: [mini-xception, efficientnetv2-b0, resnet18]}\n    width: {float: [0.25, 0.5]}\n    learning_rate")
 
