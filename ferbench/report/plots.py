@@ -164,8 +164,17 @@ def _reference_lines(g: Group) -> list[Any]:
     return sorted((b for b in g.baselines if not b.params and (b.is_human or b in g.selected)), key=lambda b: b.accuracy)
 
 
+def _short_number(v: float) -> str:
+    """A tick label: ``0.2``, ``5``, ``50k``, ``2M``, ``1G``."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= size:
+            return f"{v / size:g}{suffix}"
+    return f"{v:g}"
+
+
 def _frontier_figure(runs: Sequence[RunAnalysis], rows: Sequence[Any], lines: Sequence[Any], axis: str, title: str) -> MplFigure:
     import matplotlib
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from ferbench.report.frontier import AXES, on_front
 
@@ -206,6 +215,11 @@ def _frontier_figure(runs: Sequence[RunAnalysis], rows: Sequence[Any], lines: Se
     if len(front) > 1:
         ax.plot([p for p, _ in front], [acc for _, acc in front], color="tab:green", lw=1.2, label="frontier (most accurate for its cost)")
     ax.set_xscale("log")
+    # Ticks at 1, 2 and 5 of each decade, labelled plainly (0.2, 5, 50k, 2M): over less than a decade
+    # matplotlib's own log labels are one lone power of ten or overprinting minor labels.
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_number(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(AXES[axis][0])
     ax.set_ylabel("Test accuracy (%)")
     ax.set_title(title)

@@ -51,3 +51,9 @@ def test_importances_are_seeded_and_find_the_parameter_that_matters(results_dir:
     assert sum(imp.values()) == pytest.approx(1.0)
     assert imp == param_importances(trials, run.search_space, seed=0)
     assert param_importances(trials[:1], run.search_space) == {}
+
+
+def test_frontier_axes_are_labelled_plainly() -> None:
+    from ferbench.report.plots import _short_number
+
+    assert [_short_number(v) for v in (0.2, 5.0, 50_000.0, 2_000_000.0, 1e9)] == ["0.2", "5", "50k", "2M", "1G"]
