@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ferbench.results.records import SplitMetrics
+    from ferbench.results.measures import SplitMetrics
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0

@@ -6,17 +6,16 @@ go through it; nobody else parses record JSON. Importing it is light: no NumPy,
 no jsonschema until a file is validated.
 """
 
+from ferbench.results.measures import Cost, SplitMetrics
 from ferbench.results.paths import REFERENCE_DIR, RunPaths, default_results
 from ferbench.results.read import find_run_dirs, load_predictions, read_run_record, read_trial_record
 from ferbench.results.records import (
     SCHEMA_VERSION,
-    Cost,
     DatasetInfo,
     Objective,
     Predictions,
     RunRecord,
     RunStatus,
-    SplitMetrics,
     Timings,
     TrialCounts,
     TrialRecord,

@@ -16,8 +16,9 @@ from typing import Any, cast
 
 from ferbench.errors import ResultsError
 from ferbench.results.atomic import json_clean
+from ferbench.results.measures import Latency, SplitMetrics
 from ferbench.results.paths import EXPORT_FILE, EXPORTS_DIR, RunPaths
-from ferbench.results.records import SCHEMA_VERSION, Latency, SplitMetrics
+from ferbench.results.records import SCHEMA_VERSION
 
 #: The formats ``ferbench export`` writes, in the order it lists them.
 EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "tflite", "tflite-float16", "tflite-int8")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ferbench.results.records import Bound, ConstraintCheck, Cost
+from ferbench.results.measures import Bound, ConstraintCheck, Cost
 from ferbench.spec.types import Spec
 
 

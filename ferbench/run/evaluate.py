@@ -24,9 +24,10 @@ import numpy as np
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.plan import PlannedRun
 from ferbench.results.environment import environment
+from ferbench.results.measures import Cost
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import file_sha256, read_run_record, read_trial_record
-from ferbench.results.records import Cost, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
+from ferbench.results.records import Timings, TrialCounts, TrialRecord, TrialResult, utc_now
 from ferbench.results.write import write_run, write_trial
 from ferbench.run.session import RunSession
 

@@ -38,9 +38,10 @@ from ferbench.errors import FerbenchError, ResultsError
 from ferbench.results.atomic import write_bytes
 from ferbench.results.environment import cpu_name, environment, usable_cpus
 from ferbench.results.exports import EXPORT_FORMATS, ExportedFile, ExportRecord, write_export
+from ferbench.results.measures import Latency, SplitMetrics
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import file_sha256, read_json, read_run_record, read_trial_record
-from ferbench.results.records import Latency, SplitMetrics, utc_now
+from ferbench.results.records import utc_now
 from ferbench.run.latency import measure, plan_batches
 from ferbench.run.session import RunSession
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ferbench.results.records import Latency, LatencyBatch
+from ferbench.results.measures import Latency, LatencyBatch
 
 if TYPE_CHECKING:
     import keras

@@ -226,7 +226,7 @@ def _split(v: object) -> SplitRef:
     return str(v)
 
 
-def _param(name: str, p: dict[str, Any]) -> SearchParam:
+def search_param(name: str, p: dict[str, Any]) -> SearchParam:
     key = SEARCHABLE[name]
     if "choices" in p:
         return SearchParam(name, key, "categorical", choices=tuple(p["choices"]))
@@ -291,7 +291,7 @@ def _search(se: dict[str, Any]) -> SearchSpec:
         pruner=PrunerSpec(se["pruner"]["name"], {k: v for k, v in se["pruner"].items() if k != "name"}),
         metric=metric,
         direction=direction,
-        space=tuple(_param(n, p) for n, p in se["space"].items()),
+        space=tuple(search_param(n, p) for n, p in se["space"].items()),
         timeout_s=None if se.get("timeout_h") is None else float(se["timeout_h"]) * 3600.0,
         objectives=objectives,
         constraints=tuple(ConstraintSpec(m, float(bounds[m]["max"])) for m in COST_METRICS if m in bounds),

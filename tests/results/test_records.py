@@ -226,7 +226,7 @@ def test_a_study_keeps_the_facts_of_its_run() -> None:
 
 def _protocol_result() -> TrialResult:
     """A record with test-time augmentation and an extra test set (version 2's protocol blocks), and its arrays."""
-    from ferbench.results.records import TTAMetrics
+    from ferbench.results.measures import TTAMetrics
 
     base = _result()
     rng = np.random.default_rng(1)

@@ -25,7 +25,8 @@ from ferbench._lazy import require
 from ferbench.errors import FerbenchError
 from ferbench.model.family import MODEL_HYPERPARAMETERS, ModelConfig
 from ferbench.results.environment import environment
-from ferbench.results.records import ConstraintCheck, Cost, Latency, Timings, TrialRecord, TrialResult, TrialState, utc_now
+from ferbench.results.measures import ConstraintCheck, Cost, Latency
+from ferbench.results.records import Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.constraints import bound_check
 from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
 from ferbench.run.train.scoring import Scored, score_model

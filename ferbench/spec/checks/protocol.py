@@ -1,0 +1,104 @@
+"""Checks of the evaluation protocol: recipe values that apply, folds, extra test sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ferbench.errors import Located
+from ferbench.spec.checks.base import check, dataset_blocks, search_space
+from ferbench.spec.compose import get_path
+from ferbench.spec.types import (
+    SEARCHABLE,
+)
+from ferbench.spec.yaml_loader import LocatedDoc
+
+#: Which optimizer uses which of the recipe's values.
+OPTIMIZER_VALUES: dict[str, tuple[str, ...]] = {"adam": (), "adamw": ("weight_decay",), "sgd": ("momentum", "nesterov", "weight_decay")}
+#: Which schedule uses which of ``train.schedule``'s values (warm-up applies to all).
+SCHEDULE_VALUES: dict[str, tuple[str, ...]] = {
+    "constant": (), "cosine": ("alpha",), "step": ("step_epochs", "factor"),
+    "plateau": ("factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate"),
+}
+
+
+def _no_effect(data: dict[str, Any], doc: LocatedDoc, key: str, where: str) -> Iterator[Located]:
+    """A value the optimizer or schedule does not use: an error when searched (wasted trials), a warning when fixed."""
+    by_key = {v: k for k, v in SEARCHABLE.items()}
+    name = by_key.get(key)
+    if name is not None and name in search_space(data):
+        yield doc.locate(("search", "space", name), f"{name} sets {key}, which {where} does not use: searching it wastes trials", key=True)
+    elif tuple(key.split(".")) in doc.key_marks:
+        yield doc.locate(tuple(key.split(".")), f"{where} does not use it; it has no effect", key=True, warning=True)
+
+
+@check
+def recipe_values_apply(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """momentum and nesterov are SGD's, weight decay AdamW's and SGD's; each schedule has its own values."""
+    opt = get_path(data, "train.optimizer", "adam") or "adam"
+    for key in ("momentum", "nesterov", "weight_decay"):
+        if key not in OPTIMIZER_VALUES.get(opt, ()):
+            yield from _no_effect(data, doc, f"train.{key}", f"optimizer {opt}")
+    schedule = get_path(data, "train.schedule")
+    name = schedule.get("name", "constant") if isinstance(schedule, dict) else "constant"
+    used = SCHEDULE_VALUES.get(name, ())
+    for key in ("alpha", "step_epochs", "factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate"):
+        if key not in used:
+            yield from _no_effect(data, doc, f"train.schedule.{key}", f"schedule {name}")
+    warmup, epochs = get_path(data, "train.schedule.warmup_epochs"), get_path(data, "train.max_epochs")
+    if isinstance(warmup, int) and isinstance(epochs, int) and warmup >= epochs:
+        yield doc.locate(("train", "schedule", "warmup_epochs"),
+                         f"{warmup} warm-up epochs leave none of the {epochs} epochs (train.max_epochs) at the full learning rate")
+
+
+@check
+def folds_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """k-fold: a fold needs folds and lies in 1..folds; the folds split train + validation, so test is a named split of its own."""
+    for at, ds in dataset_blocks(data):
+        folds, fold = ds.get("folds"), ds.get("fold")
+        if at != ("dataset",):
+            for key in ("folds", "fold"):
+                if ds.get(key) is not None:
+                    yield doc.locate(at + (key,), "an extra test set is scored whole; folds apply to the spec's own dataset", key=True)
+            continue
+        if fold is not None and folds is None:
+            yield doc.locate(at + ("fold",), "a fold needs dataset.folds (the number of folds)", key=True)
+        elif fold is not None and folds is not None and fold > folds:
+            yield doc.locate(at + ("fold",), f"fold {fold} does not exist: folds are 1..{folds}")
+        if folds is None:
+            continue
+        splits = ds.get("splits") or {}
+        test, validation = splits.get("test"), splits.get("validation")
+        if isinstance(test, dict):
+            yield doc.locate(at + ("splits", "test"), "with dataset.folds the folds split train + validation; give test a named split of its own")
+        if isinstance(validation, dict) and validation.get("from") != "train":
+            yield doc.locate(at + ("splits", "validation", "from"), "with dataset.folds, validation is named or carved from train")
+
+
+@check
+def cross_sets_fit(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """Extra test sets have unique names, the model's input and classes that map onto the model's."""
+    from ferbench.data.classmap import ClassMappingError, map_classes
+
+    main = data.get("dataset") or {}
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(get_path(data, "evaluate.on", []) or []):
+        if not isinstance(entry, dict):
+            continue
+        at: tuple[str | int, ...] = ("evaluate", "on", i)
+        name = entry.get("name")
+        if name in seen:
+            yield doc.locate(at + ("name",), f"{name!r} is already the name of evaluate.on[{seen[name]}]; names are unique")
+        elif isinstance(name, str):
+            seen[name] = i
+        ds = entry.get("dataset")
+        if not isinstance(ds, dict):
+            continue
+        for key in ("image_size", "color"):
+            if key in ds and key in main and ds[key] != main[key]:
+                yield doc.locate(at + ("dataset", key), f"the model takes {main[key]} (dataset.{key}); an extra test set is read "
+                                                        f"at the model's input, so leave it out or write {main[key]}")
+        try:
+            map_classes(main.get("classes") or [], ds.get("classes") or [])
+        except ClassMappingError as exc:
+            yield doc.locate(at + ("dataset", "classes"), str(exc))
