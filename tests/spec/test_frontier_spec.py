@@ -126,3 +126,14 @@ def test_objectives_and_bounds_change_the_run_id_and_specs_without_them_keep_the
     bounded = plan_spec(load_spec(write(tmp_path, "  constraints: {params: {max: 20000}}\n")), gpus=[]).runs[0]
     several = plan_spec(load_spec(write(tmp_path, "  objectives: [{metric: val_loss}, {metric: params}]\n")), gpus=[]).runs[0]
     assert len({plain.run_id, bounded.run_id, several.run_id}) == 3
+
+
+def test_an_unreachable_bound_is_refused_with_the_architecture_searched_too(tmp_path: Path) -> None:
+    searched = BASE.replace("    width: {float: [0.1, 1.0], step: 0.05}\n",
+                            "    arch: {choices: [mini-xception, efficientnetv2-b0]}\n    width: {float: [0.1, 1.0], step: 0.05}\n")
+    (tmp_path / "s.yaml").write_text(searched + "  constraints: {params: {max: 1000}}\n")
+    errors = [str(e) for e in check_file(Path("s.yaml")).errors]
+    assert len(errors) == 1 and errors[0].startswith("s.yaml:12:31: search.constraints.params.max"), errors
+    assert "the smallest model of the search space has" in errors[0]
+    (tmp_path / "s.yaml").write_text(searched + "  constraints: {params: {max: 100000}}\n")
+    assert check_file(Path("s.yaml")).errors == []

@@ -104,7 +104,8 @@ def _smallest_cost(data: dict[str, Any]) -> Any:
 
     m, ds = data.get("model") or {}, data.get("dataset") or {}
     try:
-        model = ModelSpec(arch=m["arch"], stages=tuple(m["stages"]), width=m.get("width"), depth=m.get("depth"),
+        stages = None if m.get("stages") is None else tuple(m["stages"])  # both left open where the architecture is searched
+        model = ModelSpec(arch=m.get("arch"), stages=stages, width=m.get("width"), depth=m.get("depth"),
                           dropout=m.get("dropout"), top_filters=m.get("top_filters"), drop_connect=m.get("drop_connect"))
         space = tuple(search_param(n, p) for n, p in (get_path(data, "search.space", {}) or {}).items())
         channels = 1 if ds.get("color") == "grayscale" else 3
