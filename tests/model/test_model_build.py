@@ -13,6 +13,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 from keras.src.applications import efficientnet_v2 as keras_ev2  # noqa: E402
+from keras_parity import macs_by_walking, signature  # noqa: E402
 
 from ferbench.model.arch import HEAD_STAGE, ModelConfigError, keras_blocks_args, layer_stage, round_filters  # noqa: E402
 from ferbench.model.build import build_model, stage_outputs  # noqa: E402
@@ -24,46 +25,6 @@ WIDTHS = (0.25, 0.75, 1.3)
 DEPTHS = (0.2, 0.55, 1.25)
 KEPT = (3, 5, 7)  # stages 0..2, 0..4 (thesis scaled-down), 0..6 (all)
 GRID = list(itertools.product(WIDTHS, DEPTHS, KEPT))
-
-# Config keys that legitimately differ between the two builds.
-_IGNORED = {"name", "dtype"}
-
-
-def _keras_class(layer: Any) -> str:
-    """The layer's class, or for ferbench's subclasses (fused batch norm) the Keras class they extend."""
-    return next(c.__name__ for c in type(layer).__mro__ if c.__module__.startswith("keras."))
-
-
-def _signature(model: Any, stop: str) -> list[tuple[str, dict]]:
-    """Layer classes and configs (names aside) in build order, up to and including ``stop``."""
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        cfg = {k: v for k, v in layer.get_config().items() if k not in _IGNORED}
-        out.append((_keras_class(layer), cfg, [tuple(w.shape) for w in layer.weights]))
-        if layer.name == stop:
-            break
-    return out
-
-
-def _macs_by_walking(model: Any) -> int:
-    """MACs per image, read off the built layers' kernels and output shapes."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            _, ho, wo, _ = layer.output.shape
-            kh, kw, c, mult = layer.kernel.shape
-            total += ho * wo * kh * kw * c * mult
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, ho, wo, _ = layer.output.shape
-            kh, kw, cin, cout = layer.kernel.shape
-            total += ho * wo * kh * kw * cin * cout
-        elif isinstance(layer, keras.layers.Dense):
-            cin, cout = layer.kernel.shape
-            total += cin * cout
-    return total
-
 
 def _stage_params(model: Any) -> dict[int, int]:
     out: dict[int, int] = {}
@@ -93,9 +54,9 @@ def built() -> dict[tuple, dict]:
             "params": ours.count_params(),
             "ref_params": ref.count_params(),
             "head_filters": ours.get_layer("head_conv").filters,
-            "signature": _signature(ours, "head_pool"),
-            "ref_signature": _signature(ref, "avg_pool"),
-            "macs": _macs_by_walking(ours),
+            "signature": signature(ours, "head_pool"),
+            "ref_signature": signature(ref, "avg_pool"),
+            "macs": macs_by_walking(ours),
             "stage_params": _stage_params(ours),
             "boundaries": stage_outputs(ours),
         }
