@@ -6,6 +6,7 @@ Only light modules are imported here: ``validate``, ``plan``, ``schema``, ``new`
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import os
 import sys
@@ -167,6 +168,10 @@ _mount()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed without a traceback and exit with 2."""
+    if not faulthandler.is_enabled():
+        # A crash inside TensorFlow's native code (a segmentation fault) then still
+        # says where Python was, on stderr, instead of a bare exit status.
+        faulthandler.enable()
     try:
         rc = app(args=argv, standalone_mode=False)
     except SpecError as exc:

@@ -45,17 +45,24 @@ def test_evaluate_needs_a_spec_for_a_bare_model_file(tmp_path: Path) -> None:
 def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     optuna = pytest.importorskip("optuna")
-    spec = write_spec(tmp_path, name="termed", trials=2, epochs=2)
+    spec = write_spec(tmp_path, name="termed", trials=2, epochs=12)
+    # Twelve epochs of trial 0 surely outlast the reader's reaction to its first one.
+    text = spec.read_text()
+    assert "early_stopping: {monitor: val_loss, patience: 1}" in text
+    spec.write_text(text.replace("early_stopping: {monitor: val_loss, patience: 1}", "early_stopping: null"))
     cmd = [sys.executable, "-m", "ferbench", "run", str(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
     assert proc.stdout is not None
+    out = []
     for line in proc.stdout:
+        out.append(line)
         if " trial 0 epoch 1/" in line:
             proc.send_signal(signal.SIGTERM)
             break
     proc.wait(timeout=120)
     err = proc.stderr.read() if proc.stderr else ""
-    assert proc.returncode == 130, err
+    assert " trial 0 epoch 1/" in out[-1], "".join(out) + err  # ended before the signal was sent
+    assert proc.returncode == 130, "".join(out) + err
     assert "run the same command again to resume" in err
     [folder] = [p.parent for p in (tmp_path / "results" / "termed").glob("*/run.json")]
     assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"

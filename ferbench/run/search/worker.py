@@ -33,6 +33,7 @@ from ferbench.results.write import write_trial
 from ferbench.run.search import accounting as st
 from ferbench.run.search.publish import publish_trial
 from ferbench.run.search.values import study_values, tell_constraints
+from ferbench.run.signals import deferred_interrupts
 from ferbench.run.train.setup import TrialSetup
 from ferbench.run.train.space import suggest
 from ferbench.run.train.trial import before_training, infeasible_result, release, run_trial, save_model
@@ -280,7 +281,10 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
         waiting_said = False
         state.clear()
         try:
-            ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
+            # Ctrl-C and SIGTERM wait for a safe point: a step boundary or a phase of the trial
+            # (see ferbench.run.signals), or the end of the trial; never inside Optuna's tell.
+            with deferred_interrupts():
+                ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
         except BaseException:
             # Ctrl-C, SIGTERM, or a failure outside the trial itself (a full disk while
             # writing the record): the trial did not produce a result, so it runs again.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferbench._lazy import require
+from ferbench.run.signals import raise_pending
 from ferbench.run.train.metrics import f1_macro
 
 require("keras")  # TensorFlow's start-up lines held back (see ferbench._lazy) before Keras imports it
@@ -24,6 +25,22 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from ferbench.run.progress import Reporter
+
+
+class SafeInterrupt(keras.callbacks.Callback):
+    """Raise a Ctrl-C or SIGTERM noted during training between two steps (see :mod:`ferbench.run.signals`)."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_pending()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_pending()
+
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_pending()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_pending()
 
 
 class NanGuard(keras.callbacks.Callback):

@@ -189,10 +189,25 @@ class _Progress:
     traceback: str | None = None
 
 
+def _fit(model: keras.Model, train: Any, *, callbacks: list[Any], **kwargs: Any) -> None:
+    """``model.fit`` with Ctrl-C and SIGTERM raised between steps only (see :mod:`ferbench.run.signals`).
+
+    A search defers them over its whole trial already; the block here serves a trial
+    trained on its own (``ferbench verify``).
+    """
+    from ferbench.run.signals import deferred_interrupts
+    from ferbench.run.train.callbacks import SafeInterrupt
+
+    with deferred_interrupts():
+        # shuffle=False: the pipeline already shuffles, seeded (Keras would only warn).
+        model.fit(train, callbacks=[SafeInterrupt(), *callbacks], verbose=0, shuffle=False, **kwargs)
+
+
 def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed: int,
               report: Callable[[int, float], bool]) -> tuple[TrialResult, keras.Model | None]:
     """Train and evaluate one trial. Returns its result and model (None unless complete or pruned)."""
     from ferbench.model.runtime import on_gpu
+    from ferbench.run.signals import raise_pending
     from ferbench.run.train import callbacks as cb
     from ferbench.run.train.recipe import lr_callbacks, recipe_values
     from ferbench.run.train.seeding import seed_trial
@@ -237,19 +252,17 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
                                                     mode="min" if es.monitor.endswith("loss") else "max")
             callbacks.append(stopper)
         callbacks += [optuna_cb, cb.Progress(setup.reporter, steps)]
-        # shuffle=False: the pipeline already shuffles, seeded (Keras would only warn).
         first = 0
         if freeze is not None:  # the head alone, then everything at the fine-tuning rate
             head_callbacks = [c for c in callbacks if c is not stopper]
-            model.fit(train, validation_data=val, epochs=freeze.epochs, callbacks=head_callbacks, verbose=0, shuffle=False)
+            _fit(model, train, validation_data=val, epochs=freeze.epochs, callbacks=head_callbacks)
             first = len(epoch_log.seconds)
             for layer in model.layers:
                 layer.trainable = True
             compile_model(setup, model, hp, spe, learning_rate=freeze.learning_rate)
         fitted = guard.epoch is None and optuna_cb.pruned_at is None and first < spec.train.max_epochs
         if fitted:
-            model.fit(train, validation_data=val, initial_epoch=first, epochs=spec.train.max_epochs, callbacks=callbacks, verbose=0,
-                      shuffle=False)
+            _fit(model, train, validation_data=val, initial_epoch=first, epochs=spec.train.max_epochs, callbacks=callbacks)
         p.train_s = time.monotonic() - t0
         p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
         if guard.epoch is not None:
@@ -269,12 +282,14 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
             if p.objective is None or not math.isfinite(p.objective):
                 raise _NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
             p.state = "complete"
+        raise_pending()  # a stop asked for during the last validation: before scoring starts
         t1 = time.monotonic()
         p.scored = score(model, data, spec)
         p.eval_s = time.monotonic() - t1
         if p.state == "complete":
             from ferbench.run.latency import keras_latency
 
+            raise_pending()
             latency = keras_latency(model, spec.input_shape, large_batch=spec.train.eval_batch_size, gpu=gpu)
     except KeyboardInterrupt:
         raise
