@@ -15,7 +15,7 @@ import typer
 
 from ferbench.cli.common import SET_OPTION
 from ferbench.errors import FerbenchError
-from ferbench.report.formats import FORMATS
+from ferbench.report.formats import FORMATS, format_for
 
 if TYPE_CHECKING:
     from ferbench.spec.types import Spec
@@ -62,7 +62,8 @@ def report_command(
     compare: bool = typer.Option(False, "--compare",
                                  help="One table per dataset across runs and matching baselines, with 95% CIs, Δ and paired McNemar tests."),
     baselines: list[Path] = _BASELINES,
-    fmt: str = typer.Option("rich", "--format", "-f", help=f"Output format: {' | '.join(FORMATS)}."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=f"Output format: {' | '.join(FORMATS)}. Default: the one --out's "
+                                   "extension names (.md, .csv, .tex, .json, .html), else rich.", show_default=False),
     # A str, not a Path: a trailing slash (out/) means "a folder" and Path would drop it.
     out: str | None = typer.Option(None, "--out", "-o", help="Write to this file (plots go to <stem>-plots/ beside it) or, with a trailing slash "
                                    "or an existing folder, to report.<ext> + plots/ in it. A symbolic link is written through; "
@@ -87,6 +88,8 @@ def report_command(
     from ferbench.results import default_results
     from ferbench.secrets import redact, remember
 
+    if fmt is None:
+        fmt = format_for(out)
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     remember(storage)

@@ -3,7 +3,22 @@ them at start-up, for ``--format``'s help, before any report work)."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 #: What ``ferbench report --format`` accepts.
 FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
 #: The file extension of each format, for ``--out FOLDER/`` (report.<ext>).
 EXTENSIONS = {"rich": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "json": "json", "html": "html"}
+
+
+#: Extensions that name a format besides :data:`EXTENSIONS`'s own.
+_ALSO = {"markdown": "markdown", "htm": "html"}
+
+
+def format_for(out: str | None) -> str:
+    """The format a report file's extension asks for (``report.md`` -> markdown); ``rich`` otherwise."""
+    if out is None or out.endswith(("/", "\\")):
+        return "rich"
+    suffix = PurePath(out).suffix.lower().lstrip(".")
+    by_extension = {ext: fmt for fmt, ext in EXTENSIONS.items() if fmt != "rich"}
+    return by_extension.get(suffix) or _ALSO.get(suffix, "rich")

@@ -245,9 +245,13 @@ def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Fi
         steps.append(("confusion_normalised", "Normalised confusion matrix (test)",
                       lambda: plot_confusion(cm, classes, normalised=True, title=f"{label}: normalised confusion (test)")))
     done = a.run.complete_trials
-    if done:
-        steps.append(("learning_curves", "Learning curves of every trial", lambda: plot_learning_curves_all(done, a.best, f"{label}: every trial")))
-    if a.best is not None:
+    trained = [t for t in done if t.history]  # an evaluated model (`ferbench evaluate`) has no epochs to draw
+    if trained:
+        steps.append(("learning_curves", "Learning curves of every trial",
+                      lambda: plot_learning_curves_all(trained, a.best, f"{label}: every trial")))
+    elif done:
+        notes.append(f"{label}: no training history (an evaluated model); no learning curves")
+    if a.best is not None and a.best.history:
         best = a.best
         steps.append(("learning_curve_best", "Learning curve of the best trial", lambda: plot_learning_curve_best(best, f"{label}: best trial {best.number}")))
     obj = {"metric": a.run.info.objective.metric, "direction": a.run.info.objective.direction}

@@ -64,6 +64,20 @@ def test_out_folder_and_formats(results_dir: Path, tmp_path: Path):
     assert "│" in (tmp_path / "rich" / "report.txt").read_text()
 
 
+def test_the_files_extension_chooses_the_format(results_dir: Path, tmp_path: Path):
+    for name, starts in (("r.md", "# ferbench report"), ("r.csv", "# "), ("r.tex", "%"), ("r.json", "{"), ("r.html", "<!DOCTYPE html>"),
+                         ("r.txt", "─")):
+        res = runner.invoke(app, [str(results_dir), "--compare", "--out", str(tmp_path / name), "--no-plots"])
+        assert res.exit_code == 0, res.output
+        text = (tmp_path / name).read_text()
+        assert text.lstrip().startswith(starts), (name, text[:80])
+        assert ("┏" in text) == (name == "r.txt"), name  # box-drawn tables in the plain-text file only
+        assert ("| ---" in text or "|---" in text) == (name == "r.md"), name  # Markdown tables in the Markdown file only
+    res = runner.invoke(app, [str(results_dir), "--compare", "--format", "csv", "--out", str(tmp_path / "forced.md"), "--no-plots"])
+    assert res.exit_code == 0 and (tmp_path / "forced.md").read_text().startswith("# ")
+    assert "| " not in (tmp_path / "forced.md").read_text()  # the explicit --format wins over the extension
+
+
 def test_unknown_format(results_dir: Path):
     res = runner.invoke(app, [str(results_dir), "--format", "docx"])
     assert res.exit_code == 2 and "docx" in res.output

@@ -57,3 +57,19 @@ def test_frontier_axes_are_labelled_plainly() -> None:
     from ferbench.report.plots import _short_number
 
     assert [_short_number(v) for v in (0.2, 5.0, 50_000.0, 2_000_000.0, 1e9)] == ["0.2", "5", "50k", "2M", "1G"]
+
+
+def test_an_evaluated_model_has_no_learning_curves_but_a_note(results_dir: Path, tmp_path: Path) -> None:
+    """A run of `ferbench evaluate` has no epochs: no empty curve figures, a note instead."""
+    from ferbench.report.analysis import analyse
+    from ferbench.report.plots import run_figures
+
+    (run,) = [r for r in load_runs([results_dir]) if r.spec_name == "scaled_fer2013"]
+    evaluated = dataclasses.replace(run, trials=tuple(dataclasses.replace(t, history={}) for t in run.trials))
+    figs, notes = run_figures(analyse(evaluated), tmp_path, seed=0)
+    drawn = {p.stem for p in tmp_path.glob("*.png")}
+    assert "learning_curves" not in drawn and "learning_curve_best" not in drawn
+    assert {"confusion_raw", "optimisation_history"} <= drawn and len(figs) == len(drawn)
+    assert any("no training history" in n for n in notes)
+    figs, notes = run_figures(analyse(run), tmp_path / "trained", seed=0)
+    assert {"learning_curves", "learning_curve_best"} <= {p.stem for p in (tmp_path / "trained").glob("*.png")}
