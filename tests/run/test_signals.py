@@ -93,3 +93,21 @@ def test_keras_training_stops_between_two_steps() -> None:
     raised_in = traceback.extract_tb(info.value.__traceback__)[-1]
     assert raised_in.name == "raise_pending"
     assert any(f.name == "on_train_batch_end" for f in traceback.extract_tb(info.value.__traceback__))
+
+
+def test_scoring_stops_between_two_batches() -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from ferbench.run.train.inputs import predict_proba
+
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    x = np.zeros((64, 4, 4, 1), dtype=np.uint8)
+    y = np.zeros(64, dtype=np.int64)
+    assert predict_proba(model, x, y, 8).shape == (64, 3)  # nothing pending: every batch
+    with signals_as_interrupt(), pytest.raises(KeyboardInterrupt) as info:
+        with deferred_interrupts():
+            _send(signal.SIGTERM)
+            predict_proba(model, x, y, 8)
+            raise AssertionError("scored every batch")
+    assert any(f.name == "on_predict_batch_end" for f in traceback.extract_tb(info.value.__traceback__))

@@ -88,6 +88,8 @@ def augment_in_step(model: keras.Model, batches: Callable[[Tensor, Tensor], Tens
 
 
 def predict_proba(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int) -> np.ndarray:
-    """Class probabilities (float32, N×K) of a model on one split."""
-    prob = model.predict(eval_dataset(x, y, batch_size), verbose=0)
+    """Class probabilities (float32, N×K) of a model on one split; a stop asked for is honoured between batches."""
+    from ferbench.run.train.callbacks import SafeInterrupt
+
+    prob = model.predict(eval_dataset(x, y, batch_size), verbose=0, callbacks=[SafeInterrupt()])
     return np.asarray(prob, dtype=np.float32)
