@@ -22,7 +22,7 @@ _pending: str | None = None  # the signal noted while deferring, not raised yet
 
 
 def _interrupt(signum: int) -> None:
-    """Raise now, or note the signal for :func:`raise_pending` while training runs."""
+    """Raise now, or note the signal for :func:`raise_pending` while a trial runs."""
     global _pending
     if _deferring and _pending is None:
         _pending = f"signal {signum}"
