@@ -7,7 +7,8 @@ raised by :func:`raise_pending` at a safe point: a batch or epoch end, a phase o
 the trial, the end of the block. An exception raised at an arbitrary bytecode can
 land inside TensorFlow's, h5py's or Optuna's own code (a half-made iterator, a
 half-written checkpoint, a trial half told), whose clean-up then runs on a broken
-object. A second Ctrl-C while one is pending stops at once, for a user who insists.
+object. A second Ctrl-C while one is pending stops at once, for a user who insists,
+except once a trial's result is being written and told (:func:`hold_to_the_end`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,28 @@ from types import FrameType
 
 _deferring = 0  # how many deferred_interrupts() blocks are open
 _pending: str | None = None  # the signal noted while deferring, not raised yet
+_holding = False  # hold_to_the_end(): even a second signal waits for the end of the block
 
 
 def _interrupt(signum: int) -> None:
     """Raise now, or note the signal for :func:`raise_pending` while a trial runs."""
     global _pending
-    if _deferring and _pending is None:
-        _pending = f"signal {signum}"
+    if _deferring and (_pending is None or _holding):
+        _pending = _pending or f"signal {signum}"
         return
     _pending = None
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def hold_to_the_end() -> None:
+    """From here to the end of the open :func:`deferred_interrupts` block, every signal waits.
+
+    For the short stretch where a trial's result is written and told to the study:
+    stopped between the two, the study would give back a trial whose record is on disk.
+    """
+    global _holding
+    if _deferring:
+        _holding = True
 
 
 def raise_pending() -> None:
@@ -47,7 +60,7 @@ def deferred_interrupts() -> Iterator[None]:
     there, also in place of an exception leaving it (a trial that fails as it is
     interrupted must not swallow the stop).
     """
-    global _deferring
+    global _deferring, _holding
     sigint = None
     with contextlib.suppress(ValueError):  # not the main thread: nothing can be delivered here anyway
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -60,6 +73,7 @@ def deferred_interrupts() -> Iterator[None]:
         if sigint is not None:
             signal.signal(signal.SIGINT, sigint)
         if not _deferring:
+            _holding = False
             raise_pending()  # also over an exception on its way out: the stop asked for comes first
 
 

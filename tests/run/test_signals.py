@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ferbench.run.signals import deferred_interrupts, raise_pending, signals_as_interrupt
+from ferbench.run.signals import deferred_interrupts, hold_to_the_end, raise_pending, signals_as_interrupt
 
 
 def _send(signum: int) -> None:
@@ -58,6 +58,24 @@ def test_a_second_ctrl_c_stops_at_once_and_the_handler_is_restored() -> None:
     assert steps == ["first noted"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     raise_pending()  # the immediate raise cleared the pending one
+
+
+def test_while_a_result_is_written_and_told_even_a_second_ctrl_c_waits() -> None:
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            _send(signal.SIGINT)
+            hold_to_the_end()  # the record is being written and told to the study
+            _send(signal.SIGINT)
+            steps.append("written and told")
+    assert steps == ["written and told"]
+    with pytest.raises(KeyboardInterrupt):  # the hold ends with its block: a second Ctrl-C stops at once again
+        with deferred_interrupts():
+            _send(signal.SIGINT)
+            _send(signal.SIGINT)
+            steps.append("not reached")
+    assert steps == ["written and told"]
+    raise_pending()
 
 
 def test_once_ignores_later_signals_while_one_is_pending() -> None:

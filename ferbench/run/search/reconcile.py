@@ -17,6 +17,10 @@ study: it may have been deleted, be empty, or be another storage altogether
   is re-run with the same parameters and seed (the damaged folder is moved to
   ``.retired/``, never deleted); in a storage other hosts share, a record may
   live on another host, so nothing is re-run;
+* a trial the study gave back (stopped between writing its record and telling
+  Optuna, so marked failed and queued again) whose record is on disk: the study
+  counts it as not run, so its record is moved to ``.retired/`` (never deleted)
+  and the queued re-run trains it with the same parameters and seed;
 * a study that disagrees with a record (other parameters, state or value under
   the same number) cannot be reconciled: :class:`ResultsError`, exit status 2,
   with the ways forward.
@@ -56,6 +60,7 @@ class Reconciled:
     rerun: list[int] = field(default_factory=list)  # finished trials whose record was missing or damaged
     elsewhere: list[int] = field(default_factory=list)  # finished trials whose record is not in this folder
     retired: list[str] = field(default_factory=list)  # damaged trial folders moved aside
+    given_back: list[int] = field(default_factory=list)  # records of trials the study had already given back
 
     def messages(self) -> list[str]:
         out = []
@@ -68,6 +73,10 @@ class Reconciled:
         if self.rerun:
             out.append(f"trial(s) {_short(self.rerun)} finished but their record is missing or damaged; "
                        "they re-run with the same parameters and seed" + (f" (moved aside: {', '.join(self.retired)})" if self.retired else ""))
+        if self.given_back:
+            out.append(f"trial(s) {_short(self.given_back)} wrote their record after the study had given them back "
+                       "(stopped before Optuna was told); they re-run with the same parameters and seed, "
+                       "their records kept in .retired/")
         if self.elsewhere:
             out.append(f"{len(self.elsewhere)} finished trial(s) of the study have no record in this folder "
                        f"({_short(self.elsewhere)}): another host holds them")
@@ -179,6 +188,8 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
         if t.state == S.RUNNING and owns_storage:
             _tell_from_record(study, spec, t, rec)
             done.finished.append(rec.trial)
+        elif _given_back(t, rec):
+            _give_back_record(study, paths, t, done)
         elif t.state.is_finished():
             why = "the study holds a trial that never trained under this number" if _ignored(t) else _same(spec, t, rec)
             if why is not None:
@@ -190,6 +201,7 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
             + "\nGive the storage this run was made with (run.json's storage), or start over with `ferbench run SPEC --fresh` "
               "(the old folder is moved to .old/, never deleted)."
         )
+    by_number = {n: r for n, r in by_number.items() if n not in done.given_back}
     # Records the study lacks, appended under their own numbers.
     missing = sorted(n for n in by_number if n >= len(trials))
     if missing:
@@ -218,6 +230,24 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
             study.enqueue_trial(dict(t.params), user_attrs={st.ATTR_RETRY_OF: t.number, st.ATTR_ROOT: root})
         done.rerun.append(t.number)
     return done
+
+
+def _given_back(t: FrozenTrial, rec: TrialRecord) -> bool:
+    """The study marked the trial failed without a result (interrupted, queued again) but its record finished it."""
+    optuna = require("optuna")
+    return (t.state == optuna.trial.TrialState.FAIL and rec.state != "failed" and st.ATTR_ERROR not in t.user_attrs
+            and not _ignored(t))
+
+
+def _give_back_record(study: optuna.Study, paths: RunPaths, t: FrozenTrial, done: Reconciled) -> None:
+    """Move a given-back trial's record to ``.retired/`` and make sure its re-run is queued."""
+    folder = paths.trial(t.number)
+    dest = paths.retired / f"{t.number:04d}-given-back-{int(time.time())}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder), str(dest))
+    done.retired.append(str(dest.relative_to(paths.root)))
+    done.given_back.append(t.number)
+    st.requeue(study, t)  # queued already when it was interrupted; again only where that was lost
 
 
 def _ignored(t: FrozenTrial) -> bool:

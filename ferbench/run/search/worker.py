@@ -33,7 +33,7 @@ from ferbench.results.write import write_trial
 from ferbench.run.search import accounting as st
 from ferbench.run.search.publish import publish_trial
 from ferbench.run.search.values import study_values, tell_constraints
-from ferbench.run.signals import deferred_interrupts
+from ferbench.run.signals import deferred_interrupts, hold_to_the_end
 from ferbench.run.train.setup import TrialSetup
 from ferbench.run.train.space import suggest
 from ferbench.run.train.trial import before_training, infeasible_result, release, run_trial, save_model
@@ -166,6 +166,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
         except KeyboardInterrupt:
             trial.set_user_attr(st.ATTR_INTERRUPTED, True)
             raise
+        hold_to_the_end()  # the record and the study's tell: neither without the other
         rec = result.record
         try:
             usable = rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible

@@ -171,3 +171,51 @@ def test_a_running_trial_with_a_record_is_finished_from_it(finished: Path, tmp_p
     [t] = study.trials
     assert t.state == optuna.trial.TrialState.COMPLETE and t.value == record["objective"]
     assert t.user_attrs["ferbench_record"] == record  # it carries its record, as a trial that finished normally does
+
+
+def test_a_record_written_after_the_study_gave_its_trial_back_is_retired_and_re_run(
+        finished: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Stopped between writing the record and telling Optuna: the study failed the trial and queued it again.
+
+    The study counts it as not run, so the record is moved aside (kept) and the queued
+    re-run trains it; the resume neither refuses nor counts the trial twice.
+    """
+    from ferbench.devices import visible_gpus
+    from ferbench.plan import plan_spec
+    from ferbench.results import load_run
+    from ferbench.run.search import accounting as st
+    from ferbench.run.search.reconcile import reconcile
+    from ferbench.run.session import RunSession
+    from ferbench.run.train.space import suggest
+    from ferbench.spec import load_spec
+
+    spec, folder = _copy(finished, tmp_path)
+    (folder / "study.db").unlink()
+    shutil.rmtree(folder / "trials" / "0001")
+    shutil.rmtree(folder / "trials" / "0002")
+    record_bytes = (folder / "trials" / "0000" / "record.json").read_bytes()
+    record = json.loads(record_bytes)
+    [planned] = plan_spec(load_spec(spec), gpus=visible_gpus()).runs
+    session = RunSession(planned)
+    study = session.open_study()
+    study.enqueue_trial(record["params"])
+    trial = study.ask()  # trial 0 as the interrupted process left it: failed without error, queued again
+    assert suggest(trial, session.spec.search.space) == record["params"]
+    trial.set_user_attr(st.ATTR_INTERRUPTED, True)
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    st.requeue(study, study.trials[0])
+    done = reconcile(study, session.spec, session.paths, session.run_id, owns_storage=True, storage_shown="study.db")
+    assert done.given_back == [0] and any("given them back" in m for m in done.messages())
+    [kept] = list((folder / ".retired").iterdir())
+    assert kept.name.startswith("0000-given-back") and (kept / "record.json").read_bytes() == record_bytes  # kept, not deleted
+    assert not (folder / "trials" / "0000").exists()
+    retries = [t for t in study.trials if t.user_attrs.get(st.ATTR_RETRY_OF) == 0]
+    assert len(retries) == 1 and retries[0].state == optuna.trial.TrialState.WAITING  # not queued twice
+    del session, study
+
+    rc, out = _run(spec, capfd)
+    assert rc == 0, out
+    run = load_run(folder)
+    assert run.info.trials.complete == 3 and len(run.trials) == 3
+    again = next(t for t in run.trials if t.trial == retries[0].number)
+    assert again.params == record["params"] and again.seed == record["seed"]
