@@ -1,4 +1,4 @@
-"""The report's output formats and their file extensions (no imports: the CLI reads
+"""The report's output formats and their file extensions (standard library only: the CLI reads
 them at start-up, for ``--format``'s help, before any report work)."""
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
 EXTENSIONS = {"rich": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "json": "json", "html": "html"}
 
 
-#: Extensions that name a format besides :data:`EXTENSIONS`'s own.
-_ALSO = {"markdown": "markdown", "htm": "html"}
+#: The format each file extension names (``--out report.md`` -> markdown); any other gets ``rich``.
+_FORMAT_OF = {**{ext: fmt for fmt, ext in EXTENSIONS.items() if fmt != "rich"}, "markdown": "markdown", "htm": "html"}
 
 
 def format_for(out: str | None) -> str:
     """The format a report file's extension asks for (``report.md`` -> markdown); ``rich`` otherwise."""
     if out is None or out.endswith(("/", "\\")):
         return "rich"
-    suffix = PurePath(out).suffix.lower().lstrip(".")
-    by_extension = {ext: fmt for fmt, ext in EXTENSIONS.items() if fmt != "rich"}
-    return by_extension.get(suffix) or _ALSO.get(suffix, "rich")
+    return _FORMAT_OF.get(PurePath(out).suffix.lower().lstrip("."), "rich")

@@ -155,11 +155,12 @@ def _placeholder() -> FrozenTrial:
     return frozen
 
 
-def _retire(paths: RunPaths, number: int) -> str | None:
+def _retire(paths: RunPaths, number: int, why: str = "damaged") -> str | None:
+    """Move a trial's folder to ``.retired/<n>-<why>-<time>`` (never deleted); where it went, relative to the run."""
     folder = paths.trial(number)
     if not folder.exists():
         return None
-    dest = paths.retired / f"{number:04d}-damaged-{int(time.time())}"
+    dest = paths.retired / f"{number:04d}-{why}-{int(time.time())}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(folder), str(dest))
     return str(dest.relative_to(paths.root))
@@ -241,11 +242,9 @@ def _given_back(t: FrozenTrial, rec: TrialRecord) -> bool:
 
 def _give_back_record(study: optuna.Study, paths: RunPaths, t: FrozenTrial, done: Reconciled) -> None:
     """Move a given-back trial's record to ``.retired/`` and make sure its re-run is queued."""
-    folder = paths.trial(t.number)
-    dest = paths.retired / f"{t.number:04d}-given-back-{int(time.time())}"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(folder), str(dest))
-    done.retired.append(str(dest.relative_to(paths.root)))
+    moved = _retire(paths, t.number, "given-back")
+    if moved:
+        done.retired.append(moved)
     done.given_back.append(t.number)
     st.requeue(study, t)  # queued already when it was interrupted; again only where that was lost
 
