@@ -170,8 +170,8 @@ def recipe_summary(spec: Spec) -> dict[str, Any]:
 
 def run_summary(run: PlannedRun) -> dict[str, Any]:
     """The JSON-safe description of a planned run (what ``ferbench plan --json`` prints)."""
-    from ferbench.model.cost import arch_choices, cost_range  # pure Python, no TensorFlow
     from ferbench.model.family import ModelConfigError
+    from ferbench.model.ranges import arch_choices, cost_range  # pure Python, no TensorFlow
 
     s = run.spec
     archs = arch_choices(s.model, s.search.space)

@@ -74,7 +74,7 @@ def pipeline_rate(x: np.ndarray, y: np.ndarray) -> float:
 
 def train_step_rate(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
     try:
-        from ferbench.model.build import build_model
+        from ferbench.model.efficientnetv2.build import build_model
     except ImportError:
         return float("nan"), "model builder not available"
     import keras

@@ -265,7 +265,7 @@ def plain_model(b: Bench) -> Any:
     import keras
     from keras.src.applications import efficientnet_v2 as kev2
 
-    from ferbench.model.arch import keras_blocks_args
+    from ferbench.model.efficientnetv2.arch import keras_blocks_args
     from ferbench.model.runtime import apply_precision
 
     apply_precision(b.precision)

@@ -15,8 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ferbench.cli.common import SET_OPTION, load
-from ferbench.model.cost import Cost, StageCost, arch_choices, family_cost_range, param_bounds
+from ferbench.model.counting import Cost, StageCost
 from ferbench.model.family import MEANING, Family, ModelConfigError
+from ferbench.model.ranges import arch_choices, family_cost_range, param_bounds
 from ferbench.model.registry import CUSTOM, FAMILIES, family
 from ferbench.spec.loader import matrix_cells, spec_for_cell
 from ferbench.spec.types import Spec

@@ -1,7 +1,6 @@
 """What a model family is: its stages, the hyperparameters it has, and where its table and builder live.
 
-Plain Python (no TensorFlow). A family module (:mod:`ferbench.model.arch` with
-:mod:`~ferbench.model.build` and :mod:`~ferbench.model.cost` for EfficientNetV2,
+Plain Python (no TensorFlow). A family module (the package :mod:`ferbench.model.efficientnetv2`,
 :mod:`~ferbench.model.mobilenetv3`, :mod:`~ferbench.model.resnet`,
 :mod:`~ferbench.model.minixception`, :mod:`~ferbench.model.vgg`) holds its stage table as
 data, one ``cost(config, input_shape, num_classes)`` that walks it without TensorFlow
@@ -19,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench.errors import UserInputError
 
@@ -136,6 +135,34 @@ class Family:
         """The message for a hyperparameter this family does not have."""
         has = ", ".join(self.takes) or "none of them"
         return f"model.{name}: {self.name} has no {name} ({MEANING.get(name, name)}); it takes {has}"
+
+
+class StagedBlock:
+    """What every family's block plan (a frozen dataclass deriving from this) says about where it sits.
+
+    ``stage`` and ``block`` (1-based within the stage) name the block's layers; a block keeping
+    its resolution and width adds its input back (an identity shortcut).
+    """
+
+    stage: int
+    block: int
+    strides: int
+    input_filters: int
+
+    if TYPE_CHECKING:  # a field or a property of the deriving plan (no class attribute: it would shadow the field)
+
+        @property
+        def output_filters(self) -> int: ...
+
+    @property
+    def prefix(self) -> str:
+        """Layer-name prefix, e.g. ``stage4_block2_``."""
+        return f"stage{self.stage}_block{self.block}_"
+
+    @property
+    def residual(self) -> bool:
+        """An identity shortcut: the block keeps the resolution and the width."""
+        return self.strides == 1 and self.input_filters == self.output_filters
 
 
 def with_stages(config: ModelConfig, stages: tuple[int, ...]) -> ModelConfig:

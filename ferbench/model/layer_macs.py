@@ -1,6 +1,6 @@
 """MACs per image of any built Keras model, read off its layers (a model ferbench did not build).
 
-The same conventions as the cost model (:mod:`ferbench.model.cost`): multiply-accumulates
+The same conventions as the cost model (:mod:`ferbench.model.counting`): multiply-accumulates
 of convolution and dense kernels only, ``out_h * out_w * k_h * k_w * c_in * c_out`` for a
 convolution, ``out_h * out_w * k_h * k_w * c * multiplier`` for a depthwise one (plus the
 pointwise part of a separable one), ``c_in * c_out`` for a dense layer. Normalisation,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ferbench._lazy import require
 from ferbench.model.blocks import DATA_FORMAT, batch_norm, check_io, classifier, rescale
 from ferbench.model.counting import BN, Cost, StageCost, Tally, conv, dense, depthwise, same_out, total
-from ferbench.model.family import Family, ModelConfig, ModelConfigError
+from ferbench.model.family import Family, ModelConfig, ModelConfigError, StagedBlock
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -108,7 +108,7 @@ FAMILIES: tuple[Family, ...] = (
 
 
 @dataclass(frozen=True)
-class BlockPlan:
+class BlockPlan(StagedBlock):
     """One block after width scaling: what the builder creates and the cost model counts."""
 
     stage: int
@@ -121,14 +121,6 @@ class BlockPlan:
     strides: int
     se_filters: int  # 0 without squeeze-excitation
     activation: str
-
-    @property
-    def prefix(self) -> str:
-        return f"stage{self.stage}_block{self.block}_"
-
-    @property
-    def residual(self) -> bool:
-        return self.strides == 1 and self.input_filters == self.output_filters
 
 
 def expand(config: ModelConfig) -> tuple[list[BlockPlan], int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ferbench.model import arch, minixception, mobilenetv3, resnet, vgg
+from ferbench.model import efficientnetv2, minixception, mobilenetv3, resnet, vgg
 from ferbench.model.counting import Cost
 from ferbench.model.family import Family, ModelConfig, ModelConfigError
 
@@ -22,7 +22,7 @@ CUSTOM = "custom"
 
 #: The registered families, in the order ``ferbench model list`` shows them.
 FAMILIES: dict[str, Family] = {
-    f.name: f for f in (*arch.FAMILIES, *mobilenetv3.FAMILIES, *resnet.FAMILIES, *minixception.FAMILIES, *vgg.FAMILIES)
+    f.name: f for f in (*efficientnetv2.FAMILIES, *mobilenetv3.FAMILIES, *resnet.FAMILIES, *minixception.FAMILIES, *vgg.FAMILIES)
 }
 
 #: Every value ``model.arch`` accepts.

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
-from ferbench.model.arch import round_filters
 from ferbench.model.blocks import DATA_FORMAT, batch_norm, check_io, classifier, normalize
 from ferbench.model.counting import BN, Cost, StageCost, Tally, conv, dense, same_out, total, valid_out
-from ferbench.model.family import Family, ModelConfig, ModelConfigError
+from ferbench.model.family import Family, ModelConfig, ModelConfigError, StagedBlock
+from ferbench.model.scaling import round_filters
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -84,7 +84,7 @@ FAMILIES: tuple[Family, ...] = tuple(_family(n) for n in VARIANTS)
 
 
 @dataclass(frozen=True)
-class BlockPlan:
+class BlockPlan(StagedBlock):
     stage: int
     block: int  # 1-based within the stage
     kind: str
@@ -93,10 +93,6 @@ class BlockPlan:
     strides: int
     shortcut: bool  # a projection shortcut (conv + batch norm)
     bias: bool
-
-    @property
-    def prefix(self) -> str:
-        return f"stage{self.stage}_block{self.block}_"
 
     @property
     def output_filters(self) -> int:

@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ferbench._lazy import require
-from ferbench.model.arch import round_filters
 from ferbench.model.blocks import DATA_FORMAT, batch_norm, check_io, dense_initializer, rescale
 from ferbench.model.counting import BN, Cost, StageCost, Tally, conv, dense, same_out, total, valid_out
 from ferbench.model.family import Family, ModelConfig, ModelConfigError
+from ferbench.model.scaling import round_filters
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -1,6 +1,6 @@
 """A trial against ``search.constraints``: bounds on parameters and MACs before anything is built, latency after training.
 
-The cost model (:mod:`ferbench.model.cost`) knows a configuration's parameters and
+The cost model (:mod:`ferbench.model.registry`, ranges in :mod:`ferbench.model.ranges`) knows a configuration's parameters and
 MACs without TensorFlow, so a trial whose model is over such a bound is judged
 infeasible before it builds or trains anything, in milliseconds. Latency is known only
 once a model has been trained and measured. Optuna learns from both through each trial's

@@ -6,17 +6,17 @@ import itertools
 
 import pytest
 
-from ferbench.model.arch import (
+from ferbench.model.efficientnetv2.arch import (
     ALL_STAGES,
     HEAD_STAGE,
     ModelConfigError,
     check_stages,
     expand,
     keras_blocks_args,
-    layer_stage,
     round_filters,
     round_repeats,
 )
+from ferbench.model.family import layer_stage
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,8 @@ def test_expand_lists_blocks_like_keras() -> None:
 
 
 def test_layer_stage() -> None:
-    assert layer_stage("stage4_block2_expand_conv") == 4
-    assert layer_stage("stage0_stem_conv") == 0
-    assert layer_stage("head_conv") == HEAD_STAGE
-    assert layer_stage("predictions") == HEAD_STAGE
-    assert layer_stage("image") is None
+    assert layer_stage("stage4_block2_expand_conv", HEAD_STAGE) == 4
+    assert layer_stage("stage0_stem_conv", HEAD_STAGE) == 0
+    assert layer_stage("head_conv", HEAD_STAGE) == HEAD_STAGE
+    assert layer_stage("predictions", HEAD_STAGE) == HEAD_STAGE
+    assert layer_stage("image", HEAD_STAGE) is None

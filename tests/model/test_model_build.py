@@ -15,9 +15,10 @@ keras = pytest.importorskip("keras")
 from keras.src.applications import efficientnet_v2 as keras_ev2  # noqa: E402
 from keras_parity import macs_by_walking, signature  # noqa: E402
 
-from ferbench.model.arch import HEAD_STAGE, ModelConfigError, keras_blocks_args, layer_stage, round_filters  # noqa: E402
-from ferbench.model.build import build_model, stage_outputs  # noqa: E402
-from ferbench.model.cost import model_cost  # noqa: E402
+from ferbench.model.efficientnetv2.arch import HEAD_STAGE, ModelConfigError, keras_blocks_args, round_filters  # noqa: E402
+from ferbench.model.efficientnetv2.build import build_model, stage_outputs  # noqa: E402
+from ferbench.model.efficientnetv2.cost import model_cost  # noqa: E402
+from ferbench.model.family import layer_stage  # noqa: E402
 
 SHAPE = (48, 48, 1)
 CLASSES = 7
@@ -29,7 +30,7 @@ GRID = list(itertools.product(WIDTHS, DEPTHS, KEPT))
 def _stage_params(model: Any) -> dict[int, int]:
     out: dict[int, int] = {}
     for layer in model.layers:
-        stage = layer_stage(layer.name)
+        stage = layer_stage(layer.name, HEAD_STAGE)
         if stage is not None:
             out[stage] = out.get(stage, 0) + layer.count_params()
     return out

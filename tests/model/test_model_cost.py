@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from ferbench.model.cost import cost_range, model_cost, param_bounds
+from ferbench.model.efficientnetv2.cost import model_cost
+from ferbench.model.ranges import cost_range, param_bounds
 from ferbench.spec.types import ModelSpec, SearchParam
 
 
@@ -118,7 +119,7 @@ def test_neither_fixed_nor_searched_takes_the_family_default() -> None:
 def test_cost_model_imports_no_tensorflow() -> None:
     code = (
         "import sys\n"
-        "import ferbench.model.cost as c, ferbench.model.arch, ferbench.model.runtime, ferbench.model.build\n"
+        "import ferbench.model.efficientnetv2.cost as c, ferbench.model.ranges, ferbench.model.efficientnetv2.arch, ferbench.model.runtime, ferbench.model.efficientnetv2.build\n"
         "import ferbench.cli.model\n"
         "c.model_cost(input_shape=(48, 48, 1), num_classes=7, stages=(0, 1, 2), width=1.0, depth=1.0, top_filters=24)\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'optuna') if m in sys.modules]\n"

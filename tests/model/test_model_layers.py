@@ -15,7 +15,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ferbench.model.build import build_model  # noqa: E402
+from ferbench.model.efficientnetv2.build import build_model  # noqa: E402
 from ferbench.model.layers import FusedBatchNormalization, to_fused, to_keras  # noqa: E402
 
 SMALL = dict(input_shape=(24, 24, 1), num_classes=4, stages=(0, 1, 2, 3, 4), width=0.25, depth=0.2, top_filters=32)

@@ -76,7 +76,7 @@ def test_jit_resolution() -> None:
 def test_layer_policies_after_apply_precision(keras_clean, policy: str, compute: str) -> None:
     import numpy as np
 
-    from ferbench.model.build import build_model
+    from ferbench.model.efficientnetv2.build import build_model
 
     keras = keras_clean
     apply_precision(policy)
@@ -102,7 +102,7 @@ def test_unknown_policy_rejected() -> None:
 
 
 def test_compile_flag_reaches_the_model(keras_clean) -> None:
-    from ferbench.model.build import build_model
+    from ferbench.model.efficientnetv2.build import build_model
 
     keras = keras_clean
     model = build_model(input_shape=(32, 32, 1), num_classes=7, stages=(0, 1), width=0.25, depth=0.2, top_filters=16, dropout=0.0)

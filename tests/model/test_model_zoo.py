@@ -19,8 +19,8 @@ from keras.src.applications import mobilenet_v3 as keras_mv3  # noqa: E402
 from keras.src.applications import resnet as keras_resnet  # noqa: E402
 from keras_parity import macs_by_walking, signature  # noqa: E402
 
-from ferbench.model.arch import VARIANTS, keras_blocks_args  # noqa: E402
-from ferbench.model.build import stage_outputs  # noqa: E402
+from ferbench.model.efficientnetv2.arch import VARIANTS, keras_blocks_args  # noqa: E402
+from ferbench.model.efficientnetv2.build import stage_outputs  # noqa: E402
 from ferbench.model.family import ModelConfigError, layer_stage  # noqa: E402
 from ferbench.model.mobilenetv3 import TABLES as MV3_TABLES  # noqa: E402
 from ferbench.model.registry import FAMILIES, build_family, family_cost  # noqa: E402

@@ -98,7 +98,7 @@ def constraints_reachable(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Loc
 def _smallest_cost(data: dict[str, Any]) -> Any:
     """The cost model's smallest model over the search space, or ``None`` where it cannot say (another check reports why)."""
     from ferbench.errors import FerbenchError
-    from ferbench.model.cost import cost_range
+    from ferbench.model.ranges import cost_range
     from ferbench.spec.build import search_param
     from ferbench.spec.types import ModelSpec
 

@@ -49,7 +49,7 @@ def test_ten_crop_crops_are_the_right_windows_before_the_resize() -> None:
 
 def test_flip_tta_is_the_mean_of_the_models_probabilities_on_the_image_and_its_mirror() -> None:
     keras = pytest.importorskip("keras")
-    from ferbench.model.build import build_model
+    from ferbench.model.efficientnetv2.build import build_model
 
     keras.utils.set_random_seed(1)
     model = build_model(input_shape=(16, 16, 1), num_classes=3, stages=(0, 1), width=0.25, depth=0.25, top_filters=16,

@@ -1,7 +1,7 @@
 """EfficientNetV2 as data: the stage tables, Keras's rounding rules, and the expanded block list.
 
 Everything here is plain Python (no TensorFlow), so the cost model, the planner and
-the reports can use it. The builder in :mod:`ferbench.model.build` walks the same
+the reports can use it. The builder in :mod:`ferbench.model.efficientnetv2.build` walks the same
 expanded block list, which is what keeps the analytic counts and the built model equal.
 
 The tables are ``keras.src.applications.efficientnet_v2.DEFAULT_BLOCKS_ARGS`` exactly:
@@ -14,19 +14,15 @@ because parameter parity with it is what the thesis's numbers rest on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from ferbench.model.family import Family, ModelConfig, ModelConfigError
-from ferbench.model.family import layer_stage as _layer_stage
+from ferbench.model.family import Family, ModelConfig, ModelConfigError, StagedBlock
+from ferbench.model.scaling import DEPTH_DIVISOR, MIN_DEPTH, round_filters, round_repeats
 
 #: ferbench's default architecture (the thesis's network).
 ARCH = "efficientnetv2-s"
 
-#: Filters are rounded to a multiple of this, never below ``MIN_DEPTH`` (Keras defaults).
-DEPTH_DIVISOR = 8
-MIN_DEPTH = 8
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-3  # Keras BatchNormalization's default; EfficientNetV2 does not change it
 ACTIVATION = "swish"
@@ -42,10 +38,12 @@ DEFAULT_TOP_FILTERS = 1280
 #: Stage index of EfficientNetV2-S's head in per-stage tables (thesis Table 4.3 numbers it 7).
 HEAD_STAGE = 7
 
-FUSED = "fused_mbconv"
-MBCONV = "mbconv"
+#: The two block kinds (Kerass ``conv_type`` 1 and 0).
+BlockKind = Literal["fused_mbconv", "mbconv"]
+FUSED: BlockKind = "fused_mbconv"
+MBCONV: BlockKind = "mbconv"
 
-__all__ = ["ModelConfigError"]  # re-exported: it is raised by every family
+__all__ = ["DEPTH_DIVISOR", "MIN_DEPTH", "ModelConfigError", "round_filters", "round_repeats"]  # re-exported
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class StageArgs:
     """One blocks stage, as in Keras's ``blocks_args`` (unscaled)."""
 
     stage: int
-    kind: str  # FUSED | MBCONV (Keras conv_type 1 | 0)
+    kind: BlockKind
     kernel_size: int
     num_repeat: int
     input_filters: int
@@ -63,7 +61,7 @@ class StageArgs:
     strides: int
 
 
-def _table(*rows: tuple[str, int, int, int, int, int, float, int]) -> tuple[StageArgs, ...]:
+def _table(*rows: tuple[BlockKind, int, int, int, int, int, float, int]) -> tuple[StageArgs, ...]:
     """Stages 1.. from Keras's rows (kind, kernel, repeats, in, out, expansion, SE ratio, stride)."""
     return tuple(StageArgs(i + 1, *row) for i, row in enumerate(rows))
 
@@ -164,30 +162,13 @@ def _family(arch: str, v: Variant) -> Family:
         head="Conv1x1 & Pool & FC",
         takes=("width", "depth", "dropout", "top_filters", "drop_connect"),
         defaults={"width": v.width, "depth": v.depth, "dropout": v.dropout, "top_filters": DEFAULT_TOP_FILTERS, "drop_connect": 0.2},
-        module="ferbench.model.efficientnetv2",
+        module="ferbench.model.efficientnetv2.family",
         imagenet=v.keras,
     )
 
 
 #: The seven EfficientNetV2 families, by name.
 FAMILIES: tuple[Family, ...] = tuple(_family(arch, v) for arch, v in VARIANTS.items())
-
-
-def round_filters(filters: float, width_coefficient: float, min_depth: int = MIN_DEPTH, depth_divisor: int = DEPTH_DIVISOR) -> int:
-    """Scale ``filters`` by the width coefficient and round to a multiple of ``depth_divisor``.
-
-    The same expression as Keras (round half up on the scaled value, floor at
-    ``min_depth``), evaluated in the same order so floating-point results match bit for bit.
-    """
-    filters *= width_coefficient
-    minimum_depth = min_depth or depth_divisor
-    new_filters = max(minimum_depth, int(filters + depth_divisor / 2) // depth_divisor * depth_divisor)
-    return int(new_filters)
-
-
-def round_repeats(repeats: int, depth_coefficient: float) -> int:
-    """Scale a stage's block count by the depth coefficient, rounding up (Keras's rule)."""
-    return int(math.ceil(depth_coefficient * repeats))
 
 
 def check_stages(stages: tuple[int, ...] | list[int], arch: str = ARCH) -> tuple[int, ...]:
@@ -215,12 +196,12 @@ def _check_coefficients(width: float, depth: float, top_filters: int) -> None:
 
 
 @dataclass(frozen=True)
-class BlockPlan:
+class BlockPlan(StagedBlock):
     """One block after width/depth scaling: what the builder creates and the cost model counts."""
 
     stage: int
     block: int  # 1-based within the stage
-    kind: str
+    kind: BlockKind
     kernel_size: int
     strides: int
     input_filters: int
@@ -229,15 +210,6 @@ class BlockPlan:
     se_ratio: float
     #: Stochastic-depth dropout rate on the residual branch (0 = no dropout layer).
     drop_rate: float
-
-    @property
-    def prefix(self) -> str:
-        """Layer-name prefix, e.g. ``stage4_block2_``."""
-        return f"stage{self.stage}_block{self.block}_"
-
-    @property
-    def residual(self) -> bool:
-        return self.strides == 1 and self.input_filters == self.output_filters
 
     @property
     def expanded_filters(self) -> int:
@@ -325,11 +297,6 @@ def keras_blocks_args(stages: tuple[int, ...], arch: str = ARCH) -> list[dict[st
         for a in variant(arch).stages
         if a.stage in kept
     ]
-
-
-def layer_stage(layer_name: str, head_stage: int = HEAD_STAGE) -> int | None:
-    """The stage a built layer belongs to, ``head_stage`` for the head (7 for S), None for the input."""
-    return _layer_stage(layer_name, head_stage)
 
 
 def config_plan(config: ModelConfig) -> Plan:

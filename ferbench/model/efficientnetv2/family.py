@@ -1,8 +1,7 @@
-"""The EfficientNetV2 families (B0-B3, S, M, L) behind the family interface.
+"""The EfficientNetV2 families (B0-B3, S, M, L) behind the interface every family module has.
 
-The table is :mod:`ferbench.model.arch`, the builder :mod:`ferbench.model.build`, the
-cost model :mod:`ferbench.model.cost`; this module gives them the signatures every
-family has, and maps ferbench's layer names to those of Keras's application (for its
+The table is :mod:`.arch`, the builder :mod:`.build` (Keras), the cost model
+:mod:`.cost`; this module gives them the signatures every family has, and maps ferbench's layer names to those of Keras's application (for its
 ImageNet weights). Importing it imports no TensorFlow.
 """
 
@@ -11,17 +10,19 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ferbench.model.arch import config_plan
 from ferbench.model.counting import Cost
+from ferbench.model.efficientnetv2.arch import config_plan
 from ferbench.model.family import ModelConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+__all__ = ["build", "cost", "keras_layer_name"]
+
 
 def cost(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> Cost:
-    """Parameters and MACs per image (see :func:`ferbench.model.cost.model_cost`)."""
-    from ferbench.model.cost import model_cost
+    """Parameters and MACs per image (see :func:`ferbench.model.efficientnetv2.cost.model_cost`)."""
+    from ferbench.model.efficientnetv2.cost import model_cost
 
     return model_cost(input_shape=input_shape, num_classes=num_classes, stages=config.stages, width=float(config.need("width")),
                       depth=float(config.need("depth")), top_filters=int(config.need("top_filters")), arch=config.arch)
@@ -29,8 +30,8 @@ def cost(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: in
 
 def build(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int, *, preprocessing: bool = True,
           fused_batch_norm: bool = True) -> keras.Model:
-    """The uncompiled Keras model (see :func:`ferbench.model.build.build_model`)."""
-    from ferbench.model.build import build_model
+    """The uncompiled Keras model (see :func:`ferbench.model.efficientnetv2.build.build_model`)."""
+    from ferbench.model.efficientnetv2.build import build_model
 
     config_plan(config)  # refuses a bad configuration before Keras is imported
     return build_model(input_shape=input_shape, num_classes=num_classes, stages=config.stages, width=float(config.need("width")),

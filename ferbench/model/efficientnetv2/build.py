@@ -6,7 +6,7 @@ The layers, their order, initialisers and batch-norm settings are those of
 block it belongs to (``stage4_block2_expand_conv``; stem ``stage0_stem_*``; head
 ``head_*`` and ``predictions``). The batch norms run on TensorFlow's fused kernel
 (:mod:`ferbench.model.layers`: Keras's layer, same variables and math). The block list
-comes from :func:`ferbench.model.arch.expand`, the same one the cost model counts.
+comes from :func:`ferbench.model.efficientnetv2.arch.expand`, the same one the cost model counts.
 
 Keras is imported inside the functions: importing this module costs nothing.
 """
@@ -16,35 +16,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
-from ferbench.model.arch import (
+from ferbench.model.blocks import DATA_FORMAT, batch_norm, check_io, classifier, normalize, rescale
+from ferbench.model.efficientnetv2.arch import (
     ACTIVATION,
     ARCH,
     BN_EPSILON,
     BN_MOMENTUM,
     FUSED,
+    HEAD_STAGE,
     STEM_KERNEL,
     STEM_STRIDES,
     BlockPlan,
     ModelConfigError,
+    Plan,
     expand,
-    layer_stage,
     variant,
 )
-from ferbench.model.blocks import normalize, rescale
+from ferbench.model.family import layer_stage
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
-
-_DATA_FORMAT = "channels_last"
 
 
 def _conv_init(keras: Any) -> Any:
     # Keras's CONV_KERNEL_INITIALIZER; a fresh instance per layer, as Keras deserialises one per layer.
     return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal")
-
-
-def _dense_init(keras: Any) -> Any:
-    return keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_out", distribution="uniform")
 
 
 def _conv(keras: Any, filters: int, kernel: int, strides: int, name: str, **kw: Any) -> Any:
@@ -55,24 +51,20 @@ def _conv(keras: Any, filters: int, kernel: int, strides: int, name: str, **kw: 
         padding="same",
         use_bias=kw.pop("use_bias", False),
         kernel_initializer=_conv_init(keras),
-        data_format=_DATA_FORMAT,
+        data_format=DATA_FORMAT,
         name=name,
         **kw,
     )
 
 
 def _bn(keras: Any, name: str, fused_bn: bool) -> Any:
-    if fused_bn:
-        from ferbench.model.layers import FusedBatchNormalization
-
-        return FusedBatchNormalization(axis=3, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
-    return keras.layers.BatchNormalization(axis=3, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+    return batch_norm(keras, name, fused=fused_bn, momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
 
 
 def _squeeze_excite(keras: Any, x: Any, b: BlockPlan) -> Any:
     """Squeeze-excitation on ``x`` (the expanded features), as in Keras's blocks."""
     layers, p, filters = keras.layers, b.prefix, b.expanded_filters
-    se = layers.GlobalAveragePooling2D(data_format=_DATA_FORMAT, name=f"{p}se_squeeze")(x)
+    se = layers.GlobalAveragePooling2D(data_format=DATA_FORMAT, name=f"{p}se_squeeze")(x)
     se = layers.Reshape((1, 1, filters), name=f"{p}se_reshape")(se)
     se = _conv(keras, b.se_filters, 1, 1, f"{p}se_reduce", use_bias=True, activation=ACTIVATION)(se)
     se = _conv(keras, filters, 1, 1, f"{p}se_expand", use_bias=True, activation="sigmoid")(se)
@@ -101,7 +93,7 @@ def _mbconv(keras: Any, inputs: Any, b: BlockPlan, fused_bn: bool) -> Any:
         padding="same",
         use_bias=False,
         depthwise_initializer=_conv_init(keras),
-        data_format=_DATA_FORMAT,
+        data_format=DATA_FORMAT,
         name=f"{p}dwconv2",
     )(x)
     x = _bn(keras, f"{p}bn", fused_bn)(x)
@@ -133,13 +125,7 @@ def _fused_mbconv(keras: Any, inputs: Any, b: BlockPlan, fused_bn: bool) -> Any:
 
 
 def _check(input_shape: tuple[int, ...], num_classes: int, dropout: float, drop_connect: float) -> None:
-    problems = []
-    if len(tuple(input_shape)) != 3 or any(int(v) < 1 for v in input_shape):
-        problems.append(f"input shape must be (height, width, channels), got {tuple(input_shape)}")
-    if num_classes < 1:
-        problems.append(f"the number of classes must be >= 1, got {num_classes}")
-    if not 0 <= dropout < 1:
-        problems.append(f"model.dropout must be in [0, 1), got {dropout}")
+    problems = check_io(input_shape, num_classes, dropout)
     if not 0 <= drop_connect < 1:
         problems.append(f"model.drop_connect must be in [0, 1), got {drop_connect}")
     if problems:
@@ -179,7 +165,6 @@ def build_model(
     fused kernel, same variables and math; False builds Keras's own layer.
     """
     keras = require("keras")
-    layers = keras.layers
     _check(input_shape, num_classes, dropout, drop_connect)
     plan = expand(stages=tuple(stages), width=width, depth=depth, top_filters=top_filters, drop_connect=drop_connect, arch=arch)
     if plan.blocks and plan.blocks[-1].drop_rate >= 1:
@@ -187,43 +172,33 @@ def build_model(
             f"model.drop_connect={drop_connect} with depth {depth} gives a stochastic-depth rate of "
             f"{plan.blocks[-1].drop_rate:.3f} >= 1 in the last block; lower drop_connect"
         )
-
     inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="image")
-    x = inputs
-    if preprocessing:
-        if variant(arch).table == "b" and int(input_shape[2]) == 3:
-            # Keras's B0-B3 keep EfficientNet (v1)'s ImageNet normalisation for RGB input.
-            x = rescale(keras, x, 1.0 / 255.0, 0.0)
-            x = normalize(keras, x, (0.485, 0.456, 0.406), (0.229**2, 0.224**2, 0.225**2))
-        else:
-            x = rescale(keras, x, 1.0 / 128.0, -1)
-
-    x = _conv(keras, plan.stem_filters, STEM_KERNEL, STEM_STRIDES, "stage0_stem_conv")(x)
-    x = _bn(keras, "stage0_stem_bn", fused_batch_norm)(x)
-    x = layers.Activation(ACTIVATION, name="stage0_stem_activation")(x)
-
+    x = _preprocess(keras, inputs, arch, int(input_shape[2])) if preprocessing else inputs
+    x = _stem(keras, x, plan, fused_batch_norm)
     for b in plan.blocks:
         x = (_fused_mbconv if b.kind == FUSED else _mbconv)(keras, x, b, fused_batch_norm)
-
     x = _conv(keras, plan.head_filters, 1, 1, "head_conv")(x)
     x = _bn(keras, "head_bn", fused_batch_norm)(x)
-    x = layers.Activation(ACTIVATION, name="head_activation")(x)
-    x = layers.GlobalAveragePooling2D(data_format=_DATA_FORMAT, name="head_pool")(x)
-    if dropout > 0:
-        x = layers.Dropout(dropout, name="head_dropout")(x)
-    # float32 whatever the global policy: a float16 softmax under- and overflows.
-    outputs = layers.Dense(
-        num_classes,
-        activation="softmax",
-        kernel_initializer=_dense_init(keras),
-        bias_initializer="zeros",
-        dtype="float32",
-        name="predictions",
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = keras.layers.Activation(ACTIVATION, name="head_activation")(x)
+    return keras.Model(inputs, classifier(keras, x, num_classes, dropout), name=name)
 
 
-def stage_outputs(model: keras.Model, head_stage: int = 7) -> dict[int, str]:
+def _preprocess(keras: Any, x: Any, arch: str, channels: int) -> Any:
+    """Keras's ``include_preprocessing``: [0, 255] to [-1, 1], or ImageNet's statistics for B0-B3 on RGB."""
+    if variant(arch).table == "b" and channels == 3:
+        # Keras's B0-B3 keep EfficientNet (v1)'s ImageNet normalisation for RGB input.
+        x = rescale(keras, x, 1.0 / 255.0, 0.0)
+        return normalize(keras, x, (0.485, 0.456, 0.406), (0.229**2, 0.224**2, 0.225**2))
+    return rescale(keras, x, 1.0 / 128.0, -1)
+
+
+def _stem(keras: Any, x: Any, plan: Plan, fused_bn: bool) -> Any:
+    x = _conv(keras, plan.stem_filters, STEM_KERNEL, STEM_STRIDES, "stage0_stem_conv")(x)
+    x = _bn(keras, "stage0_stem_bn", fused_bn)(x)
+    return keras.layers.Activation(ACTIVATION, name="stage0_stem_activation")(x)
+
+
+def stage_outputs(model: keras.Model, head_stage: int = HEAD_STAGE) -> dict[int, str]:
     """Name of the last layer of each stage in a built model (stage -> layer name; the head is ``head_stage``).
 
     Useful to cut a model at a stage boundary or to attach probes to stage outputs.
