@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -78,7 +79,7 @@ Reader = Callable[[bool], tuple[RawData, str, list[tuple[str, str]]]]
 class Source:
     """A detected layout: the files that make it up and how to decode them."""
 
-    layout: str  # csv | folders | official | synthetic
+    layout: Literal["csv", "folders", "official", "synthetic"]
     root: Path
     files: list[Path]
     read: Reader

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from ferbench.data import probe
 from ferbench.spec.types import CLASS_VOCABULARY, FER2013_CLASSES, SPLITS
@@ -57,7 +57,7 @@ CARVED: Mapping[str, Any] = MappingProxyType({"from": "train", "fraction": 0.1, 
 class Layout:
     """One way a kind's files can be laid out on disk."""
 
-    name: str  # what dataset.layout calls it: csv | official | folders | builtin
+    name: Literal["csv", "official", "folders", "builtin"]  # what dataset.layout calls it
     title: str  # what ferbench calls what it found, e.g. "FER2013 Kaggle CSV"
     looks_for: str  # what detection looks for, for "not found" messages
     found: Callable[[Path], bool]  # a cheap look at dataset.path: names and file types only

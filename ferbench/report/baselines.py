@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ferbench.baselines_registry import BUILTIN, baseline_ids
 from ferbench.errors import Located, SpecError
@@ -61,7 +61,7 @@ class Baseline:
 
     id: str
     name: str
-    kind: str  # human | published | reproduction
+    kind: Literal["human", "published", "reproduction"]
     dataset: str
     split: str
     num_classes: int

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ferbench.report.analysis import RunAnalysis
 from ferbench.report.baselines import Baseline
@@ -37,7 +37,7 @@ class FrontRow:
     """One model on the frontier: a run's trial, an exported variant of it, or a published baseline."""
 
     label: str
-    kind: str  # trial | export | baseline
+    kind: Literal["trial", "export", "baseline"]
     accuracy: float
     params: int | None = None
     macs: int | None = None
@@ -45,7 +45,7 @@ class FrontRow:
     measured_on: str | None = None  # where the latency was measured, and through what
     f1_macro: float | None = None
     tta_accuracy: float | None = None
-    variant: str = "Keras"  # Keras | savedmodel | tflite | tflite-float16 | tflite-int8 | published
+    variant: str = "Keras"  # "Keras", an export format (results.exports.EXPORT_FORMATS) or "published"
     source: str = ""
     test_set: str = ""
     series: int = -1  # the run it belongs to (its index in the group), -1 for a baseline

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class SplitMetrics:
 class TTAMetrics:
     """The metrics with test-time augmentation (``metrics.tta`` of a record; version 2)."""
 
-    method: str  # flip | ten_crop
+    method: Literal["flip", "ten_crop"]
     validation: SplitMetrics
     test: SplitMetrics
     cross: Mapping[str, SplitMetrics] = field(default_factory=dict)
@@ -60,7 +60,8 @@ class TTAMetrics:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TTAMetrics:
-        return cls(method=str(d["method"]), validation=SplitMetrics.from_dict(d["validation"]), test=SplitMetrics.from_dict(d["test"]),
+        return cls(method=cast(Literal["flip", "ten_crop"], str(d["method"])),
+                   validation=SplitMetrics.from_dict(d["validation"]), test=SplitMetrics.from_dict(d["test"]),
                    cross={k: SplitMetrics.from_dict(v) for k, v in (d.get("cross") or {}).items()})
 
 
@@ -90,9 +91,9 @@ class LatencyBatch:
 class Latency:
     """Inference latency of a model on one device (``latency`` of a record and of an export record; version 2)."""
 
-    device: str  # cpu | gpu:N
+    device: str  # "cpu", or "gpu:N"
     device_name: str | None
-    runtime: str  # tensorflow 2.21.0 | tflite 2.21.0 ...
+    runtime: str  # what ran it, with its version: "tensorflow 2.21.0", "tflite 2.21.0", ...
     batches: tuple[LatencyBatch, ...]
     threads: int | None = None
     load_1min: float | None = None
@@ -130,7 +131,7 @@ class Latency:
 class Bound:
     """One bound of ``search.constraints`` and the trial's value (``None``: not measured)."""
 
-    metric: str  # params | macs | latency_ms
+    metric: Literal["params", "macs", "latency_ms"]
     max: float
     value: float | None
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal, cast
 
 from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_split
-from ferbench.model.arch import ARCH
+from ferbench.model.efficientnetv2.arch import ARCH
 from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
@@ -37,6 +37,7 @@ from ferbench.spec.types import (
     Splits,
     SyntheticSpec,
     TrainSpec,
+    ValidationMetric,
     default_direction,
 )
 from ferbench.spec.yaml_loader import LocatedDoc, Mark
@@ -230,7 +231,7 @@ def search_param(name: str, p: dict[str, Any]) -> SearchParam:
     key = SEARCHABLE[name]
     if "choices" in p:
         return SearchParam(name, key, "categorical", choices=tuple(p["choices"]))
-    kind = "float" if "float" in p else "int"
+    kind: Literal["float", "int"] = "float" if "float" in p else "int"
     low, high = p[kind]
     return SearchParam(name, key, kind, low=low, high=high, step=p.get("step"), log=bool(p.get("log", False)))
 
@@ -280,7 +281,7 @@ def _search(se: dict[str, Any]) -> SearchSpec:
     objectives = tuple(ObjectiveSpec(o["metric"], o.get("direction") or default_direction(o["metric"])) for o in se.get("objectives") or ())
     if objectives:
         primary = next((o for o in objectives if o.metric in VALIDATION_METRICS), ObjectiveSpec("val_loss", "minimize"))
-        metric, direction = primary.metric, primary.direction
+        metric, direction = cast(ValidationMetric, primary.metric), primary.direction
     else:
         metric = se["objective"]["metric"]
         direction = se["objective"].get("direction") or default_direction(metric)
@@ -326,7 +327,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
         matrix={k: tuple(v) for k, v in (data.get("matrix") or {}).items()},
         report=ReportSpec(compare=tuple(data["report"]["compare"])),
         runtime=RuntimeSpec(
-            devices=rt["devices"] if isinstance(rt["devices"], str) else tuple(rt["devices"]),
+            devices=rt["devices"] if rt["devices"] in ("auto", "cpu") else tuple(rt["devices"]),
             workers=rt["workers"], precision=rt["precision"], jit_compile=rt["jit_compile"],
             deterministic=rt["deterministic"], storage=rt.get("storage"), steps_per_execution=rt["steps_per_execution"],
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 #: The one class vocabulary. Every source maps its own labels onto these names.
 CLASS_VOCABULARY: tuple[str, ...] = (
@@ -32,6 +32,25 @@ Direction = Literal["minimize", "maximize"]
 
 #: A spec split.
 Split = Literal["train", "validation", "test"]
+
+#: The values of the spec's enumerated keys (the schema's ``enum`` lists; tests/spec/test_spec_literals.py compares them).
+DatasetKind = Literal["fer2013", "affectnet", "folder", "synthetic"]
+DatasetLayout = Literal["auto", "csv", "folders", "official"]
+Color = Literal["grayscale", "rgb"]
+OnBadSample = Literal["error", "skip"]
+Flip = Literal["horizontal", "none"]
+ClassWeight = Literal["none", "inverse_frequency", "effective_number"]
+ScheduleName = Literal["constant", "cosine", "step", "plateau"]
+Monitor = Literal["val_loss", "val_accuracy"]
+OptimizerName = Literal["adam", "adamw", "sgd"]
+SamplerName = Literal["tpe", "random", "grid", "cmaes", "qmc", "nsga2"]
+PrunerName = Literal["none", "median", "successive_halving", "hyperband"]
+ValidationMetric = Literal["val_loss", "val_accuracy", "val_f1_macro"]
+CostMetric = Literal["params", "macs", "latency_ms"]
+Tta = Literal["none", "flip", "ten_crop"]
+Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+#: A search parameter's kind (from its form: ``float``/``int`` ranges or ``choices``).
+ParamKind = Literal["float", "int", "categorical"]
 
 #: The spec's splits, in the order they are listed and reported.
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
@@ -86,7 +105,7 @@ SEARCHABLE: Mapping[str, str] = {
 class DerivedSplit:
     """A split carved out of another one (``{from: train, fraction: 0.1}``)."""
 
-    source: str  # "train" | "validation" | "test": the spec split it is carved from
+    source: Split  # the spec split it is carved from
     fraction: float
     stratified: bool = True
 
@@ -117,16 +136,16 @@ class SyntheticSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    kind: str  # fer2013 | affectnet | folder | synthetic
+    kind: DatasetKind
     path: str | None  # file or dataset folder; None for synthetic
-    layout: str  # auto | csv | folders | official
+    layout: DatasetLayout
     labels: str | None  # FER+ votes file (fer2013new.csv) to relabel FER2013, or None
     image_size: int
-    color: str  # grayscale | rgb
+    color: Color
     classes: tuple[str, ...]
     class_map: Mapping[str, str]  # source folder / label name -> vocabulary class
     splits: Splits
-    on_bad_sample: str  # error | skip
+    on_bad_sample: OnBadSample
     cache: str | None  # cache folder; None = "<FERBENCH_CACHE or ~/.cache/ferbench>"
     synthetic: SyntheticSpec
     #: k-fold cross-validation over train + validation: the number of folds, and the
@@ -142,7 +161,7 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class AugmentSpec:
     enabled: bool
-    flip: str  # horizontal | none
+    flip: Flip
     rotation_deg: float
     translate: float
     zoom: float
@@ -171,14 +190,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class LossSpec:
-    class_weight: str  # none | inverse_frequency | effective_number
+    class_weight: ClassWeight
     beta: float  # for effective_number
     label_smoothing: float | None
 
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    monitor: str
+    monitor: Monitor
     patience: int
     min_delta: float
     restore_best_weights: bool
@@ -188,13 +207,13 @@ class EarlyStopping:
 class ScheduleSpec:
     """The learning rate per epoch (``train.schedule``); ``None`` where searched or not applicable."""
 
-    name: str = "constant"  # constant | cosine | step | plateau
+    name: ScheduleName = "constant"
     warmup_epochs: int | None = 0
     alpha: float | None = None  # cosine
     step_epochs: int | None = None  # step
     factor: float | None = None  # step, plateau
     patience: int | None = None  # plateau
-    monitor: str | None = None  # plateau
+    monitor: Monitor | None = None  # plateau
     min_delta: float | None = None  # plateau
     cooldown: int | None = None  # plateau
     min_learning_rate: float | None = None  # plateau
@@ -210,7 +229,7 @@ class Freeze:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    optimizer: str  # adam | adamw | sgd
+    optimizer: OptimizerName
     learning_rate: float | None  # None where searched
     batch_size: int | None
     max_epochs: int
@@ -230,7 +249,7 @@ class SearchParam:
 
     name: str
     key: str  # the dotted spec key it sets
-    kind: str  # float | int | categorical
+    kind: ParamKind
     low: float | None = None
     high: float | None = None
     step: float | None = None
@@ -240,20 +259,20 @@ class SearchParam:
 
 @dataclass(frozen=True)
 class SamplerSpec:
-    name: str  # tpe | random | grid | cmaes | qmc
+    name: SamplerName
     options: Mapping[str, Any]  # every option stated (multivariate, constant_liar, ...)
 
 
 @dataclass(frozen=True)
 class PrunerSpec:
-    name: str  # none | median | successive_halving | hyperband
+    name: PrunerName
     options: Mapping[str, Any]
 
 
 #: Objectives measured on the validation split (the rest are costs of the model).
-VALIDATION_METRICS: tuple[str, ...] = ("val_loss", "val_accuracy", "val_f1_macro")
+VALIDATION_METRICS: tuple[ValidationMetric, ...] = get_args(ValidationMetric)
 #: Costs of a trial's model an objective or a constraint can name.
-COST_METRICS: tuple[str, ...] = ("params", "macs", "latency_ms")
+COST_METRICS: tuple[CostMetric, ...] = get_args(CostMetric)
 #: Costs the TensorFlow-free cost model knows before anything is built.
 STATIC_COSTS: tuple[str, ...] = ("params", "macs")
 
@@ -267,7 +286,7 @@ def default_direction(metric: str) -> Direction:
 class ObjectiveSpec:
     """One objective of a search: a validation metric or a cost, and which way it improves."""
 
-    metric: str  # a VALIDATION_METRICS or COST_METRICS name
+    metric: ValidationMetric | CostMetric
     direction: Direction
 
 
@@ -275,7 +294,7 @@ class ObjectiveSpec:
 class ConstraintSpec:
     """An upper bound on a cost of the trial's model (``search.constraints``)."""
 
-    metric: str  # params | macs | latency_ms
+    metric: CostMetric
     max: float
 
     @property
@@ -291,7 +310,7 @@ class SearchSpec:
     pruner: PrunerSpec
     #: The validation metric that picks the best trial (and that a pruner watches): ``search.objective``'s,
     #: or the first validation metric of ``search.objectives``.
-    metric: str  # val_loss | val_accuracy | val_f1_macro
+    metric: ValidationMetric
     direction: Direction
     space: tuple[SearchParam, ...]
     timeout_s: float | None
@@ -333,7 +352,7 @@ class CrossSetSpec:
 class EvaluateSpec:
     """Test-time augmentation and extra test sets (``evaluate``)."""
 
-    tta: str = "none"  # none | flip | ten_crop
+    tta: Tta = "none"
     crop: float = 0.875  # ten_crop: crop side / image side
     on: tuple[CrossSetSpec, ...] = ()
 
@@ -345,10 +364,10 @@ class ReportSpec:
 
 @dataclass(frozen=True)
 class RuntimeSpec:
-    devices: str | tuple[int, ...]  # "auto" | "cpu" | GPU indices
+    devices: Literal["auto", "cpu"] | tuple[int, ...]  # or GPU indices
     workers: int | str  # a count, or "auto" (one per device)
-    precision: str  # auto | float32 | mixed_float16 | mixed_bfloat16
-    jit_compile: str | bool  # auto | true | false
+    precision: Precision
+    jit_compile: Literal["auto"] | bool
     deterministic: bool
     storage: str | None  # Optuna storage URL; None = SQLite in the run folder
     steps_per_execution: int | str  # a count, or "auto"
