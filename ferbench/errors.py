@@ -1,7 +1,37 @@
-"""The one exception root of ferbench.
+"""The exception roots of ferbench.
 
 The CLI catches :class:`FerbenchError` at its boundary, prints it without a traceback
 and exits with status 2. Anything else is a bug and keeps its traceback.
+
+:class:`ControlFlow` is the other root: exceptions ferbench raises and catches itself to
+steer a search. They are not the user's doing, so they do not derive from
+:class:`FerbenchError`: one that escapes by a bug leaves with its traceback, never as
+"exit 2, fix your input".
+
+Every error class, by where it lives:
+
+========================================  =====================================  ==========================================
+class                                     base                                   raised when
+========================================  =====================================  ==========================================
+``errors.FerbenchError``                  ``Exception``                          a problem the user can fix (exit 2)
+``errors.UserInputError``                 ``FerbenchError``, ``ValueError``      a bad value the user gave
+``errors.SpecError``                      ``UserInputError``                     located problems in a spec (YAML/JSON)
+``errors.DataError``                      ``UserInputError``                     dataset files missing or malformed
+``errors.ResultsError``                   ``UserInputError``                     a results folder missing or incomplete
+``errors.MissingDependency``              ``FerbenchError``, ``ImportError``     an optional dependency is not installed
+``data.classmap.ClassMappingError``       ``UserInputError``                     a class map that does not fit the data
+``model.family.ModelConfigError``         ``UserInputError``                     a model configuration that cannot be built
+``model.runtime.RuntimeConfigError``      ``UserInputError``                     bad devices, precision, XLA settings
+``model.weights.WeightsError``            ``FerbenchError``                      initial weights that cannot be read
+``run.verify.CannotVerify``               ``UserInputError``                     a record that cannot be re-run
+``run.search.readback.NoStudy``           ``ResultsError``                       a planned run without a study yet
+``run.train.trial.TooFewImages``          ``FerbenchError``                      a training split smaller than one batch
+``run.search.worker.TrialFailed``         ``ControlFlow``                        a trial failed (its record is written)
+``run.search.worker.SurplusTrial``        ``ControlFlow``                        a trial started past the spec's quota
+``run.train.trial.NanLoss``               ``ControlFlow``                        a trial's loss went non-finite
+========================================  =====================================  ==========================================
+
+tests/test_errors.py checks that every exception class derives from one of the two roots.
 """
 
 from __future__ import annotations
@@ -13,6 +43,10 @@ class FerbenchError(Exception):
     """A problem the user can fix: bad spec, missing data, incomplete results."""
 
     exit_code: int = 2
+
+
+class ControlFlow(Exception):
+    """Raised and caught inside ferbench to steer a search (a failed, surplus or diverged trial); never a user error."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""One exception root: every exception ferbench defines is a FerbenchError; user-input errors are ValueErrors too."""
+"""Two exception roots: FerbenchError for what the user can fix (exit 2), ControlFlow for what ferbench raises and
+catches itself; user-input errors are ValueErrors too, and a bug inside a trial is never reported as the user's mistake."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import importlib
 import inspect
 import pkgutil
 
+import pytest
+
 import ferbench
-from ferbench.errors import FerbenchError, MissingDependency, UserInputError
+from ferbench.errors import ControlFlow, FerbenchError, MissingDependency, UserInputError
 
 
 def _exception_classes() -> list[type[BaseException]]:
@@ -25,15 +28,28 @@ def _exception_classes() -> list[type[BaseException]]:
     return found
 
 
-def test_every_exception_subclasses_the_root() -> None:
+def test_every_exception_subclasses_a_root() -> None:
     classes = _exception_classes()
     assert len(classes) >= 10
-    assert [c.__qualname__ for c in classes if not issubclass(c, FerbenchError)] == []
+    assert [c.__qualname__ for c in classes if not issubclass(c, (FerbenchError, ControlFlow))] == []
+
+
+def test_control_flow_is_never_a_user_error() -> None:
+    pytest.importorskip("optuna")
+    from ferbench.run.search.worker import SurplusTrial, TrialFailed
+    from ferbench.run.train.trial import NanLoss
+
+    assert not issubclass(ControlFlow, FerbenchError)
+    for cls in (TrialFailed, SurplusTrial, NanLoss):
+        assert issubclass(cls, ControlFlow) and not issubclass(cls, FerbenchError), cls
+    found = [c for c in _exception_classes() if issubclass(c, ControlFlow)]
+    assert {TrialFailed, SurplusTrial, NanLoss} <= set(found)
+    assert [c.__qualname__ for c in found if issubclass(c, FerbenchError)] == []
 
 
 def test_user_input_errors_are_value_errors() -> None:
     from ferbench.errors import DataError, ResultsError, SpecError
-    from ferbench.model.arch import ModelConfigError
+    from ferbench.model.family import ModelConfigError
     from ferbench.model.runtime import RuntimeConfigError
     from ferbench.run.verify import CannotVerify
 

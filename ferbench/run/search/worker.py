@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from optuna import Trial
 
 from ferbench._lazy import require
-from ferbench.errors import FerbenchError
+from ferbench.errors import ControlFlow
 from ferbench.results.atomic import file_lock, write_json, write_with
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import read_json
@@ -39,11 +39,11 @@ from ferbench.run.train.space import suggest
 from ferbench.run.train.trial import before_training, infeasible_result, release, run_trial, save_model
 
 
-class TrialFailed(FerbenchError):
+class TrialFailed(ControlFlow):
     """Raised inside the objective so Optuna records FAIL; the record is already written."""
 
 
-class SurplusTrial(FerbenchError):
+class SurplusTrial(ControlFlow):
     """The trial started after the quota was full; it is dropped untrained."""
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferbench._lazy import require
-from ferbench.errors import FerbenchError
+from ferbench.errors import ControlFlow, FerbenchError
 from ferbench.model.family import MODEL_HYPERPARAMETERS, ModelConfig
 from ferbench.results.environment import environment
 from ferbench.results.measures import ConstraintCheck, Cost, Latency
@@ -169,7 +169,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size
 
 
-class _NanLoss(FerbenchError):
+class NanLoss(ControlFlow):
     """The loss went non-finite: the trial fails with this message (never leaves the trial)."""
 
 
@@ -266,7 +266,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         p.train_s = time.monotonic() - t0
         p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
         if guard.epoch is not None:
-            raise _NanLoss(f"nan loss at epoch {guard.epoch}")
+            raise NanLoss(f"nan loss at epoch {guard.epoch}")
         trained = len(epoch_log.seconds)
         if stopper is not None and es is not None and es.restore_best_weights and trained and fitted:
             p.best_epoch = int(stopper.best_epoch) + 1
@@ -280,7 +280,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
             i = (p.best_epoch or 0) - 1
             p.objective = float(values[i]) if 0 <= i < len(values) else None
             if p.objective is None or not math.isfinite(p.objective):
-                raise _NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
+                raise NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
             p.state = "complete"
         raise_pending()  # a stop asked for during the last validation: before scoring starts
         t1 = time.monotonic()
@@ -293,7 +293,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
             latency = keras_latency(model, spec.input_shape, large_batch=spec.train.eval_batch_size, gpu=gpu)
     except KeyboardInterrupt:
         raise
-    except _NanLoss as exc:
+    except NanLoss as exc:
         p.state, p.error, p.scored = "failed", str(exc), None
         model = None
     except Exception as exc:  # the trial fails; the study goes on
