@@ -25,8 +25,39 @@ FAMILIES: dict[str, Family] = {
     f.name: f for f in (*efficientnetv2.FAMILIES, *mobilenetv3.FAMILIES, *resnet.FAMILIES, *minixception.FAMILIES, *vgg.FAMILIES)
 }
 
-#: Every value ``model.arch`` accepts.
+_BUILT_IN = frozenset(FAMILIES)
+
+#: Every value ``model.arch`` accepts out of the box (the schema's enum lists them).
 ARCHS: tuple[str, ...] = (*FAMILIES, CUSTOM)
+
+
+def register(*families: Family) -> None:
+    """Add families defined outside ferbench (each ``Family.module`` has ``cost`` and ``build``).
+
+    A module that defines a family calls this at import; once it is imported, the family is
+    listed by ``ferbench model``, accepted by ``model.arch`` and validated, planned, costed and
+    built like a built-in one (docs/architecture.md, "Add a model family"). A name already
+    registered is refused.
+    """
+    for fam in families:
+        if fam.name in FAMILIES or fam.name == CUSTOM:
+            raise ModelConfigError(f"model family {fam.name!r} is already registered")
+        if not fam.module:
+            raise ModelConfigError(f"model family {fam.name!r}: Family.module must name the module with cost() and build()")
+    FAMILIES.update((f.name, f) for f in families)
+
+
+def unregister(*names: str) -> None:
+    """Remove families :func:`register` added (the built-in ones stay)."""
+    for name in names:
+        if name in _BUILT_IN:
+            raise ModelConfigError(f"model family {name!r} is built in and cannot be removed")
+        FAMILIES.pop(name, None)
+
+
+def archs() -> tuple[str, ...]:
+    """Every value ``model.arch`` accepts now: the built-in families, those registered since, and ``custom``."""
+    return (*FAMILIES, CUSTOM)
 
 
 def family(name: str) -> Family:
@@ -36,7 +67,7 @@ def family(name: str) -> Family:
     except KeyError:
         if name == CUSTOM:
             raise ModelConfigError("model.arch: custom has no stage table; its builder defines the model") from None
-        raise ModelConfigError(f"model.arch: unknown architecture {name!r}; known: {', '.join(ARCHS)}") from None
+        raise ModelConfigError(f"model.arch: unknown architecture {name!r}; known: {', '.join(archs())}") from None
 
 
 def _module(fam: Family) -> Any:

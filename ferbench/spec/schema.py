@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import json
@@ -150,11 +151,23 @@ def _messages(err: Any, root: dict[str, Any], doc: LocatedDoc, prefix: Path_ = (
         yield doc.locate(path, err.message if len(err.message) < 200 else err.message[:197] + "...")
 
 
+def _with_registered_archs(root: dict[str, Any]) -> dict[str, Any]:
+    """The spec schema, ``model.arch`` accepting the families registered at run time too (model.registry.register)."""
+    from ferbench.model.registry import archs
+
+    arch = root["$defs"]["model"]["properties"]["arch"]
+    if list(arch["enum"]) == list(archs()):
+        return root
+    patched = copy.deepcopy(root)
+    patched["$defs"]["model"]["properties"]["arch"]["enum"] = list(archs())
+    return patched
+
+
 def schema_problems(doc: LocatedDoc, data: Any | None = None, name: str = "spec.schema.json") -> list[Located]:
     """Validate ``data`` (default ``doc.data``) against a schema; located problems, all of them."""
     import jsonschema
 
-    root = load_schema(name)
+    root = _with_registered_archs(load_schema(name)) if name == "spec.schema.json" else load_schema(name)
     validator = jsonschema.Draft202012Validator(root)
     target = doc.data if data is None else data
     out: list[Located] = []
