@@ -39,12 +39,24 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|")
 
 
+def _tabulate(header: list[str], rows: list[list[str]], columns: list[Column], fmt: Any) -> str:
+    """Cells as given (no number parsing, no escaping of its own), numbers right-aligned, through tabulate."""
+    from tabulate import tabulate
+
+    align = ["right" if c.numeric else "left" for c in columns]
+    if rows:
+        return str(tabulate(rows, headers=header, tablefmt=fmt, colalign=align, disable_numparse=True))
+    # tabulate aligns by the rows it has: lay the table out with one blank row, then drop that row.
+    lines = tabulate([[""] * len(header)], headers=header, tablefmt=fmt, colalign=align, disable_numparse=True).splitlines()
+    del lines[-1 if fmt == "pipe" else -3]  # booktabs ends with \bottomrule and \end{tabular}
+    return "\n".join(lines)
+
+
 def markdown_table(t: Table) -> str:
-    """A GitHub-flavoured pipe table with numbers right-aligned."""
-    head = "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |"
-    rule = "|" + "|".join("---:" if c.numeric else ":---" for c in t.columns) + "|"
-    body = ["| " + " | ".join(_md_escape(t.cell(r, c)) for c in t.columns) + " |" for r in t.rows]
-    return "\n".join([head, rule, *body])
+    """A GitHub-flavoured pipe table with numbers right-aligned (tabulate's ``pipe`` format: it marks the alignment)."""
+    header = [_md_escape(c.label) for c in t.columns]
+    rows = [[_md_escape(t.cell(r, c)) for c in t.columns] for r in t.rows]
+    return _tabulate(header, rows, list(t.columns), "pipe")
 
 
 def render_markdown(report: Report, base: Path | None = None) -> str:
@@ -125,21 +137,31 @@ def tex_escape(s: str) -> str:
     return s
 
 
+def _booktabs() -> Any:
+    """tabulate's ``latex_booktabs`` with the cells left as :func:`tex_escape` made them.
+
+    tabulate's own LaTeX escaping knows the ASCII specials but not the unicode symbols a
+    report uses (±, ×, ≤), so ferbench escapes the cells and tabulate lays out the rules,
+    the column specification and the alignment.
+    """
+    import tabulate
+
+    formats = getattr(tabulate, "_table_formats")  # noqa: B009 (tabulate's formats as objects; only their names are public)
+    booktabs, raw_rows = formats["latex_booktabs"], formats["latex_raw"]
+    return booktabs._replace(headerrow=raw_rows.headerrow, datarow=raw_rows.datarow)
+
+
 def latex_table(t: Table, label: str) -> str:
     """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
-    spec = "".join("r" if c.numeric else "l" for c in t.columns)
+    header = [tex_escape(c.label) for c in t.columns]
+    rows = [[tex_escape(t.cell(r, c)) for c in t.columns] for r in t.rows]
     lines = [
         r"\begin{table}[htbp]",
         r"\centering",
         r"\caption{" + tex_escape(t.title) + "}",
         r"\label{tab:" + label + "}",
-        r"\begin{tabular}{" + spec + "}",
-        r"\toprule",
-        " & ".join(tex_escape(c.label) for c in t.columns) + r" \\",
-        r"\midrule",
+        _tabulate(header, rows, list(t.columns), _booktabs()),
     ]
-    lines += [" & ".join(tex_escape(t.cell(r, c)) for c in t.columns) + r" \\" for r in t.rows]
-    lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [r"\par\smallskip{\footnotesize " + tex_escape(" ".join(t.notes)) + "}"] if t.notes else []
     lines.append(r"\end{table}")
     return "\n".join(lines)
