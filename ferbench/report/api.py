@@ -52,23 +52,12 @@ def build_report(
     figures (PNG + SVG) written under it. Raises
     :class:`~ferbench.errors.FerbenchError` subclasses with readable messages.
     """
-    from ferbench.report.compare import compare_section, group_data, make_groups
-    from ferbench.report.run_tables import run_data, run_section
+    from ferbench.report.run_tables import run_data
 
     warnings: list[str] = []
-    if storage is not None:
-        runs = _study_runs(storage, specs, warnings)
-        warnings.append(f"read from the study storage {hide_password(storage)}, without run folders: bootstrap confidence intervals "
-                        "and paired McNemar tests need each trial's saved predictions (predictions.npz), which only the run folders "
-                        "hold, so they are left out; report the folders (or `ferbench collect` them into one) to have them")
-    else:
-        runs = load_runs([Path(p) for p in paths])
+    runs = _load(paths, storage, specs, warnings)
     baselines: list[Baseline] = load_baselines(baselines_files) if compare or baselines_files else []
-    analyses: list[RunAnalysis] = [analyse(r, resamples=resamples, seed=seed) for r in runs]
-    analyses.sort(key=lambda a: (a.run.dataset, a.run.label, a.run.run_id))
-    if not any(a.test is not None for a in analyses):
-        states = ", ".join(f"{a.run.label} ({a.run.status})" for a in analyses)
-        raise FerbenchError(f"nothing to report: no run has a complete trial yet: {states}")
+    analyses = _analysed(runs, resamples=resamples, seed=seed)
     include_runs = (not compare) if include_runs is None else include_runs
     sections: list[Section] = []
     data: dict[str, Any] = {
@@ -76,39 +65,77 @@ def build_report(
         "runs": [run_data(a) for a in analyses],
     }
     if compare:
-        from ferbench.report.frontier import frontier_data, frontier_rows, frontier_table, has_frontier
-
-        groups = make_groups(analyses, baselines, compare_with)
-        data["comparisons"] = [group_data(g) for g in groups]
-        for g, gd in zip(groups, data["comparisons"], strict=True):
-            sec = compare_section(g)
-            rows = frontier_rows(g.runs, g.baselines)
-            if has_frontier(g.runs):
-                sec.tables.append(frontier_table(f"{g.key}-frontier", "Efficiency frontier: size, cost, latency and accuracy", rows))
-                gd["frontier"] = frontier_data(rows)
-            if plots_dir is not None:
-                sec.figures += _frontier_figures(g, rows, plots_dir / g.key)
-            sections.append(sec)
-        from ferbench.report.cross import cross_section
-
-        matrix = cross_section(analyses)
-        if matrix is not None:
-            sections.append(matrix)
+        sections += _comparison_sections(analyses, baselines, compare_with, data, plots_dir)
     if include_runs:
-        for a in analyses:
-            sec = run_section(a)
-            if plots_dir is not None:
-                from ferbench.report.plots import run_figures
-
-                figs, notes = run_figures(a, plots_dir / sec.key, seed=seed)
-                sec.figures += figs
-                sec.notes += notes
-            sections.append(sec)
+        sections += _run_sections(analyses, plots_dir, seed)
     n = len(analyses)
     data["summary"] = (f"{n} run{'s' if n != 1 else ''}; accuracy and macro-F1 intervals: "
                        f"{int(CONFIDENCE * 100)}% percentile bootstrap, {resamples} resamples, seed {seed}")
     title = "ferbench report: comparison" if compare else "ferbench report"
     return Report(title=title, sections=sections, data=data, warnings=warnings)
+
+
+def _load(paths: Sequence[str | os.PathLike[str]], storage: str | None, specs: Sequence[Spec], warnings: list[str]) -> list[Run]:
+    """The runs to report: from their folders, or rebuilt from a study storage (with a warning of what that leaves out)."""
+    if storage is not None:
+        runs = _study_runs(storage, specs, warnings)
+        warnings.append(f"read from the study storage {hide_password(storage)}, without run folders: bootstrap confidence intervals "
+                        "and paired McNemar tests need each trial's saved predictions (predictions.npz), which only the run folders "
+                        "hold, so they are left out; report the folders (or `ferbench collect` them into one) to have them")
+        return runs
+    return load_runs([Path(p) for p in paths])
+
+
+def _analysed(runs: list[Run], *, resamples: int, seed: int) -> list[RunAnalysis]:
+    """Every run analysed, in report order; refused when none has a test result."""
+    analyses: list[RunAnalysis] = [analyse(r, resamples=resamples, seed=seed) for r in runs]
+    analyses.sort(key=lambda a: (a.run.dataset, a.run.label, a.run.run_id))
+    if not any(a.test is not None for a in analyses):
+        states = ", ".join(f"{a.run.label} ({a.run.status})" for a in analyses)
+        raise FerbenchError(f"nothing to report: no run has a complete trial yet: {states}")
+    return analyses
+
+
+def _comparison_sections(analyses: list[RunAnalysis], baselines: list[Baseline], compare_with: Sequence[str],
+                         data: dict[str, Any], plots_dir: Path | None) -> list[Section]:
+    """One comparison section per benchmark (with its frontier), then the trained-on x tested-on matrix."""
+    from ferbench.report.compare import compare_section, group_data, make_groups
+    from ferbench.report.cross import cross_section
+    from ferbench.report.frontier import frontier_data, frontier_rows, frontier_table, has_frontier
+
+    sections: list[Section] = []
+    groups = make_groups(analyses, baselines, compare_with)
+    data["comparisons"] = [group_data(g) for g in groups]
+    for g, gd in zip(groups, data["comparisons"], strict=True):
+        sec = compare_section(g)
+        rows = frontier_rows(g.runs, g.baselines)
+        if has_frontier(g.runs):
+            sec.tables.append(frontier_table(f"{g.key}-frontier", "Efficiency frontier: size, cost, latency and accuracy", rows))
+            gd["frontier"] = frontier_data(rows)
+        if plots_dir is not None:
+            sec.figures += _frontier_figures(g, rows, plots_dir / g.key)
+        sections.append(sec)
+    matrix = cross_section(analyses)
+    if matrix is not None:
+        sections.append(matrix)
+    return sections
+
+
+def _run_sections(analyses: list[RunAnalysis], plots_dir: Path | None, seed: int) -> list[Section]:
+    """One section per run, with its figures where plots are asked for."""
+    from ferbench.report.run_tables import run_section
+
+    sections: list[Section] = []
+    for a in analyses:
+        sec = run_section(a)
+        if plots_dir is not None:
+            from ferbench.report.plots import run_figures
+
+            figs, notes = run_figures(a, plots_dir / sec.key, seed=seed)
+            sec.figures += figs
+            sec.notes += notes
+        sections.append(sec)
+    return sections
 
 
 def _frontier_figures(g: Any, rows: Sequence[Any], folder: Path) -> list[Any]:

@@ -27,7 +27,7 @@ from ferbench.results.environment import environment
 from ferbench.results.measures import Cost
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import file_sha256, read_run_record, read_trial_record
-from ferbench.results.records import Timings, TrialCounts, TrialRecord, TrialResult, utc_now
+from ferbench.results.records import RunRecord, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
 from ferbench.results.write import write_run, write_trial
 from ferbench.run.session import RunSession
 
@@ -134,6 +134,47 @@ def _name(name: str | None, model_path: Path, run_dir: Path | None, spec_name: s
     return stem or "model"
 
 
+def _check_options(split: str, input_range: str) -> None:
+    if split not in ("train", "validation", "test"):
+        raise FerbenchError(f"split must be train, validation or test (--split on the command line); got {split!r}")
+    if input_range not in INPUT_RANGES:
+        raise FerbenchError(f"input_range must be one of {', '.join(INPUT_RANGES)} (--input-range on the command line); got {input_range!r}")
+
+
+def _new_folder(folder: Path) -> Path:
+    """The evaluation's folder, refused where this model was evaluated already (records are never rewritten)."""
+    paths = RunPaths(folder)
+    if paths.run_json.exists() or paths.record(0).exists():
+        raise ResultsError(f"{folder}: this model was evaluated here already (records are never rewritten); "
+                           "read it with `ferbench report`, or write to another folder (out=, --out on the command line)")
+    return folder
+
+
+def _trained_best(run_dir: Path | None, classes: list[str]) -> TrialRecord | None:
+    """The best trial's record of the run a model comes from (None for a bare model file); its classes must be the spec's."""
+    if run_dir is None:
+        return None
+    trained_on = read_run_record(RunPaths(run_dir).run_json)
+    if list(trained_on.dataset.classes) != classes:
+        raise FerbenchError(f"{run_dir}: the model's classes {list(trained_on.dataset.classes)} differ from the spec's {classes}")
+    if trained_on.best_trial is None:
+        return None
+    return read_trial_record(RunPaths(run_dir).record(trained_on.best_trial))
+
+
+def _evaluation_info(session: RunSession, slots: Any, *, run_id: str, shown: str, split: str, test_size: int, eval_s: float) -> RunRecord:
+    """The run record of an evaluation: one model scored, not a search; its test block names the split it holds."""
+    ds = session.dataset_info
+    splits, sizes = dict(ds.splits), dict(ds.sizes)
+    if split != "test":  # the record's test block holds another split: say which
+        splits["test"], sizes["test"] = splits.get(split, split), test_size
+    return session.fresh_record(slots, storage="none").but(
+        run_id=run_id, spec_name=shown, status="complete", trials=TrialCounts(target=1, complete=1), best_trial=0,
+        wall_time_s=round(eval_s, 3), objectives=(), pareto=None,  # one model scored, not a search
+        dataset=dataclasses.replace(ds, class_weight=None, splits=splits, sizes=sizes),
+    )
+
+
 def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, sets: Sequence[str] = (),
                    split: str = "test", out: str | Path | None = None, input_range: str = "0-255",
                    name: str | None = None) -> Evaluation:
@@ -144,10 +185,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     from ferbench.run.train.scoring import score_model
     from ferbench.run.train.space import effective
 
-    if split not in ("train", "validation", "test"):
-        raise FerbenchError(f"--split must be train, validation or test; got {split!r}")
-    if input_range not in INPUT_RANGES:
-        raise FerbenchError(f"--input-range must be one of {', '.join(INPUT_RANGES)}; got {input_range!r}")
+    _check_options(split, input_range)
     model_path, run_dir = resolve_target(Path(target))
     session = _session(spec_path, sets, run_dir)
     spec = session.spec
@@ -159,13 +197,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     model = to_fused(load_keras_model(model_path))
     check_model(model, spec.input_shape, spec.num_classes, str(model_path))
     data = session.load_data()
-    best = None
-    if run_dir is not None:
-        trained_on = read_run_record(RunPaths(run_dir).run_json)
-        if list(trained_on.dataset.classes) != list(data.classes):
-            raise FerbenchError(f"{run_dir}: the model's classes {list(trained_on.dataset.classes)} differ from the spec's {list(data.classes)}")
-        if trained_on.best_trial is not None:
-            best = read_trial_record(RunPaths(run_dir).record(trained_on.best_trial))
+    best = _trained_best(run_dir, list(data.classes))
 
     started = utc_now()
     t0 = time.monotonic()
@@ -182,11 +214,8 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
 
     digest = hashlib.sha256(f"{session.planned.spec_hash}:{file_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
     run_id = digest[:12]
-    folder = Path(out) if out else Path(spec.results) / shown / f"eval-{run_id}"
+    folder = _new_folder(Path(out) if out else Path(spec.results) / shown / f"eval-{run_id}")
     paths = RunPaths(folder)
-    if paths.run_json.exists() or paths.record(0).exists():
-        raise ResultsError(f"{folder}: this model was evaluated here already (records are never rewritten); "
-                           "read it with `ferbench report`, or give --out another folder")
     hp: dict[str, Any] = dict(best.hyperparameters) if best else effective(spec, {})
     hp["model_file"] = model_path.name
     hp["external"] = best is None
@@ -199,15 +228,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         started=started, finished=utc_now(), environment=environment(),
         validation=metrics["validation"], test=metrics["test"], tta=scored.tta, cross=scored.cross, latency=latency,
     )
-    ds = session.dataset_info
-    splits, sizes = dict(ds.splits), dict(ds.sizes)
-    if split != "test":  # the record's test block holds another split: say which
-        splits["test"], sizes["test"] = splits.get(split, split), len(data.y[split])
-    info = session.fresh_record(slots, storage="none").but(
-        run_id=run_id, spec_name=shown, status="complete", trials=TrialCounts(target=1, complete=1), best_trial=0,
-        wall_time_s=round(eval_s, 3), objectives=(), pareto=None,  # one model scored, not a search
-        dataset=dataclasses.replace(ds, class_weight=None, splits=splits, sizes=sizes),
-    )
+    info = _evaluation_info(session, slots, run_id=run_id, shown=shown, split=split, test_size=len(data.y[split]), eval_s=eval_s)
     evaluated = RunSession(session.planned, folder=folder)
     evaluated.write_spec()
     write_trial(paths, TrialResult(record, scored.predictions))

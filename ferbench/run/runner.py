@@ -110,69 +110,82 @@ def run_planned(session: RunSession, *, index: int, total: int, fresh: bool = Fa
     opened and agreed with the records, so a missing file, a bad storage URL or a
     study that contradicts the records leaves nothing half-made behind.
     """
-    from ferbench.run.frameworks import quiet_libraries, quiet_optuna, select_devices
-    from ferbench.run.search.publish import publish_run
-    from ferbench.run.search.reconcile import reconcile
-
-    spec, planned, paths, reporter = session.spec, session.planned, session.paths, session.reporter
-    pooled = len(planned.slots) > 1
+    paths = session.paths
     _prepare_folder(session, fresh)
     with file_lock(paths.lock, blocking=False) as held:
         if not held:
             raise FerbenchError(f"{paths.root}: the run is in progress in another process (join it with `ferbench worker`)")
-        old = existing_record(paths)
-        if old is not None and old.spec_hash != planned.spec_hash:
-            raise ResultsError(f"{paths.run_json}: made from a different spec (hash {old.spec_hash[:12]}); use --fresh to start over")
-        if pooled:
-            quiet_optuna()
-            slots = list(planned.slots)
-        else:
-            quiet_libraries()
-            slots = select_devices(spec.runtime)
-        session.load_data()
-        study = session.open_study()
-        for line in reconcile(study, spec, paths, session.run_id, owns_storage=session.owns_storage,
-                              storage_shown=session.recorded_storage()).messages():
-            reporter.message(line)
-        started = session.fresh_record(slots)
-        publish_run(study, started)  # refuses data that differs from the study's (workers on other hosts)
-        session.write_spec()
-        run_file = RunFile.open(paths.run_json, started)
-
-        def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:
-            run_file.update(trials=c.as_record(), best_trial=None if best is None else best[0])
-            if spec.search.multi:
-                run_file.update(pareto=tuple(st.pareto_numbers(study, spec)))
-            run_file.save()
-
-        status: RunStatus = "failed"  # unless the loop ends normally or is interrupted
-        try:
-            run_file.update(status="running")
-            run_file.save()
-            start = st.counts(study, spec.search.trials)
-            reporter.run_started(RunInfo(name=spec.name, run_id=session.run_id, index=index, total_runs=total,
-                                         target=spec.search.trials, finished=start.finished, folder=str(paths.root),
-                                         metric=spec.search.metric, max_epochs=spec.train.max_epochs))
-            remaining = None
-            if spec.search.timeout_s is not None:  # on the run's wall time, summed over restarts
-                remaining = max(spec.search.timeout_s - run_file.record.wall_time_s, 0.0)
-            if pooled:
-                final, normal = _run_pool(session, study, slots, on_change, remaining)
-                status = "complete" if final.complete > 0 and normal else "failed"
-            else:
-                final = _run_here(session, study, on_change, remaining)
-                status = "complete" if final.complete > 0 else "failed"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            with contextlib.suppress(Exception):  # the storage itself may be what failed
-                on_change(st.counts(study, spec.search.trials), st.best_of(study, spec))
-            run_file.update(status=status)
-            run_file.save()
-            reporter.run_finished(status)
+        slots, study, run_file = _open_run(session)
+        status = _search(session, study, slots, run_file, index=index, total=total)
     info = run_file.record
     return RunResult(session.run_id, paths.root, status, info, best_record(session, info))
+
+
+def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
+    """The devices, the study agreeing with the records and the started run record; the spec written beside them."""
+    from ferbench.run.frameworks import quiet_libraries, quiet_optuna, select_devices
+    from ferbench.run.search.publish import publish_run
+    from ferbench.run.search.reconcile import reconcile
+
+    spec, planned, paths = session.spec, session.planned, session.paths
+    old = existing_record(paths)
+    if old is not None and old.spec_hash != planned.spec_hash:
+        raise ResultsError(f"{paths.run_json}: made from a different spec (hash {old.spec_hash[:12]}); use --fresh to start over")
+    if len(planned.slots) > 1:
+        quiet_optuna()
+        slots = list(planned.slots)
+    else:
+        quiet_libraries()
+        slots = select_devices(spec.runtime)
+    session.load_data()
+    study = session.open_study()
+    for line in reconcile(study, spec, paths, session.run_id, owns_storage=session.owns_storage,
+                          storage_shown=session.recorded_storage()).messages():
+        session.reporter.message(line)
+    started = session.fresh_record(slots)
+    publish_run(study, started)  # refuses data that differs from the study's (workers on other hosts)
+    session.write_spec()
+    return slots, study, RunFile.open(paths.run_json, started)
+
+
+def _search(session: RunSession, study: optuna.Study, slots: list[str], run_file: RunFile, *, index: int, total: int) -> RunStatus:
+    """The trial loop, here or in a pool of workers; the run record kept current, its final status returned."""
+    spec, paths, reporter = session.spec, session.paths, session.reporter
+    pooled = len(session.planned.slots) > 1
+
+    def on_change(c: st.Counts, best: tuple[int, float] | None) -> None:
+        run_file.update(trials=c.as_record(), best_trial=None if best is None else best[0])
+        if spec.search.multi:
+            run_file.update(pareto=tuple(st.pareto_numbers(study, spec)))
+        run_file.save()
+
+    status: RunStatus = "failed"  # unless the loop ends normally or is interrupted
+    try:
+        run_file.update(status="running")
+        run_file.save()
+        start = st.counts(study, spec.search.trials)
+        reporter.run_started(RunInfo(name=spec.name, run_id=session.run_id, index=index, total_runs=total,
+                                     target=spec.search.trials, finished=start.finished, folder=str(paths.root),
+                                     metric=spec.search.metric, max_epochs=spec.train.max_epochs))
+        remaining = None
+        if spec.search.timeout_s is not None:  # on the run's wall time, summed over restarts
+            remaining = max(spec.search.timeout_s - run_file.record.wall_time_s, 0.0)
+        if pooled:
+            final, normal = _run_pool(session, study, slots, on_change, remaining)
+            status = "complete" if final.complete > 0 and normal else "failed"
+        else:
+            final = _run_here(session, study, on_change, remaining)
+            status = "complete" if final.complete > 0 else "failed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        with contextlib.suppress(Exception):  # the storage itself may be what failed
+            on_change(st.counts(study, spec.search.trials), st.best_of(study, spec))
+        run_file.update(status=status)
+        run_file.save()
+        reporter.run_finished(status)
+    return status
 
 
 def _run_here(session: RunSession, study: optuna.Study, on_change: OnChange, remaining: float | None) -> st.Counts:

@@ -203,29 +203,93 @@ def _fit(model: keras.Model, train: Any, *, callbacks: list[Any], **kwargs: Any)
         model.fit(train, callbacks=[SafeInterrupt(), *callbacks], verbose=0, shuffle=False, **kwargs)
 
 
+@dataclass
+class _Watch:
+    """The callbacks whose state the trial reads once fitting is over."""
+
+    epoch_log: Any
+    guard: Any
+    optuna: Any
+    stopper: Any = None
+
+
+def _callbacks(setup: TrialSetup, hp: Mapping[str, Any], watch: _Watch, steps: int) -> list[Any]:
+    """Every callback of the fit, in order: F1, NaN guard, learning rate, epoch log, early stopping, Optuna, progress."""
+    from ferbench.run.train import callbacks as cb
+    from ferbench.run.train.recipe import lr_callbacks
+
+    spec, data = setup.spec, setup.data
+    callbacks: list[Any] = []
+    if "val_f1_macro" in spec.search.validation_metrics:
+        val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
+        callbacks.append(cb.ValidationF1(val_plain, data.y["validation"], spec.num_classes))
+    lr_begin, lr_end = lr_callbacks(hp, spec.train.max_epochs)
+    callbacks += [watch.guard, *lr_begin, watch.epoch_log, *lr_end]
+    es = spec.train.early_stopping
+    if es is not None:
+        keras = require("keras")
+        watch.stopper = keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+                                                      restore_best_weights=es.restore_best_weights,
+                                                      mode="min" if es.monitor.endswith("loss") else "max")
+        callbacks.append(watch.stopper)
+    return [*callbacks, watch.optuna, cb.Progress(setup.reporter, steps)]
+
+
+def _fit_phases(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], spe: int, train: Any, val: Any,
+                callbacks: list[Any], watch: _Watch) -> bool:
+    """The head alone first where ``train.freeze`` says so, then everything; whether the full fit ran."""
+    spec, freeze = setup.spec, setup.spec.train.freeze
+    first = 0
+    if freeze is not None:  # the head alone, then everything at the fine-tuning rate
+        head_callbacks = [c for c in callbacks if c is not watch.stopper]
+        _fit(model, train, validation_data=val, epochs=freeze.epochs, callbacks=head_callbacks)
+        first = len(watch.epoch_log.seconds)
+        for layer in model.layers:
+            layer.trainable = True
+        compile_model(setup, model, hp, spe, learning_rate=freeze.learning_rate)
+    fitted = watch.guard.epoch is None and watch.optuna.pruned_at is None and first < spec.train.max_epochs
+    if fitted:
+        _fit(model, train, validation_data=val, initial_epoch=first, epochs=spec.train.max_epochs, callbacks=callbacks)
+    return bool(fitted)
+
+
+def _judge(spec: Spec, p: _Progress, watch: _Watch, fitted: bool) -> None:
+    """The best epoch, the objective and the state from what fitting left (:class:`NanLoss` when not finite)."""
+    if watch.guard.epoch is not None:
+        raise NanLoss(f"nan loss at epoch {watch.guard.epoch}")
+    trained = len(watch.epoch_log.seconds)
+    es = spec.train.early_stopping
+    if watch.stopper is not None and es is not None and es.restore_best_weights and trained and fitted:
+        p.best_epoch = int(watch.stopper.best_epoch) + 1
+    else:
+        p.best_epoch = trained or None
+    values = watch.epoch_log.history.get(spec.search.metric, [])
+    if watch.optuna.pruned_at is not None:
+        p.state = "pruned"
+        p.objective = watch.optuna.last_value  # what Optuna keeps for a pruned trial
+        return
+    i = (p.best_epoch or 0) - 1
+    p.objective = float(values[i]) if 0 <= i < len(values) else None
+    if p.objective is None or not math.isfinite(p.objective):
+        raise NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
+    p.state = "complete"
+
+
 def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed: int,
               report: Callable[[int, float], bool]) -> tuple[TrialResult, keras.Model | None]:
     """Train and evaluate one trial. Returns its result and model (None unless complete or pruned)."""
     from ferbench.model.runtime import on_gpu
     from ferbench.run.signals import raise_pending
     from ferbench.run.train import callbacks as cb
-    from ferbench.run.train.recipe import lr_callbacks, recipe_values
+    from ferbench.run.train.recipe import recipe_values
     from ferbench.run.train.seeding import seed_trial
 
-    keras = require("keras")
     spec, data = setup.spec, setup.data
     hp = {**effective(spec, params), **recipe_values(spec, params)}
     one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
-    started = utc_now()
-    p = _Progress()
-    model = None
-    epoch_log = cb.EpochLog()
-    guard = cb.NanGuard()
-    optuna_cb = cb.OptunaReport(spec.search.metric, report)
-    latency: Latency | None = None
+    started, p, model, latency, weights = utc_now(), _Progress(), None, None, None
+    watch = _Watch(cb.EpochLog(), cb.NanGuard(), cb.OptunaReport(spec.search.metric, report))
     t0 = time.monotonic()
-    weights = None
-    freeze = spec.train.freeze
     try:
         seed_trial(seed, deterministic=spec.runtime.deterministic)
         model = build_for(setup, hp)
@@ -233,55 +297,15 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         steps = steps_per_epoch(len(data.y["train"]), int(hp["batch_size"]))
         gpu = on_gpu()
         spe = steps_per_execution(setup, steps, gpu=gpu)
-        if freeze is not None:
+        if spec.train.freeze is not None:
             train_head_only(spec, model, hp)
         compile_model(setup, model, hp, spe)
         train = train_input(setup, model, hp, seed, gpu=gpu)
         val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
-        callbacks: list[Any] = []
-        if "val_f1_macro" in spec.search.validation_metrics:
-            val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
-            callbacks.append(cb.ValidationF1(val_plain, data.y["validation"], spec.num_classes))
-        lr_begin, lr_end = lr_callbacks(hp, spec.train.max_epochs)
-        callbacks += [guard, *lr_begin, epoch_log, *lr_end]
-        stopper = None
-        es = spec.train.early_stopping
-        if es is not None:
-            stopper = keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
-                                                    restore_best_weights=es.restore_best_weights,
-                                                    mode="min" if es.monitor.endswith("loss") else "max")
-            callbacks.append(stopper)
-        callbacks += [optuna_cb, cb.Progress(setup.reporter, steps)]
-        first = 0
-        if freeze is not None:  # the head alone, then everything at the fine-tuning rate
-            head_callbacks = [c for c in callbacks if c is not stopper]
-            _fit(model, train, validation_data=val, epochs=freeze.epochs, callbacks=head_callbacks)
-            first = len(epoch_log.seconds)
-            for layer in model.layers:
-                layer.trainable = True
-            compile_model(setup, model, hp, spe, learning_rate=freeze.learning_rate)
-        fitted = guard.epoch is None and optuna_cb.pruned_at is None and first < spec.train.max_epochs
-        if fitted:
-            _fit(model, train, validation_data=val, initial_epoch=first, epochs=spec.train.max_epochs, callbacks=callbacks)
+        fitted = _fit_phases(setup, model, hp, spe, train, val, _callbacks(setup, hp, watch, steps), watch)
         p.train_s = time.monotonic() - t0
-        p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
-        if guard.epoch is not None:
-            raise NanLoss(f"nan loss at epoch {guard.epoch}")
-        trained = len(epoch_log.seconds)
-        if stopper is not None and es is not None and es.restore_best_weights and trained and fitted:
-            p.best_epoch = int(stopper.best_epoch) + 1
-        else:
-            p.best_epoch = trained or None
-        values = epoch_log.history.get(spec.search.metric, [])
-        if optuna_cb.pruned_at is not None:
-            p.state = "pruned"
-            p.objective = optuna_cb.last_value  # what Optuna keeps for a pruned trial
-        else:
-            i = (p.best_epoch or 0) - 1
-            p.objective = float(values[i]) if 0 <= i < len(values) else None
-            if p.objective is None or not math.isfinite(p.objective):
-                raise NanLoss(f"no finite {spec.search.metric} at epoch {p.best_epoch}")
-            p.state = "complete"
+        p.history, p.epoch_s = watch.epoch_log.history, tuple(watch.epoch_log.seconds)
+        _judge(spec, p, watch, fitted)
         raise_pending()  # a stop asked for during the last validation: before scoring starts
         t1 = time.monotonic()
         p.scored = score(model, data, spec)
@@ -298,10 +322,18 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         model = None
     except Exception as exc:  # the trial fails; the study goes on
         p.state, p.error, p.scored = "failed", _error_text(exc), None
-        p.history, p.epoch_s = epoch_log.history, tuple(epoch_log.seconds)
+        p.history, p.epoch_s = watch.epoch_log.history, tuple(watch.epoch_log.seconds)
         p.train_s = p.train_s or (time.monotonic() - t0)
         p.traceback = traceback.format_exc()
         model = None
+    return _result(setup, number=number, params=params, hp=hp, seed=seed, started=started, p=p, model=model,
+                   weights=weights, latency=latency), model
+
+
+def _result(setup: TrialSetup, *, number: int, params: Mapping[str, Any], hp: dict[str, Any], seed: int, started: str,
+            p: _Progress, model: keras.Model | None, weights: Any, latency: Latency | None) -> TrialResult:
+    """The trial's result (record, predictions, traceback, learning rates) from what it produced, whatever happened."""
+    spec, data = setup.spec, setup.data
     history = dict(p.history or {})
     lr = tuple(history.pop("lr", ()))
     cost = trial_cost(spec, hp)
@@ -323,7 +355,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         latency=latency,
         constraints=bound_check(spec, cost, None if latency is None else latency.batch_1_ms) if p.state == "complete" else None,
     )
-    return TrialResult(with_values(spec, record), None if p.scored is None else p.scored.predictions, p.traceback, lr), model
+    return TrialResult(with_values(spec, record), None if p.scored is None else p.scored.predictions, p.traceback, lr)
 
 
 def with_values(spec: Spec, record: TrialRecord) -> TrialRecord:
