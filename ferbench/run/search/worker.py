@@ -242,7 +242,6 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
     trial's own training) the interrupted trial is re-queued before the exception
     goes on, so a later start re-runs it with the same parameters.
     """
-    optuna = require("optuna")
     spec = ctx.spec
     target = spec.search.trials
     reporter = ctx.setup.reporter
@@ -264,14 +263,7 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
         best = st.best_of(ctx.study, spec)
         if ctx.on_change:
             ctx.on_change(c, best)
-        if c.done:
-            return c
-        if c.too_many_infeasible:
-            reporter.message(f"{c.infeasible} trials were over the bounds of search.constraints and only {c.finished} within them: "
-                             "the search stops; widen the bounds or move the search space toward smaller models")
-            return c
-        if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
-            reporter.message(f"search.timeout reached: no new trials ({c.finished}/{target} finished)")
+        if _finished(ctx, c):
             return c
         if c.finished + c.running >= target:  # queued trials (re-runs of dead ones) are ours to take
             if not waiting_said:
@@ -280,28 +272,50 @@ def run_worker(ctx: WorkerContext) -> st.Counts:
             time.sleep(ctx.poll_s)
             continue
         waiting_said = False
-        state.clear()
-        try:
-            # Ctrl-C and SIGTERM wait for a safe point: a step boundary or a phase of the trial
-            # (see ferbench.run.signals), or the end of the trial; never inside Optuna's tell.
-            with deferred_interrupts():
-                ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
-        except BaseException:
-            # Ctrl-C, SIGTERM, or a failure outside the trial itself (a full disk while
-            # writing the record): the trial did not produce a result, so it runs again.
-            _requeue_interrupted(ctx.study, state.get("number"))
-            raise
-        number = state.get("number")
-        result: TrialResult | None = state.get("result")
-        if number is None or result is None:
-            continue  # surplus: nothing ran
-        frozen = next(t for t in ctx.study.get_trials(deepcopy=False) if t.number == number)
-        if frozen.state == optuna.trial.TrialState.COMPLETE and frozen.values is not None and st.feasible(frozen) \
-                and not st.is_infeasible(frozen):
-            promote_best(ctx, number, float(frozen.values[st.primary_index(spec)]))
-        c = st.counts(ctx.study, target)
-        rec = result.record
-        if rec.state == "infeasible":  # nothing ran: no time to count toward the ETA
-            reporter.message(f"trial {number} infeasible, not trained: {rec.error}")
-        else:
-            reporter.trial_finished(number, rec.state, rec.objective, rec.error, st.best_of(ctx.study, spec), c.finished)
+        _one_trial(ctx, objective, state)
+
+
+def _finished(ctx: WorkerContext, c: st.Counts) -> bool:
+    """Whether the search stops here: enough trials, too many over the bounds, or out of time (saying why)."""
+    reporter = ctx.setup.reporter
+    if c.done:
+        return True
+    if c.too_many_infeasible:
+        reporter.message(f"{c.infeasible} trials were over the bounds of search.constraints and only {c.finished} within them: "
+                         "the search stops; widen the bounds or move the search space toward smaller models")
+        return True
+    if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+        reporter.message(f"search.timeout reached: no new trials ({c.finished}/{ctx.spec.search.trials} finished)")
+        return True
+    return False
+
+
+def _one_trial(ctx: WorkerContext, objective: Callable[[Trial], float | list[float]], state: dict[str, Any]) -> None:
+    """Ask, train and tell one trial; promote its model if it is the best; report it."""
+    optuna = require("optuna")
+    spec, reporter = ctx.spec, ctx.setup.reporter
+    state.clear()
+    try:
+        # Ctrl-C and SIGTERM wait for a safe point: a step boundary or a phase of the trial
+        # (see ferbench.run.signals), or the end of the trial; never inside Optuna's tell.
+        with deferred_interrupts():
+            ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
+    except BaseException:
+        # Ctrl-C, SIGTERM, or a failure outside the trial itself (a full disk while
+        # writing the record): the trial did not produce a result, so it runs again.
+        _requeue_interrupted(ctx.study, state.get("number"))
+        raise
+    number = state.get("number")
+    result: TrialResult | None = state.get("result")
+    if number is None or result is None:
+        return  # surplus: nothing ran
+    frozen = next(t for t in ctx.study.get_trials(deepcopy=False) if t.number == number)
+    if frozen.state == optuna.trial.TrialState.COMPLETE and frozen.values is not None and st.feasible(frozen) \
+            and not st.is_infeasible(frozen):
+        promote_best(ctx, number, float(frozen.values[st.primary_index(spec)]))
+    c = st.counts(ctx.study, spec.search.trials)
+    rec = result.record
+    if rec.state == "infeasible":  # nothing ran: no time to count toward the ETA
+        reporter.message(f"trial {number} infeasible, not trained: {rec.error}")
+    else:
+        reporter.trial_finished(number, rec.state, rec.objective, rec.error, st.best_of(ctx.study, spec), c.finished)
