@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import faulthandler
 import importlib
-import os
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ferbench import __version__
 from ferbench.cli.common import SET_OPTION, load, print_problems
 from ferbench.errors import FerbenchError, SpecError
 from ferbench.secrets import redact
+from ferbench.spec.new import TEMPLATES
 
 app = typer.Typer(
     name="ferbench",
@@ -78,9 +78,6 @@ def schema(
     sys.stdout.write(path.read_text(encoding="utf-8"))
 
 
-TEMPLATES = ("quickstart", "fer2013", "affectnet", "folder")
-
-
 @app.command()
 def new(
     name: str = typer.Argument(..., help="Experiment name (also the file name NAME.yaml)."),
@@ -89,28 +86,14 @@ def new(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a new spec from a template; it validates as written."""
-    import re
-
     from ferbench.spec import check_file
-    from ferbench.spec.compose import load_composed
-    from ferbench.spec.yaml_loader import read_text
+    from ferbench.spec.new import check_name, new_spec_text
 
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
-        raise FerbenchError(f"name {name!r}: use letters, digits, '_', '.', '-' (at most 64), starting with a letter or digit")
+    check_name(name)
     target = out or Path(f"{name}.yaml")
     if target.exists() and not force:
         raise FerbenchError(f"{target} exists; pass --force to overwrite it")
-    if template in TEMPLATES:
-        text = (Path(__file__).resolve().parents[1] / "templates" / f"{template}.yaml").read_text(encoding="utf-8")
-        text = text.replace("__NAME__", name)
-    else:
-        src = Path(template)
-        if not os.path.lexists(src):
-            raise FerbenchError(f"--from {template}: not a template ({', '.join(TEMPLATES)}) nor a spec file")
-        load_composed(src)  # refuse a source that does not read as a spec (or whose bases do not) before writing
-        text = re.sub(r"(?m)^name:.*$", f"name: {name}", read_text(src), count=1)
-        if "extends:" in text and src.parent.resolve() != target.parent.resolve():
-            raise FerbenchError(f"{src} uses extends with a relative path; write the new spec next to it (--out {src.parent / (name + '.yaml')})")
+    text = new_spec_text(name, template, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     checked = check_file(target, env={"FERBENCH_DATA": "data"})

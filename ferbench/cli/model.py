@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,19 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from ferbench.cli.common import SET_OPTION, load
-from ferbench.model.counting import Cost, StageCost
-from ferbench.model.family import MEANING, Family, ModelConfigError
-from ferbench.model.ranges import arch_choices, family_cost_range, param_bounds
-from ferbench.model.registry import CUSTOM, FAMILIES, family
-from ferbench.spec.loader import matrix_cells, spec_for_cell
-from ferbench.spec.types import Spec
+from ferbench.model.counting import StageCost
+from ferbench.model.family import MEANING, Family
+from ferbench.model.registry import FAMILIES, family
+from ferbench.model.summary import ModelSummary, SearchedRange, summarize_all
 
 T = TypeVar("T")
 
 app = typer.Typer(help="The model families, and the model a spec builds (no TensorFlow needed).", no_args_is_help=True)
-
-_COST_KEYS = ("width", "depth", "top_filters")
-
 
 @app.callback()
 def _group() -> None:
@@ -37,69 +31,6 @@ def _group() -> None:
 def _operator(fam: Family, stage: int) -> str:
     """The operator of a stage in the family's words (strides show in the output sizes)."""
     return fam.head if stage == fam.head_stage else fam.stages[stage]
-
-
-def _cost_dict(cost: Cost) -> dict[str, Any]:
-    return {"params": cost.params, "macs": cost.macs, "flops": cost.flops, "stages": [dataclasses.asdict(s) for s in cost.stages]}
-
-
-def summarize(spec: Spec, arch: str | None = None) -> dict[str, Any]:
-    """The model summary as plain data: settings (fixed value or searched bounds) and the
-    smallest and largest cost over the search space (equal when nothing is searched).
-
-    ``arch``: which of the searched architectures (default: the spec's one).
-    """
-    model = spec.model
-    name = arch or model.arch
-    if name is None:
-        raise ModelConfigError("model.arch is searched: name one of its choices")
-    if name == CUSTOM:
-        raise ModelConfigError(f"model.arch: custom: the size of {model.builder}'s model is known only once it is built (ferbench run)")
-    fam = family(name)
-    settings: dict[str, Any] = {}
-    searched: list[str] = []
-    for key in _COST_KEYS:
-        if key not in fam.takes:
-            continue
-        value = getattr(model, key)
-        if value is None:
-            param = next((p for p in spec.search.space if p.key == f"model.{key}"), None)
-            if param is None:
-                value = fam.defaults[key]
-            else:
-                low, high = param_bounds(param)
-                settings[key] = {"low": low, "high": high, "step": param.step, "choices": list(param.choices) if param.choices else None}
-                searched.append(key)
-                continue
-        settings[key] = value
-    smallest, largest = family_cost_range(fam.name, model, spec.search.space, spec.input_shape, spec.num_classes)
-    stages = fam.check_stages(model.stages)
-    return {
-        "spec": spec.name,
-        "arch": fam.name,
-        "stages": list(stages),
-        "input_shape": list(spec.input_shape),
-        "num_classes": spec.num_classes,
-        "settings": settings,
-        "searched": searched,
-        "smallest": _cost_dict(smallest),
-        "largest": _cost_dict(largest),
-    }
-
-
-def summarize_all(spec: Spec) -> list[dict[str, Any]]:
-    """One summary per architecture the spec builds: per matrix cell, per searched choice (each once)."""
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for cell in matrix_cells(spec.matrix) if spec.matrix else [{}]:
-        s = spec_for_cell(spec, cell, spec.seed)
-        for arch in arch_choices(s.model, s.search.space):
-            summary = summarize(s, arch)
-            key = json.dumps({k: summary[k] for k in ("arch", "stages", "settings")}, sort_keys=True)
-            if key not in seen:
-                seen.add(key)
-                out.append(summary)
-    return out
 
 
 def _span(low: T, high: T, fmt: Callable[[T], str] = str) -> str:
@@ -119,24 +50,24 @@ def _exact(n: int) -> str:
     return f"{n:,}"
 
 
-def _setting(name: str, value: object) -> str:
-    if not isinstance(value, dict):
+def _setting(name: str, value: float | int | SearchedRange) -> str:
+    if not isinstance(value, SearchedRange):
         return f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
-    if value["choices"] is not None:
-        return f"{name} searched in {value['choices']}"
-    step = f" step {value['step']:g}" if value["step"] else ""
-    return f"{name} searched {value['low']:g}–{value['high']:g}{step}"
+    if value.choices is not None:
+        return f"{name} searched in {value.choices}"
+    step = f" step {value.step:g}" if value.step else ""
+    return f"{name} searched {value.low:g}–{value.high:g}{step}"
 
 
-def render(summary: dict[str, Any], console: Console) -> None:
+def render(summary: ModelSummary, console: Console) -> None:
     """Print the per-stage table (ranges where the search space leaves a choice)."""
-    h, w, c = summary["input_shape"]
-    stages = summary["stages"]
-    fam = family(summary["arch"])
-    ranged = bool(summary["searched"])
+    h, w, c = summary.input_shape
+    stages = summary.stages
+    fam = family(summary.arch)
+    ranged = bool(summary.searched)
     title = (
-        f"{summary['spec']}: {summary['arch']}, stages {stages[0]}–{stages[-1]}, "
-        f"input {h}×{w}×{c}, {summary['num_classes']} classes"
+        f"{summary.spec}: {summary.arch}, stages {stages[0]}–{stages[-1]}, "
+        f"input {h}×{w}×{c}, {summary.num_classes} classes"
     )
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("Stage", justify="right", no_wrap=True)
@@ -145,8 +76,8 @@ def render(summary: dict[str, Any], console: Console) -> None:
         table.add_column(col, justify="right", no_wrap=True)
     # Per-stage parameters are exact for one model and compact for a range, to keep the width sane.
     params_fmt = _compact if ranged else _exact
-    lo_rows = [StageCost(**s) for s in summary["smallest"]["stages"]]
-    hi_rows = [StageCost(**s) for s in summary["largest"]["stages"]]
+    lo_rows: tuple[StageCost, ...] = summary.smallest.stages
+    hi_rows: tuple[StageCost, ...] = summary.largest.stages
     for lo, hi in zip(lo_rows, hi_rows):
         table.add_row(
             str(lo.stage),
@@ -157,15 +88,15 @@ def render(summary: dict[str, Any], console: Console) -> None:
             _span(lo.params, hi.params, params_fmt),
             _span(lo.macs, hi.macs, _compact),
         )
-    lo, hi = summary["smallest"], summary["largest"]
+    small, large = summary.smallest, summary.largest
     table.add_section()
-    table.add_row("", "Total", "", "", "", _span(lo["params"], hi["params"], params_fmt), _span(lo["macs"], hi["macs"], _compact))
+    table.add_row("", "Total", "", "", "", _span(small.params, large.params, params_fmt), _span(small.macs, large.macs, _compact))
     console.print(table)
-    if summary["settings"]:
-        console.print("settings: " + ", ".join(_setting(k, v) for k, v in summary["settings"].items()))
-    console.print(f"parameters: {_span(lo['params'], hi['params'], _exact)}; MACs per image: {_span(lo['macs'], hi['macs'], _exact)}")
+    if summary.settings:
+        console.print("settings: " + ", ".join(_setting(k, v) for k, v in summary.settings.items()))
+    console.print(f"parameters: {_span(small.params, large.params, _exact)}; MACs per image: {_span(small.macs, large.macs, _exact)}")
     if ranged:
-        keys = " ".join(f"--set model.{k}=..." for k in summary["searched"])
+        keys = " ".join(f"--set model.{k}=..." for k in summary.searched)
         console.print(
             "Ranges run from the smallest to the largest model of the search space "
             f"(every searched value at its low, then at its high). To see one model: {keys}"
@@ -187,7 +118,8 @@ def summary_command(
     loaded = load(spec, sets)
     data = summarize_all(loaded)
     if as_json:
-        typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        dicts = [s.to_dict() for s in data]
+        typer.echo(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2))
         return
     console = Console()
     for i, summary in enumerate(data):

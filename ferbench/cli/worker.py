@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ferbench.cli.common import SET_OPTION
+from ferbench.cli.common import SET_OPTION, load
 from ferbench.errors import FerbenchError
 from ferbench.run.signals import signals_as_interrupt
 from ferbench.secrets import redact, remember
 
 if TYPE_CHECKING:
-    from ferbench.run.progress import Reporter
-    from ferbench.run.session import RunSession
+    pass
 
 
 def watch_parent(parent: int) -> None:
@@ -77,14 +76,16 @@ def worker(
     refused), 130 when interrupted (the running trial is re-queued for another worker).
     """
     from ferbench.run.progress import PlainReporter, Reporter
-    from ferbench.run.search.join import WorkerOptions, join_run
+    from ferbench.run.search.join import WorkerOptions, join_run, worker_sessions
 
     if slot is not None and slot not in ("cpu", "gpu"):
         raise FerbenchError(f"--slot {slot}: expected cpu or gpu")
     url = storage or os.environ.get("FERBENCH_STORAGE")
     reporter = Reporter() if quiet else PlainReporter(tag=None if index is None else f"w{index}")
     with redacted_errors(url):
-        sessions = _sessions(spec, sets, storage, run_id, reporter)
+        if spec.is_dir() and sets:
+            raise FerbenchError(f"{spec}: a run folder's spec is fixed; --set applies to spec files")
+        sessions = worker_sessions(spec if spec.is_dir() else load(spec, sets), reporter, storage=storage, run_id=run_id)
         if parent is not None:
             watch_parent(parent)
         opts = WorkerOptions(create=create, index=index, slot=slot, managed=managed, timeout_s=timeout_s)
@@ -98,27 +99,3 @@ def worker(
                           f"({final.complete} complete, {final.pruned} pruned, {final.failed} failed)", flush=True)
     if incomplete:
         raise typer.Exit(1)
-
-
-def _sessions(spec: Path, sets: list[str] | None, storage: str | None, run_id: str | None,
-              reporter: Reporter) -> list[RunSession]:
-    """The runs this worker joins: a run folder's one run, or the spec's plan (or one run of it)."""
-    from ferbench.cli.common import load
-    from ferbench.devices import visible_gpus
-    from ferbench.plan import plan_spec
-    from ferbench.run.session import RunSession
-
-    if spec.is_dir():
-        if sets:
-            raise FerbenchError(f"{spec}: a run folder's spec is fixed; --set applies to spec files")
-        return [RunSession.from_folder(spec, reporter, storage=storage, gpus=visible_gpus())]
-    the_plan = plan_spec(load(spec, sets), gpus=visible_gpus(), storage=storage)
-    runs = [r for r in the_plan.runs if run_id is None or r.run_id == run_id]
-    if not runs:
-        if len(the_plan.runs) != 1:
-            raise FerbenchError(f"no run of {spec} has id {run_id}; `ferbench plan {spec}` lists them")
-        # The study asked for is checked against this spec's hash: it is refused when they differ.
-        import dataclasses
-
-        runs = [dataclasses.replace(the_plan.runs[0], run_id=str(run_id))]
-    return [RunSession(r, reporter) for r in runs]

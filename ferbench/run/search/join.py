@@ -10,18 +10,21 @@ share one study; see :mod:`ferbench.run.search.accounting` for how trials are co
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.results.write import SharedRunFile
-from ferbench.run.progress import RunInfo
+from ferbench.run.progress import Reporter, RunInfo
 from ferbench.run.search import accounting as st
 from ferbench.run.search.publish import publish_run
 from ferbench.run.search.storage import journal_path, sqlite_path
 from ferbench.run.session import RunSession
 from ferbench.secrets import hide_password
+from ferbench.spec.types import Spec
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,26 @@ def worker_storage(session: RunSession, create: bool) -> str:
         raise ResultsError(f"{hide_password(url)}: no such study storage; start the study with `ferbench run SPEC --storage URL`, "
                            "or pass --create to create it here")
     return url
+
+
+def worker_sessions(source: Spec | Path, reporter: Reporter, *, storage: str | None, run_id: str | None) -> list[RunSession]:
+    """The runs a worker joins: a run folder's one run, or a spec's plan (every run, or the one ``run_id`` names).
+
+    A run id the plan does not have is still joined where the plan has one run: the study it
+    names is checked against this spec's hash, and refused when they differ.
+    """
+    from ferbench.devices import visible_gpus
+    from ferbench.plan import plan_spec
+
+    if isinstance(source, Path):
+        return [RunSession.from_folder(source, reporter, storage=storage, gpus=visible_gpus())]
+    the_plan = plan_spec(source, gpus=visible_gpus(), storage=storage)
+    runs = [r for r in the_plan.runs if run_id is None or r.run_id == run_id]
+    if not runs:
+        if len(the_plan.runs) != 1:
+            raise FerbenchError(f"no run of {source.name} has id {run_id}; `ferbench plan` on the spec lists them")
+        runs = [dataclasses.replace(the_plan.runs[0], run_id=str(run_id))]
+    return [RunSession(r, reporter) for r in runs]
 
 
 def join_run(session: RunSession, opts: WorkerOptions, *, index: int = 1, total: int = 1) -> st.Counts:
