@@ -13,7 +13,6 @@ import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,9 +20,6 @@ from ferbench.cli.common import SET_OPTION, load
 from ferbench.errors import FerbenchError
 from ferbench.run.signals import signals_as_interrupt
 from ferbench.secrets import redact, remember
-
-if TYPE_CHECKING:
-    pass
 
 
 def watch_parent(parent: int) -> None:
