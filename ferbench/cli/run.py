@@ -59,17 +59,11 @@ def run(
         if quiet:
             print(summary_line(info, best))
             continue
-        from ferbench.spec import read_resolved
+        from ferbench.results.read import pareto_records, searched_names
 
-        names = {p.name for p in read_resolved(Path(r.folder) / "spec.resolved.yaml").search.space}
-        console.print(best_table(info, best, names))
+        console.print(best_table(info, best, searched_names(Path(r.folder))))
         if info.get("pareto") is not None:
-            from ferbench.results.paths import RunPaths
-            from ferbench.results.read import read_trial_record
-
-            paths = RunPaths(Path(r.folder))
-            front = [read_trial_record(paths.record(n)).to_dict() for n in info["pareto"] if paths.record(n).exists()]
-            console.print(pareto_table(info, front))
+            console.print(pareto_table(info, [rec.to_dict() for rec in pareto_records(Path(r.folder), info["pareto"])]))
         console.print(f"results: {r.folder}", markup=False)
     if any(r.status != "complete" for r in results):
         raise typer.Exit(1)

@@ -244,3 +244,16 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def pareto_records(folder: Path, numbers: Sequence[int]) -> list[TrialRecord]:
+    """The records of a run's Pareto trials that are on disk (one another host holds is left out)."""
+    paths = RunPaths(folder)
+    return [read_trial_record(paths.record(n)) for n in numbers if paths.record(n).exists()]
+
+
+def searched_names(folder: Path) -> set[str]:
+    """The names of the hyperparameters a run searched, from the resolved spec beside its records."""
+    from ferbench.spec.loader import read_resolved
+
+    return {p.name for p in read_resolved(RunPaths(folder).spec).search.space}
