@@ -117,7 +117,7 @@ def _session(spec_path: str | Path | None, sets: Sequence[str], run_dir: Path | 
             raise FerbenchError("--spec is needed to evaluate a model file (it says which data to use)")
         return RunSession.from_folder(run_dir)
     runs: list[PlannedRun] = plan_spec(load_spec(spec_path, list(sets)), gpus=visible_gpus()).runs
-    if len({(repr(r.spec.raw.get("dataset")), r.seed) for r in runs}) > 1:
+    if len({(repr(r.spec.dataset), r.seed) for r in runs}) > 1:
         raise FerbenchError("the spec expands into runs with different data (matrix or seeds); fix one with --set")
     return RunSession(runs[0])
 

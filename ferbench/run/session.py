@@ -14,7 +14,6 @@ Importing this module imports neither TensorFlow nor Optuna.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,8 +110,7 @@ class RunSession:
         if self._data is not None:
             return self._data
         spec = self.spec
-        key = json.dumps({"dataset": spec.raw.get("dataset"), "seed": self.planned.seed, "loss": spec.raw.get("loss"),
-                          "on": (spec.raw.get("evaluate") or {}).get("on")}, sort_keys=True, default=str)
+        key = repr((spec.dataset, self.planned.seed, spec.loss, spec.evaluate.on))  # what the loaded data depends on
         if key not in _DATA_CACHE or not self.share_data:
             from ferbench.data import load_dataset
             from ferbench.data.cross import CrossSet, load_cross_set
