@@ -171,9 +171,9 @@ def _run_pretrained(a: RunAnalysis) -> str:
     return "no" if weights in (None, False, "none") else str(weights)
 
 
-def compare_table(g: Group) -> Table:
-    """Runs and baselines side by side, with how each number was obtained."""
-    cols = [
+def _compare_columns(g: Group) -> list[Column]:
+    """The comparison's columns: what each number is, and one Δ per selected baseline."""
+    return [
         Column("model", "Model"),
         Column("source", "Source"),
         Column("test_set", "Test set"),
@@ -190,7 +190,45 @@ def compare_table(g: Group) -> Table:
         Column("tta", "TTA"),
         Column("train_time", "Train time", "duration"),
     ] + [Column(_delta_key(b), f"Δ {b.name} (pp)", "delta") for b in g.selected]
-    t = Table(f"{g.key}-table", f"Comparison on {group_title(g.dataset, g.num_classes)}", cols, stack={"model": "source"})
+
+
+def _baseline_row(b: Baseline, elsewhere: bool) -> dict[str, Any]:
+    """A baseline as published (human-level results leave the training columns empty); its Δs are added by the caller."""
+    return {
+        "id": b.id, "kind": b.kind, "model": b.name, "source": b.citation.short(),
+        "test_set": f"{b.split} {OTHER_TEST_SET}" if elsewhere else b.split, "other_test_set": elsewhere,
+        "accuracy": b.accuracy, "precision": b.precision_macro, "recall": b.recall_macro, "f1": b.f1_macro,
+        "params": b.params, "macs": b.macs, "input": b.input_text, "pretrained": None if b.is_human else b.pretrained_text,
+        "extra_data": None if b.is_human else b.extra_data, "ensemble": None if b.is_human else b.ensemble_text,
+        "tta": None if b.is_human else b.tta_text, "train_time": None,
+    }
+
+
+def _closing_notes(g: Group, other: dict[str, list[RunAnalysis]]) -> list[str]:
+    """The notes under the table: other test sets, what the columns mean, k-fold rows, where baselines come from."""
+    notes: list[str] = []
+    marked = [b for b in g.baselines if other[b.id]]
+    if marked:
+        sets = sorted({str(g.run_test_set(a)) for b in marked for a in other[b.id]})
+        notes.append(f"{OTHER_TEST_SET} Measured on another test set than the runs here ({', '.join(sets)}): "
+                     f"{', '.join(f'{b.name} on {b.split}' for b in marked)}. A Δ marked {OTHER_TEST_SET} sets numbers on "
+                     "different images side by side (also between two baselines); read it as context, not as a difference.")
+    notes.append("Input, Pretrained, Extra data, Ensemble and TTA as each source states them (– where it does not); "
+                 "ferbench's runs are single networks trained from scratch on the benchmark's training split.")
+    if g.folds:
+        notes.append("k-fold rows: each fold's run, then the mean ± sample standard deviation over the folds "
+                     "(the folds split train + validation; every fold is tested on the same test split).")
+    if g.baselines:
+        notes.append("Baseline numbers are as published (not re-computed); Δ is in percentage points of accuracy; train time is the best trial's.")
+    else:
+        notes.append(f"No baseline in the registry for {group_title(g.dataset, g.num_classes)}; add one with --baselines FILE. "
+                     "Train time is the best trial's.")
+    return notes
+
+
+def compare_table(g: Group) -> Table:
+    """Runs and baselines side by side, with how each number was obtained."""
+    t = Table(f"{g.key}-table", f"Comparison on {group_title(g.dataset, g.num_classes)}", _compare_columns(g), stack={"model": "source"})
     runs = [a for a in g.runs if a.test is not None and a.best is not None]
     other = {b.id: [a for a in runs if g.differs(b, a)] for b in g.baselines}
 
@@ -207,15 +245,7 @@ def compare_table(g: Group) -> Table:
         return out
 
     for b in g.baselines:
-        elsewhere = bool(other[b.id])
-        row: dict[str, Any] = {
-            "id": b.id, "kind": b.kind, "model": b.name, "source": b.citation.short(),
-            "test_set": f"{b.split} {OTHER_TEST_SET}" if elsewhere else b.split, "other_test_set": elsewhere,
-            "accuracy": b.accuracy, "precision": b.precision_macro, "recall": b.recall_macro, "f1": b.f1_macro,
-            "params": b.params, "macs": b.macs, "input": b.input_text, "pretrained": None if b.is_human else b.pretrained_text,
-            "extra_data": None if b.is_human else b.extra_data, "ensemble": None if b.is_human else b.ensemble_text,
-            "tta": None if b.is_human else b.tta_text, "train_time": None,
-        }
+        row = _baseline_row(b, bool(other[b.id]))
         row.update(deltas(b.id, b.accuracy, canonical_test_set(b.split, g.dataset)))
         t.rows.append(row)
         if b.accuracy_pm is not None:
@@ -228,22 +258,7 @@ def compare_table(g: Group) -> Table:
             t.rows.append(_run_row(g, a, a.tta, a.tta_method, deltas))
     for fg in g.folds:
         t.rows += _fold_rows(g, fg, deltas)
-    marked = [b for b in g.baselines if other[b.id]]
-    if marked:
-        sets = sorted({str(g.run_test_set(a)) for b in marked for a in other[b.id]})
-        t.notes.append(f"{OTHER_TEST_SET} Measured on another test set than the runs here ({', '.join(sets)}): "
-                       f"{', '.join(f'{b.name} on {b.split}' for b in marked)}. A Δ marked {OTHER_TEST_SET} sets numbers on "
-                       "different images side by side (also between two baselines); read it as context, not as a difference.")
-    t.notes.append("Input, Pretrained, Extra data, Ensemble and TTA as each source states them (– where it does not); "
-                   "ferbench's runs are single networks trained from scratch on the benchmark's training split.")
-    if g.folds:
-        t.notes.append("k-fold rows: each fold's run, then the mean ± sample standard deviation over the folds "
-                       "(the folds split train + validation; every fold is tested on the same test split).")
-    if g.baselines:
-        t.notes.append("Baseline numbers are as published (not re-computed); Δ is in percentage points of accuracy; train time is the best trial's.")
-    else:
-        t.notes.append(f"No baseline in the registry for {group_title(g.dataset, g.num_classes)}; add one with --baselines FILE. "
-                       "Train time is the best trial's.")
+    t.notes += _closing_notes(g, other)
     return t
 
 

@@ -133,6 +133,26 @@ def retire_dead_records(ctx: WorkerContext, counts: st.Counts) -> None:
 # --- the loop ---------------------------------------------------------------------------
 
 
+def _keep(ctx: WorkerContext, trial: Trial, result: TrialResult, model: Any) -> None:
+    """Write the trial's record (and its model where the front or the best needs it) and tell the study what it carries."""
+    spec, rec = ctx.spec, result.record
+    usable = rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible
+    if usable and spec.search.multi and _on_front(ctx, rec):
+        # kept beside its record: `ferbench export --pareto` needs it
+        ctx.paths.trial(trial.number).mkdir(parents=True, exist_ok=True)
+        write_with(ctx.paths.trial_model(trial.number), lambda p: save_model(model, p), suffix=".keras")
+    write_trial(ctx.paths, result)
+    publish_trial(trial, rec)  # the study carries the record too: hosts may share no filesystem
+    tell_constraints(trial, rec)
+    if rec.state == "failed":
+        # Only once the record is on disk: a trial marked with an error is never re-run.
+        trial.set_user_attr(st.ATTR_ERROR, rec.error)
+    if usable:
+        best = st.best_of(ctx.study, spec)
+        if best is None or _better(float(rec.objective), best[1], spec.search.direction):  # type: ignore[arg-type]
+            write_with(ctx.paths.pending_model(trial.number), lambda p: save_model(model, p), suffix=".keras")
+
+
 def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], float | list[float]]:
     optuna = require("optuna")
     spec = ctx.spec
@@ -169,22 +189,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
         hold_to_the_end()  # the record and the study's tell: neither without the other
         rec = result.record
         try:
-            usable = rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible
-            if usable and spec.search.multi and _on_front(ctx, rec):
-                trained = model  # kept beside its record: `ferbench export --pareto` needs it
-                ctx.paths.trial(trial.number).mkdir(parents=True, exist_ok=True)
-                write_with(ctx.paths.trial_model(trial.number), lambda p: save_model(trained, p), suffix=".keras")
-            write_trial(ctx.paths, result)
-            publish_trial(trial, rec)  # the study carries the record too: hosts may share no filesystem
-            tell_constraints(trial, rec)
-            if rec.state == "failed":
-                # Only once the record is on disk: a trial marked with an error is never re-run.
-                trial.set_user_attr(st.ATTR_ERROR, rec.error)
-            if usable:
-                best = st.best_of(ctx.study, spec)
-                if best is None or _better(float(rec.objective), best[1], spec.search.direction):  # type: ignore[arg-type]
-                    trained = model
-                    write_with(ctx.paths.pending_model(trial.number), lambda p: save_model(trained, p), suffix=".keras")
+            _keep(ctx, trial, result, model)
         finally:
             release(model)
             model = None
