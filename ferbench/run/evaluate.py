@@ -162,7 +162,7 @@ def _trained_best(run_dir: Path | None, classes: list[str]) -> TrialRecord | Non
     return read_trial_record(RunPaths(run_dir).record(trained_on.best_trial))
 
 
-def _evaluation_info(session: RunSession, slots: Any, *, run_id: str, shown: str, split: str, test_size: int, eval_s: float) -> RunRecord:
+def _evaluation_info(session: RunSession, slots: list[str], *, run_id: str, shown: str, split: str, test_size: int, eval_s: float) -> RunRecord:
     """The run record of an evaluation: one model scored, not a search; its test block names the split it holds."""
     ds = session.dataset_info
     splits, sizes = dict(ds.splits), dict(ds.sizes)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
+    import keras
     import optuna
     from optuna import Trial
 
@@ -133,7 +134,7 @@ def retire_dead_records(ctx: WorkerContext, counts: st.Counts) -> None:
 # --- the loop ---------------------------------------------------------------------------
 
 
-def _keep(ctx: WorkerContext, trial: Trial, result: TrialResult, model: Any) -> None:
+def _keep(ctx: WorkerContext, trial: Trial, result: TrialResult, model: keras.Model | None) -> None:
     """Write the trial's record (and its model where the front or the best needs it) and tell the study what it carries."""
     spec, rec = ctx.spec, result.record
     usable = rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible

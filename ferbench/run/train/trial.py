@@ -331,7 +331,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
 
 
 def _result(setup: TrialSetup, *, number: int, params: Mapping[str, Any], hp: dict[str, Any], seed: int, started: str,
-            p: _Progress, model: keras.Model | None, weights: Any, latency: Latency | None) -> TrialResult:
+            p: _Progress, model: keras.Model | None, weights: dict[str, Any] | None, latency: Latency | None) -> TrialResult:
     """The trial's result (record, predictions, traceback, learning rates) from what it produced, whatever happened."""
     spec, data = setup.spec, setup.data
     history = dict(p.history or {})
