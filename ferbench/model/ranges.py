@@ -61,7 +61,7 @@ def _bounds(fixed: float | None, space: Iterable[SearchParam], name: str, defaul
         return found
     if default is not None:
         return default, default
-    raise ModelConfigError(f"model.{name} is neither set nor searched: set it (e.g. --set model.{name}=...) or add it to search.space")
+    raise ModelConfigError(f"model.{name} is neither set nor searched: set it in the spec's model section or add it to search.space")
 
 
 #: The hyperparameters every count grows with (where the family has them).
