@@ -54,32 +54,43 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     summaries = [run_summary(r) for r in plan.runs]
     console.print(f"{len(summaries)} run(s)")
     for s in summaries:
-        cell = ", ".join(f"{k}={_compact(v)}" for k, v in s["matrix_cell"].items()) or "-"
-        m = s["model"]
-        arch = m["arch"] if isinstance(m["arch"], str) else "searched in {" + ", ".join(m["arch"]) + "}"
-        stages = "all stages" if m["stages"] is None else f"stages {m['stages']}"
-        weights = "" if m["weights"] in (None, "none") else f", weights {m['weights']}"
-        size = (_range(*m["params"]), _range(*m["macs"])) if m["params"] is not None else ("known once built (custom builder)",) * 2
-        table = Table(show_header=False, box=None, padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for key, value in (
-            ("run", s["run_id"]),
-            ("matrix cell", cell),
-            ("seed", str(s["seed"])),
-            ("fold", "-" if s["fold"] is None else f"{s['fold']['fold']} of {s['fold']['folds']} (validates on it, trains on the rest of train + validation)"),
-            ("trials", f"{s['trials']} x at most {s['max_epochs']} epochs (budget {s['epoch_budget']} epochs)"),
-            ("model", f"{arch}, {stages}{weights}"),
-            ("params", size[0]),
-            ("MACs/image", size[1]),
-            ("workers", _workers(s)),
-            ("storage", s["storage"]),
-            ("results", s["results_dir"]),
-        ):
-            table.add_row(key, Text(value))
-        console.print(table)
+        console.print(_run_table(s))
         console.print()
-    first = summaries[0]
+    _print_search(console, summaries[0])
+    for note in dict.fromkeys(n for s in summaries for n in s["notes"]):
+        console.print(f"note: {note}", markup=False)
+
+
+def _run_table(s: dict[str, Any]) -> Table:
+    """One planned run: its id, cell, seed, fold, budget, model, size, workers and folders."""
+    cell = ", ".join(f"{k}={_compact(v)}" for k, v in s["matrix_cell"].items()) or "-"
+    m = s["model"]
+    arch = m["arch"] if isinstance(m["arch"], str) else "searched in {" + ", ".join(m["arch"]) + "}"
+    stages = "all stages" if m["stages"] is None else f"stages {m['stages']}"
+    weights = "" if m["weights"] in (None, "none") else f", weights {m['weights']}"
+    size = (_range(*m["params"]), _range(*m["macs"])) if m["params"] is not None else ("known once built (custom builder)",) * 2
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in (
+        ("run", s["run_id"]),
+        ("matrix cell", cell),
+        ("seed", str(s["seed"])),
+        ("fold", "-" if s["fold"] is None else f"{s['fold']['fold']} of {s['fold']['folds']} (validates on it, trains on the rest of train + validation)"),
+        ("trials", f"{s['trials']} x at most {s['max_epochs']} epochs (budget {s['epoch_budget']} epochs)"),
+        ("model", f"{arch}, {stages}{weights}"),
+        ("params", size[0]),
+        ("MACs/image", size[1]),
+        ("workers", _workers(s)),
+        ("storage", s["storage"]),
+        ("results", s["results_dir"]),
+    ):
+        table.add_row(key, Text(value))
+    return table
+
+
+def _print_search(console: Console, first: dict[str, Any]) -> None:
+    """What every run shares: sampler, objectives, bounds, search space, fixed values, recipe and evaluation."""
     sampler = ", ".join(f"{k}={v}" for k, v in first["sampler"].items() if k != "name")
     if "objectives" in first:
         goal = "objectives: " + ", ".join(f"{o['direction']} {o['metric']}" for o in first["objectives"])
@@ -111,5 +122,3 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     ev = first["evaluate"]
     if ev["tta"] != "none" or ev["on"]:
         console.print(f"evaluate: test-time augmentation {ev['tta']}; extra test sets: {', '.join(ev['on']) or '-'}", markup=False)
-    for note in dict.fromkeys(n for s in summaries for n in s["notes"]):
-        console.print(f"note: {note}", markup=False)
