@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -174,13 +174,24 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
     run's lock, so every running trial is dead and every finished trial's record
     belongs here.
     """
-    optuna = require("optuna")
-    S = optuna.trial.TrialState
     records, problems = read_trials(paths, run_id)
     by_number: Mapping[int, TrialRecord] = {r.trial: r for r in records}
     damaged = {int(folder.name): text for folder, text in problems}
     trials = study.get_trials(deepcopy=False)
     done = Reconciled()
+    _agree(study, spec, paths, trials, records, done, owns_storage=owns_storage, storage_shown=storage_shown)
+    by_number = {n: r for n, r in by_number.items() if n not in done.given_back}
+    if _add_missing(study, spec, len(trials), by_number, done):
+        trials = study.get_trials(deepcopy=False)
+    _rerun_unrecorded(study, paths, trials, by_number, damaged, done, owns_storage=owns_storage)
+    return done
+
+
+def _agree(study: optuna.Study, spec: Spec, paths: RunPaths, trials: Sequence[FrozenTrial], records: Sequence[TrialRecord],
+           done: Reconciled, *, owns_storage: bool, storage_shown: str) -> None:
+    """Trials the study holds under a record's number: told from it, given back, or refused where they disagree."""
+    optuna = require("optuna")
+    S = optuna.trial.TrialState
     conflicts = []
     for rec in records:
         if rec.trial >= len(trials):
@@ -202,20 +213,25 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
             + "\nGive the storage this run was made with (run.json's storage), or start over with `ferbench run SPEC --fresh` "
               "(the old folder is moved to .old/, never deleted)."
         )
-    by_number = {n: r for n, r in by_number.items() if n not in done.given_back}
-    # Records the study lacks, appended under their own numbers.
-    missing = sorted(n for n in by_number if n >= len(trials))
-    if missing:
-        next_number = len(trials)
-        for n in missing:
-            while next_number < n:
-                study.add_trial(_placeholder())
-                next_number += 1
-            study.add_trial(_frozen(spec, by_number[n]))
-            done.added.append(n)
+
+
+def _add_missing(study: optuna.Study, spec: Spec, held: int, by_number: Mapping[int, TrialRecord], done: Reconciled) -> bool:
+    """Records the study (``held`` trials) lacks, appended under their own numbers (placeholders fill the gaps); any added."""
+    missing = sorted(n for n in by_number if n >= held)
+    next_number = held
+    for n in missing:
+        while next_number < n:
+            study.add_trial(_placeholder())
             next_number += 1
-        trials = study.get_trials(deepcopy=False)
-    # Finished trials without a readable record here.
+        study.add_trial(_frozen(spec, by_number[n]))
+        done.added.append(n)
+        next_number += 1
+    return bool(missing)
+
+
+def _rerun_unrecorded(study: optuna.Study, paths: RunPaths, trials: Sequence[FrozenTrial], by_number: Mapping[int, TrialRecord],
+                      damaged: Mapping[int, str], done: Reconciled, *, owns_storage: bool) -> None:
+    """Finished trials without a readable record here: another host's, or retired and queued to run again."""
     retried, _ = st.ignored_numbers(trials)
     for t in st.counted_trials(trials):
         if not t.state.is_finished() or t.number in by_number:
@@ -230,7 +246,6 @@ def reconcile(study: optuna.Study, spec: Spec, paths: RunPaths, run_id: str, *, 
             root = int(t.user_attrs.get(st.ATTR_ROOT, t.number))
             study.enqueue_trial(dict(t.params), user_attrs={st.ATTR_RETRY_OF: t.number, st.ATTR_ROOT: root})
         done.rerun.append(t.number)
-    return done
 
 
 def _given_back(t: FrozenTrial, rec: TrialRecord) -> bool:
