@@ -43,9 +43,9 @@ def test_a_bug_beside_a_trial_leaves_with_its_traceback(tmp_path: Path, monkeypa
     from ferbench.run.search import worker
 
     def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("an internal bug in write_trial")
+        raise RuntimeError("an internal bug before training")
 
-    monkeypatch.setattr(worker, "write_trial", broken)
+    monkeypatch.setattr(worker, "before_training", broken)  # called by the objective, outside the trial's own guard
     spec = write_spec(tmp_path, name="buggy", trials=1, epochs=1)
-    with pytest.raises(RuntimeError, match="an internal bug in write_trial"):
+    with pytest.raises(RuntimeError, match="an internal bug before training"):
         main(["run", str(spec), "--quiet"])  # the interpreter prints its traceback and exits 1
