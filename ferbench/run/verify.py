@@ -242,7 +242,7 @@ def select_trials(rec: Recorded, trials: Sequence[int] | str | None) -> list[int
         return [int(n) for n in trials]
     best = rec.info.best_trial
     if best is None:
-        raise CannotVerify("record", f"record incomplete: {rec.paths.run_json} names no best trial; pass --trial N")
+        raise CannotVerify("record", f"record incomplete: {rec.paths.run_json} names no best trial; name the trial (trials=[N]; --trial N on the command line)")
     return [int(best)]
 
 
@@ -273,14 +273,16 @@ def check_environment(rec: Recorded, records: Sequence[TrialRecord], here: Mappi
     if versions:
         text = "package versions differ: " + "; ".join(versions)
         if tolerance is None:
-            raise CannotVerify("environment", f"{text}. Bit-identical results need the same versions: pass --tolerance X "
+            raise CannotVerify("environment", f"{text}. Bit-identical results need the same versions: give a tolerance X "
+                                              "(tolerance=X; --tolerance X on the command line) "
                                               "to compare within X, or refresh the recorded results with these versions")
         notes.append(text)
     if machine:
         text = "machine differs: " + "; ".join(machine)
         if tolerance is None:
             raise CannotVerify("environment", f"{text}. Bit-identical results need the same CPU model, usable CPUs, "
-                                              "oneDNN variables and GPUs: pass --tolerance X to compare within X")
+                                              "oneDNN variables and GPUs: give a tolerance X "
+                                              "(tolerance=X; --tolerance X on the command line) to compare within X")
         notes.append(text)
     return notes
 
@@ -312,14 +314,15 @@ def verify_run(folder: str | Path | Sequence[str | Path], *, trials: Sequence[in
     from ferbench.run.frameworks import quiet_libraries, select_devices
 
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
-        raise FerbenchError(f"--tolerance must be a number >= 0; got {tolerance}")
+        raise FerbenchError(f"tolerance must be a number >= 0 (--tolerance on the command line); got {tolerance}")
     rec = read_recorded(folder)
     numbers = select_trials(rec, trials)
     records = [check_record(rec, n) for n in numbers]
     spec = rec.spec
     if not spec.runtime.deterministic and tolerance is None:
         raise CannotVerify("nondeterministic", "the run was not deterministic (runtime.deterministic: false), so a re-run "
-                                               "is not expected to be bit-identical: pass --tolerance X to compare within X")
+                                               "is not expected to be bit-identical: give a tolerance X "
+                                               "(tolerance=X; --tolerance X on the command line) to compare within X")
     quiet_libraries()
     select_devices(spec.runtime)
     notes = check_environment(rec, records, environment(), tolerance)
