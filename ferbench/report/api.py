@@ -158,7 +158,7 @@ def _frontier_figures(g: Any, rows: Sequence[Any], folder: Path) -> list[Any]:
 def _study_runs(storage: str, specs: Sequence[Spec], warnings: list[str]) -> list[Run]:
     """The specs' runs from their studies; a run not started yet is a warning, unless none has started."""
     if not specs:
-        raise FerbenchError("--storage reports from the study alone and needs the spec that made it: add --spec SPEC")
+        raise FerbenchError("reporting from a study storage alone needs the spec that made it: give it (specs=; --spec SPEC on the command line)")
     from ferbench.run.search.readback import study_runs
 
     missing: list[str] = []
@@ -237,9 +237,11 @@ def write_report(
         output_target(target)  # refuse a device, FIFO or folder before any work (and before plots land beside it)
     want_plots = (target is not None or fmt == "html") if plots is None else plots
     if want_plots and plots_dir is None and fmt != "html":
-        raise FerbenchError("--plots writes PNG and SVG files beside the report: give --out PATH (or --format html, which embeds them)")
+        raise FerbenchError("plots are PNG and SVG files beside the report: give an output file (out=; give --out PATH on the command line), "
+                            "or choose the html format, which embeds them")
     if want_plots and plots_dir is not None and plots_dir.exists() and not plots_dir.is_dir():
-        raise FerbenchError(f"{plots_dir} is not a folder, and the plots go there: move it away, choose another --out, or pass --no-plots")
+        raise FerbenchError(f"{plots_dir} is not a folder, and the plots go there: move it away, write the report elsewhere (out=, --out), "
+                            "or leave the plots out (plots=False, --no-plots)")
     with tempfile.TemporaryDirectory(prefix="ferbench-report-") as tmp:
         if want_plots and plots_dir is None:
             plots_dir = Path(tmp)  # HTML to stdout: plots only live inside the page
