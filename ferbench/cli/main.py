@@ -47,26 +47,38 @@ def _root(
 def validate(
     specs: list[Path] = typer.Argument(..., help="Spec files to check."),
     sets: list[str] | None = SET_OPTION,
+    fmt: str = typer.Option("text", "--format", help="text (FILE:LINE:COL: key: message on stderr) or json (on stdout; `ferbench schema problems`)."),
 ) -> None:
     """Check specs against the schema and the semantic rules; exit 0 when all are valid, 2 otherwise."""
     from ferbench.spec import check_file
 
-    bad = 0
+    if fmt not in ("text", "json"):
+        raise FerbenchError(f"--format {fmt}: use text or json")
+    results = []
     for path in specs:
         checked = check_file(path, list(sets or []))
-        print_problems(checked.errors + checked.warnings)
-        if checked.ok:
-            print(f"ok  {path}")
-        else:
-            bad += 1
-    if bad:
+        results.append((str(path), checked.ok, checked.errors + checked.warnings))
+        if fmt == "text":
+            print_problems(checked.errors + checked.warnings)
+            if checked.ok:
+                print(f"ok  {path}")
+    bad = sum(not ok for _, ok, _ in results)
+    if fmt == "json":
+        import json
+
+        from ferbench.spec.authoring import problems_document
+
+        print(json.dumps(problems_document(results), indent=2))
+    elif bad:
         print(f"{bad} of {len(specs)} spec(s) invalid", file=sys.stderr)
+    if bad:
         raise typer.Exit(2)
 
 
 @app.command()
 def schema(
-    name: str = typer.Argument("spec", help="spec, record, run, export, frontier or baselines."),
+    name: str = typer.Argument("spec", help="spec, record, run, export, frontier, baselines or problems."),
+    install_path: bool = typer.Option(False, "--install-path", help="Print where the schema file is installed instead (for an editor's settings)."),
 ) -> None:
     """Print a JSON Schema (point your editor's YAML language server at it)."""
     from ferbench.spec.schema import schema_path
@@ -74,8 +86,8 @@ def schema(
     try:
         path = schema_path(f"{name}.schema.json")
     except FileNotFoundError:
-        raise FerbenchError(f"no schema named {name!r}; try spec, record, run, export, frontier or baselines") from None
-    sys.stdout.write(path.read_text(encoding="utf-8"))
+        raise FerbenchError(f"no schema named {name!r}; try spec, record, run, export, frontier, baselines or problems") from None
+    sys.stdout.write(f"{path}\n" if install_path else path.read_text(encoding="utf-8"))
 
 
 @app.command()

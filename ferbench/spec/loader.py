@@ -17,7 +17,7 @@ from ferbench.errors import Located, SpecError
 from ferbench.spec.build import build_spec, fill_recipe, resolve_implicit, resolve_model
 from ferbench.spec.checks import semantic_problems
 from ferbench.spec.compose import apply_overrides, expand_env, load_composed, set_path
-from ferbench.spec.schema import fill_defaults, schema_problems, subschema
+from ferbench.spec.schema import fill_defaults, schema_intact, schema_problems, subschema
 from ferbench.spec.types import SEARCHABLE, Spec
 from ferbench.spec.yaml_loader import LocatedDoc
 
@@ -102,7 +102,8 @@ def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, .
     problems += [too_many] if too_many else []
     problems += schema_problems(doc)
     if any(not p.warning for p in problems):
-        return Checked(shown, None, *_split(problems))
+        problems += _semantic_on_intact(doc, problems)
+        return Checked(shown, None, *_split(sorted(problems, key=lambda p: (p.file, p.line, p.col))))
     fill_defaults(doc.data)
     notes += resolve_implicit(doc.data, doc)
     problems += semantic_problems(doc.data, doc)
@@ -117,6 +118,24 @@ def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, .
         return Checked(shown, None, errors, warnings)
     spec = dataclasses.replace(build_spec(doc.data), notes=tuple(notes))
     return Checked(shown, spec, [], warnings)
+
+
+def _semantic_on_intact(doc: LocatedDoc, found: list[Located]) -> list[Located]:
+    """The semantic checks on what the schema check left intact: every problem at once.
+
+    Problems at a place the schema already flagged are left out (one message a place)."""
+    data = schema_intact(doc.data)
+    if data is None:
+        return []
+    intact = LocatedDoc(data, dict(doc.marks), dict(doc.key_marks))
+    try:
+        fill_defaults(data)
+        resolve_implicit(data, intact)
+        more = semantic_problems(data, intact)
+    except (KeyError, TypeError, ValueError, AttributeError, SpecError):
+        return []  # a check that needs a part the schema refused: that part is reported already
+    flagged = {(p.file, p.line) for p in found}
+    return [p for p in more if (p.file, p.line) not in flagged]
 
 
 def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Spec:

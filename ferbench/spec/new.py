@@ -13,7 +13,7 @@ from ferbench.errors import FerbenchError
 from ferbench.spec.compose import load_composed
 from ferbench.spec.yaml_loader import read_text
 
-#: The templates under ferbench/templates/ (``NAME.yaml``, ``__NAME__`` standing for the experiment's name).
+#: The templates under ferbench/templates/ (``NAME.yaml``; its ``name:`` line becomes the experiment's name).
 TEMPLATES = ("quickstart", "fer2013", "affectnet", "folder")
 
 _TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
@@ -26,9 +26,13 @@ def check_name(name: str) -> None:
 
 
 def new_spec_text(name: str, source: str, target: Path) -> str:
-    """The text of spec ``name``, to be written at ``target``, from a template name or an existing spec file ``source``."""
+    """The text of spec ``name``, to be written at ``target``, from a template name or an existing spec file ``source``;
+    its first line the ``$schema`` modeline that points an editor at the spec schema from ``target``."""
+    from ferbench.spec.authoring import with_modeline
+
     if source in TEMPLATES:
-        return (_TEMPLATE_DIR / f"{source}.yaml").read_text(encoding="utf-8").replace("__NAME__", name)
+        text = (_TEMPLATE_DIR / f"{source}.yaml").read_text(encoding="utf-8")
+        return with_modeline(re.sub(r"(?m)^name:.*$", f"name: {name}", text, count=1), target)
     src = Path(source)
     if not os.path.lexists(src):
         raise FerbenchError(f"--from {source}: not a template ({', '.join(TEMPLATES)}) nor a spec file")
@@ -36,4 +40,4 @@ def new_spec_text(name: str, source: str, target: Path) -> str:
     text = re.sub(r"(?m)^name:.*$", f"name: {name}", read_text(src), count=1)
     if "extends:" in text and src.parent.resolve() != target.parent.resolve():
         raise FerbenchError(f"{src} uses extends with a relative path; write the new spec next to it (--out {src.parent / (name + '.yaml')})")
-    return text
+    return with_modeline(text, target)
