@@ -44,3 +44,34 @@ def keras_clean():
     yield keras
     keras.mixed_precision.set_global_policy("float32")
     keras.backend.clear_session()
+
+
+@pytest.fixture(autouse=True)
+def _schema_agrees_with_validate(monkeypatch):
+    """Every spec a test validates: if validate accepts it, so does the schema an editor uses
+    (tests/schema_agreement.py). A spec validated with --set overrides is left out: an editor sees
+    the file alone."""
+    from schema_agreement import disagreement
+
+    import ferbench.spec.loader as loader
+
+    found: list[str] = []
+    overridden: list[bool] = [False]
+    apply_overrides = loader.apply_overrides
+
+    def spy_overrides(doc, overrides):
+        overridden[0] = bool(overrides)
+        return apply_overrides(doc, overrides)
+
+    class Recorded(loader.Checked):
+        def __post_init__(self) -> None:
+            if not overridden[0] and os.path.isfile(self.path):
+                msg = disagreement(self.path, self.ok)
+                if msg:
+                    found.append(msg)
+            overridden[0] = False
+
+    monkeypatch.setattr(loader, "Checked", Recorded)
+    monkeypatch.setattr(loader, "apply_overrides", spy_overrides)
+    yield
+    assert not found, "the schema refuses specs validate accepts:\n" + "\n".join(found)

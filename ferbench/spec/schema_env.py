@@ -11,7 +11,8 @@ ENV_PATTERN = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
 ENV_REF = "#/$defs/envVar"
 FINITE_REF = "#/$defs/finite"
 ENV_DEF: dict[str, Any] = {
-    "description": "An environment variable, ${NAME} or ${NAME:-default}, that `ferbench validate` expands (and types as YAML) before it checks the value.",
+    "$comment": ("An environment variable, ${NAME} or ${NAME:-default}, that `ferbench validate` expands (and types as YAML) "
+                 "before it checks the value. No description: an editor's hover shows the property's own."),
     "type": "string",
     "pattern": ENV_PATTERN,
     "patternErrorMessage": "a string here must be a whole ${NAME} or ${NAME:-default}",

@@ -39,7 +39,7 @@ COST_CLASSES = 7
 _BIG = 1.7976931348623157e308
 #: Only NaN is both >= 0 and < 0 (every comparison with it is false); only an infinity is beyond the largest float.
 FINITE_DEF = {
-    "description": "A finite number (.nan and .inf are refused).",
+    "$comment": "A finite number (.nan and .inf are refused). No description: an editor's hover shows the property's own.",
     "if": {"type": "number", "anyOf": [{"minimum": 0, "exclusiveMaximum": 0}, {"exclusiveMinimum": _BIG}, {"exclusiveMaximum": -_BIG}]},
     "then": {"type": "null", "errorMessage": "must be a finite number (.nan and .inf are refused)"},
 }

@@ -1,0 +1,42 @@
+"""The schema and ``validate`` hold a spec to the same verdict: whatever ``validate`` accepts,
+the schema (as an editor applies it, to the file as written) accepts too. The other way
+round the schema may be laxer: what JSON Schema cannot say (``low > high``, a base spec's
+architecture seen from the spec that extends it) stays in ``validate``."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from ferbench.errors import SpecError
+from ferbench.spec.schema import load_schema
+from ferbench.spec.yaml_loader import loads
+
+
+@functools.cache
+def _editor_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(load_schema())
+
+
+def editor_problems(path: str | Path) -> list[str] | None:
+    """What the full schema (generated rules included) says of the file as written; None if it is no YAML mapping."""
+    try:
+        data = loads(Path(path).read_text(encoding="utf-8"), str(path)).data
+    except (OSError, UnicodeDecodeError, SpecError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in _editor_validator().iter_errors(data)]
+
+
+def disagreement(path: str | Path, validate_ok: bool) -> str | None:
+    """A message when validate accepts a spec the schema refuses (a red mark on a correct spec)."""
+    if not validate_ok:
+        return None
+    found = editor_problems(path)
+    if not found:
+        return None
+    return f"{path}: validate accepts it, the schema refuses it: {'; '.join(found[:5])}"
