@@ -43,7 +43,6 @@ FINITE_DEF = {
     "if": {"type": "number", "anyOf": [{"minimum": 0, "exclusiveMaximum": 0}, {"exclusiveMinimum": _BIG}, {"exclusiveMaximum": -_BIG}]},
     "then": {"type": "null", "errorMessage": "must be a finite number (.nan and .inf are refused)"},
 }
-_ANNOTATIONS = ("description", "markdownDescription", "default", "examples", "title", "deprecated", "enumDescriptions", "markdownEnumDescriptions")
 
 
 def _is_number(node: dict[str, Any]) -> bool:
@@ -128,16 +127,8 @@ def _markdown_all(node: Any) -> None:
             for prop in sub.values():
                 if isinstance(prop, dict) and prop.get("description"):
                     prop["markdownDescription"] = markdown(prop)
-                    values, meanings = _enum_values(prop)
-                    _enum_markdown(prop, meanings)
         if key != "allOf":
             _markdown_all(sub)
-
-
-def _enum_markdown(prop: dict[str, Any], meanings: list[str]) -> None:
-    for n in [prop, *prop.get("anyOf", [])]:
-        if isinstance(n, dict) and "enum" in n and meanings:
-            n["markdownEnumDescriptions"] = list(meanings)
 
 
 def arch_meanings(archs: list[str]) -> list[str]:
