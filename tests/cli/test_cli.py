@@ -85,6 +85,7 @@ def test_plan_hides_storage_password():
 
 LIGHT_COMMANDS = [
     ["validate", "benchmarks/quickstart.yaml"],
+    ["validate", "--format", "json", "benchmarks/quickstart.yaml"],
     ["plan", "benchmarks/scaled_fer2013.yaml"],
     ["model", "list"],
     ["schema"],

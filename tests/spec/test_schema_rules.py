@@ -62,7 +62,9 @@ def test_every_property_has_a_description_and_a_markdown_description() -> None:
 
 
 @pytest.mark.parametrize("path", [("model", "arch"), ("dataset", "kind"), ("search", "sampler", "name"), ("search", "pruner", "name"),
-                                  ("train", "schedule", "name"), ("train", "optimizer")])
+                                  ("train", "schedule", "name"), ("train", "optimizer"), ("loss", "class_weight"), ("evaluate", "tta"),
+                                  ("dataset", "color"), ("dataset", "layout"), ("runtime", "precision"), ("search", "objective", "metric"),
+                                  ("dataset", "on_bad_sample"), ("augment", "flip")])
 def test_every_value_of_the_main_enums_is_described(path: tuple[str, ...]) -> None:
     node = subschema(path)
     assert node is not None
