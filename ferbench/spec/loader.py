@@ -134,8 +134,8 @@ def _semantic_on_intact(doc: LocatedDoc, found: list[Located]) -> list[Located]:
         more = semantic_problems(data, intact)
     except (KeyError, TypeError, ValueError, AttributeError, SpecError):
         return []  # a check that needs a part the schema refused: that part is reported already
-    flagged = {(p.file, p.line) for p in found}
-    return [p for p in more if (p.file, p.line) not in flagged]
+    flagged = {(p.file, p.line, p.col) for p in found}
+    return [p for p in more if (p.file, p.line, p.col) not in flagged]
 
 
 def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Spec:

@@ -221,9 +221,13 @@ def _drop(data: Any, path: tuple[Any, ...]) -> bool:
     if not keys:
         return False
     node = data
-    for k in keys[:-1]:
-        node = node[k]
-    node.pop(keys[-1], None)
+    try:
+        for k in keys[:-1]:
+            node = node[k]
+    except (KeyError, IndexError, TypeError):
+        return True  # gone with a parent dropped for another error
+    if isinstance(node, dict):
+        node.pop(keys[-1], None)
     return True
 
 

@@ -43,6 +43,26 @@ def test_a_schema_error_and_a_semantic_error_are_both_reported(tmp_path: Path, c
                    "1 of 1 spec(s) invalid"]
 
 
+def test_every_problem_of_a_spec_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("many.yaml").write_text("""\
+ferbench: 1
+name: many
+dataset: {kind: synthetic, image_size: 32, bogus: 1}
+train: 7
+model: {stages: [1, 2], width: x}
+evaluate:
+  on:
+    - {name: Bad Name, dataset: {kind: synthetic}}
+search:
+  trials: 2
+  space:
+    depth: {float: [1.4, 0.2]}
+""")
+    assert main(["validate", "many.yaml"]) == 2
+    assert [line.split(": ")[1] for line in capsys.readouterr().err.splitlines()[:-1]] == [
+        "dataset.bogus", "train", "model.stages", "model.width", "evaluate.on[0].name", "search.space.depth.float"]
+
+
 def test_json_output_follows_its_own_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Path("two.yaml").write_text(TWO_MISTAKES)
     Path("good.yaml").write_text(TWO_MISTAKES.replace("big", "32").replace("[1.4, 0.2]", "[0.2, 1.4]"))
