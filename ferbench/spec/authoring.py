@@ -17,20 +17,16 @@ _MODELINE = re.compile(r"(?m)^# yaml-language-server: \$schema=.*\n?")
 
 def schema_reference(target: str | os.PathLike[str], schema: str | os.PathLike[str] | None = None) -> str:
     """How a spec written at ``target`` names the spec schema: a path relative to the spec's
-    folder where both share a folder below the file system's root (a checkout: the spec and
-    the schema move together), else the installed file's ``file://`` URI."""
+    folder when the spec is inside the checkout that holds the schema (they move together),
+    else the installed schema's ``file://`` URI."""
     from ferbench.spec.schema import schema_path
 
-    where = Path(schema) if schema is not None else schema_path()
-    where = Path(os.path.realpath(where))
-    folder = Path(os.path.realpath(Path(target).parent if str(Path(target).parent) else "."))
-    try:
-        common = Path(os.path.commonpath([where, folder]))
-    except ValueError:  # another drive (Windows)
-        return where.as_uri()
-    if common == Path(common.anchor) or common == Path.home():
-        return where.as_uri()
-    return Path(os.path.relpath(where, folder)).as_posix()
+    where = Path(os.path.realpath(Path(schema) if schema is not None else schema_path()))
+    folder = Path(os.path.realpath(Path(target).parent))
+    checkout = where.parent.parent  # <checkout>/schemas/spec.schema.json
+    if folder == checkout or checkout in folder.parents:
+        return Path(os.path.relpath(where, folder)).as_posix()
+    return where.as_uri()
 
 
 def with_modeline(text: str, target: str | os.PathLike[str]) -> str:

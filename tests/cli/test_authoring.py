@@ -5,6 +5,7 @@ path; the ``$schema`` modeline ``ferbench new`` writes; the ``ferbench-validate`
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -95,13 +96,15 @@ def test_install_path_names_the_file_schema_prints(capsys: pytest.CaptureFixture
 def test_new_writes_a_modeline_that_resolves_to_the_schema(tmp_path: Path) -> None:
     assert main(["new", "mine", "--from", "fer2013"]) == 0
     first, second = Path("mine.yaml").read_text().splitlines()[:2]
-    assert first == f"# yaml-language-server: $schema={schema_path().resolve().as_uri()}" and "$schema" not in second
+    assert first == f"# yaml-language-server: $schema={schema_reference(tmp_path / 'mine.yaml')}" and "$schema" not in second
+    assert schema_reference(tmp_path / "mine.yaml") in (schema_path().resolve().as_uri(), os.path.relpath(schema_path(), tmp_path))
     # In a checkout the spec and the schema move together: a relative path.
     (tmp_path / "proj" / "schemas").mkdir(parents=True)
     schema = tmp_path / "proj" / "schemas" / "spec.schema.json"
     schema.write_text("{}")
     assert schema_reference(tmp_path / "proj" / "benchmarks" / "x.yaml", schema) == "../schemas/spec.schema.json"
-    assert schema_reference("/elsewhere/x.yaml", schema) == schema.resolve().as_uri()
+    assert schema_reference(tmp_path / "proj" / "x.yaml", schema) == "schemas/spec.schema.json"
+    assert schema_reference(tmp_path / "elsewhere" / "x.yaml", schema) == schema.resolve().as_uri()
 
 
 def test_the_pre_commit_hook_validates_spec_files() -> None:
