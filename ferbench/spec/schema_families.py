@@ -22,7 +22,9 @@ def _deref(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 def spec_paths(root: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Dotted paths a matrix may vary (as ``validate`` resolves them), and prefixes of open mappings."""
-    paths: list[str] = ["model"]
+    # Whole sections (model: [...]) where the hand-written key pattern allows them.
+    pattern = str(root["properties"]["matrix"].get("propertyNames", {}).get("pattern", "^model$"))
+    paths: list[str] = [k for k in root["properties"] if k not in _NOT_VARIED and re.search(pattern, k)]
     open_prefixes: list[str] = []
 
     def walk(node: dict[str, Any], prefix: str) -> None:

@@ -124,11 +124,26 @@ def _markdown_all(node: Any) -> None:
         return
     for key, sub in node.items():
         if key in ("properties", "patternProperties", "$defs") and isinstance(sub, dict):
-            for prop in sub.values():
+            for name, prop in sub.items():
                 if isinstance(prop, dict) and prop.get("description"):
-                    prop["markdownDescription"] = markdown(prop)
+                    _check_enum_meanings(name, prop)
+                    if _generated_markdown(prop):
+                        prop["markdownDescription"] = markdown(prop)
         if key != "allOf":
             _markdown_all(sub)
+
+
+def _generated_markdown(prop: dict[str, Any]) -> bool:
+    """Whether a property's markdownDescription is this generator's to write: absent, or written
+    from its description (it starts with it). A markdownDescription written by hand is kept."""
+    md = prop.get("markdownDescription")
+    return not md or str(md).startswith(str(prop["description"]))
+
+
+def _check_enum_meanings(name: str, prop: dict[str, Any]) -> None:
+    values, meanings = _enum_values(prop)
+    if meanings and len(meanings) != len(values):
+        raise SystemExit(f"{name}: {len(values)} enum values but {len(meanings)} enumDescriptions; describe each value")
 
 
 def arch_meanings(archs: list[str]) -> list[str]:

@@ -3,6 +3,7 @@ described, every value of the main enums explained, and never stricter than vali
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,21 @@ def test_the_generated_matrix_keys_are_the_paths_validate_accepts() -> None:
     for key in keys - {"model"}:
         assert subschema(tuple(key.split("."))) is not None, key
     assert json.dumps(sorted(keys)).count("matrix") == 0 and "name" not in keys
+
+
+def test_a_markdown_description_written_by_hand_is_kept() -> None:
+    schema = copy.deepcopy(load_schema())
+    augment = schema["$defs"]["augment"]["properties"]
+    augment["zoom"]["markdownDescription"] = "Zoom in or out, *by hand*."
+    augment["translate"].pop("markdownDescription")
+    out = render(schema)["$defs"]["augment"]["properties"]
+    assert out["zoom"]["markdownDescription"] == "Zoom in or out, *by hand*."
+    assert out["translate"]["markdownDescription"] == "Maximum shift as a fraction of the image size.\n\nDefault: `0.1`."
+
+
+def test_an_enum_with_a_value_left_undescribed_is_refused() -> None:
+    schema = copy.deepcopy(load_schema())
+    kind = schema["$defs"]["dataset"]["properties"]["kind"]["anyOf"][0]
+    kind["enum"] = [*kind["enum"], "rafdb"]
+    with pytest.raises(SystemExit, match="kind: 5 enum values but 4 enumDescriptions"):
+        render(schema)
