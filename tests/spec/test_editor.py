@@ -16,6 +16,7 @@ import pytest
 from yamlls import YamlLanguageServer, find_server
 
 from ferbench.cli.main import TEMPLATES, main
+from ferbench.model.registry import ARCHS
 from ferbench.spec import check_file
 from ferbench.spec.schema import load_schema
 
@@ -196,3 +197,19 @@ def test_hover_explains_every_property(server: YamlLanguageServer, tmp_path: Pat
         if description.split("`")[0][:30].strip() not in text.replace("\\", ""):
             missing.append(".".join(path))
     assert missing == [], json.dumps(missing)
+
+
+def test_completion_offers_every_architecture_with_its_size_and_every_matrix_key(server: YamlLanguageServer, tmp_path: Path) -> None:
+    def complete(name: str, body: str, line: int, col: int) -> dict[str, str]:
+        uri = server.open(with_modeline(tmp_path, name, body))
+        res = server.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": line, "character": col}})
+        server.close(uri)
+        items = res["items"] if isinstance(res, dict) else res
+        return {i["label"]: str(i.get("documentation", "")) for i in items}
+
+    archs = complete("a.yaml", "model:\n  arch: \n", 2, 8)
+    assert set(archs) == set(ARCHS)
+    assert "58,423 parameters" in archs["mini-xception"]
+    keys = complete("m.yaml", "matrix:\n  \n", 2, 2)
+    assert {"model", "loss.class_weight", "train.batch_size", "dataset.image_size"} <= set(keys)
+    assert "One run per value of `loss.class_weight`." in keys["loss.class_weight"]
