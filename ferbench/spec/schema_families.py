@@ -20,11 +20,12 @@ def _deref(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return strip_env(node)
 
 
-def spec_paths(root: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Dotted paths a matrix may vary (as ``validate`` resolves them), and prefixes of open mappings."""
+def spec_paths(root: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Dotted paths a matrix may vary (as ``validate`` resolves them) with their descriptions, and prefixes of open mappings."""
     # Whole sections (model: [...]) where the hand-written key pattern allows them.
     pattern = str(root["properties"]["matrix"].get("propertyNames", {}).get("pattern", "^model$"))
-    paths: list[str] = [k for k in root["properties"] if k not in _NOT_VARIED and re.search(pattern, k)]
+    paths = {k: str(_deref(v, root).get("description", "")) for k, v in root["properties"].items()
+             if k not in _NOT_VARIED and re.search(pattern, k)}
     open_prefixes: list[str] = []
 
     def walk(node: dict[str, Any], prefix: str) -> None:
@@ -34,7 +35,7 @@ def spec_paths(root: dict[str, Any]) -> tuple[list[str], list[str]]:
             if not prefix and key in _NOT_VARIED:
                 continue
             if prefix and path not in paths:
-                paths.append(path)
+                paths[path] = str(_deref(sub, root).get("description", ""))
             walk(sub, path + ".")
         if isinstance(node.get("additionalProperties"), dict) and prefix:
             open_prefixes.append(prefix)
@@ -62,9 +63,12 @@ def space_properties(root: dict[str, Any]) -> dict[str, Any]:
 def matrix_rule(root: dict[str, Any]) -> dict[str, Any]:
     """``matrix`` keys: the real spec paths (``model`` for whole model sections)."""
     paths, open_prefixes = spec_paths(root)
-    desc = "One run per value of `{}`."
+
+    def desc(path: str) -> str:
+        return f"One run per value of `{path}`" + (f": {paths[path]}" if paths[path] else ".")
+
     return {"properties": {"matrix": {
-        "properties": {p: {"description": desc.format(p), "markdownDescription": desc.format(p), "type": "array"} for p in paths},
+        "properties": {p: {"description": desc(p), "markdownDescription": desc(p), "type": "array"} for p in paths},
         "patternProperties": {"^" + re.escape(p) + ".+$": {"type": "array"} for p in open_prefixes},
         "additionalProperties": False,
         "errorMessage": "a matrix key is a dotted spec path such as loss.class_weight or train.batch_size, or model",

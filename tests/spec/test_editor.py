@@ -212,4 +212,4 @@ def test_completion_offers_every_architecture_with_its_size_and_every_matrix_key
     assert "58,423 parameters" in archs["mini-xception"]
     keys = complete("m.yaml", "matrix:\n  \n", 2, 2)
     assert {"model", "loss.class_weight", "train.batch_size", "dataset.image_size"} <= set(keys)
-    assert "One run per value of `loss.class_weight`." in keys["loss.class_weight"]
+    assert keys["loss.class_weight"].startswith("One run per value of `loss.class_weight`: none, inverse_frequency")
