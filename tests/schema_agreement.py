@@ -24,12 +24,27 @@ def _editor_validator() -> Any:
 def editor_problems(path: str | Path) -> list[str] | None:
     """What the full schema (generated rules included) says of the file as written; None if it is no YAML mapping."""
     try:
-        data = loads(Path(path).read_text(encoding="utf-8"), str(path)).data
-    except (OSError, UnicodeDecodeError, SpecError):
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    validator = _editor_validator()
+    key = (text, id(validator))
+    if key not in _SEEN:  # the suite validates the same specs many times: each text is checked once
+        _SEEN[key] = (validator, _problems_of_text(text, validator))  # (the validator kept alive: its id stays its own)
+    return _SEEN[key][1]
+
+
+_SEEN: dict[tuple[str, int], tuple[Any, list[str] | None]] = {}
+
+
+def _problems_of_text(text: str, validator: Any) -> list[str] | None:
+    try:
+        data = loads(text, "<spec>").data
+    except SpecError:
         return None
     if not isinstance(data, dict):
         return None
-    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in _editor_validator().iter_errors(data)]
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in validator.iter_errors(data)]
 
 
 def disagreement(path: str | Path, validate_ok: bool) -> str | None:
