@@ -47,31 +47,32 @@ def keras_clean():
 
 
 @pytest.fixture(autouse=True)
-def _schema_agrees_with_validate(monkeypatch):
+def schema_agreement_log(monkeypatch):
     """Every spec a test validates: if validate accepts it, so does the schema an editor uses
-    (tests/schema_agreement.py). A spec validated with --set overrides is left out: an editor sees
-    the file alone."""
+    (tests/schema_agreement.py); the test fails otherwise. A spec validated with --set overrides
+    is left out: an editor sees the file alone. Yields the disagreements found so far."""
     from schema_agreement import disagreement
 
     import ferbench.spec.loader as loader
 
     found: list[str] = []
     overridden: list[bool] = [False]
-    apply_overrides = loader.apply_overrides
+    apply_overrides, checked = loader.apply_overrides, loader.Checked
 
     def spy_overrides(doc, overrides):
         overridden[0] = bool(overrides)
         return apply_overrides(doc, overrides)
 
-    class Recorded(loader.Checked):
-        def __post_init__(self) -> None:
-            if not overridden[0] and os.path.isfile(self.path):
-                msg = disagreement(self.path, self.ok)
-                if msg:
-                    found.append(msg)
-            overridden[0] = False
+    def recorded(*args, **kwargs):
+        out = checked(*args, **kwargs)
+        if not overridden[0] and os.path.isfile(out.path):
+            msg = disagreement(out.path, out.ok)
+            if msg:
+                found.append(msg)
+        overridden[0] = False
+        return out
 
-    monkeypatch.setattr(loader, "Checked", Recorded)
+    monkeypatch.setattr(loader, "Checked", recorded)
     monkeypatch.setattr(loader, "apply_overrides", spy_overrides)
-    yield
+    yield found
     assert not found, "the schema refuses specs validate accepts:\n" + "\n".join(found)

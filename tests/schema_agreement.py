@@ -5,6 +5,7 @@ architecture seen from the spec that extends it) stays in ``validate``."""
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,22 @@ from ferbench.spec.schema import load_schema
 from ferbench.spec.yaml_loader import loads
 
 
-@functools.cache
 def _editor_validator() -> Any:
+    from ferbench.model.registry import archs
+
+    return _validator_for(tuple(archs()))
+
+
+@functools.cache
+def _validator_for(archs: tuple[str, ...]) -> Any:
+    """The schema as an editor has it, but knowing the families registered at run time
+    (``model.registry.register``), as validate does: the one thing a file cannot tell."""
     import jsonschema
 
-    return jsonschema.Draft202012Validator(load_schema())
+    schema = copy.deepcopy(load_schema())
+    arch = schema["$defs"]["model"]["properties"]["arch"]
+    next(n for n in [arch, *arch.get("anyOf", [])] if "enum" in n)["enum"] = list(archs)
+    return jsonschema.Draft202012Validator(schema)
 
 
 def editor_problems(path: str | Path) -> list[str] | None:

@@ -136,3 +136,18 @@ def test_an_enum_with_a_value_left_undescribed_is_refused() -> None:
     kind["enum"] = [*kind["enum"], "rafdb"]
     with pytest.raises(SystemExit, match="kind: 5 enum values but 4 enumDescriptions"):
         render(schema)
+
+
+def test_the_suite_holds_every_spec_it_validates_to_the_schema(schema_agreement_log: list[str], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import jsonschema
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text((REPO / "benchmarks" / "quickstart.yaml").read_text())
+    assert check_file(spec).ok and schema_agreement_log == []
+    strict = {**load_schema(), "required": ["ferbench", "name", "seeds"]}
+    monkeypatch.setattr(schema_agreement, "_editor_validator", lambda: jsonschema.Draft202012Validator(strict))
+    assert check_file(spec).ok
+    assert len(schema_agreement_log) == 1 and "seeds" in schema_agreement_log[0]
+    assert check_file(spec, ["seed=3"]).ok and len(schema_agreement_log) == 1  # with --set: not the file an editor sees
+    schema_agreement_log.clear()  # (the planted disagreement would fail this test)
