@@ -33,6 +33,8 @@ def submit(
     image: str | None = typer.Option(None, "--image", help="Kubernetes: the container image with ferbench installed."),
     secret: str = typer.Option("ferbench-storage", "--secret", help="Kubernetes: the Secret whose key 'url' holds the storage URL."),
     workdir: str = typer.Option("/app", "--workdir", help="Kubernetes: the pods' working directory (the parent of results/)."),
+    logs: Path | None = typer.Option(None, "--logs", help="SLURM: the folder of the tasks' output files, which the compute nodes "
+                                     "must see (default: the run folder's jobs/; give a shared one when results: is node-local)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the script or manifest; write and submit nothing."),
 ) -> None:
     """Run a spec's workers as a batch job: a SLURM array (sbatch) or a Kubernetes Indexed Job manifest.
@@ -56,7 +58,7 @@ def submit(
     if not dry_run:
         RunSession(planned).write_spec()
     if use_slurm:
-        done = submit_slurm(target, req, storage_file=storage_file, dry_run=dry_run)
+        done = submit_slurm(target, req, storage_file=storage_file, logs=logs, dry_run=dry_run)
     else:
         done = write_kubernetes(target, req, image=str(image), secret=secret, workdir=workdir, dry_run=dry_run)
     if dry_run:

@@ -85,14 +85,21 @@ def worker_command(target: Target, storage_url: str | None) -> WorkerCommand:
                          workdir=os.getcwd(), sets=target.sets, storage=storage_url)
 
 
-def submit_slurm(target: Target, req: JobRequest, *, storage_file: Path | None, dry_run: bool) -> Submitted:
-    """Write the job script into the run folder and ``sbatch`` it (or, dry, only return its text)."""
+def submit_slurm(target: Target, req: JobRequest, *, storage_file: Path | None, logs: Path | None = None,
+                 dry_run: bool = False) -> Submitted:
+    """Write the job script into the run folder and ``sbatch`` it (or, dry, only return its text).
+
+    ``logs``: where the tasks' output files go (SLURM opens them on the compute node
+    and does not create folders); the run folder's ``jobs/`` by default.
+    """
     url, file = storage_for(target, storage_file, write=not dry_run)
     name = f"ferbench-{target.run.spec.name}-{target.run.run_id}"
-    text = slurm.job_script(req, worker_command(target, url), name=name, logs=target.paths.jobs.resolve(), storage_file=file)
+    log_dir = (logs or target.paths.jobs).resolve()
+    text = slurm.job_script(req, worker_command(target, url), name=name, logs=log_dir, storage_file=file)
     if dry_run:
         return Submitted("slurm", None, None, text)
     target.paths.jobs.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
     script = write_text(target.paths.jobs / "slurm.sh", text)
     secret = read_url(storage_file) if storage_file is not None else target.run.storage
     job = f"slurm:{slurm.submit(script, job_environment(os.environ, secret))}"

@@ -52,6 +52,8 @@ def test_dry_run_prints_the_array_script_with_every_option_and_no_password(here:
     assert PASSWORD not in script and "alice" not in script and "db.example" not in script
     assert "FERBENCH_STORAGE_FILE=" in script and "unset FERBENCH_STORAGE" in script
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0  # it parses as bash
+    rc, script, err = cli(["submit", SPEC, "--slurm", "--logs", "/shared/logs", "--dry-run"], capsys)
+    assert rc == 0 and "#SBATCH --output=/shared/logs/slurm-%A_%a.out" in script.splitlines(), err
     assert not (here / "results").exists() and not (here / "home").exists()  # a dry run writes nothing
 
 
