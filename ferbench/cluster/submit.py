@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,11 @@ def write_kubernetes(target: Target, req: JobRequest, *, image: str, secret: str
     if target.run.storage is None or journal_path(target.run.storage) or sqlite_path(target.run.storage):
         raise FerbenchError("--kubernetes: pods share only a database; give the study's storage "
                             "(--storage postgresql://..., $FERBENCH_STORAGE or runtime.storage)")
-    text = kubernetes.manifest(req, image=image, spec_file=target.spec_file.name, spec_text=target.spec_file.read_text(encoding="utf-8"),
+    spec_text = target.spec_file.read_text(encoding="utf-8")
+    if re.search(r"(?m)^extends\s*:", spec_text):
+        raise FerbenchError(f"{target.spec_file}: --kubernetes puts the spec file alone into a ConfigMap, and this one extends others; "
+                            "merge its bases into it (one self-contained file) and submit that")
+    text = kubernetes.manifest(req, image=image, spec_file=target.spec_file.name, spec_text=spec_text,
                                run_id=target.run.run_id, spec_name=target.run.spec.name, sets=target.sets, workdir=workdir, secret=secret)
     if dry_run:
         return Submitted("kubernetes", None, None, text)

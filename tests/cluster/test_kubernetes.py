@@ -63,3 +63,8 @@ def test_kubernetes_needs_a_database_and_an_image(tmp_path: Path, monkeypatch: p
     assert rc == 2 and "pods share only a database" in err
     rc, _, err = cli(["submit", spec, "--kubernetes", "--dry-run"], capsys)
     assert rc == 2 and "--image" in err
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {REPO / 'benchmarks' / 'quickstart.yaml'}\nname: child\n")
+    monkeypatch.setenv("FERBENCH_STORAGE", URL)
+    rc, _, err = cli(["submit", str(child), "--kubernetes", "--image", "i", "--dry-run"], capsys)
+    assert rc == 2 and "merge its bases" in err and PASSWORD not in err

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 TRIALS = 4
 TINY = ["--set", f"search.trials={TRIALS}", "--set", "train.max_epochs=1", "--set", "train.batch_size=16",
         "--set", "dataset.synthetic.train=112", "--set", "dataset.synthetic.validation=28", "--set", "dataset.synthetic.test=28",
-        "--set", "model.top_filters=32", "--set", "search.sampler.n_startup_trials=2"]
+        "--set", "model.stages=[0, 1, 2]", "--set", "model.top_filters=32", "--set", "search.sampler.n_startup_trials=2"]
 
 
 def _wait(what: str, check, timeout: float = 240.0, every: float = 0.5):  # type: ignore[no-untyped-def]
