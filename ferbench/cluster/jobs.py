@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ferbench.errors import FerbenchError
@@ -70,7 +69,6 @@ class WorkerCommand:
     workdir: str  # the tasks' working directory (relative results: paths resolve from here)
     sets: tuple[str, ...] = ()
     storage: str | None = None  # a URL without a password (a journal file); else the storage file is used
-    extra_env: tuple[tuple[str, str], ...] = field(default=())
 
     def argv(self) -> list[str]:
         args = [self.python, "-m", "ferbench", "worker", self.spec, "--run", self.run_id, "--create"]
@@ -100,7 +98,3 @@ def parse_job(value: str) -> tuple[Scheduler, str]:
         raise FerbenchError(f"job {value!r}: expected scheduler:id (slurm:4711 or kubernetes:NAME)")
     scheduler, _, ident = value.partition(":")
     return ("slurm" if scheduler == "slurm" else "kubernetes"), ident
-
-
-def quoted(values: Sequence[str]) -> str:
-    return " ".join(shlex.quote(v) for v in values)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_helpers import REPO, env_for, ferbench
+from cluster_helpers import REPO, cli, env_for
 
 optuna = pytest.importorskip("optuna")
 if importlib.util.find_spec("tensorflow") is None:  # the workers train; this process need not import it
@@ -81,15 +81,19 @@ def _slurm_saved_environment(job: str) -> bytes:
     return b"".join(f.read_bytes() for f in files)
 
 
-def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, slurm_cluster: None, postgres_url: str) -> None:
+def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, slurm_cluster: None, postgres_url: str,
+                                                     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from ferbench.cli.common import load
     from ferbench.plan import plan_spec
     from ferbench.run.search.storage import open_storage
 
     password = re.match(r"[^:]+://[^:/@]*:([^@]+)@", postgres_url).group(1)
-    # The submitting shell holds the URL in $FERBENCH_STORAGE and (as CI's does) in another variable too.
-    env = env_for(tmp_path, FERBENCH_STORAGE=postgres_url, FERBENCH_TEST_POSTGRES=postgres_url,
-                  FERBENCH_HEARTBEAT_S="2", FERBENCH_GRACE_S="6", FERBENCH_POLL_S="1")
+    # The submitting shell holds the URL in $FERBENCH_STORAGE and (as CI's does) in another variable too;
+    # sbatch hands this process's environment to the job (the workers import ferbench from this checkout).
+    for var, value in env_for(tmp_path, FERBENCH_STORAGE=postgres_url, FERBENCH_TEST_POSTGRES=postgres_url,
+                              FERBENCH_HEARTBEAT_S="2", FERBENCH_GRACE_S="6", FERBENCH_POLL_S="1").items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.chdir(tmp_path)
     spec = str(REPO / "benchmarks" / "quickstart.yaml")
     [run_id] = [r.run_id for r in plan_spec(load(Path(spec), TINY[1::2]), gpus=[]).runs]
     storage = open_storage(postgres_url)
@@ -99,20 +103,21 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, slurm_clust
     outputs = ""
     job = None
     try:
-        sub = ferbench("submit", spec, "--slurm", "--tasks", "2", *TINY, cwd=tmp_path, env=env)
-        outputs += sub.stdout + sub.stderr
-        assert sub.returncode == 0, sub.stderr
-        job = re.search(r"submitted job slurm:(\d+)", sub.stdout).group(1)
+        rc, out, err = cli(["submit", spec, "--slurm", "--tasks", "2", *TINY], capsys)
+        outputs += out + err
+        assert rc == 0, err
+        job = re.search(r"submitted job slurm:(\d+)", out).group(1)
+        monkeypatch.delenv("FERBENCH_STORAGE")  # status finds the storage through the job's storage file
         folder = tmp_path / "results" / "quickstart" / run_id
         logs = [folder / "jobs" / f"slurm-{job}_{i}.out" for i in (0, 1)]
 
         # During: task 1 has finished a trial and trains another; both tasks run.
         training = _wait("task 1 to train its second trial", lambda: _training(logs[1]))
         worker_envs = _worker_environments(run_id)
-        during = ferbench("status", str(folder), "--json", cwd=tmp_path, env=env_for(tmp_path))
-        outputs += during.stdout + during.stderr
-        assert during.returncode == 0, during.stderr
-        now = json.loads(during.stdout)
+        rc, out, err = cli(["status", str(folder), "--json"], capsys)
+        outputs += out + err
+        assert rc == 0, err
+        now = json.loads(out)
         assert now["job"]["id"] == f"slurm:{job}" and {t["task"]: t["state"] for t in now["job"]["tasks"]} == {"0": "RUNNING", "1": "RUNNING"}
         assert now["trials"]["target"] == TRIALS and now["trials"]["running"] >= 1 and now["trials"]["complete"] >= 1
         assert now["trials"]["left"] >= 1 and now["done"] is False and now["best"]["metric"] == "val_loss"
@@ -125,9 +130,9 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, slurm_clust
         saved_env = _slurm_saved_environment(job)
 
         # After: the exact count, each trial once, over both tasks; the cancelled trial re-ran in task 0.
-        after = ferbench("status", str(folder), "--json", cwd=tmp_path, env=env_for(tmp_path))
-        outputs += after.stdout + after.stderr
-        end = json.loads(after.stdout)
+        rc, out, err = cli(["status", str(folder), "--json"], capsys)
+        outputs += out + err
+        end = json.loads(out)
         assert end["done"] is True and end["eta_s"] == 0
         assert {k: end["trials"][k] for k in ("complete", "finished", "running", "waiting", "left")} == \
             {"complete": TRIALS, "finished": TRIALS, "running": 0, "waiting": 0, "left": 0}
@@ -147,10 +152,10 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, slurm_clust
         assert run["jobs"] == [f"slurm:{job}"] and run["status"] == "complete" and run["trials"]["complete"] == TRIALS
         assert sorted(run["holds"]) == sorted(t.number for t in complete)
 
-        rep = ferbench("report", "--storage", postgres_url, "--spec", spec, *TINY, "--format", "json", cwd=tmp_path, env=env_for(tmp_path))
-        outputs += rep.stdout + rep.stderr
-        assert rep.returncode == 0, rep.stderr
-        [reported] = json.loads(rep.stdout)["runs"]
+        rc, out, err = cli(["report", "--storage", postgres_url, "--spec", spec, *TINY, "--format", "json"], capsys)
+        outputs += out + err
+        assert rc == 0, err
+        [reported] = json.loads(out)["runs"]
         assert sorted(t["trial"] for t in reported["trials"]) == sorted(t.number for t in complete)
 
         # The password: not in the script, the job's environment (SLURM's copy, the workers'), any output or file.
