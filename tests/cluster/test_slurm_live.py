@@ -81,7 +81,7 @@ def _slurm_saved_environment(job: str) -> bytes:
     return b"".join(f.read_bytes() for f in files)
 
 
-def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, slurm_cluster: None, postgres_url: str,
+def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, postgres_url: str, slurm_cluster: None,
                                                      monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from ferbench.cli.common import load
     from ferbench.plan import plan_spec
