@@ -104,7 +104,7 @@ def submit_slurm(target: Target, req: JobRequest, *, storage_file: Path | None, 
     script = write_text(target.paths.jobs / "slurm.sh", text)
     secret = read_url(storage_file) if storage_file is not None else target.run.storage
     job = f"slurm:{slurm.submit(script, job_environment(os.environ, secret))}"
-    _record(target, job, req, script, file)
+    _record(target, job, req, script, storage=url or secret, storage_file=file)
     return Submitted("slurm", job, script, text)
 
 
@@ -125,12 +125,12 @@ def write_kubernetes(target: Target, req: JobRequest, *, image: str, secret: str
     return Submitted("kubernetes", None, write_text(target.paths.jobs / "kubernetes.yaml", text), text)
 
 
-def _record(target: Target, job: str, req: JobRequest, script: Path, storage_file: Path | None) -> None:
+def _record(target: Target, job: str, req: JobRequest, script: Path, *, storage: str | None, storage_file: Path | None) -> None:
     """Note the submission in ``jobs/submitted.json`` and run.json (when there is one yet)."""
     log = target.paths.jobs / SUBMITTED
     earlier: list[Any] = json.loads(log.read_text(encoding="utf-8")) if log.exists() else []
     entry = {"job": job, "submitted": utc_now(), "tasks": req.tasks, "workers": req.workers, "script": script.name,
-             "storage": hide_password(target.run.storage) if target.run.storage else None,
+             "storage": hide_password(storage) if storage else None,
              "storage_file": None if storage_file is None else str(storage_file)}
     write_json(log, [*earlier, entry])
     add_job(target.paths, job)

@@ -36,6 +36,8 @@ def test_status_reads_tasks_trials_best_and_eta(tmp_path: Path, monkeypatch: pyt
     rc, out, err = cli(["submit", str(REPO / "benchmarks" / "quickstart.yaml"), "--slurm", "--tasks", "2", "--set", "search.trials=6"], capsys)
     assert rc == 0 and "submitted job slurm:55" in out, err
     [folder] = (tmp_path / "results" / "quickstart").iterdir()
+    [submitted] = json.loads((folder / "jobs" / "submitted.json").read_text())
+    assert submitted["job"] == "slurm:55" and submitted["storage"] == f"journal://{(folder / 'study.journal').resolve()}"
 
     # The study the job's workers would fill: two complete trials of 10 s and 30 s, one running.
     from optuna.storages.journal import JournalFileBackend, JournalStorage
