@@ -49,7 +49,7 @@ exit "$rc"
 
 def sbatch_lines(req: JobRequest, name: str, logs: Path, workdir: str) -> list[str]:
     """The ``#SBATCH`` header of the job."""
-    lines = [f"--job-name={name}", f"--array=0-{req.tasks - 1}", f"--output={logs}/slurm-%A_%a.out",
+    lines = [f"--job-name={name}", f"--array=0-{req.tasks - 1}", f"--output={logs}/slurm-%A_%a.out", "--open-mode=append",
              f"--chdir={workdir}", "--ntasks=1", f"--signal=B:USR1@{req.signal_s}",
              "--requeue" if req.requeue else "--no-requeue"]
     if req.cpus_per_task:

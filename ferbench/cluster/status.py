@@ -140,7 +140,8 @@ def table_rows(state: RunState) -> list[tuple[str, str, str]]:
     if state.job is not None and not state.tasks:
         rows.append((state.job, "-", state.task_source))
     rows.append(("trials", f"{c.finished} of {c.target} finished",
-                 f"{c.complete} complete, {c.pruned} pruned, {c.failed} failed; {c.running} running, {c.waiting} waiting; {state.left} left"))
+                 f"{c.complete} complete, {c.pruned} pruned, {c.failed} failed; {c.running} running, {c.waiting} waiting; {state.left} left"
+                 + (f"; re-run after a stop: trial(s) {', '.join(map(str, c.retried))}" if c.retried else "")))
     rows.append(("best", "-" if state.best is None else f"trial {state.best[0]}",
                  "-" if state.best is None else f"{state.metric} {state.best[1]:.4f}"))
     rows.append(("ETA", "done" if c.done else ("-" if state.eta_s is None else _duration(state.eta_s)), ""))

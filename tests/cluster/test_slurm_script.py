@@ -45,7 +45,7 @@ def test_dry_run_prints_the_array_script_with_every_option_and_no_password(here:
                            "--extra", "#SBATCH --qos=long", "--dry-run", *QUICK], capsys)
     assert rc == 0, err
     for line in ("#SBATCH --array=0-2", "#SBATCH --gres=gpu:2", "#SBATCH --partition=gpu", "#SBATCH --account=lab",
-                 "#SBATCH --time=1-12:00:00", "#SBATCH --requeue", "#SBATCH --signal=B:USR1@300", "#SBATCH --qos=long",
+                 "#SBATCH --time=1-12:00:00", "#SBATCH --requeue", "#SBATCH --signal=B:USR1@300", "#SBATCH --qos=long", "#SBATCH --open-mode=append",
                  "WORKERS_PER_TASK=2", "REQUEUE=1"):
         assert line in script.splitlines(), line
     assert "worker" in script and "--create" in script and "--set search.trials=3" in script
