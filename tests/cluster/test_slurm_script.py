@@ -144,3 +144,14 @@ def test_submit_keeps_the_url_in_a_private_file(here: Path, monkeypatch: pytest.
     for p in here.rglob("*"):
         if p.is_file() and p != file:
             assert PASSWORD.encode() not in p.read_bytes(), p
+
+
+def test_worker_refuses_a_storage_file_others_can_read(here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A task's worker reads $FERBENCH_STORAGE_FILE, and refuses one that leaks, before it opens anything."""
+    leaky = here / "url"
+    leaky.write_text(URL)
+    leaky.chmod(0o640)
+    monkeypatch.setenv("FERBENCH_STORAGE_FILE", str(leaky))
+    rc, out, err = cli(["worker", SPEC, "--create"], capsys)
+    assert rc == 2 and "others can read it (mode 640)" in err and f"chmod 600 {leaky}" in err, err
+    assert PASSWORD not in out + err and not (here / "results").exists()
