@@ -68,3 +68,12 @@ def test_kubernetes_needs_a_database_and_an_image(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("FERBENCH_STORAGE", URL)
     rc, _, err = cli(["submit", str(child), "--kubernetes", "--image", "i", "--dry-run"], capsys)
     assert rc == 2 and "merge its bases" in err and PASSWORD not in err
+
+
+def test_the_hand_written_job_in_the_docs_is_valid_too() -> None:
+    text = (REPO / "docs" / "scaling.md").read_text()
+    block = text.split("with a ReadWriteMany results volume looks like this:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    docs = list(yaml.safe_load_all(block))
+    assert [d["kind"] for d in docs] == ["Secret", "Job"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
