@@ -2,9 +2,10 @@
 
 One job of two array tasks trains the quickstart spec with a tiny budget. While it
 runs, ``ferbench status --json`` shows both tasks running and the study part done;
-task 1 is cancelled with ``scancel`` while it trains its second trial, and task 0
-re-runs that trial. The study ends with exactly the spec's number of complete
-trials, each run once, spread over both tasks; run.json names the job; a report
+the first task to train its second trial is cancelled with ``scancel`` while it
+trains, and the other task re-runs that trial. The study ends with exactly the
+spec's number of complete trials, each run once, spread over both tasks; run.json
+names the job; a report
 from the study alone lists every trial; and the storage password is nowhere: not in
 the job script, not in the environment SLURM keeps for the job or the workers'
 environment, not in any file or output.
@@ -111,8 +112,11 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, postgres_ur
         folder = tmp_path / "results" / "quickstart" / run_id
         logs = [folder / "jobs" / f"slurm-{job}_{i}.out" for i in (0, 1)]
 
-        # During: task 1 has finished a trial and trains another; both tasks run.
-        training = _wait("task 1 to train its second trial", lambda: _training(logs[1]))
+        # During: one task has finished a trial and trains another; both tasks run.
+        def second_trial() -> tuple[int, int] | None:
+            return next(((i, n) for i, log in enumerate(logs) if (n := _training(log)) is not None), None)
+        victim, training = _wait("a task to train its second trial", second_trial)
+        other = 1 - victim
         worker_envs = _worker_environments(run_id)
         rc, out, err = cli(["status", str(folder), "--json"], capsys)
         outputs += out + err
@@ -121,7 +125,7 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, postgres_ur
         assert now["job"]["id"] == f"slurm:{job}" and {t["task"]: t["state"] for t in now["job"]["tasks"]} == {"0": "RUNNING", "1": "RUNNING"}
         assert now["trials"]["target"] == TRIALS and now["trials"]["running"] >= 1 and now["trials"]["complete"] >= 1
         assert now["trials"]["left"] >= 1 and now["done"] is False and now["best"]["metric"] == "val_loss"
-        subprocess.run(["scancel", f"{job}_1"], check=True)
+        subprocess.run(["scancel", f"{job}_{victim}"], check=True)
 
         def over() -> bool:
             q = subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True)
@@ -136,7 +140,7 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, postgres_ur
         assert end["done"] is True and end["eta_s"] == 0
         assert {k: end["trials"][k] for k in ("complete", "finished", "running", "waiting", "left")} == \
             {"complete": TRIALS, "finished": TRIALS, "running": 0, "waiting": 0, "left": 0}
-        assert {t["task"]: t["state"] for t in end["job"]["tasks"]} == {"0": "COMPLETED", "1": "CANCELLED"}
+        assert {t["task"]: t["state"] for t in end["job"]["tasks"]} == {str(other): "COMPLETED", str(victim): "CANCELLED"}
         study = optuna.load_study(study_name=run_id, storage=storage)
         states = optuna.trial.TrialState
         complete = [t for t in study.trials if t.state == states.COMPLETE]
@@ -145,7 +149,7 @@ def test_two_task_job_scancel_status_and_no_password(tmp_path: Path, postgres_ur
         assert stopped.state == states.FAIL and rerun.state == states.COMPLETE and rerun.params == stopped.params
         by_task = [_finished_trials(log) for log in logs]
         assert by_task[0] and by_task[1] and not set(by_task[0]) & set(by_task[1])  # both worked, no trial twice
-        assert sorted(by_task[0] + by_task[1]) == sorted(t.number for t in complete) and rerun.number in by_task[0]
+        assert sorted(by_task[0] + by_task[1]) == sorted(t.number for t in complete) and rerun.number in by_task[other]
         assert len(complete) == TRIALS and end["trials"]["retried"] == [training]
 
         run = json.loads((folder / "run.json").read_text())
