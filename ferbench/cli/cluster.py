@@ -43,9 +43,7 @@ def submit(
     environment: the tasks read the URL from a file only you can read.
     """
     from ferbench.cluster.jobs import JobRequest
-    from ferbench.cluster.submit import Target, pick_run, submit_slurm, write_kubernetes
-    from ferbench.plan import plan_spec
-    from ferbench.run.session import RunSession
+    from ferbench.cluster.submit import KubernetesOptions, submit_spec
 
     if use_slurm == use_kubernetes:
         raise FerbenchError("say where to submit: --slurm or --kubernetes (one of them)")
@@ -53,14 +51,9 @@ def submit(
         raise FerbenchError("--kubernetes needs --image IMAGE: a container image with ferbench installed")
     req = JobRequest(tasks=tasks, gpus_per_task=gpus_per_task, cpus_per_task=cpus_per_task, partition=partition,
                      account=account, time=time, requeue=requeue, signal_s=signal_s, extra=tuple(extra or ()))
-    planned = pick_run(plan_spec(load(spec, sets), gpus=[], storage=storage).runs, run_id, spec)
-    target = Target(spec_file=spec, sets=tuple(sets or ()), run=planned)
-    if not dry_run:
-        RunSession(planned).write_spec()
-    if use_slurm:
-        done = submit_slurm(target, req, storage_file=storage_file, logs=logs, dry_run=dry_run)
-    else:
-        done = write_kubernetes(target, req, image=str(image), secret=secret, workdir=workdir, dry_run=dry_run)
+    k8s = KubernetesOptions(image=str(image), secret=secret, workdir=workdir) if use_kubernetes else None
+    planned, done = submit_spec(load(spec, sets), spec, tuple(sets or ()), req, run_id=run_id, storage=storage,
+                                storage_file=storage_file, logs=logs, k8s=k8s, dry_run=dry_run)
     if dry_run:
         sys.stdout.write(done.text)
         return
@@ -75,15 +68,8 @@ def status(
 ) -> None:
     """Where a run stands: its job's tasks, the study's trials (complete, running, failed, left), the best so far, an ETA."""
     from ferbench.cli.worker import redacted_errors
-    from ferbench.cluster.status import run_state, table_rows
+    from ferbench.cluster.status import render_table, run_state
 
     with redacted_errors(storage):
         state = run_state(run, storage)
-    if as_json:
-        print(json.dumps(state.to_dict(), indent=2))
-    else:
-        print(f"{state.run_id}  {state.folder}  ({state.storage})")
-        rows = table_rows(state)
-        widths = [max(len(r[i]) for r in rows) for i in range(2)]
-        for r in rows:
-            print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip())
+    print(json.dumps(state.to_dict(), indent=2) if as_json else render_table(state))

@@ -146,3 +146,11 @@ def table_rows(state: RunState) -> list[tuple[str, str, str]]:
                  "-" if state.best is None else f"{state.metric} {state.best[1]:.4f}"))
     rows.append(("ETA", "done" if c.done else ("-" if state.eta_s is None else _duration(state.eta_s)), ""))
     return rows
+
+
+def render_table(state: RunState) -> str:
+    """``ferbench status``'s output: a title line and one table."""
+    from tabulate import tabulate
+
+    title = f"{state.run_id}  {state.folder}  ({state.storage})"
+    return title + "\n" + tabulate(table_rows(state), tablefmt="plain")

@@ -13,19 +13,22 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench.cluster import kubernetes, slurm
 from ferbench.cluster.jobs import JobRequest, Scheduler, WorkerCommand
 from ferbench.cluster.secret import job_environment, read_url, store_url, url_file
 from ferbench.errors import FerbenchError
-from ferbench.plan import PlannedRun
+from ferbench.plan import PlannedRun, plan_spec
 from ferbench.results.atomic import write_json, write_text
 from ferbench.results.paths import RunPaths
 from ferbench.results.records import utc_now
 from ferbench.results.write import add_job
 from ferbench.run.search.storage import journal_path, sqlite_path
 from ferbench.secrets import hide_password
+
+if TYPE_CHECKING:
+    from ferbench.spec.types import Spec
 
 SUBMITTED = "submitted.json"
 
@@ -49,6 +52,30 @@ class Submitted:
     job: str | None  # scheduler:id; None for a dry run or a manifest that is only written
     file: Path | None  # the script or manifest written; None for a dry run
     text: str
+
+
+@dataclass(frozen=True)
+class KubernetesOptions:
+    """``--kubernetes``: the image, the Secret holding the storage URL, the pods' working directory."""
+
+    image: str
+    secret: str = "ferbench-storage"
+    workdir: str = "/app"
+
+
+def submit_spec(spec: Spec, spec_file: Path, sets: tuple[str, ...], req: JobRequest, *, run_id: str | None, storage: str | None,
+                storage_file: Path | None, logs: Path | None, k8s: KubernetesOptions | None,
+                dry_run: bool) -> tuple[PlannedRun, Submitted]:
+    """Submit one planned run of ``spec``: to SLURM, or (``k8s``) as a Kubernetes manifest written beside the run."""
+    from ferbench.run.session import RunSession
+
+    planned = pick_run(plan_spec(spec, gpus=[], storage=storage).runs, run_id, spec_file)
+    target = Target(spec_file=spec_file, sets=sets, run=planned)
+    if not dry_run:
+        RunSession(planned).write_spec()
+    if k8s is None:
+        return planned, submit_slurm(target, req, storage_file=storage_file, logs=logs, dry_run=dry_run)
+    return planned, write_kubernetes(target, req, image=k8s.image, secret=k8s.secret, workdir=k8s.workdir, dry_run=dry_run)
 
 
 def pick_run(runs: list[PlannedRun], run_id: str | None, spec_file: Path) -> PlannedRun:
