@@ -2,8 +2,8 @@
 
 One job of two array tasks trains the quickstart spec with a tiny budget. While it
 runs, ``ferbench status --json`` shows both tasks running and the study part done;
-the first task to train its second trial is cancelled with ``scancel`` while it
-trains, and the other task re-runs that trial. The study ends with exactly the
+the task that trains the last trial (its second) is cancelled with ``scancel``
+while it trains, and the other task re-runs that trial. The study ends with exactly the
 spec's number of complete trials, each run once, spread over both tasks; run.json
 names the job; a report
 from the study alone lists every trial; and the storage password is nowhere: not in
@@ -32,7 +32,7 @@ if importlib.util.find_spec("tensorflow") is None:  # the workers train; this pr
 
 pytestmark = pytest.mark.slow
 
-TRIALS = 4
+TRIALS = 3  # each task trains one; the task that takes the third is cancelled, and the other (idle by then) re-runs it
 TINY = ["--set", f"search.trials={TRIALS}", "--set", "train.max_epochs=1", "--set", "train.batch_size=16",
         "--set", "dataset.synthetic.train=112", "--set", "dataset.synthetic.validation=28", "--set", "dataset.synthetic.test=28",
         "--set", "model.stages=[0, 1, 2]", "--set", "model.top_filters=32", "--set", "search.sampler.n_startup_trials=2"]
