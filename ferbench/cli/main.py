@@ -147,6 +147,8 @@ _COMMANDS = (
     ("ferbench.cli.verify", "verify"),
     ("ferbench.cli.collect", "collect"),
     ("ferbench.cli.export", "export"),
+    ("ferbench.cli.cluster", "submit"),
+    ("ferbench.cli.cluster", "status"),
 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from ferbench.cli.common import SET_OPTION, load
+from ferbench.cluster.secret import url_from_environment
 from ferbench.errors import FerbenchError
 from ferbench.run.signals import signals_as_interrupt
 from ferbench.secrets import redact, remember
@@ -76,12 +77,12 @@ def worker(
 
     if slot is not None and slot not in ("cpu", "gpu"):
         raise FerbenchError(f"--slot {slot}: expected cpu or gpu")
-    url = storage or os.environ.get("FERBENCH_STORAGE")
+    url = storage or url_from_environment()  # $FERBENCH_STORAGE, or the file a batch job's script names
     reporter = Reporter() if quiet else PlainReporter(tag=None if index is None else f"w{index}")
     with redacted_errors(url):
         if spec.is_dir() and sets:
             raise FerbenchError(f"{spec}: a run folder's spec is fixed; --set applies to spec files")
-        sessions = worker_sessions(spec if spec.is_dir() else load(spec, sets), reporter, storage=storage, run_id=run_id)
+        sessions = worker_sessions(spec if spec.is_dir() else load(spec, sets), reporter, storage=url, run_id=run_id)
         if parent is not None:
             watch_parent(parent)
         opts = WorkerOptions(create=create, index=index, slot=slot, managed=managed, timeout_s=timeout_s)

@@ -19,6 +19,8 @@ EXPORTS_DIR = "exports"
 EXPORT_FILE = "export.json"
 STUDY_DB = "study.db"
 STUDY_JOURNAL = "study.journal"
+#: Batch jobs submitted for the run (``ferbench submit``): their scripts or manifests, submissions and logs.
+JOBS_DIR = "jobs"
 #: Committed reference results (``ferbench verify`` targets) live here; the default report leaves them out.
 REFERENCE_DIR = "reference"
 
@@ -49,6 +51,10 @@ class RunPaths:
     @property
     def study_journal(self) -> Path:
         return self.root / STUDY_JOURNAL
+
+    @property
+    def jobs(self) -> Path:
+        return self.root / JOBS_DIR
 
     @property
     def lock(self) -> Path:

@@ -267,6 +267,8 @@ class RunRecord:
     objectives: tuple[Objective, ...] = ()
     #: A multi-objective run: the trial numbers of its Pareto set; ``None`` for a single-objective run.
     pareto: tuple[int, ...] | None = None
+    #: The batch jobs whose workers wrote into this folder, as ``scheduler:id`` (``slurm:4711``); absent in older files.
+    jobs: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -322,6 +324,8 @@ class RunRecord:
             d["objectives"] = [{"metric": o.metric, "direction": o.direction} for o in self.objectives]
         if self.pareto is not None:
             d["pareto"] = list(self.pareto)
+        if self.jobs:
+            d["jobs"] = list(self.jobs)
         return cast("dict[str, Any]", json_clean(d))
 
     @classmethod
@@ -338,6 +342,7 @@ class RunRecord:
             holds=None if d.get("holds") is None else tuple(int(n) for n in d["holds"]),
             objectives=tuple(Objective(o["metric"], o["direction"]) for o in d.get("objectives") or ()),
             pareto=None if d.get("pareto") is None else tuple(int(n) for n in d["pareto"]),
+            jobs=tuple(str(j) for j in d.get("jobs", ())),
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )
 

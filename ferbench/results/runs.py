@@ -225,6 +225,7 @@ def merged_info(parts: Sequence[Part]) -> RunRecord:
         created=min(p.info.created for p in parts), wall_time_s=max(p.info.wall_time_s for p in parts),
         hosts=tuple(dict.fromkeys(h for p in parts for h in p.info.writers)),
         devices=tuple(dict.fromkeys(d for p in parts for d in p.info.devices)), holds=tuple(held),
+        jobs=tuple(dict.fromkeys(j for p in parts for j in p.info.jobs)),
         environment=min(parts, key=lambda p: p.info.created).info.environment,
     )
 

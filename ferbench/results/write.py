@@ -159,6 +159,23 @@ class SharedRunFile:
             add = max(0.0, min(now - last_any, now - self._last))
             rec = _with_hosts(rec.but(wall_time_s=round(rec.wall_time_s + add, 3), updated=utc_now(), hosts=rec.writers, **values),
                               self.fresh.hosts)
+            rec = rec.but(jobs=tuple(dict.fromkeys((*rec.jobs, *self.fresh.jobs))))
             rec = write_run(self.paths.run_json, rec)
             self._last = now
             return rec
+
+
+def add_job(paths: RunPaths, job: str) -> bool:
+    """Add a batch job (``slurm:4711``) to run.json's ``jobs``; ``False`` when the folder has no run.json yet.
+
+    The job's workers add it themselves when they write run.json first.
+    """
+    from ferbench.results.read import read_run_record
+
+    with file_lock(paths.run_json_lock):
+        if not paths.run_json.exists():
+            return False
+        rec = read_run_record(paths.run_json)
+        if job not in rec.jobs:
+            write_run(paths.run_json, rec.but(jobs=(*rec.jobs, job)))
+        return True

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ferbench.cluster.jobs import job_of_this_process
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.results.write import SharedRunFile
 from ferbench.run.progress import Reporter, RunInfo
@@ -119,7 +120,7 @@ def join_run(session: RunSession, opts: WorkerOptions, *, index: int = 1, total:
     quiet_libraries()
     slots = select_devices(spec.runtime, opts.slot)
     setup = session.trial_setup()
-    fresh = session.fresh_record(slots)
+    fresh = session.fresh_record(slots).but(jobs=job_of_this_process())
     publish_run(study, fresh)  # refuses a host whose data differs from the study's
     journal = journal_path(url)
     owners = owners_dir(journal.resolve()) if journal is not None else None
