@@ -72,8 +72,8 @@ def _ways(model: Any, blobs: dict[str, bytes], threads: int) -> dict[str, Callab
 
 def _accuracy(way: str, model: Any, blobs: dict[str, bytes], x: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
               threads: int) -> dict[str, float]:
+    from ferbench.results.metrics import metrics_block
     from ferbench.run.export import tflite_predict
-    from ferbench.run.train.metrics import metrics_block
 
     if way.startswith("keras"):
         prob = model.predict(x.astype(np.float32), batch_size=256, verbose=0)

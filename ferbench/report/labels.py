@@ -44,6 +44,10 @@ METRIC_LABELS: tuple[tuple[str, str], ...] = (
     ("precision_weighted", "Precision (weighted)"),
     ("recall_weighted", "Recall (weighted)"),
     ("f1_weighted", "F1 (weighted)"),
+    ("balanced_accuracy", "Balanced accuracy (UAR)"),
+    ("kappa", "Cohen's kappa"),
+    ("brier", "Brier score"),
+    ("ece", "ECE (15 bins)"),
 )
 
 

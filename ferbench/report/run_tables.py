@@ -77,8 +77,9 @@ def metrics_table(a: RunAnalysis) -> Table:
         t.notes.append("With TTA: the same model, its probabilities averaged over the augmented views of each image "
                        "(the best trial is still chosen on the plain validation numbers).")
     if s.from_predictions:
-        t.notes.append("Test accuracy and macro F1 carry 95% percentile-bootstrap confidence intervals; "
-                       "loss is the unweighted cross-entropy of the saved probabilities.")
+        t.notes.append("Test accuracy, macro F1 and balanced accuracy carry 95% percentile-bootstrap confidence intervals; "
+                       "loss is the negative log-likelihood (unweighted cross-entropy) of the saved probabilities; "
+                       "ECE is top-label over 15 equal-width confidence bins.")
     else:
         t.notes.append("No saved predictions: these are the numbers in the trial record, without confidence intervals.")
     return t
@@ -235,4 +236,12 @@ def _scores_data(s: Scores) -> dict[str, Any]:
         "f1_weighted": s.f1_weighted,
         "per_class": {c: vars(v) for c, v in s.per_class.items()},
         "confusion": s.confusion.tolist(),
+        "balanced_accuracy": raw(s.balanced_accuracy) if s.balanced_accuracy.has_ci else raw(s.balanced_accuracy.value),
+        "kappa": s.kappa,
+        "brier": s.brier,
+        "ece": s.ece,
+        **({"reliability": {"edges": list(s.reliability.edges), "count": list(s.reliability.count),
+                            "confidence": [raw(v) for v in s.reliability.confidence],
+                            "accuracy": [raw(v) for v in s.reliability.accuracy]}}
+           if s.reliability is not None else {}),
     }

@@ -1,7 +1,7 @@
 """Metrics from saved predictions, bootstrap confidence intervals and paired tests.
 
-Point estimates are scikit-learn's (``zero_division=0``, every class counted in the
-macro mean), so a report agrees with any re-computation from ``predictions.npz``.
+Point estimates come from :mod:`ferbench.results.metrics`, the module that writes the
+records, recomputed from ``predictions.npz``; this module adds only intervals and tests.
 Confidence intervals are percentile bootstraps over test samples with a fixed seed;
 the paired test between two runs scored on the same test set is the exact (binomial)
 McNemar test on the samples where exactly one of them is right.
@@ -9,12 +9,15 @@ McNemar test on the samples where exactly one of them is right.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ferbench.results.metrics import Reliability, balanced_accuracy_from_confusion, kappa_from_confusion
 
 if TYPE_CHECKING:
     from ferbench.results.measures import SplitMetrics
@@ -62,6 +65,15 @@ class Scores:
     per_class: dict[str, ClassScores]
     confusion: np.ndarray  # rows = true, columns = predicted
     from_predictions: bool  # False: taken from the record (no predictions.npz)
+    balanced_accuracy: Estimate = Estimate(math.nan)
+    kappa: float | None = None
+    brier: float | None = None
+    ece: float | None = None
+    reliability: Reliability | None = None  # only from predictions
+
+    @property
+    def nll(self) -> float | None:
+        return self.loss
 
 
 def scores_from_predictions(
@@ -72,47 +84,21 @@ def scores_from_predictions(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
 ) -> Scores:
-    """scikit-learn metrics of ``argmax(y_prob)`` against ``y_true``, with bootstrap CIs."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    """The record's metrics recomputed from the saved predictions (:mod:`ferbench.results.metrics`), with bootstrap CIs."""
+    from ferbench.results.measures import SplitMetrics
+    from ferbench.results.metrics import metrics_block, top_label_reliability
 
-    k = len(classes)
-    labels = list(range(k))
+    m = SplitMetrics.from_dict(metrics_block(y_true, y_prob, classes))
     y_pred = np.asarray(y_prob).argmax(axis=1)
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    pm, rm, fm, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    pw, rw, fw, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
-    acc = float(accuracy_score(y_true, y_pred))
-    loss = cross_entropy(y_true, y_prob, k)
-    acc_ci, f1_ci = bootstrap_ci(y_true, y_pred, k, resamples=resamples, seed=seed) if resamples > 0 and len(y_true) else ((None, None), (None, None))
-    return Scores(
-        n=int(len(y_true)),
-        accuracy=Estimate(acc, *acc_ci),
-        loss=loss,
-        precision_macro=float(pm),
-        recall_macro=float(rm),
-        f1_macro=Estimate(float(fm), *f1_ci),
-        precision_weighted=float(pw),
-        recall_weighted=float(rw),
-        f1_weighted=float(fw),
-        per_class={c: ClassScores(float(p[i]), float(r[i]), float(f[i]), int(s[i])) for i, c in enumerate(classes)},
-        confusion=confusion_matrix(y_true, y_pred, labels=labels),
-        from_predictions=True,
+    ok = resamples > 0 and len(y_true) > 0
+    ci = bootstrap_intervals(y_true, y_pred, len(classes), resamples=resamples, seed=seed) if ok else {}
+    base = scores_from_record(m, classes)
+    return dataclasses.replace(
+        base, accuracy=Estimate(m.accuracy, *ci.get("accuracy", (None, None))),
+        f1_macro=Estimate(m.f1_macro, *ci.get("f1_macro", (None, None))),
+        balanced_accuracy=Estimate(base.balanced_accuracy.value, *ci.get("balanced_accuracy", (None, None))),
+        reliability=top_label_reliability(y_true, y_prob) if len(y_true) else None, from_predictions=True,
     )
-
-
-def cross_entropy(y_true: np.ndarray, y_prob: np.ndarray, k: int) -> float | None:
-    """scikit-learn's ``log_loss`` (unweighted mean cross-entropy) of the saved probabilities.
-
-    They are float32 and rarely sum to exactly 1, so they are renormalised in float64
-    first (what log_loss would do, without its warning).
-    """
-    from sklearn.metrics import log_loss
-
-    prob = np.asarray(y_prob, dtype=np.float64)
-    total = prob.sum(axis=1, keepdims=True)
-    if len(prob) == 0 or np.any(total <= 0) or not np.all(np.isfinite(prob)):
-        return None
-    return float(log_loss(y_true, prob / total, labels=list(range(k))))
 
 
 def scores_from_record(m: SplitMetrics, classes: Sequence[str]) -> Scores:
@@ -130,8 +116,14 @@ def scores_from_record(m: SplitMetrics, classes: Sequence[str]) -> Scores:
         per_class={c: ClassScores(precision=float(pc["precision"]), recall=float(pc["recall"]), f1=float(pc["f1"]),
                                   support=int(pc["support"]))
                    for c in classes if (pc := m.per_class.get(c)) is not None},
-        confusion=np.asarray(m.confusion, dtype=np.int64),
+        confusion=(cm := np.asarray(m.confusion, dtype=np.int64)),
         from_predictions=False,
+        # Older records lack them: recomputed from the confusion matrix where possible.
+        balanced_accuracy=Estimate(m.balanced_accuracy if m.balanced_accuracy is not None
+                                   else float(balanced_accuracy_from_confusion(cm)) if cm.size else math.nan),
+        kappa=m.kappa if m.kappa is not None else (kappa_from_confusion(cm) if cm.size else None),
+        brier=m.brier,
+        ece=m.ece,
     )
 
 
@@ -154,9 +146,23 @@ def bootstrap_ci(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
     confidence: float = CONFIDENCE,
-    chunk: int = 250,
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Percentile bootstrap CIs of accuracy and macro F1, resampling test samples with replacement.
+    """Percentile bootstrap CIs of accuracy and macro F1, resampling test samples with replacement."""
+    ci = bootstrap_intervals(y_true, y_pred, k, resamples=resamples, seed=seed, confidence=confidence)
+    return ci["accuracy"], ci["f1_macro"]
+
+
+def bootstrap_intervals(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    k: int,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+    chunk: int = 250,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap CIs of accuracy, macro F1 and balanced accuracy.
 
     Each resample's confusion matrix is counted with one ``bincount`` so 2,000 resamples
     of 7,178 samples take well under a second.
@@ -164,21 +170,23 @@ def bootstrap_ci(
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     n = len(y_true)
+    names = ("accuracy", "f1_macro", "balanced_accuracy")
     if n == 0 or resamples <= 0:
-        return (math.nan, math.nan), (math.nan, math.nan)
+        return dict.fromkeys(names, (math.nan, math.nan))
     rng = np.random.default_rng(seed)
     cell = y_true * k + y_pred
-    accs, f1s = [], []
+    values: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for start in range(0, resamples, chunk):
         b = min(chunk, resamples - start)
         idx = rng.integers(0, n, size=(b, n))
         flat = (np.arange(b)[:, None] * (k * k) + cell[idx]).ravel()
         cms = np.bincount(flat, minlength=b * k * k).reshape(b, k, k)
-        accs.append(np.trace(cms, axis1=1, axis2=2) / n)
-        f1s.append(macro_f1_from_confusion(cms))
+        values["accuracy"].append(np.trace(cms, axis1=1, axis2=2) / n)
+        values["f1_macro"].append(macro_f1_from_confusion(cms))
+        values["balanced_accuracy"].append(balanced_accuracy_from_confusion(cms))
     lo, hi = (1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100
-    a, f = np.concatenate(accs), np.concatenate(f1s)
-    return (float(np.percentile(a, lo)), float(np.percentile(a, hi))), (float(np.percentile(f, lo)), float(np.percentile(f, hi)))
+    return {name: (float(np.percentile(np.concatenate(v), lo)), float(np.percentile(np.concatenate(v), hi)))
+            for name, v in values.items()}
 
 
 @dataclass(frozen=True)

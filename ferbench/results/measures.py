@@ -27,10 +27,20 @@ class SplitMetrics:
     f1_weighted: float
     per_class: Mapping[str, Mapping[str, float]]
     confusion: tuple[tuple[int, ...], ...]
+    #: Absent (None) in records written before them.
+    balanced_accuracy: float | None = None
+    kappa: float | None = None
+    brier: float | None = None
+    ece: float | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SplitMetrics:
         return cls(**{**d, "confusion": tuple(tuple(int(v) for v in r) for r in d["confusion"])})
+
+    @property
+    def nll(self) -> float | None:
+        """The negative log-likelihood: the record's ``loss``, the mean cross-entropy of the saved probabilities."""
+        return self.loss
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +50,8 @@ class SplitMetrics:
             "f1_weighted": self.f1_weighted,
             "per_class": {c: dict(v) for c, v in self.per_class.items()},
             "confusion": [list(r) for r in self.confusion],
+            **{k: v for k, v in (("balanced_accuracy", self.balanced_accuracy), ("kappa", self.kappa),
+                                 ("brier", self.brier), ("ece", self.ece)) if v is not None},
         }
 
 

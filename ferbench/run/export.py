@@ -235,7 +235,7 @@ def _write_format(model: keras.Model, fmt: str, folder: Path, data: RunData) -> 
 
 def export_one(session: RunSession, trial: int, fmt: str, model: keras.Model, source: Path) -> Exported:
     """Export ``model`` (trial ``trial``'s) as ``fmt``; score and time it; write its record."""
-    from ferbench.run.train.metrics import metrics_block
+    from ferbench.results.metrics import metrics_block
     from ferbench.run.train.tta import tta_proba
 
     paths, spec = session.paths, session.spec

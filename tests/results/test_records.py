@@ -24,9 +24,9 @@ from ferbench.results import (
     record_problems,
     run_problems,
 )
+from ferbench.results.metrics import metrics_block
 from ferbench.results.read import read_run_record, read_trial_record
 from ferbench.results.write import RunFile, SharedRunFile, history_csv, write_run, write_trial
-from ferbench.run.train.metrics import metrics_block
 
 CLASSES = ("angry", "happy", "sad")
 HP = {"width": 0.2, "depth": 0.25, "dropout": 0.1, "top_filters": 32, "drop_connect": 0.2,

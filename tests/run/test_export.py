@@ -24,10 +24,10 @@ from runspecs import write_spec  # noqa: E402
 
 from ferbench.cli.main import main  # noqa: E402
 from ferbench.results.exports import EXPORT_FORMATS, export_problems  # noqa: E402
+from ferbench.results.metrics import metrics_block  # noqa: E402
 from ferbench.run.progress import PlainReporter  # noqa: E402
 from ferbench.run.runner import run_spec  # noqa: E402
 from ferbench.run.session import RunSession  # noqa: E402
-from ferbench.run.train.metrics import metrics_block  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

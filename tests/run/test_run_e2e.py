@@ -24,9 +24,9 @@ from runspecs import write_spec  # noqa: E402
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
 
 from ferbench.results import load_run  # noqa: E402
+from ferbench.results.metrics import cross_entropy  # noqa: E402
 from ferbench.run.progress import PlainReporter  # noqa: E402
 from ferbench.run.runner import run_spec  # noqa: E402
-from ferbench.run.train.metrics import cross_entropy  # noqa: E402
 
 NAN_LR = 0.0091
 SPACE = f"""\

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferbench._lazy import require
+from ferbench.results.metrics import f1_macro
 from ferbench.run.signals import raise_pending
-from ferbench.run.train.metrics import f1_macro
 
 require("keras")  # TensorFlow's start-up lines held back (see ferbench._lazy) before Keras imports it
 

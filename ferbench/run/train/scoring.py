@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ferbench.results.measures import SplitMetrics, TTAMetrics
+from ferbench.results.metrics import metrics_block
 from ferbench.results.records import SCORED_SPLITS, Predictions
-from ferbench.run.train.metrics import metrics_block
 from ferbench.run.train.setup import RunData
 from ferbench.run.train.tta import tta_proba
 from ferbench.spec.types import EvaluateSpec
