@@ -76,6 +76,9 @@ def report_command(
     specs: list[Path] = typer.Option([], "--spec", help="With --storage: the spec whose runs to report (repeatable); its plan names the studies.",
                                      show_default=False),
     sets: list[str] | None = SET_OPTION,
+    attributes: Path | None = typer.Option(None, "--attributes", help="CSV `image,<attribute>,...` of the test images' groups "
+                                           "(gender, race, age, ...): per-group accuracy and macro F1, worst group, gaps. "
+                                           "image: the test image's name, or its position in the test split.", show_default=False),
 ) -> None:
     """Tables (thesis 5.2-5.9), comparisons, plots and a self-contained HTML report from results folders.
 
@@ -100,7 +103,8 @@ def report_command(
         url = storage or (os.environ.get("FERBENCH_STORAGE") if specs else None)
         loaded = _specs(specs, sets, url, bool(results))
         written = write_report(results or default_results(), fmt=fmt, out=out, compare=compare, baselines_files=list(baselines),
-                               plots=plots, seed=seed, storage=None if not loaded else _storage(url, loaded), specs=loaded)
+                               plots=plots, seed=seed, storage=None if not loaded else _storage(url, loaded), specs=loaded,
+                               attributes=attributes)
     except FerbenchError as exc:
         # The same boundary as the main CLI, so `app` behaves alike when run on its own.
         typer.echo(f"error: {redact(str(exc))}", err=True)

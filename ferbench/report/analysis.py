@@ -10,6 +10,7 @@ import numpy as np
 
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, McNemar, Scores, holm, mcnemar_exact, scores_from_predictions, scores_from_record
 from ferbench.results import Run, TrialRecord
+from ferbench.results.metrics import Fairness
 from ferbench.results.paths import PREDICTIONS_FILE
 from ferbench.results.records import Predictions
 
@@ -43,6 +44,14 @@ class RunAnalysis:
     #: Extra test sets (``evaluate.on``) by name, without and with test-time augmentation.
     cross: dict[str, Scores] = field(default_factory=dict)
     cross_tta: dict[str, Scores] = field(default_factory=dict)
+    #: ``evaluate.calibrate``: the temperature refitted on the saved validation predictions, and the scores after it.
+    temperature: float | None = None
+    calibrated: Scores | None = None
+    calibrated_validation: Scores | None = None
+    #: Per-group scores of each attribute (``report --attributes``).
+    fairness: list[Fairness] = field(default_factory=list)
+    #: Each attribute's value for every test sample (in prediction order; "" where unknown).
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def group(self) -> tuple[str, int]:
@@ -101,6 +110,17 @@ def _extras(a: RunAnalysis, run: Run, best: TrialRecord, pred: Predictions | Non
                 a.cross_tta[name] = scores_from_record(best.tta.cross[name], set_classes)
 
 
+def _calibrate(a: RunAnalysis, pred: Predictions, classes: Sequence[str], resamples: int, seed: int) -> None:
+    """Temperature scaling refitted on the saved validation probabilities (the trial's own fit, recomputed)."""
+    from ferbench.results.calibration import apply_temperature, fit_temperature
+
+    a.temperature = fit_temperature(pred.validation_y_true, pred.validation_y_prob)
+    a.calibrated = scores_from_predictions(pred.test_y_true, apply_temperature(pred.test_y_prob, a.temperature), classes,
+                                           resamples=resamples, seed=seed)
+    a.calibrated_validation = scores_from_predictions(pred.validation_y_true, apply_temperature(pred.validation_y_prob, a.temperature),
+                                                      classes, resamples=0)
+
+
 def _disagreements(run: Run, best: TrialRecord, test: Scores) -> list[str]:
     if best.test is None:
         return []
@@ -127,6 +147,8 @@ def analyse(run: Run, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTS
         validation = scores_from_predictions(pred.validation_y_true, pred.validation_y_prob, classes, resamples=0)
         a = RunAnalysis(run, best, test, validation, pred.test_y_true, pred.y_pred("test"), notes=_disagreements(run, best, test))
         _extras(a, run, best, pred, resamples, seed)
+        if best.calibration is not None:
+            _calibrate(a, pred, classes, resamples, seed)
         return a
     assert best.test is not None and best.validation is not None  # a complete record has metrics (schema)
     where = "" if run.folders else " (read from its study: saved predictions are only in the run folders)"

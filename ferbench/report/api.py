@@ -41,6 +41,7 @@ def build_report(
     seed: int = BOOTSTRAP_SEED,
     storage: str | None = None,
     specs: Sequence[Spec] = (),
+    attributes: Path | None = None,
 ) -> Report:
     """Load every run under ``paths`` (folders of one run id, one per host, are one run) and build the report's sections.
 
@@ -49,7 +50,8 @@ def build_report(
     :mod:`ferbench.run.search.readback`). ``compare`` adds one comparison section
     per benchmark (runs + matching baselines, CIs, Δ, McNemar). ``include_runs``
     adds per-run sections (default: when not comparing). ``plots_dir`` turns on
-    figures (PNG + SVG) written under it. Raises
+    figures (PNG + SVG) written under it. ``attributes``: a CSV ``image,attribute,...``
+    of the test images' groups, for fairness tables. Raises
     :class:`~ferbench.errors.FerbenchError` subclasses with readable messages.
     """
     from ferbench.report.run_tables import run_data
@@ -58,6 +60,12 @@ def build_report(
     runs = _load(paths, storage, specs, warnings)
     baselines: list[Baseline] = load_baselines(baselines_files) if compare or baselines_files else []
     analyses = _analysed(runs, resamples=resamples, seed=seed)
+    if attributes is not None:
+        from ferbench.report.evaluation import attach_fairness, read_attributes
+
+        attribute_values = read_attributes(attributes)
+        for a in analyses:
+            attach_fairness(a, attribute_values)
     include_runs = (not compare) if include_runs is None else include_runs
     sections: list[Section] = []
     data: dict[str, Any] = {
@@ -221,6 +229,7 @@ def write_report(
     seed: int = BOOTSTRAP_SEED,
     storage: str | None = None,
     specs: Sequence[Spec] = (),
+    attributes: Path | None = None,
 ) -> Path | None:
     """Build, render and write (or print) a report; returns the file written, if any.
 
@@ -246,7 +255,8 @@ def write_report(
         if want_plots and plots_dir is None:
             plots_dir = Path(tmp)  # HTML to stdout: plots only live inside the page
         report = build_report(paths, compare=compare, include_runs=None if fmt != "html" else True, baselines_files=baselines_files,
-                              plots_dir=plots_dir if want_plots else None, seed=seed, storage=storage, specs=specs)
+                              plots_dir=plots_dir if want_plots else None, seed=seed, storage=storage, specs=specs,
+                              attributes=attributes)
         if fmt == "rich" and target is not None:
             import io
 

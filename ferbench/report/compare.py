@@ -393,9 +393,12 @@ def pairs_table(g: Group) -> Table | None:
 
 
 def compare_section(g: Group) -> Section:
+    from ferbench.report.seeds import seed_groups, seed_tests_table, seeds_table
+
     sec = Section(g.key, f"Comparison: {group_title(g.dataset, g.num_classes)}", notes=list(g.notes))
     sec.tables.append(compare_table(g))
-    for extra in (folds_table(g), tta_table(g), pairs_table(g)):
+    title, seeds = group_title(g.dataset, g.num_classes), seed_groups(g.runs)
+    for extra in (folds_table(g), seeds_table(g.key, title, seeds), seed_tests_table(g.key, title, seeds), tta_table(g), pairs_table(g)):
         if extra is not None:
             sec.tables.append(extra)
     return sec
@@ -403,6 +406,8 @@ def compare_section(g: Group) -> Section:
 
 def group_data(g: Group) -> dict[str, Any]:
     """Machine-readable comparison for the JSON report."""
+    from ferbench.report.seeds import seed_groups, seeds_data
+
     t = compare_table(g)
     folds = folds_table(g)
     return {
@@ -417,4 +422,5 @@ def group_data(g: Group) -> dict[str, Any]:
             for p in g.pairs
         ],
         "notes": g.notes,
+        "seeds": seeds_data(seed_groups(g.runs)),
     }

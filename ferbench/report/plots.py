@@ -272,6 +272,9 @@ def run_figures(a: RunAnalysis, folder: Path, *, seed: int = 0) -> tuple[list[Fi
             if any(_axis_value(t, axis) is not None for t in done):
                 steps.append((f"pareto_{key}", f"Pareto set: accuracy against {what}",
                               functools.partial(plot_run_frontier, a, f"{label}: accuracy against {what}", axis)))
+    from ferbench.report.evaluation_plots import evaluation_steps
+
+    steps += evaluation_steps(a)
     for name, title, make in steps:
         figs.append(save(make(), folder, name, title))
     return figs, notes

@@ -162,9 +162,12 @@ def run_section(a: RunAnalysis) -> Section:
         from ferbench.report.cross import cross_table
 
         sec.tables += [metrics_table(a), hyperparameters_table(a), per_class_table(a), confusion_table(a)]
+        from ferbench.report.evaluation import evaluation_tables
+
         extra = cross_table(a)
         if extra is not None:
             sec.tables.append(extra)
+        sec.tables += evaluation_tables(a, run_key(a))
     if a.run.info.pareto is not None:
         from ferbench.report.frontier import pareto_table
 
@@ -217,6 +220,9 @@ def run_data(a: RunAnalysis) -> dict[str, Any]:
                       "cross": {k: _scores_data(v) for k, v in a.cross_tta.items()}}
     if a.cross:
         out["cross"] = {k: _scores_data(v) for k, v in a.cross.items()}
+    from ferbench.report.evaluation import evaluation_data
+
+    out.update(evaluation_data(a))
     return out
 
 

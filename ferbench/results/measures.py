@@ -78,6 +78,49 @@ class TTAMetrics:
 
 
 @dataclass(frozen=True)
+class CalibrationMetrics:
+    """``evaluate.calibrate``: the temperature fitted on validation and the metrics after scaling (``metrics.calibration``)."""
+
+    method: str  # temperature
+    temperature: float
+    validation: SplitMetrics
+    test: SplitMetrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "temperature": self.temperature,
+                "validation": self.validation.to_dict(), "test": self.test.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CalibrationMetrics:
+        return cls(method=str(d["method"]), temperature=float(d["temperature"]),
+                   validation=SplitMetrics.from_dict(d["validation"]), test=SplitMetrics.from_dict(d["test"]))
+
+
+@dataclass(frozen=True)
+class RobustnessMetrics:
+    """``evaluate.robustness``: test accuracy per corruption, one value per severity (``metrics.robustness``)."""
+
+    seed: int
+    severities: tuple[int, ...]
+    clean: float
+    accuracy: Mapping[str, tuple[float, ...]]
+
+    def mean(self) -> float:
+        """The mean accuracy over every corruption and severity."""
+        values = [v for row in self.accuracy.values() for v in row]
+        return sum(values) / len(values) if values else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "severities": list(self.severities), "clean": self.clean,
+                "accuracy": {k: list(v) for k, v in self.accuracy.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RobustnessMetrics:
+        return cls(seed=int(d["seed"]), severities=tuple(int(s) for s in d["severities"]), clean=float(d["clean"]),
+                   accuracy={k: tuple(float(x) for x in v) for k, v in d["accuracy"].items()})
+
+
+@dataclass(frozen=True)
 class Cost:
     """Size of the model built for a trial (``None`` where it could not be built or is unknown)."""
 

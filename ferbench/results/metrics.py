@@ -221,3 +221,127 @@ def metrics_block(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str]
         "ece": ece(y_true, y_prob),
     }
     return out
+
+
+@dataclass(frozen=True)
+class GroupScores:
+    """One group's scores: accuracy, macro F1, and per class recall and false-positive rate (NaN: undefined)."""
+
+    group: str
+    n: int
+    accuracy: float
+    f1_macro: float
+    recall: tuple[float, ...]
+    fpr: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """Scores per group of one attribute, the worst group, the largest accuracy gap, the equalized-odds gap."""
+
+    attribute: str
+    groups: tuple[GroupScores, ...]
+
+    @property
+    def worst(self) -> GroupScores | None:
+        return min(self.groups, key=lambda g: g.accuracy, default=None)
+
+    @property
+    def accuracy_gap(self) -> float:
+        acc = [g.accuracy for g in self.groups]
+        return max(acc) - min(acc) if acc else 0.0
+
+    @property
+    def equalized_odds_gap(self) -> float:
+        """The largest difference across groups of any class's recall or false-positive rate."""
+        gaps = [0.0]
+        for rates in ([g.recall for g in self.groups], [g.fpr for g in self.groups]):
+            table = np.array(rates, dtype=np.float64)
+            for column in table.T:
+                defined = column[~np.isnan(column)]
+                if len(defined) >= 2:
+                    gaps.append(float(defined.max() - defined.min()))
+        return max(gaps)
+
+
+def group_scores(name: str, y_true: np.ndarray, y_pred: np.ndarray, k: int) -> GroupScores:
+    """Accuracy, macro F1 (every class, zero_division=0) and per-class recall and FPR of one group's samples."""
+    cm = confusion(y_true, y_pred, k).astype(np.float64)
+    n = int(cm.sum())
+    tp = np.diag(cm)
+    fp, fn = cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
+    negatives = n - cm.sum(axis=1)
+    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(k), where=(2 * tp + fp + fn) > 0)
+    fpr = np.divide(fp, negatives, out=np.full(k, np.nan), where=negatives > 0)
+    return GroupScores(group=name, n=n, accuracy=float(tp.sum() / n) if n else 0.0, f1_macro=float(f1.mean()),
+                       recall=tuple(float(r) for r in recalls(cm)), fpr=tuple(float(v) for v in fpr))
+
+
+def fairness(attribute: str, y_true: np.ndarray, y_pred: np.ndarray, groups: Sequence[str], k: int) -> Fairness:
+    """Scores of each value of ``attribute`` (``groups[i]`` is sample i's value; empty values are left out)."""
+    y, p, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
+    names = sorted({str(v) for v in g if v not in ("", None)})
+    return Fairness(attribute, tuple(group_scores(v, y[g == v], p[g == v], k) for v in names))
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """A metric over seeds: mean, sample standard deviation and a Student-t interval of the mean."""
+
+    values: tuple[float, ...]
+    mean: float
+    sd: float
+    low: float
+    high: float
+
+
+def seed_summary(values: Sequence[float], confidence: float = 0.95) -> SeedSummary:
+    """Mean ± sd of one metric over runs that differ only by seed, with a t interval (none for one seed)."""
+    from scipy.stats import t as student
+
+    v = np.asarray(values, dtype=np.float64)
+    mean = float(v.mean()) if len(v) else float("nan")
+    if len(v) < 2:
+        return SeedSummary(tuple(v.tolist()), mean, float("nan"), float("nan"), float("nan"))
+    sd = float(v.std(ddof=1))
+    half = float(student.ppf((1 + confidence) / 2, len(v) - 1)) * sd / np.sqrt(len(v))
+    return SeedSummary(tuple(v.tolist()), mean, sd, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class SeedTest:
+    """A paired t-test over seeds of B - A (one value per shared seed)."""
+
+    seeds: tuple[int, ...]
+    differences: tuple[float, ...]
+    mean_difference: float
+    sd_difference: float
+    p_value: float
+
+    def sentence(self, metric: str, a: str, b: str, alpha: float = 0.05) -> str:
+        """The verdict in words: whether the difference exceeds the spread across seeds."""
+        n = len(self.seeds)
+        d = f"{self.mean_difference:+.4f}"
+        if n < 2 or not np.isfinite(self.p_value):
+            return f"{b} vs {a}: mean {metric} difference {d} over {n} seed(s); too few shared seeds to tell it from seed noise."
+        if self.p_value < alpha:
+            return (f"{b} vs {a}: mean {metric} difference {d} over {n} seeds (sd {self.sd_difference:.4f}, paired t-test "
+                    f"p = {self.p_value:.3g}): the difference exceeds seed noise.")
+        return (f"{b} vs {a}: mean {metric} difference {d} over {n} seeds (sd {self.sd_difference:.4f}, paired t-test "
+                f"p = {self.p_value:.3g}): the difference does not exceed seed noise.")
+
+
+def paired_seed_test(a: dict[int, float], b: dict[int, float]) -> SeedTest:
+    """Paired t-test of ``b[seed] - a[seed]`` over the seeds both have."""
+    from scipy.stats import ttest_rel
+
+    seeds = tuple(sorted(set(a) & set(b)))
+    diff = np.array([b[s] - a[s] for s in seeds], dtype=np.float64)
+    if len(diff) < 2:
+        p = float("nan")
+    elif np.allclose(diff, diff[0]):
+        p = 0.0 if diff[0] != 0 else 1.0  # no spread: any non-zero difference is systematic
+    else:
+        p = float(ttest_rel([b[s] for s in seeds], [a[s] for s in seeds]).pvalue)
+    return SeedTest(seeds=seeds, differences=tuple(diff.tolist()), mean_difference=float(diff.mean()) if len(diff) else float("nan"),
+                    sd_difference=float(diff.std(ddof=1)) if len(diff) >= 2 else float("nan"), p_value=p)

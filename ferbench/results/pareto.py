@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ferbench.results.records import TrialRecord
 
 #: Objective metrics read from the per-epoch history at the kept epoch.
-HISTORY_METRICS = ("val_loss", "val_accuracy", "val_f1_macro")
+HISTORY_METRICS = ("val_loss", "val_accuracy", "val_f1_macro", "val_balanced_accuracy")
 
 
 def record_value(record: TrialRecord, metric: str) -> float | None:

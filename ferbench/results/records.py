@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
 from ferbench.results.atomic import json_clean
-from ferbench.results.measures import ConstraintCheck, Cost, Latency, SplitMetrics, TTAMetrics
+from ferbench.results.measures import CalibrationMetrics, ConstraintCheck, Cost, Latency, RobustnessMetrics, SplitMetrics, TTAMetrics
 from ferbench.spec.types import Direction, Split
 
 #: The version written. Readers read every version up to it (docs/results-format.md lists what each added).
@@ -74,6 +74,9 @@ class TrialRecord:
     tta: TTAMetrics | None = None
     #: Extra test sets (``evaluate.on``) by name; version 2.
     cross: Mapping[str, SplitMetrics] = field(default_factory=dict)
+    #: ``evaluate.calibrate`` and ``evaluate.robustness``; version 2, optional.
+    calibration: CalibrationMetrics | None = None
+    robustness: RobustnessMetrics | None = None
     #: A multi-objective run: each objective's value as told to Optuna (``None``: not measured); version 2.
     values: tuple[float | None, ...] | None = None
     #: Inference latency of the trained model on the trial's device; version 2.
@@ -146,6 +149,10 @@ class TrialRecord:
                 d["metrics"]["cross"] = {k: v.to_dict() for k, v in self.cross.items()}
             if self.tta is not None:
                 d["metrics"]["tta"] = self.tta.to_dict()
+            if self.calibration is not None:
+                d["metrics"]["calibration"] = self.calibration.to_dict()
+            if self.robustness is not None:
+                d["metrics"]["robustness"] = self.robustness.to_dict()
         return cast("dict[str, Any]", json_clean(d))
 
     @classmethod
@@ -166,6 +173,8 @@ class TrialRecord:
             test=SplitMetrics.from_dict(metrics["test"]) if metrics else None,
             tta=TTAMetrics.from_dict(metrics["tta"]) if metrics.get("tta") else None,
             cross={k: SplitMetrics.from_dict(v) for k, v in (metrics.get("cross") or {}).items()},
+            calibration=CalibrationMetrics.from_dict(metrics["calibration"]) if metrics.get("calibration") else None,
+            robustness=RobustnessMetrics.from_dict(metrics["robustness"]) if metrics.get("robustness") else None,
             values=None if d.get("values") is None else tuple(d["values"]),
             latency=Latency.from_dict(d["latency"]) if d.get("latency") else None,
             constraints=ConstraintCheck.from_dict(d["constraints"]) if d.get("constraints") else None,

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 #: Input conventions a model may expect; ferbench's own models take 0..255.
 INPUT_RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
-OBJECTIVE_KEYS = {"val_loss": "loss", "val_accuracy": "accuracy", "val_f1_macro": "f1_macro"}
+OBJECTIVE_KEYS = {"val_loss": "loss", "val_accuracy": "accuracy", "val_f1_macro": "f1_macro",
+                  "val_balanced_accuracy": "balanced_accuracy"}
 
 
 @dataclass
@@ -204,7 +205,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     lo, hi = INPUT_RANGES[input_range]
     bs = spec.train.eval_batch_size
     scored = score_model(lambda x: _probabilities(model, x, bs, lo, hi), data, spec.evaluate,
-                         splits={"validation": "validation", "test": split})
+                         splits={"validation": "validation", "test": split}, seed=int(session.planned.seed))
     metrics = {"validation": scored.validation, "test": scored.test}
     eval_s = time.monotonic() - t0
     from ferbench.model.runtime import on_gpu
@@ -227,6 +228,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         timings=Timings(train_s=best.timings.train_s if best else None, eval_s=eval_s), seed=int(session.planned.seed),
         started=started, finished=utc_now(), environment=environment(),
         validation=metrics["validation"], test=metrics["test"], tta=scored.tta, cross=scored.cross, latency=latency,
+        calibration=scored.calibration, robustness=scored.robustness,
     )
     info = _evaluation_info(session, slots, run_id=run_id, shown=shown, split=split, test_size=len(data.y[split]), eval_s=eval_s)
     evaluated = RunSession(session.planned, folder=folder)

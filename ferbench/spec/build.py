@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_split
 from ferbench.model.efficientnetv2.arch import ARCH
@@ -16,6 +16,7 @@ from ferbench.spec.types import (
     VALIDATION_METRICS,
     AugmentSpec,
     ConstraintSpec,
+    CorruptionName,
     CrossSetSpec,
     DatasetSpec,
     DerivedSplit,
@@ -27,6 +28,7 @@ from ferbench.spec.types import (
     ObjectiveSpec,
     PrunerSpec,
     ReportSpec,
+    RobustnessSpec,
     RuntimeSpec,
     SamplerSpec,
     ScheduleSpec,
@@ -274,7 +276,15 @@ def _evaluate(e: dict[str, Any] | None) -> EvaluateSpec:
     return EvaluateSpec(
         tta=e.get("tta", "none"), crop=float(e.get("crop", 0.875)),
         on=tuple(CrossSetSpec(name=c["name"], dataset=_dataset(c["dataset"]), split=c.get("split", "test")) for c in e.get("on") or ()),
+        calibrate=e.get("calibrate", "none"), robustness=_robustness(e.get("robustness")),
     )
+
+
+def _robustness(r: dict[str, Any] | None) -> RobustnessSpec | None:
+    if r is None:
+        return None
+    return RobustnessSpec(corruptions=tuple(r.get("corruptions") or get_args(CorruptionName)),
+                          severities=tuple(int(s) for s in r.get("severities") or (1, 2, 3, 4, 5)))
 
 
 def _search(se: dict[str, Any]) -> SearchSpec:

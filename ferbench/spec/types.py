@@ -45,12 +45,18 @@ Monitor = Literal["val_loss", "val_accuracy"]
 OptimizerName = Literal["adam", "adamw", "sgd"]
 SamplerName = Literal["tpe", "random", "grid", "cmaes", "qmc", "nsga2"]
 PrunerName = Literal["none", "median", "successive_halving", "hyperband"]
-ValidationMetric = Literal["val_loss", "val_accuracy", "val_f1_macro"]
+ValidationMetric = Literal["val_loss", "val_accuracy", "val_f1_macro", "val_balanced_accuracy"]
 CostMetric = Literal["params", "macs", "latency_ms"]
 Tta = Literal["none", "flip", "ten_crop"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 #: A search parameter's kind (from its form: ``float``/``int`` ranges or ``choices``).
 ParamKind = Literal["float", "int", "categorical"]
+#: ``evaluate.calibrate``: none, or a temperature fitted on the validation split.
+Calibrate = Literal["none", "temperature"]
+
+#: ``evaluate.robustness.corruptions``: the table of ``ferbench.data.corruptions``.
+CorruptionName = Literal["gaussian_noise", "gaussian_blur", "jpeg", "brightness", "contrast", "rotation",
+                         "occlusion_eyes", "occlusion_mouth", "occlusion_patch"]
 
 #: The spec's splits, in the order they are listed and reported.
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
@@ -279,7 +285,7 @@ STATIC_COSTS: tuple[str, ...] = ("params", "macs")
 
 def default_direction(metric: str) -> Direction:
     """Which way a metric improves: losses and costs go down, accuracy and F1 up."""
-    return "maximize" if metric in ("val_accuracy", "val_f1_macro") else "minimize"
+    return "maximize" if metric in ("val_accuracy", "val_f1_macro", "val_balanced_accuracy") else "minimize"
 
 
 @dataclass(frozen=True)
@@ -349,12 +355,22 @@ class CrossSetSpec:
 
 
 @dataclass(frozen=True)
+class RobustnessSpec:
+    """``evaluate.robustness``: the test split scored again under each corruption and severity."""
+
+    corruptions: tuple[CorruptionName, ...]
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
 class EvaluateSpec:
-    """Test-time augmentation and extra test sets (``evaluate``)."""
+    """Test-time augmentation, extra test sets, calibration and robustness (``evaluate``)."""
 
     tta: Tta = "none"
     crop: float = 0.875  # ten_crop: crop side / image side
     on: tuple[CrossSetSpec, ...] = ()
+    calibrate: Calibrate = "none"
+    robustness: RobustnessSpec | None = None
 
 
 @dataclass(frozen=True)

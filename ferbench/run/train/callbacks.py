@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferbench._lazy import require
-from ferbench.results.metrics import f1_macro
+from ferbench.results.metrics import balanced_accuracy, f1_macro
 from ferbench.run.signals import raise_pending
 
 require("keras")  # TensorFlow's start-up lines held back (see ferbench._lazy) before Keras imports it
@@ -73,21 +73,25 @@ class NanGuard(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
-class ValidationF1(keras.callbacks.Callback):
-    """Add ``val_f1_macro`` to each epoch's logs (scikit-learn, on the validation split).
+class ValidationScores(keras.callbacks.Callback):
+    """Add ``val_f1_macro`` and/or ``val_balanced_accuracy`` to each epoch's logs (on the validation split).
 
-    Must come before the callbacks that read it (history, early stopping, Optuna).
+    Must come before the callbacks that read them (history, early stopping, Optuna).
     """
 
-    def __init__(self, dataset: tf.data.Dataset, y_true: np.ndarray, num_classes: int) -> None:
+    def __init__(self, dataset: tf.data.Dataset, y_true: np.ndarray, num_classes: int,
+                 names: tuple[str, ...] = ("val_f1_macro",)) -> None:
         super().__init__()
-        self.dataset, self.y_true, self.num_classes = dataset, y_true, num_classes
+        self.dataset, self.y_true, self.num_classes, self.names = dataset, y_true, num_classes, names
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is None:
             return
         prob = self.model.predict(self.dataset, verbose=0)
-        logs["val_f1_macro"] = f1_macro(self.y_true, prob, self.num_classes)
+        if "val_f1_macro" in self.names:
+            logs["val_f1_macro"] = f1_macro(self.y_true, prob, self.num_classes)
+        if "val_balanced_accuracy" in self.names:
+            logs["val_balanced_accuracy"] = balanced_accuracy(self.y_true, prob, self.num_classes)
 
 
 class EpochLog(keras.callbacks.Callback):

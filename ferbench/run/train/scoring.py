@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from ferbench.results.measures import SplitMetrics, TTAMetrics
+from ferbench.results.calibration import apply_temperature, fit_temperature
+from ferbench.results.measures import CalibrationMetrics, RobustnessMetrics, SplitMetrics, TTAMetrics
 from ferbench.results.metrics import metrics_block
 from ferbench.results.records import SCORED_SPLITS, Predictions
 from ferbench.run.train.setup import RunData
 from ferbench.run.train.tta import tta_proba
-from ferbench.spec.types import EvaluateSpec
+from ferbench.spec.types import EvaluateSpec, RobustnessSpec
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -34,11 +35,15 @@ class Scored:
     predictions: Predictions
     tta: TTAMetrics | None = None
     cross: dict[str, SplitMetrics] = field(default_factory=dict)
+    calibration: CalibrationMetrics | None = None
+    robustness: RobustnessMetrics | None = None
 
 
-def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, splits: dict[str, str] | None = None) -> Scored:
+def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, splits: dict[str, str] | None = None,
+                seed: int = 0) -> Scored:
     """Metrics and predictions of ``predict`` on validation and test (``splits`` maps a block to the split
-    it scores, for ``ferbench evaluate --split``), with test-time augmentation and on extra test sets."""
+    it scores, for ``ferbench evaluate --split``), with test-time augmentation, on extra test sets,
+    calibrated (``evaluate.calibrate``) and under corruptions (``evaluate.robustness``, seeded by ``seed``)."""
     tta = evaluate.tta if evaluate.tta != "none" else None
     sources = splits or {s: s for s in SCORED_SPLITS}
     plain: dict[str, SplitMetrics] = {}
@@ -64,7 +69,33 @@ def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, spli
             _, aug = c.mapping.apply(c.y, tta_proba(predict, c.x, tta, evaluate.crop))
             cross_tta[name] = SplitMetrics.from_dict(metrics_block(y, aug, c.mapping.classes))
             extra[f"cross_{name}_y_prob_tta"] = aug
+    calibration = calibrate(arrays, data.classes) if evaluate.calibrate == "temperature" else None
+    robustness = None
+    if evaluate.robustness is not None:
+        x_test = data.x[sources["test"]]
+        robustness = robustness_metrics(predict, x_test, arrays["test_y_true"], evaluate.robustness, plain["test"].accuracy, seed)
     return Scored(
         validation=plain["validation"], test=plain["test"], predictions=Predictions(**arrays, extra=extra),
         tta=TTAMetrics(tta, augmented["validation"], augmented["test"], cross_tta) if tta else None, cross=cross,
+        calibration=calibration, robustness=robustness,
     )
+
+
+def calibrate(arrays: dict[str, Any], classes: tuple[str, ...]) -> CalibrationMetrics:
+    """Temperature scaling fitted on the validation probabilities, applied to validation and test."""
+    t = fit_temperature(arrays["validation_y_true"], arrays["validation_y_prob"])
+    blocks = {b: SplitMetrics.from_dict(metrics_block(arrays[f"{b}_y_true"], apply_temperature(arrays[f"{b}_y_prob"], t), classes))
+              for b in SCORED_SPLITS}
+    return CalibrationMetrics("temperature", t, blocks["validation"], blocks["test"])
+
+
+def robustness_metrics(predict: Predict, x: np.ndarray, y: np.ndarray, spec: RobustnessSpec, clean: float,
+                       seed: int) -> RobustnessMetrics:
+    """Accuracy of ``predict`` on corrupted copies of ``x``, per corruption and severity."""
+    from ferbench.data.corruptions import corrupt
+
+    accuracy: dict[str, tuple[float, ...]] = {}
+    for name in spec.corruptions:
+        accuracy[name] = tuple(float(np.mean(np.asarray(predict(corrupt(x, name, s, seed))).argmax(axis=1) == y)) if len(y) else 0.0
+                               for s in spec.severities)
+    return RobustnessMetrics(seed=seed, severities=spec.severities, clean=clean, accuracy=accuracy)

@@ -214,15 +214,16 @@ class _Watch:
 
 
 def _callbacks(setup: TrialSetup, hp: Mapping[str, Any], watch: _Watch, steps: int) -> list[Any]:
-    """Every callback of the fit, in order: F1, NaN guard, learning rate, epoch log, early stopping, Optuna, progress."""
+    """Every callback of the fit, in order: F1 / balanced accuracy, NaN guard, learning rate, epoch log, early stopping, Optuna, progress."""
     from ferbench.run.train import callbacks as cb
     from ferbench.run.train.recipe import lr_callbacks
 
     spec, data = setup.spec, setup.data
     callbacks: list[Any] = []
-    if "val_f1_macro" in spec.search.validation_metrics:
+    scores = tuple(m for m in ("val_f1_macro", "val_balanced_accuracy") if m in spec.search.validation_metrics)
+    if scores:
         val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
-        callbacks.append(cb.ValidationF1(val_plain, data.y["validation"], spec.num_classes))
+        callbacks.append(cb.ValidationScores(val_plain, data.y["validation"], spec.num_classes, scores))
     lr_begin, lr_end = lr_callbacks(hp, spec.train.max_epochs)
     callbacks += [watch.guard, *lr_begin, watch.epoch_log, *lr_end]
     es = spec.train.early_stopping
@@ -351,6 +352,8 @@ def _result(setup: TrialSetup, *, number: int, params: Mapping[str, Any], hp: di
         test=None if p.scored is None else p.scored.test,
         tta=None if p.scored is None else p.scored.tta,
         cross={} if p.scored is None else p.scored.cross,
+        calibration=None if p.scored is None else p.scored.calibration,
+        robustness=None if p.scored is None else p.scored.robustness,
         weights=weights,
         latency=latency,
         constraints=bound_check(spec, cost, None if latency is None else latency.batch_1_ms) if p.state == "complete" else None,
@@ -389,7 +392,7 @@ def score(model: keras.Model, data: RunData, spec: Spec) -> Scored:
     def predict(x: np.ndarray) -> np.ndarray:
         return predict_proba(model, x, np.zeros(len(x), np.int64), batch_size)
 
-    return score_model(predict, data, spec.evaluate)
+    return score_model(predict, data, spec.evaluate, seed=spec.seed)
 
 
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> None:

@@ -48,8 +48,8 @@ def test_pruning_stops_training_after_the_reported_epoch() -> None:
 def test_validation_f1_is_added_to_the_logs() -> None:
     x = np.random.default_rng(1).random((16, 4)).astype("float32")
     y = np.arange(16) % 2
-    f1 = cb.ValidationF1(x, y, 2)
+    f1 = cb.ValidationScores(x, y, 2, ("val_f1_macro", "val_balanced_accuracy"))
     log = cb.EpochLog()
     _fit([f1, log], epochs=2)
     assert len(log.history["val_f1_macro"]) == 2
-    assert all(0.0 <= v <= 1.0 for v in log.history["val_f1_macro"])
+    assert all(0.0 <= v <= 1.0 for v in log.history["val_f1_macro"] + log.history["val_balanced_accuracy"])

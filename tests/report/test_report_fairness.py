@@ -1,0 +1,89 @@
+"""Fairness across groups: the report's per-group numbers equal a by-hand computation from the saved
+predictions and an attributes CSV (``image,attribute,...``; here the image is the test position)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferbench.errors import FerbenchError
+from ferbench.report.api import write_report
+from ferbench.results import load_run
+
+
+def _attributes(n: int, path: Path) -> dict[str, list[str]]:
+    rng = np.random.default_rng(4)
+    gender = [str(v) for v in rng.choice(["female", "male", "unsure"], size=n, p=[0.45, 0.45, 0.1])]
+    race = [str(v) for v in rng.choice(["caucasian", "african-american", "asian"], size=n)]
+    race[:5] = [""] * 5  # unknown for a few images: left out of that attribute's groups
+    lines = ["image,gender,race"] + [f"{i},{g},{r}" for i, (g, r) in enumerate(zip(gender, race, strict=True))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"gender": gender, "race": race}
+
+
+def _by_hand(y: list[int], p: list[int], k: int) -> dict[str, object]:
+    n = len(y)
+    correct = sum(1 for a, b in zip(y, p, strict=True) if a == b)
+    f1s, recall, fpr = [], [], []
+    for c in range(k):
+        tp = sum(1 for a, b in zip(y, p, strict=True) if a == c and b == c)
+        fp = sum(1 for a, b in zip(y, p, strict=True) if a != c and b == c)
+        fn = sum(1 for a, b in zip(y, p, strict=True) if a == c and b != c)
+        negatives = sum(1 for a in y if a != c)
+        f1s.append(0.0 if 2 * tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn))
+        recall.append(None if tp + fn == 0 else tp / (tp + fn))
+        fpr.append(None if negatives == 0 else fp / negatives)
+    return {"n": n, "accuracy": correct / n, "f1_macro": sum(f1s) / k, "recall": recall, "fpr": fpr}
+
+
+def test_fairness_equals_a_hand_computation(results_dir: Path, tmp_path: Path) -> None:
+    folder = next((results_dir / "scaled_fer2013").iterdir())
+    run = load_run(folder)
+    assert run.best is not None
+    pred = run.predictions(run.best)
+    y, p = pred.test_y_true.tolist(), pred.y_pred("test").tolist()
+    k = run.num_classes
+    attrs = _attributes(len(y), tmp_path / "attributes.csv")
+    out = tmp_path / "report.json"
+    write_report([folder], fmt="json", out=out, plots=False, attributes=tmp_path / "attributes.csv")
+    (data,) = json.loads(out.read_text(encoding="utf-8"))["runs"]
+    got = {f["attribute"]: f for f in data["fairness"]}
+    assert set(got) == {"gender", "race"}
+    for attr, values in attrs.items():
+        groups = sorted({v for v in values if v})
+        hand = {g: _by_hand([a for a, v in zip(y, values, strict=True) if v == g],
+                            [b for b, v in zip(p, values, strict=True) if v == g], k) for g in groups}
+        assert [g["group"] for g in got[attr]["groups"]] == groups
+        for g in got[attr]["groups"]:
+            h = hand[g["group"]]
+            assert g["n"] == h["n"]
+            assert g["accuracy"] == pytest.approx(h["accuracy"], abs=1e-12)
+            assert g["f1_macro"] == pytest.approx(h["f1_macro"], abs=1e-12)
+            assert g["recall"] == pytest.approx(h["recall"], abs=1e-12)
+            assert g["fpr"] == pytest.approx(h["fpr"], abs=1e-12)
+        accs = {g: float(h["accuracy"]) for g, h in hand.items()}  # type: ignore[arg-type]
+        assert got[attr]["worst_group"] == min(accs, key=lambda g: accs[g])
+        assert got[attr]["accuracy_gap"] == pytest.approx(max(accs.values()) - min(accs.values()))
+        gaps = []
+        for key in ("recall", "fpr"):
+            for c in range(k):
+                defined = [h[key][c] for h in hand.values() if h[key][c] is not None]  # type: ignore[index]
+                if len(defined) >= 2:
+                    gaps.append(max(defined) - min(defined))
+        assert got[attr]["equalized_odds_gap"] == pytest.approx(max(gaps))
+    md = tmp_path / "report.md"
+    write_report([folder], fmt="markdown", out=md, plots=False, attributes=tmp_path / "attributes.csv")
+    text = md.read_text(encoding="utf-8")
+    assert "Fairness across gender (test)" in text and "Fairness across race (test)" in text
+    assert "equalized-odds gap" in text
+
+
+def test_an_attributes_file_without_its_header_is_refused(results_dir: Path, tmp_path: Path) -> None:
+    folder = next((results_dir / "scaled_fer2013").iterdir())
+    bad = tmp_path / "attributes.csv"
+    bad.write_text("0,female\n1,male\n", encoding="utf-8")
+    with pytest.raises(FerbenchError, match="header"):
+        write_report([folder], fmt="json", out=tmp_path / "r.json", plots=False, attributes=bad)
