@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ferbench.results.metrics import Fairness, Reliability
 
 
+#: The solid colour of the reliability diagram's sample-share bars (a browser test finds the figure by it).
+SHARE_COLOUR = "#c9b3e6"
+
+
 def plot_reliability(curves: list[tuple[str, Reliability]], title: str) -> MplFigure:
     """Accuracy against confidence per bin (top label), with the diagonal of perfect calibration and bin counts."""
     fig = new_figure(5.5, 5)
@@ -31,7 +35,8 @@ def plot_reliability(curves: list[tuple[str, Reliability]], title: str) -> MplFi
     edges = np.array(curves[0][1].edges)
     counts = np.array(curves[0][1].count, dtype=np.float64)
     if counts.sum() > 0:
-        ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", alpha=0.15, color="C0", label="share of samples")
+        ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", color=SHARE_COLOUR, label="share of samples",
+               zorder=0)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("Confidence (top-label probability)")

@@ -28,22 +28,14 @@ def test_html_is_self_contained(html_report: Path):
     assert "<script" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r'(src|href)="(?!#|data:)', page), "only in-page anchors and data: URIs"
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 3 * 7 + 2 * 2  # seven plots per run; accuracy against parameters and against MACs per dataset
+    assert len(images) == 3 * 8 + 2 * 2  # eight plots per run (with the reliability diagram); accuracy against parameters and against MACs per dataset
     for data in images:
         Image.open(io.BytesIO(base64.b64decode(data))).verify()
     assert page.index('id="compare-fer2013-7-table"') < page.index('id="confusion_raw"')
 
 
 def _screenshot(html: Path, png: Path, profile: Path) -> np.ndarray:
-    assert CHROMIUM is not None
-    cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={WINDOW[0]},{WINDOW[1]}", html.resolve().as_uri(),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert png.is_file(), f"chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    return np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
+    return _screenshot_sized(html, png, profile, WINDOW)
 
 
 def _mask(img: np.ndarray, colour: tuple[int, int, int], tol: int = 6) -> np.ndarray:
@@ -82,3 +74,39 @@ def test_screenshot_shows_comparison_table_and_confusion_matrix(html_report: Pat
     img2 = _screenshot(bare, tmp_path / "bare.png", tmp_path / "profile2")
     assert (_mask(img2, COMPARE_HEADER).sum(axis=1) > 600).sum() > 30
     assert _dark_blues(img2).sum() < 50
+
+
+def _share_colour() -> tuple[int, int, int]:
+    from ferbench.report.evaluation_plots import SHARE_COLOUR
+
+    h = SHARE_COLOUR.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_screenshot_shows_the_reliability_diagram(results_dir: Path, tmp_path: Path):
+    """One run's page in Chromium shows its reliability diagram (the bars of the share of samples per bin)."""
+    folder = next((results_dir / "scaled_affectnet").iterdir())
+    page = tmp_path / "run.html"
+    write_report([folder], fmt="html", out=page)
+    assert 'id="reliability"' in page.read_text(encoding="utf-8")
+    img = _screenshot_sized(page, tmp_path / "run.png", tmp_path / "profile", (1400, 9000))
+    bars = _mask(img, _share_colour(), tol=4)
+    assert bars.sum() > 1500, f"reliability diagram bars not visible ({bars.sum()} px)"
+    # Negative control: without plots, nothing on the page has that colour.
+    bare = tmp_path / "bare.html"
+    write_report([folder], fmt="html", out=bare, plots=False)
+    img2 = _screenshot_sized(bare, tmp_path / "bare.png", tmp_path / "profile2", (1400, 9000))
+    assert _mask(img2, _share_colour(), tol=4).sum() < 50
+
+
+def _screenshot_sized(html: Path, png: Path, profile: Path, window: tuple[int, int]) -> np.ndarray:
+    assert CHROMIUM is not None
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={window[0]},{window[1]}", html.resolve().as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert png.is_file(), f"chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    return np.asarray(Image.open(png).convert("RGB")).astype(np.int16)

@@ -78,7 +78,7 @@ def test_one_objective_in_the_list_is_a_single_objective_study(tmp_path: Path) -
     ("  objectives: [{metric: val_accuracy}, {metric: val_accuracy}]\n",
      "s.yaml:11:49: search.objectives[1].metric", "val_accuracy is already objective 0; each metric once"),
     ("  objectives: [{metric: params}, {metric: latency_ms}]\n",
-     "s.yaml:11:15: search.objectives", "add a validation metric (val_loss, val_accuracy, val_f1_macro)"),
+     "s.yaml:11:15: search.objectives", "add a validation metric (val_loss, val_accuracy, val_f1_macro, val_balanced_accuracy)"),
     ("  objectives: [{metric: val_accuracy}, {metric: params}]\n  pruner: {name: median}\n",
      "s.yaml:12:18: search.pruner.name", "pruner median needs one objective"),
     ("  objectives: [{metric: val_accuracy}, {metric: params}]\n  sampler: {name: cmaes}\n",
