@@ -13,7 +13,8 @@ from PIL import Image
 from ferbench.report.search_plots import param_importances
 from ferbench.results import load_runs
 
-RUN_PLOTS = {"confusion_raw", "confusion_normalised", "learning_curves", "learning_curve_best", "optimisation_history", "parallel_coordinates", "param_importances"}
+RUN_PLOTS = {"confusion_raw", "confusion_normalised", "learning_curves", "learning_curve_best", "optimisation_history", "parallel_coordinates",
+             "param_importances", "reliability"}
 
 
 def test_every_plot_in_png_and_svg(html_report: Path):
