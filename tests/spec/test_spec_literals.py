@@ -37,6 +37,7 @@ FIELDS: dict[tuple[type, str], str] = {
     (t.ConstraintSpec, "metric"): "search/properties/constraints",
     (t.CrossSetSpec, "split"): "crossSet/properties/split",
     (t.EvaluateSpec, "tta"): "evaluate/properties/tta",
+    (t.EvaluateSpec, "calibrate"): "evaluate/properties/calibrate",
     (t.RuntimeSpec, "devices"): "runtime/properties/devices/oneOf/0",
     (t.RuntimeSpec, "precision"): "runtime/properties/precision",
     (t.RuntimeSpec, "jit_compile"): "runtime/properties/jit_compile",
@@ -84,6 +85,8 @@ def test_every_enum_of_the_schema_is_covered_or_deliberately_left_out() -> None:
         "$defs/dataset/properties/synthetic/properties/imbalance/oneOf/0": "a named distribution or a tuple of weights",
         "$defs/model/properties/arch": "the model registry is the one list of families (checked by tests/model)",
         "$defs/search/properties/space/propertyNames": "SEARCHABLE's keys",
+        "$defs/evaluate/properties/robustness/properties/corruptions/items":
+            "a tuple of CorruptionName; the corruption table, the Literal and the schema are compared by tests/data/test_corruptions.py",
     }
     found: set[str] = set()
 
