@@ -19,6 +19,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from report_helpers import squeeze_md
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("optuna")
@@ -168,10 +169,10 @@ def test_plots_against_parameters_macs_and_latency(frontier) -> None:
 
 
 def test_markdown_shows_the_frontier_and_the_pareto_set(frontier) -> None:
-    text = frontier["md"].read_text()
+    text = squeeze_md(frontier["md"].read_text())
     assert "### Efficiency frontier: size, cost, latency and accuracy" in text
     assert "| Front: params | Front: latency |" in text and "tflite-int8" in text
-    runs = frontier["runs"].read_text()
+    runs = squeeze_md(frontier["runs"].read_text())
     assert "### Pareto set (" in runs and "| val_accuracy (max) | params (min) | latency_ms (min) |" in runs
 
 

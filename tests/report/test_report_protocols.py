@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from protocol_runs import write_run
+from report_helpers import squeeze_md
 from typer.testing import CliRunner
 
 from ferbench.baselines_registry import BUILTIN
@@ -140,7 +141,7 @@ def test_tta_is_shown_beside_the_plain_numbers_with_its_gain_and_a_mcnemar_test(
     assert cells[6:8] == [str(int(np.sum((a == y) & (b != y)))), str(int(np.sum((a != y) & (b == y))))]
     assert row[13] == "none"  # the plain row's TTA column
     runs = report(str(run), "--format", "markdown")
-    assert "Test with TTA (flip)" in _header(runs, "Metric") and "| Test-time augmentation | flip |" in runs
+    assert "Test with TTA (flip)" in _header(runs, "Metric") and "| Test-time augmentation | flip |" in squeeze_md(runs)
 
 
 # --------------------------------------------------------------------------- cross-dataset
