@@ -30,6 +30,8 @@ _HINTS = {
     "psycopg": "pip install 'ferbench[postgres]'",
     "matplotlib": "pip install matplotlib",
     "sklearn": "pip install scikit-learn",
+    "cv2": "pip install 'ferbench[faces]' (OpenCV 4, whose Haar cascades OpenCV 5 no longer ships)",
+    "mtcnn": "pip install 'ferbench[faces]'",
 }
 
 

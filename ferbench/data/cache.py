@@ -111,7 +111,7 @@ def load_raw(cache: Path, key: str) -> RawData | None:
         x=x, labels=labels, groups=groups, hashes=hashes, rows=rows,
         label_names=tuple(meta["label_names"]), group_names=tuple(meta["group_names"]),
         source=meta["source"], skipped=int(meta["skipped"]), warnings=tuple(meta["warnings"]),
-        dropped={k: int(v) for k, v in meta["dropped"].items()}, total=int(meta["total"]),
+        dropped={k: int(v) for k, v in meta["dropped"].items()}, total=int(meta["total"]), faces=meta.get("faces", {}),
     )
 
 
@@ -136,7 +136,7 @@ def save_raw(cache: Path, key: str, raw: RawData) -> str | None:
         meta = {
             "format": FORMAT, "label_names": list(raw.label_names), "group_names": list(raw.group_names),
             "source": raw.source, "skipped": raw.skipped, "warnings": list(raw.warnings), "dropped": raw.dropped,
-            "total": raw.total,
+            "total": raw.total, **({"faces": raw.faces} if raw.faces else {}),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         os.rename(tmp, target)  # atomic for a folder; fails if another writer got there first

@@ -41,6 +41,8 @@ class LoadedDataset:
     blank: dict[str, int] = field(default_factory=dict)
     #: Samples left out on purpose, by source label (a class not in the spec, AffectNet 8-10).
     excluded: dict[str, int] = field(default_factory=dict)
+    #: The faces stage's counts (``dataset.faces``), see :attr:`RawData.faces`; empty without it.
+    faces: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +71,9 @@ class RawData:
     total: int = 0
     #: Source label -> samples not decoded on purpose (e.g. AffectNet 8 none, 9 uncertain).
     dropped: dict[str, int] = field(default_factory=dict)
+    #: With ``dataset.faces``: source split -> source label -> images read, and of them
+    #: with one face, with none and with several (``images``, ``one``, ``none``, ``several``).
+    faces: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 #: Decodes a detected source: ``progress`` -> (data, content digest, bad samples as ``(where, why)``).

@@ -50,6 +50,7 @@ def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> d
         "blank": dict(data.blank),
         "skipped": data.skipped,
         "excluded": dict(data.excluded),
+        **({"faces": data.faces} if data.faces else {}),
         "class_weight": weights,
         "notes": list(notes),
         "warnings": list(data.warnings),
@@ -86,6 +87,24 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"skipped      {report['skipped']}")
     if report["excluded"]:
         lines.append("left out     " + ", ".join(f"{k}: {v}" for k, v in report["excluded"].items()))
+    lines += _faces_lines(report.get("faces") or {})
     for w in report["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def _faces_lines(faces: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """The faces stage's counts: one row per source split and class."""
+    if not faces:
+        return []
+    head = ["faces", "images", "one face", "no face", "several"]
+    rows = [[f"{split}/{label}", *(str(c[k]) for k in ("images", "one", "none", "several"))]
+            for split, labels in faces.items() for label, c in labels.items()]
+    total = [sum(int(r[i]) for r in rows) for i in range(1, 5)]
+    rows.append(["total", *map(str, total)])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+
+    return ["", fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)]

@@ -16,6 +16,7 @@ import numpy as np
 from ferbench.data.core import RawData
 from ferbench.data.images import IMAGE_EXTENSIONS, Item, decode_many
 from ferbench.errors import DataError
+from ferbench.spec.types import FacesSpec
 
 
 def _visible(p: Path) -> bool:
@@ -129,8 +130,9 @@ def scan_folders(root: Path) -> FolderScan:
     return scan
 
 
-def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progress: bool) -> tuple[RawData, list[str], list[tuple[str, str]]]:
-    """Decode every image of ``scan``.
+def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progress: bool,
+                 faces: FacesSpec | None = None, cache_root: Path | None = None) -> tuple[RawData, list[str], list[tuple[str, str]]]:
+    """Decode every image of ``scan``, or with ``faces`` crop the faces of each photo.
 
     Returns the data, the sha256 of each file (in ``scan.files`` order) and the
     unreadable files as ``(relative path, reason)``.
@@ -143,6 +145,8 @@ def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progre
             items += [Item(f) for f in files]
             labels += [label_names.index(cls)] * len(files)
             groups += [g] * len(files)
+    if faces is not None:
+        return _read_photos(scan, items, labels, groups, label_names, group_names, source, size, color, progress, faces, cache_root)
     x, digests, bad = decode_many(items, size, color, progress=progress, label=f"decoding {scan.root.name}")
     ok = np.ones(len(items), bool)
     ok[[i for i, _ in bad]] = False
@@ -157,3 +161,17 @@ def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progre
         rows=np.flatnonzero(ok).astype(np.int64),
     )
     return raw, digests, [(str(items[i].path.relative_to(scan.root)), why) for i, why in bad]
+
+
+def _read_photos(scan: FolderScan, items: list[Item], labels: list[int], groups: list[int], label_names: tuple[str, ...],
+                 group_names: tuple[str, ...], source: str, size: int, color: str, progress: bool, faces: FacesSpec,
+                 cache_root: Path | None) -> tuple[RawData, list[str], list[tuple[str, str]]]:
+    from ferbench.data.photos import crop_photos
+
+    crops = crop_photos([i.path for i in items], labels, groups, label_names, group_names, faces, size, color,
+                        cache_root=cache_root, progress=progress)
+    raw = RawData(
+        x=crops.x, labels=crops.labels, groups=crops.groups, hashes=np.zeros(0, np.uint64), label_names=label_names,
+        group_names=group_names, source=source, rows=crops.rows, faces=crops.counts,
+    )
+    return raw, crops.digests, [(str(items[i].path.relative_to(scan.root)), why) for i, why in crops.bad]

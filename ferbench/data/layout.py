@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ferbench.data import folders, probe
 from ferbench.data.affectnet import Listed, read_lists, read_release
-from ferbench.data.cache import sha256_hex
+from ferbench.data.cache import cache_root, sha256_hex
 from ferbench.data.core import RawData, Reader, Source
 from ferbench.data.fer2013_csv import read_fer2013_csv
 from ferbench.data.kinds import KINDS
@@ -114,7 +114,8 @@ def _folder_source(title: str, spec: DatasetSpec, scan: folders.FolderScan) -> S
     size, color = spec.image_size, spec.color
 
     def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
-        raw, digests, bad = folders.read_folders(scan, size, color, source, progress=progress)
+        raw, digests, bad = folders.read_folders(scan, size, color, source, progress=progress, faces=spec.faces,
+                                                 cache_root=cache_root(spec.cache) if spec.faces else None)
         rel = [os.path.relpath(f, scan.root) for f in files]
         return raw, sha256_hex(sorted(zip(rel, digests, strict=True))), bad
 

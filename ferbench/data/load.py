@@ -61,7 +61,9 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
     src = detect(spec)
     root = cache_mod.cache_root(spec.cache)
     skey = cache_mod.stat_key(src.files, src.root)
-    prep = (cache_mod.FORMAT, spec.kind, src.layout, spec.image_size, spec.color, spec.on_bad_sample)
+    prep: tuple[object, ...] = (cache_mod.FORMAT, spec.kind, src.layout, spec.image_size, spec.color, spec.on_bad_sample)
+    if spec.faces is not None:  # only then, so the keys of cropped datasets stay as they were
+        prep += ("faces", repr(spec.faces))
     digest = cache_mod.known_digest(root, skey)
     if digest is not None:
         key = cache_mod.sha256_hex(digest, *prep)
@@ -150,5 +152,5 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     fingerprint = cache_mod.sha256_hex(*parts)
     return LoadedDataset(
         classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
-        duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded,
+        duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded, faces=raw.faces,
     )

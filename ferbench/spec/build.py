@@ -22,6 +22,7 @@ from ferbench.spec.types import (
     DerivedSplit,
     EarlyStopping,
     EvaluateSpec,
+    FacesSpec,
     Freeze,
     LossSpec,
     ModelSpec,
@@ -260,7 +261,15 @@ def _dataset(ds: dict[str, Any]) -> DatasetSpec:
         ),
         folds=ds.get("folds"),
         fold=ds.get("fold"),
+        faces=_faces(ds.get("faces")),
     )
+
+
+def _faces(f: dict[str, Any] | None) -> FacesSpec | None:
+    if not f:
+        return None
+    return FacesSpec(detector=f["detector"], align=f["align"], margin=float(f["margin"]), min_size=int(f["min_size"]),
+                     on_none=f["on_none"], on_many=f["on_many"])
 
 
 def _schedule(s: dict[str, Any] | None) -> ScheduleSpec:

@@ -140,6 +140,24 @@ class SyntheticSpec:
     noise: float
 
 
+FaceDetector = Literal["haar", "mtcnn", "boxes"]
+FaceAlign = Literal["none", "eyes"]
+FacesOnNone = Literal["skip", "whole"]
+FacesOnMany = Literal["largest", "all"]
+
+
+@dataclass(frozen=True)
+class FacesSpec:
+    """The faces stage (``dataset.faces``): how face crops are made from photos."""
+
+    detector: FaceDetector
+    align: FaceAlign
+    margin: float  # of the box's longer side, added on every side
+    min_size: int  # pixels; smaller faces are not faces
+    on_none: FacesOnNone
+    on_many: FacesOnMany
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     kind: DatasetKind
@@ -158,6 +176,8 @@ class DatasetSpec:
     #: fold (1-based) this dataset validates on; ``None`` without folds.
     folds: int | None = None
     fold: int | None = None
+    #: The faces stage for datasets of photos; ``None``: the images are face crops already.
+    faces: FacesSpec | None = None
 
     @property
     def channels(self) -> int:

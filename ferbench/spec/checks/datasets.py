@@ -85,3 +85,19 @@ def splits_distinct(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
         for name, s in splits.items():
             if isinstance(s, dict) and s.get("from") == name:
                 yield doc.locate(at + ("splits", name, "from"), f"split {name} cannot be derived from itself")
+
+
+@check
+def faces_fit_the_dataset(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """``dataset.faces`` only where there are photos, ``boxes`` only where a dataset gives boxes, ``eyes`` only with landmarks."""
+    for at, ds in dataset_blocks(data):
+        faces = ds.get("faces")
+        if not isinstance(faces, dict):
+            continue
+        kind, layout, detector = ds.get("kind"), ds.get("layout", "auto"), faces.get("detector")
+        if kind == "synthetic" or (kind == "fer2013" and layout == "csv"):
+            yield doc.locate(at + ("faces",), f"{kind} images are face crops already; remove dataset.faces")
+        if detector == "boxes" and kind != "affectnet":
+            yield doc.locate(at + ("faces", "detector"), f"boxes uses the face boxes a dataset ships, and {kind} ships none; use haar or mtcnn")
+        if detector == "haar" and faces.get("align") == "eyes":
+            yield doc.locate(at + ("faces", "align"), "haar finds no eyes to align by; use detector: mtcnn, or align: none")
