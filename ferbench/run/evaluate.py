@@ -1,5 +1,6 @@
 """``ferbench evaluate``: metrics of a saved Keras model on a spec's data.
 
+Models are loaded through :mod:`ferbench.predict.loader`, as ``ferbench predict`` loads them.
 The model may be ferbench's (a run folder's ``best/model.keras``) or any Keras
 model file whose input matches the spec's images and whose outputs are the
 spec's classes in the spec's order. The result is written as a one-trial run
@@ -19,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.plan import PlannedRun
+from ferbench.predict.loader import INPUT_RANGES, keras_probabilities, load_keras_model, resolve_target
 from ferbench.results.environment import environment
 from ferbench.results.measures import Cost
 from ferbench.results.paths import RunPaths
@@ -34,8 +34,6 @@ from ferbench.run.session import RunSession
 if TYPE_CHECKING:
     import keras
 
-#: Input conventions a model may expect; ferbench's own models take 0..255.
-INPUT_RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
 OBJECTIVE_KEYS = {"val_loss": "loss", "val_accuracy": "accuracy", "val_f1_macro": "f1_macro",
                   "val_balanced_accuracy": "balanced_accuracy"}
 
@@ -45,38 +43,6 @@ class Evaluation:
     folder: Path
     record: TrialRecord
     name: str
-
-
-def resolve_target(target: Path) -> tuple[Path, Path | None]:
-    """``(model file, run folder or None)`` for a model file or a run folder."""
-    if target.is_dir():
-        model = RunPaths(target).best_model
-        if not model.exists():
-            raise ResultsError(f"{target}: no best/model.keras (is it a run folder with a complete trial?)")
-        return model, target
-    if not target.exists():
-        raise FerbenchError(f"{target}: no such model file or run folder")
-    return target, None
-
-
-def load_keras_model(path: Path) -> keras.Model:
-    """A saved Keras model, or one line saying why the file is not one."""
-    from ferbench._lazy import require
-
-    keras = require("keras")
-    if path.suffix not in (".keras", ".h5", ".hdf5"):
-        raise FerbenchError(f"{path}: not a Keras model file (expected .keras, .h5 or .hdf5)")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except ValueError as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        if "safe_mode" in str(exc):
-            raise FerbenchError(f"{path}: Keras's safe mode refuses to load this model ({first}); "
-                                "only load models you trust, and re-save it without Lambda layers") from None
-        raise FerbenchError(f"{path}: Keras cannot load it as a model ({first})") from None
-    except (OSError, TypeError, KeyError, AttributeError, ImportError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise FerbenchError(f"{path}: Keras cannot load it as a model ({type(exc).__name__}: {first})") from None
 
 
 def check_model(model: keras.Model, input_shape: tuple[int, int, int], num_classes: int, shown: str) -> None:
@@ -91,20 +57,6 @@ def check_model(model: keras.Model, input_shape: tuple[int, int, int], num_class
     out = model.outputs[0].shape
     if int(out[-1]) != num_classes:
         raise FerbenchError(f"{shown}: model has {int(out[-1])} outputs but the spec has {num_classes} classes")
-
-
-def _probabilities(model: keras.Model, x: np.ndarray, batch_size: int, lo: float, hi: float) -> np.ndarray:
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].astype(np.float32) / 255.0 * (hi - lo) + lo
-        out.append(np.asarray(model.predict_on_batch(xb), dtype=np.float32))
-    prob = np.concatenate(out) if out else np.zeros((0, int(model.outputs[0].shape[-1])), np.float32)
-    sums = prob.sum(axis=1)
-    if len(prob) and (prob.min() < -1e-4 or np.max(np.abs(sums - 1.0)) > 1e-3):
-        # Logits, not probabilities: the metrics (and the loss) need probabilities.
-        e = np.exp(prob - prob.max(axis=1, keepdims=True))
-        prob = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-    return prob
 
 
 def _session(spec_path: str | Path | None, sets: Sequence[str], run_dir: Path | None) -> RunSession:
@@ -204,7 +156,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     t0 = time.monotonic()
     lo, hi = INPUT_RANGES[input_range]
     bs = spec.train.eval_batch_size
-    scored = score_model(lambda x: _probabilities(model, x, bs, lo, hi), data, spec.evaluate,
+    scored = score_model(lambda x: keras_probabilities(model, x, bs, lo, hi), data, spec.evaluate,
                          splits={"validation": "validation", "test": split}, seed=int(session.planned.seed))
     metrics = {"validation": scored.validation, "test": scored.test}
     eval_s = time.monotonic() - t0
