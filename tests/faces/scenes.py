@@ -43,6 +43,7 @@ class Scene:
     image: Image.Image
     boxes: list[tuple[int, int, int, int]]  # (x, y, w, h) of each pasted face
     labels: list[int]
+    angles: list[float]  # degrees each face was turned (counter-clockwise, as PIL turns)
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
@@ -58,15 +59,15 @@ def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     return bg.filter(ImageFilter.GaussianBlur(0.6))
 
 
-def scene(faces: list[tuple[int, np.ndarray]], rng: np.random.Generator, *, size: tuple[int, int] = (480, 360),
-          rotate: float = 0.0) -> Scene:
-    """Paste ``faces`` side by side at random sizes (96-128 px) and heights; every other one rotated by ``rotate`` degrees."""
+def scene(faces: list[tuple[int, np.ndarray]], rng: np.random.Generator, *, size: tuple[int, int] = (400, 300),
+          rotate: float = 0.0, smallest: int = 88) -> Scene:
+    """Paste ``faces`` side by side at random sizes (``smallest``-128 px) and heights; every other one turned by ``rotate`` degrees."""
     w, h = size
     img = _background(rng, w, h)
-    boxes, labels = [], []
+    boxes, labels, angles = [], [], []
     slot = w // max(1, len(faces))
     for k, (label, face) in enumerate(faces):
-        s = int(rng.integers(96, min(129, slot - 8)))
+        s = int(rng.integers(smallest, min(129, slot - 8)))
         x = k * slot + int(rng.integers(4, slot - s - 3))
         y = int(rng.integers(4, h - s - 4))
         patch = Image.fromarray(face).resize((s, s), Image.Resampling.BICUBIC).convert("RGB")
@@ -77,7 +78,8 @@ def scene(faces: list[tuple[int, np.ndarray]], rng: np.random.Generator, *, size
         img.paste(patch, (x, y), mask)
         boxes.append((x, y, s, s))
         labels.append(label)
-    return Scene(img, boxes, labels)
+        angles.append(angle)
+    return Scene(img, boxes, labels, angles)
 
 
 def empty_scene(rng: np.random.Generator, size: tuple[int, int] = (320, 240)) -> Image.Image:
