@@ -11,7 +11,8 @@ validation list (500 per class) is the test set by convention.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ferbench.data.core import RawData
 from ferbench.data.images import Item, decode_many
 from ferbench.data.probe import Release
 from ferbench.errors import DataError
+from ferbench.spec.types import FacesSpec
 
 COLUMNS = (
     "subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
@@ -37,6 +39,21 @@ class Listed:
     where: list[str]  # "training.csv:12" per item, for error messages
     dropped: dict[str, int]
     bad: list[tuple[str, str]]
+    #: Per item: the eye centres from its 68 facial landmarks (image-left eye first), or None.
+    eyes: list[tuple[tuple[float, float], tuple[float, float]] | None] = field(default_factory=list)
+
+
+def eyes_of(landmarks: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The eye centres from AffectNet's ``facial_landmarks`` (68 points as ``x;y;x;y...``): points 37-42 and 43-48."""
+    try:
+        v = [float(t) for t in landmarks.replace(",", ";").split(";") if t.strip()]
+    except ValueError:
+        return None
+    if len(v) != 136:
+        return None
+    pts = np.asarray(v).reshape(68, 2)
+    a, b = pts[36:42].mean(axis=0), pts[42:48].mean(axis=0)
+    return ((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
 
 
 def read_lists(rel: Release) -> Listed:
@@ -88,6 +105,7 @@ def read_lists(rel: Release) -> Listed:
                     out.bad.append((where, f"face box {box} has no area"))
                     continue
                 out.items.append(Item(rel.images / row[col["subDirectory_filePath"]].strip(), box))  # type: ignore[arg-type]
+                out.eyes.append(eyes_of(row[col["facial_landmarks"]]) if "facial_landmarks" in col else None)
                 out.codes.append(code)
                 out.groups.append(g)
                 out.where.append(where)
@@ -99,21 +117,32 @@ def _chain(first: list[str], rest):  # type: ignore[no-untyped-def]
     yield from rest
 
 
-def read_release(rel: Release, listed: Listed, size: int, color: str, *, progress: bool) -> tuple[RawData, list[str], list[tuple[str, str]]]:
-    """Decode the listed faces (cropped to their box, resized)."""
-    x, digests, bad = decode_many(listed.items, size, color, progress=progress, label="decoding AffectNet")
-    ok = np.ones(len(listed.items), bool)
-    ok[[i for i, _ in bad]] = False
+def read_release(rel: Release, listed: Listed, size: int, color: str, *, progress: bool, faces: FacesSpec | None = None,
+                 cache_root: Path | None = None) -> tuple[RawData, list[str], list[tuple[str, str]]]:
+    """Decode the listed faces (cropped to their box, resized), or with ``faces`` run the faces stage on the whole images."""
+    label_names = tuple(str(i) for i in range(len(AFFECTNET_CLASSES)))
+    source = f"AffectNet official release ({', '.join(p.name for p in rel.lists.values())} + {rel.images.name}/)"
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    if faces is not None:
+        from ferbench.data.photos import crop_photos
+        from ferbench.faces.detect import Face
+
+        given: list[list[Face] | None] = [
+            [Face((float(i.box[0]), float(i.box[1]), float(i.box[2]), float(i.box[3])), 1.0, e)] if i.box else []
+            for i, e in zip(listed.items, listed.eyes)
+        ]
+        crops = crop_photos([i.path for i in listed.items], listed.codes, listed.groups, label_names, tuple(rel.lists), faces, size, color,
+                            cache_root=cache_root, given=given, progress=progress)
+        x, labels, groups, rows, digests, bad, counts = crops.x, crops.labels, crops.groups, crops.rows, crops.digests, crops.bad, crops.counts
+    else:
+        x, digests, bad = decode_many(listed.items, size, color, progress=progress, label="decoding AffectNet")
+        ok = np.ones(len(listed.items), bool)
+        ok[[i for i, _ in bad]] = False
+        labels, groups = np.asarray(listed.codes, np.int16)[ok], np.asarray(listed.groups, np.int16)[ok]
+        rows = np.flatnonzero(ok).astype(np.int64)
     raw = RawData(
-        x=x,
-        labels=np.asarray(listed.codes, np.int16)[ok],
-        groups=np.asarray(listed.groups, np.int16)[ok],
-        hashes=np.zeros(0, np.uint64),
-        label_names=tuple(str(i) for i in range(len(AFFECTNET_CLASSES))),
-        group_names=tuple(rel.lists),
-        source=f"AffectNet official release ({', '.join(p.name for p in rel.lists.values())} + {rel.images.name}/)",
-        rows=np.flatnonzero(ok).astype(np.int64),
-        dropped=dict(listed.dropped),
+        x=x, labels=labels, groups=groups, hashes=np.zeros(0, np.uint64), label_names=label_names, group_names=tuple(rel.lists),
+        source=source, rows=rows, dropped=dict(listed.dropped), faces=counts,
     )
     problems = [(f"{listed.where[i]} ({listed.items[i].path.relative_to(rel.root)})", why) for i, why in bad]
     return raw, digests, problems

@@ -44,7 +44,6 @@ def detect(spec: DatasetSpec) -> Source:
     if spec.layout != "auto" and spec.layout not in allowed:
         raise DataError(f"dataset.layout: {spec.layout} is not a layout of {spec.kind}; use one of auto, {', '.join(allowed)}")
     wanted = allowed if spec.layout == "auto" else (spec.layout,)
-    size, color = spec.image_size, spec.color
     tried: list[str] = []
     for name in wanted:
         layout = kind.layout(name)
@@ -58,7 +57,7 @@ def detect(spec: DatasetSpec) -> Source:
             if rel is not None:
                 listed = read_lists(rel)
                 files = list(rel.lists.values()) + [i.path for i in listed.items]
-                return Source("official", rel.root, files, _official_reader(rel, listed, size, color), [])
+                return Source("official", rel.root, files, _official_reader(rel, listed, spec), [])
         elif name == "folders" and probe.class_folders(path):
             try:
                 scan = folders.scan_folders(path)
@@ -80,9 +79,10 @@ def _csv_reader(f: Path) -> Reader:
     return read
 
 
-def _official_reader(rel: Release, listed: Listed, size: int, color: str) -> Reader:
+def _official_reader(rel: Release, listed: Listed, spec: DatasetSpec) -> Reader:
     def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
-        raw, digests, bad = read_release(rel, listed, size, color, progress=progress)
+        raw, digests, bad = read_release(rel, listed, spec.image_size, spec.color, progress=progress, faces=spec.faces,
+                                         cache_root=cache_root(spec.cache) if spec.faces else None)
         lists = [hashlib.sha256(p.read_bytes()).hexdigest() for p in rel.lists.values()]
         return raw, sha256_hex(lists, digests), listed.bad + bad
 

@@ -117,3 +117,38 @@ def test_class_folder_copies_names_and_digits(tmp_path, make_spec):
     assert train[EIGHT.index("angry")] == 3 and train[EIGHT.index("contempt")] == 2
     seven = load_dataset(spec_for(make_spec, tmp_path / "an"), seed=0)
     assert seven.excluded == {"Contempt (contempt)": 2, "7 (contempt)": 2}
+
+
+def _landmarks(left: tuple[float, float], right: tuple[float, float]) -> str:
+    """68 points, all at the image-left eye's centre except points 43-48 at the other eye's."""
+    pts = [right if 42 <= i < 48 else left for i in range(68)]
+    return ";".join(f"{x:.1f};{y:.1f}" for x, y in pts)
+
+
+def test_official_release_with_its_boxes_and_landmarks_levels_the_eyes(tmp_path, make_spec):
+    """dataset.faces {detector: boxes, align: eyes}: the list files' boxes and eye landmarks, no detector."""
+    pytest.importorskip("cv2", reason="the faces stage is the [faces] extra")
+    from ferbench.spec.types import FacesSpec
+
+    root = tmp_path / "affectnet"
+    rows = {"training.csv": [], "validation.csv": []}
+    for name, per_code in (("training.csv", 2), ("validation.csv", 1)):
+        for code in range(7):
+            for i in range(per_code):
+                img = np.full((160, 200, 3), 200, np.uint8)
+                left, right = (80, 70), (120, 84)  # eyes on a line tilted by atan(14/40) = 19 degrees
+                for x, y in (left, right):
+                    img[y - 4:y + 5, x - 4:x + 5] = 0
+                rel = f"{100 + code}/{name[:5]}_{code}_{i}.jpg"
+                write_image(root / "Manually_Annotated_Images" / rel, img)
+                rows[name].append([rel, 60, 37, 80, 80, _landmarks(left, right), code, 0.1, -0.2])
+    for name, r in rows.items():
+        write_affectnet_csv(root / name, r)
+    faces = FacesSpec("boxes", "eyes", 0.0, 24, "skip", "largest")
+    data = load_dataset(spec_for(make_spec, root, color="grayscale", image_size=80, faces=faces), seed=1)
+    assert len(data.splits["test"]) == 7 and data.faces["validation"]["0"] == {"images": 1, "one": 1, "none": 0, "several": 0}
+    for x in data.splits["test"].x[..., 0]:
+        a, b = np.argwhere(x[:, :40] < 80).mean(axis=0), np.argwhere(x[:, 40:] < 80).mean(axis=0)
+        assert abs(a[0] - b[0]) < 2  # level
+    plain = load_dataset(spec_for(make_spec, root, color="grayscale", image_size=80), seed=1).splits["test"].x[0, ..., 0]
+    assert np.argwhere(plain[:, 40:] < 80).mean(axis=0)[0] - np.argwhere(plain[:, :40] < 80).mean(axis=0)[0] > 10  # tilted as given
