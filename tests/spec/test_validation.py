@@ -198,3 +198,18 @@ def test_extends_cannot_be_set_on_the_command_line(tmp_path):
     assert errors(tmp_path, GOOD, "extends=other.yaml") == [
         "--set extends=other.yaml:1:1: extends: cannot be set with --set (bases are merged first); write extends: FILE in the spec"
     ]
+
+
+def test_faces_block_resolves_with_defaults_and_is_refused_where_it_cannot_apply(tmp_path: Path) -> None:
+    photos = GOOD.replace("kind: synthetic", "kind: folder\n  path: photos\n  faces: {detector: mtcnn, align: eyes}")
+    spec = load_spec(write(tmp_path, photos))
+    f = spec.dataset.faces
+    assert f is not None and (f.detector, f.align, f.margin, f.min_size, f.on_none, f.on_many) == ("mtcnn", "eyes", 0.2, 24, "skip", "largest")
+    assert load_spec(write(tmp_path, GOOD, "plain.yaml")).dataset.faces is None
+    assert errors(tmp_path, GOOD.replace("kind: synthetic", "kind: synthetic\n  faces: {detector: haar}")) == [
+        "s.yaml:5:10: dataset.faces: synthetic images are face crops already; remove dataset.faces"]
+    haar_eyes = photos.replace("detector: mtcnn", "detector: haar")
+    assert errors(tmp_path, haar_eyes) == ["s.yaml:6:34: dataset.faces.align: haar finds no eyes to align by; use detector: mtcnn, or align: none"]
+    boxes = photos.replace("detector: mtcnn, align: eyes", "detector: boxes")
+    assert errors(tmp_path, boxes)[0].endswith("dataset.faces.detector: boxes uses the face boxes a dataset ships, and folder ships none; use haar or mtcnn")
+    assert "dataset.faces.on_many" in errors(tmp_path, photos.replace("align: eyes", "align: eyes, on_many: every"))[0]
