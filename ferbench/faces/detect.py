@@ -125,7 +125,9 @@ class MtcnnDetector:
         return f"mtcnn {getattr(self.mtcnn, '__version__', '?')}"
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        found = self.model.detect_faces(rgb, min_face_size=self.min_size)
+        # mtcnn 1.0 loses faces it finds at its default pyramid (min_face_size 20) when asked for
+        # a larger minimum (24 found none of two clear faces here), so larger minimums are filtered after.
+        found = self.model.detect_faces(rgb, min_face_size=min(self.min_size, 20))
         out = []
         for f in found:
             x, y, w, h = (float(v) for v in f["box"])
