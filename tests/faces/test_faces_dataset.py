@@ -1,8 +1,8 @@
 """A class-folder dataset of photos (generated scenes around real FER2013 faces) trains with ``dataset.faces``.
 
 ``data describe`` counts the images with one face, none and several per split and
-class; ``ferbench run`` trains on the crops; a second run (another seed, so another
-run) and a load at another image size never call the detector again.
+class; a run at another input size trains on new crops made from the cached
+detections (the detector is never called again); ``ferbench predict`` uses the run's stage.
 """
 
 from __future__ import annotations
@@ -70,19 +70,22 @@ def photos(tmp_path_factory: pytest.TempPathFactory, fer2013_dir: Path) -> Path:
     return root
 
 
-def _write(root: Path, name: str, seed: int) -> Path:
+def _write(root: Path, name: str, seed: int, size: int = 32) -> Path:
     spec = root / f"{name}.yaml"
-    spec.write_text(SPEC.format(name=name, seed=seed, root=root))
+    spec.write_text(SPEC.format(name=name, seed=seed, root=root).replace("image_size: 32", f"image_size: {size}"))
     return spec
 
 
-def test_describe_counts_faces_then_a_run_trains_and_a_second_run_detects_nothing(photos: Path, monkeypatch) -> None:
+def test_describe_counts_faces_then_a_run_trains_without_detecting_again(photos: Path, monkeypatch) -> None:
     calls = []
     original = HaarDetector.detect
 
     def counting(self, rgb):
         calls.append(rgb.shape)
         return original(self, rgb)
+
+    def refuse(self, rgb):
+        raise AssertionError("detected again")
 
     monkeypatch.setattr(HaarDetector, "detect", counting)
     rc, out, err = _cli("data", "describe", str(_write(photos, "faces_a", 1)), "--json")
@@ -97,20 +100,24 @@ def test_describe_counts_faces_then_a_run_trains_and_a_second_run_detects_nothin
     assert total == found >= 22  # on_none: skip; on_many: largest -- one crop per photo with a face
     assert report["splits"]["train"]["shape"] == [32, 32, 1]
 
-    rc, out, err = _cli("run", str(_write(photos, "faces_a", 1)))
+    # A run at another input size: new crops (a data-cache miss), made from the cached detections.
+    monkeypatch.setattr(HaarDetector, "detect", refuse)
+    rc, out, err = _cli("run", str(_write(photos, "faces_b", 2, size=40)))
     assert rc == 0, err
-    [run_json] = list((photos / "results" / "faces_a").rglob("run.json"))
+    [run_json] = list((photos / "results" / "faces_b").rglob("run.json"))
     assert json.loads(run_json.read_text())["status"] == "complete"
     resolved = (run_json.parent / "spec.resolved.yaml").read_text()
     assert "faces:" in resolved and "detector: haar" in resolved and "align: none" in resolved  # the stage is recorded
-    assert len(calls) == 29  # the run read the crops from the data cache
-
-    def refuse(self, rgb):
-        raise AssertionError("detected again")
-
-    monkeypatch.setattr(HaarDetector, "detect", refuse)
-    rc, _, err = _cli("run", str(_write(photos, "faces_b", 2)))  # another run of the same data
+    rc, out, err = _cli("data", "describe", str(_write(photos, "faces_a", 1)))  # the same crops again: the data cache
     assert rc == 0, err
-    rc, out, err = _cli("data", "describe", str(_write(photos, "faces_c", 1)), "--set", "dataset.image_size=40", "--json")
-    assert rc == 0, err  # other crops, made from the cached detections
-    assert json.loads(out)["splits"]["train"]["shape"] == [40, 40, 1]
+    assert "no face" in out and "several" in out and "train/happy" in out
+
+    # predict takes the run's own faces stage (haar, its margin) and input (40x40 grayscale)
+    monkeypatch.setattr(HaarDetector, "detect", counting)
+    rc, out, err = _cli("predict", str(run_json.parent), str(photos / "photos" / "test"), "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["input"] == {"size": 40, "color": "grayscale"} and doc["classes"] == list(CLASSES) and len(doc["images"]) == 9
+    boxes = [f["box"] for i in doc["images"] for f in i["faces"]]
+    assert len(boxes) >= 7 and all(b is not None and b[2] >= 24 for b in boxes)
+    assert len(calls) == 29 + 9
