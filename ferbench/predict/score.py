@@ -59,6 +59,25 @@ def _whole_images(paths: Sequence[Path], size: int, color: str, progress: bool) 
     return x, source, bad
 
 
+#: Images per model call while a progress bar shows (a multiple of every batch size used, so batches stay the same).
+CHUNK = 1024
+
+
+def _scored(model: LoadedModel, x: np.ndarray, progress: bool) -> np.ndarray:
+    """The model's probabilities on ``x``, in chunks under a progress bar when there are many."""
+    from ferbench.faces.stage import progress_bar
+
+    if not len(x):
+        return np.zeros((0, len(model.classes)), np.float32)
+    out = []
+    chunks = range(0, len(x), CHUNK)
+    with progress_bar(progress and len(chunks) > 1, "predicting", len(chunks)) as advance:
+        for i in chunks:
+            out.append(model.predict(x[i:i + CHUNK]))
+            advance()
+    return np.concatenate(out)
+
+
 def predict_files(model: LoadedModel, paths: Sequence[Path], *, faces: FacesSpec | None, cache_root: Path | None = None,
                   progress: bool = True) -> list[ImagePrediction]:
     """Score every file in ``paths`` (in order); unreadable files carry their reason instead of faces."""
@@ -74,7 +93,7 @@ def predict_files(model: LoadedModel, paths: Sequence[Path], *, faces: FacesSpec
         x, source, bad, boxes = crops.x, crops.source.tolist(), crops.bad, crops.faces
     for i, why in bad:
         out[i].error = why
-    prob = model.predict(x) if len(x) else np.zeros((0, len(model.classes)), np.float32)
+    prob = _scored(model, x, progress)
     for i, face, p in zip(source, boxes, prob, strict=True):
         out[i].faces.append(FacePrediction(face, model.classes[int(np.argmax(p))], np.asarray(p, np.float32)))
     return out
