@@ -12,8 +12,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from scenes import fer_faces  # noqa: E402
 
-pytest.importorskip("cv2", reason="the face detectors are the [faces] extra: pip install -e '.[faces]'")
-
 
 @pytest.fixture(scope="session")
 def real_faces(fer2013_dir: Path) -> list[tuple[int, np.ndarray]]:

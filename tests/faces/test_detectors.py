@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from scenes import empty_scene, scene
 
+pytest.importorskip("cv2", reason="the face detectors are the [faces] extra: pip install -e '.[faces]'")
+
 from ferbench.faces.align import crop_face, eye_angle
 from ferbench.faces.detect import Face, iou, make_detector
 from ferbench.faces.stage import crop_files
@@ -43,6 +45,7 @@ def test_haar_finds_most_pasted_faces(real_faces) -> None:
 
 @pytest.mark.slow
 def test_mtcnn_finds_most_pasted_faces_and_sees_the_tilt(real_faces) -> None:
+    pytest.importorskip("mtcnn", reason="the face detectors are the [faces] extra: pip install -e '.[faces]'")
     rate, matched = _match_rate("mtcnn", real_faces, 2)  # 6 faces: MTCNN is slow on a CPU
     assert rate >= 0.7, f"mtcnn matched {rate:.0%} of the pasted faces"
     assert all(f.eyes is not None for _, _, f in matched)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scenes import FER2013_CLASSES, empty_scene, fer_faces, scene
 
+pytest.importorskip("cv2", reason="the face detectors are the [faces] extra: pip install -e '.[faces]'")
 pytest.importorskip("tensorflow")
 pytest.importorskip("optuna")
 
