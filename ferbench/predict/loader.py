@@ -62,7 +62,7 @@ def resolve_target(target: Path, trial: int | None = None) -> tuple[Path, Path |
     if not target.exists():
         raise FerbenchError(f"{target}: no such model file or run folder")
     if trial is not None:
-        raise FerbenchError(f"--trial {trial}: only for a run folder; {target} is a model file")
+        raise FerbenchError(f"trial={trial} (--trial on the command line) is only for a run folder; {target} is a model file")
     return target, None
 
 
@@ -128,7 +128,7 @@ def load_model(target: str | Path, *, trial: int | None = None, input_range: str
                threads: int | None = None) -> LoadedModel:
     """Load ``target`` (a run folder, a Keras file or a TFLite file) for scoring images."""
     if input_range not in INPUT_RANGES:
-        raise FerbenchError(f"--input-range must be one of {', '.join(INPUT_RANGES)}; got {input_range!r}")
+        raise FerbenchError(f"input_range must be one of {', '.join(INPUT_RANGES)} (--input-range on the command line); got {input_range!r}")
     model_path, run_dir = resolve_target(Path(target), trial)
     run_dir = run_dir or run_folder_of(model_path)
     spec = _run_spec(run_dir) if run_dir is not None else None
