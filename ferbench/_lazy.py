@@ -30,6 +30,11 @@ _HINTS = {
     "psycopg": "pip install 'ferbench[postgres]'",
     "matplotlib": "pip install matplotlib",
     "sklearn": "pip install scikit-learn",
+    "tf2onnx": "pip install 'ferbench[onnx]'",
+    "onnx": "pip install 'ferbench[onnx]'",
+    "onnxruntime": "pip install 'ferbench[onnx]'",
+    "mlflow": "pip install 'ferbench[mlflow]'",
+    "tensorboard": "pip install 'ferbench[tensorboard]'",
 }
 
 

@@ -59,7 +59,7 @@ def _ways(model: Any, blobs: dict[str, bytes], threads: int) -> dict[str, Callab
     """Each way as ``x (one float32 image batch) -> probabilities``."""
     import tensorflow as tf
 
-    from ferbench.run.export import interpreter, tflite_call
+    from ferbench.export.tflite import interpreter, tflite_call
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=False)
     return {
@@ -72,8 +72,8 @@ def _ways(model: Any, blobs: dict[str, bytes], threads: int) -> dict[str, Callab
 
 def _accuracy(way: str, model: Any, blobs: dict[str, bytes], x: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
               threads: int) -> dict[str, float]:
+    from ferbench.export.tflite import tflite_predict
     from ferbench.results.metrics import metrics_block
-    from ferbench.run.export import tflite_predict
 
     if way.startswith("keras"):
         prob = model.predict(x.astype(np.float32), batch_size=256, verbose=0)
@@ -96,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a run folder, or --smoke")
 
     from ferbench._lazy import require
+    from ferbench.export.api import model_file
+    from ferbench.export.latency import images, median_ms
+    from ferbench.export.tflite import calibration_images, interpreter_class, to_tflite
     from ferbench.results.environment import cpu_name, usable_cpus
     from ferbench.results.paths import RunPaths
     from ferbench.results.read import read_run_record
-    from ferbench.run.export import calibration_images, interpreter_class, model_file, to_tflite
     from ferbench.run.frameworks import quiet_libraries
-    from ferbench.run.latency import images, median_ms
     from ferbench.run.session import RunSession
 
     quiet_libraries()

@@ -43,8 +43,8 @@ def run(
     Exit status: 0 when every run has a complete trial, 1 when a run has none,
     2 on a spec or results error, 130 when interrupted (start it again to resume).
     """
+    from ferbench.cli.table import best_table, pareto_table, summary_line
     from ferbench.run.runner import run_spec
-    from ferbench.run.table import best_table, pareto_table, summary_line
 
     try:
         results = run_spec(spec, sets=overrides(sets), trials=trials, max_epochs=max_epochs, fresh=fresh,
@@ -84,8 +84,8 @@ def evaluate(
     name: str | None = typer.Option(None, "--name", help="What reports call it (default: the run's spec name, or the model file's name)."),
 ) -> None:
     """Evaluate a saved Keras model on a spec's data; writes the same records as a run (one trial)."""
+    from ferbench.cli.table import METRIC_LABELS
     from ferbench.run.evaluate import evaluate_model
-    from ferbench.run.table import METRIC_LABELS
 
     result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range,
                             name=name)

@@ -126,6 +126,7 @@ def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
     from ferbench.run.frameworks import quiet_libraries, quiet_optuna, select_devices
     from ferbench.run.search.publish import publish_run
     from ferbench.run.search.reconcile import reconcile
+    from ferbench.run.search.study import open_run_study
 
     spec, planned, paths = session.spec, session.planned, session.paths
     old = existing_record(paths)
@@ -138,7 +139,7 @@ def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
         quiet_libraries()
         slots = select_devices(spec.runtime)
     session.load_data()
-    study = session.open_study()
+    study = open_run_study(session)
     for line in reconcile(study, spec, paths, session.run_id, owns_storage=session.owns_storage,
                           storage_shown=session.recorded_storage()).messages():
         session.reporter.message(line)

@@ -28,8 +28,6 @@ from ferbench.run.progress import PlainReporter, Reporter
 from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
-    import optuna
-
     from ferbench.run.train.setup import RunData, TrialSetup
 
 #: The data of the last session loaded in this process (a plan's runs often share it).
@@ -202,17 +200,6 @@ class RunSession:
         self.paths.root.mkdir(parents=True, exist_ok=True)
         if not self.paths.spec.exists():
             write_text(self.paths.spec, dump_yaml(self.spec.raw))
-
-    # --- search ---------------------------------------------------------------------------
-
-    def open_study(self, *, create: bool = True, stream: int = 0, parallel: bool = False) -> optuna.Study:
-        """The run's Optuna study in its storage (refused when made from a different spec)."""
-        from ferbench.run.search.storage import open_storage
-        from ferbench.run.search.study import open_study
-
-        study: optuna.Study = open_study(self.spec, study_name=self.run_id, storage=open_storage(self.storage_url),
-                          spec_hash=self.planned.spec_hash, create=create, stream=stream, parallel=parallel)
-        return study
 
 
 def existing_record(paths: RunPaths) -> RunRecord | None:

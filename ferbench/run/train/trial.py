@@ -312,7 +312,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         p.scored = score(model, data, spec)
         p.eval_s = time.monotonic() - t1
         if p.state == "complete":
-            from ferbench.run.latency import keras_latency
+            from ferbench.export.latency import keras_latency
 
             raise_pending()
             latency = keras_latency(model, spec.input_shape, large_batch=spec.train.eval_batch_size, gpu=gpu)
