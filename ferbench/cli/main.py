@@ -149,6 +149,7 @@ _COMMANDS = (
     ("ferbench.cli.export", "export"),
     ("ferbench.cli.cluster", "submit"),
     ("ferbench.cli.cluster", "status"),
+    ("ferbench.cli.track", "track"),
 )
 
 

@@ -164,6 +164,7 @@ def _search(session: RunSession, study: optuna.Study, slots: list[str], run_file
     try:
         run_file.update(status="running")
         run_file.save()
+        session.tracker.run_started(run_file.record)
         start = st.counts(study, spec.search.trials)
         reporter.run_started(RunInfo(name=spec.name, run_id=session.run_id, index=index, total_runs=total,
                                      target=spec.search.trials, finished=start.finished, folder=str(paths.root),
@@ -185,6 +186,7 @@ def _search(session: RunSession, study: optuna.Study, slots: list[str], run_file
             on_change(st.counts(study, spec.search.trials), st.best_of(study, spec))
         run_file.update(status=status)
         run_file.save()
+        session.tracker.run_finished(status)
         reporter.run_finished(status)
     return status
 

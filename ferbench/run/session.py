@@ -29,6 +29,7 @@ from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     from ferbench.run.train.setup import RunData, TrialSetup
+    from ferbench.track.base import Tracker
 
 #: The data of the last session loaded in this process (a plan's runs often share it).
 _DATA_CACHE: dict[str, tuple[RunData, DatasetInfo]] = {}
@@ -46,6 +47,7 @@ class RunSession:
         self.paths = RunPaths(Path(folder) if folder is not None else Path(planned.results_dir))
         self.reporter = reporter or Reporter()
         self._data: tuple[RunData, DatasetInfo] | None = None
+        self._tracker: Tracker | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -148,6 +150,15 @@ class RunSession:
 
     # --- training -------------------------------------------------------------------------
 
+    @property
+    def tracker(self) -> Tracker:
+        """The spec's trackers (``tracking``), made once; a failing one costs one line through the reporter."""
+        if self._tracker is None:
+            from ferbench.track.make import make_tracker
+
+            self._tracker = make_tracker(self.spec, self.paths, self.run_id, warn=_warn)
+        return self._tracker
+
     def trial_setup(self) -> TrialSetup:
         """What every trial of the run shares: data, precision policy, XLA switch."""
         from ferbench.model.runtime import detect_gpus, resolve_jit, resolve_precision
@@ -157,7 +168,7 @@ class RunSession:
         gpus = detect_gpus() if spec.runtime.devices != "cpu" else []
         spe = spec.runtime.steps_per_execution
         return TrialSetup(spec=spec, data=self.load_data(), precision=resolve_precision(spec.runtime, gpus),
-                          jit=resolve_jit(spec.runtime, on_gpu=bool(gpus)), reporter=self.reporter, run_id=self.run_id,
+                          jit=resolve_jit(spec.runtime, on_gpu=bool(gpus)), reporter=self.reporter, run_id=self.run_id, tracker=self.tracker,
                           steps_per_execution=spe if isinstance(spe, int) else 1)
 
     # --- records --------------------------------------------------------------------------
@@ -200,6 +211,13 @@ class RunSession:
         self.paths.root.mkdir(parents=True, exist_ok=True)
         if not self.paths.spec.exists():
             write_text(self.paths.spec, dump_yaml(self.spec.raw))
+
+
+def _warn(line: str) -> None:
+    """A tracker's warning: one line on standard error, whatever the reporter (``--quiet`` included)."""
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
 
 
 def existing_record(paths: RunPaths) -> RunRecord | None:
