@@ -15,9 +15,9 @@ Importing this module imports neither TensorFlow nor Optuna.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ferbench.errors import ResultsError
 from ferbench.plan import PlannedRun, plan_spec
@@ -25,6 +25,7 @@ from ferbench.results.atomic import write_text
 from ferbench.results.paths import RunPaths
 from ferbench.results.records import DatasetInfo, Objective, RunRecord
 from ferbench.run.progress import PlainReporter, Reporter
+from ferbench.secrets import hide_password
 from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
@@ -194,7 +195,6 @@ class RunSession:
 
         A run folder stays movable (and free of machine paths) when its study lives inside it.
         """
-        from ferbench.secrets import hide_password
 
         url = self.storage_url
         for scheme in ("sqlite:///", "journal://"):
@@ -210,7 +210,16 @@ class RunSession:
 
         self.paths.root.mkdir(parents=True, exist_ok=True)
         if not self.paths.spec.exists():
-            write_text(self.paths.spec, dump_yaml(self.spec.raw))
+            write_text(self.paths.spec, dump_yaml(_shown(self.spec.raw)))
+
+
+def _shown(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The resolved spec as written to disk: a password in ``tracking.mlflow.uri`` hidden (tracking is not part of the run id)."""
+    out = dict(raw)
+    mlflow = (out.get("tracking") or {}).get("mlflow")
+    if isinstance(mlflow, dict) and mlflow.get("uri"):
+        out["tracking"] = {**out["tracking"], "mlflow": {**mlflow, "uri": hide_password(str(mlflow["uri"]))}}
+    return out
 
 
 def _warn(line: str) -> None:
