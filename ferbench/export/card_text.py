@@ -14,6 +14,11 @@ def _cell(v: object) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
+def _small(v: object) -> object:
+    """Learning rates and decays as 5e-06, not 0.0000."""
+    return f"{v:.3g}" if isinstance(v, float) and v != 0 and abs(v) < 1e-2 else v
+
+
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     """A GitHub Markdown table (pipes in cells escaped)."""
     out = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -38,14 +43,15 @@ def _metrics(metrics: Mapping[str, Any]) -> list[str]:
 def _latency_rows(label: str, lat: Mapping[str, Any] | None) -> list[tuple[object, ...]]:
     if not lat:
         return []
-    return [(label, lat["runtime"], lat["device"], b["batch_size"], b["median_ms"]) for b in lat["batches"]]
+    return [(label, lat["runtime"], lat["device"], lat.get("threads"), lat.get("load_1min"), b["batch_size"], b["median_ms"])
+            for b in lat["batches"]]
 
 
 def _efficiency(card: Mapping[str, Any]) -> list[str]:
     eff, exp = card["efficiency"], card["export"]
     out = ["## Efficiency", "", f"Parameters: {_cell(eff['params'])}; multiply-accumulates: {_cell(eff['macs'])}; "
            f"exported files: {eff['export_bytes']:,} bytes.", ""]
-    out += md_table(["model", "runtime", "device", "batch", "median ms"],
+    out += md_table(["model", "runtime", "device", "threads", "1-min load", "batch", "median ms"],
                     _latency_rows("Keras", eff["keras_latency"]) + _latency_rows(card["model"]["format"], eff["export_latency"]))
     parity = exp["parity"]
     out += [f"Exported model's test accuracy: {_cell(exp['test_accuracy'])} (Keras: {_cell(exp['keras_test_accuracy'])})."]
@@ -68,7 +74,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
     out += md_table(["split", "from", "images"], [(k, _cell(d["splits"].get(k)), v) for k, v in d["images"].items()])
     out += [f"Chosen on the {p['chosen_on']} split by `{p['objective']}` ({p['direction']}) among {p['trials']} complete trials; "
             f"seed {p['seed']}, {p['epochs']} epochs (best epoch {_cell(p['best_epoch'])}).", ""]
-    out += md_table(["hyperparameter", "value"], sorted(p["hyperparameters"].items()))
+    out += md_table(["hyperparameter", "value"], [(k, _small(v)) for k, v in sorted(p["hyperparameters"].items())])
     out += ["## Preprocessing", "", f"Input {pre['input_shape']} ({pre['color']}): {pre['pixels']}; {pre.get('face_crop', '')}.", ""]
     out += _metrics(card["metrics"]) + _efficiency(card)
     out += ["## Known limits", "", f"- Classes: {', '.join(lim['classes'])} only.", f"- Input: {lim['input']}.",
