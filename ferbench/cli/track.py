@@ -21,11 +21,19 @@ def track(run: Path = _RUN, mlflow: str = _MLFLOW, experiment: str | None = _EXP
     A second send adds nothing: complete trials are left as they are, and a trial
     half-sent by a server that went down during the run is sent again whole.
     """
-    from ferbench.secrets import hide_password, remember
+    from ferbench.errors import FerbenchError
+    from ferbench.secrets import hide_password, redact, remember
     from ferbench.track.send import send_run
 
     remember(mlflow)
-    done = send_run(run, uri=mlflow, experiment=experiment, log_model=log_model)
+    try:
+        done = send_run(run, uri=mlflow, experiment=experiment, log_model=log_model)
+    except FerbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the server's refusal, in one line: nothing is lost, send again
+        why = redact(" ".join(str(exc).split()))[:300]
+        raise FerbenchError(f"{hide_password(mlflow)}: MLflow refused or is unreachable ({type(exc).__name__}: {why}); "
+                            "the records are unchanged: send again when it answers") from None
     print(f"{hide_password(mlflow)}: experiment {done.experiment!r}, run {done.parent}: sent trial(s) "
           f"{', '.join(map(str, done.sent)) or 'none'}; already there: {', '.join(map(str, done.already)) or 'none'}"
           + (f"; {done.still_training} still training (send again later)" if done.still_training else ""))

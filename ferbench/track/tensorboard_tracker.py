@@ -47,6 +47,8 @@ class TensorBoardTracker(Tracker):
         self._writer(number)
 
     def epoch_end(self, number: int, epoch: int, logs: Mapping[str, float]) -> None:
+        if number not in self._writers:  # a trial not started by the search (``ferbench verify`` re-training one)
+            return
         tf = require("tensorflow")
         with self._writer(number).as_default(step=int(epoch)):
             for key, value in logs.items():

@@ -61,3 +61,27 @@ def test_the_resolved_spec_on_disk_hides_the_tracking_password(tmp_path: Path) -
     session.write_spec()
     text = RunPaths(tmp_path / "run").spec.read_text()
     assert "s3cr" not in text and "alice:***@tracking.example:5000" in text
+
+
+def test_ferbench_track_to_a_server_that_is_not_there_is_one_line_without_the_password(tmp_path: Path) -> None:
+    import io
+    import json
+    import socket
+    from contextlib import redirect_stderr, redirect_stdout
+
+    import pytest
+
+    pytest.importorskip("mlflow", reason="MLflow is not installed (pip install 'ferbench[mlflow]')")
+    from ferbench.cli.main import main
+
+    reference = Path(__file__).resolve().parents[2] / "results" / "reference"
+    run_dir = next(p.parent for p in sorted(reference.rglob("run.json")))
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = main(["track", str(run_dir), "--mlflow", f"http://alice:s3cret@127.0.0.1:{port}"])
+    assert rc == 2 and err.getvalue().count("\n") == 1, err.getvalue()
+    assert "MLflow refused or is unreachable" in err.getvalue() and "s3cret" not in err.getvalue() + out.getvalue()
+    assert json.loads((run_dir / "run.json").read_text())["run_id"]  # the folder is only read
