@@ -8,7 +8,7 @@ shows here, not in the field —, the largest difference in probabilities agains
 Keras model on the same images, and its latency on this machine's CPU. A model card
 (:mod:`ferbench.export.card`) is written beside every export.
 
-The formats are rows of :data:`ferbench.export.formats.FORMATS`:
+The formats are rows of :data:`ferbench.export.formats.FORMAT_TABLE`:
 
 * ``savedmodel``: Keras's ``Model.export`` (a TensorFlow SavedModel with a ``serve``
   endpoint), scored and timed through ``tf.saved_model.load``;
@@ -33,7 +33,7 @@ import numpy as np
 
 from ferbench._lazy import require
 from ferbench.errors import ResultsError
-from ferbench.export.formats import FORMATS, Format, Target
+from ferbench.export.formats import FORMAT_TABLE, Format, Target
 from ferbench.export.latency import measure, plan_batches
 from ferbench.results.environment import cpu_name, environment, usable_cpus
 from ferbench.results.exports import ExportRecord, Parity, write_export
@@ -134,7 +134,7 @@ def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trial
 
     Everything is checked before any work: the trials and their models, and that no
     format of a trial was exported before (records are never rewritten). ``formats``
-    are names of :data:`FORMATS` (the command line checks them).
+    are names of :data:`FORMAT_TABLE` (the command line checks them).
     """
     from ferbench.export.card import write_card
     from ferbench.run.frameworks import quiet_libraries
@@ -143,7 +143,7 @@ def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trial
     paths = session.paths
     numbers = chosen_trials(paths, trials=trials, pareto=pareto)
     sources = {n: model_file(paths, n) for n in numbers}
-    rows = [FORMATS[f] for f in dict.fromkeys(formats)]
+    rows = [FORMAT_TABLE[f] for f in dict.fromkeys(formats)]
     done = [paths.export_record(n, f.name) for n in numbers for f in rows if paths.export_record(n, f.name).exists()]
     if done:
         raise ResultsError(f"{done[0]}: trial {done[0].parents[2].name.lstrip('0') or '0'} was exported as {done[0].parent.name} "

@@ -1,6 +1,6 @@
 """The export formats as one table: a format is a row (file writer, runtime adapter, tolerance), not a branch.
 
-Adding a format means one writer, one runtime adapter and one row in :data:`FORMATS`
+Adding a format means one writer, one runtime adapter and one row in :data:`FORMAT_TABLE`
 (and its name in ``schemas/export.schema.json``'s ``format``, which a test keeps equal).
 """
 
@@ -154,7 +154,7 @@ def _run_onnx(folder: Path, target: Target) -> Runtime:
 
 
 #: Every format ``ferbench export`` writes, in the order it lists them.
-FORMATS: dict[str, Format] = {f.name: f for f in (
+FORMAT_TABLE: dict[str, Format] = {f.name: f for f in (
     Format("savedmodel", _write_savedmodel, _run_savedmodel, tolerance=1e-5),
     Format("tflite", _tflite_writer("tflite"), _run_tflite, tolerance=1e-4),
     Format("tflite-float16", _tflite_writer("tflite-float16"), _run_tflite, tolerance=5e-2),

@@ -209,3 +209,12 @@ def test_every_export_has_a_model_card_that_validates_and_names_every_metric_of_
     assert f"--format {fmt}" in text and "## Known limits" in text and "## Reproduce" in text
     bad = dict(card, metrics={})
     assert card_problems(bad) != []
+
+
+def test_the_format_table_the_records_formats_and_the_schema_agree() -> None:
+    from ferbench.export.formats import FORMAT_TABLE
+    from ferbench.spec.schema import schema_path
+
+    enum = json.loads(schema_path("export.schema.json").read_text())["properties"]["format"]["enum"]
+    assert tuple(FORMAT_TABLE) == EXPORT_FORMATS == tuple(enum)
+    assert all(0 < f.tolerance < 1 for f in FORMAT_TABLE.values()) and FORMAT_TABLE["onnx"].tolerance <= 1e-4
