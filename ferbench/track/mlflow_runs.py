@@ -9,6 +9,7 @@ deleted and sent again from the record, so nothing is ever counted twice.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -114,7 +115,7 @@ class MlflowRuns:
         from mlflow.entities import Metric
 
         now = _now_ms()
-        metrics = [Metric(str(k), float(v), now, int(epoch)) for k, v in logs.items() if v is not None]
+        metrics = [Metric(str(k), float(v), now, int(epoch)) for k, v in logs.items() if v is not None and math.isfinite(float(v))]
         if metrics:
             self.client.log_batch(mlflow_id, metrics=metrics)
 
@@ -131,7 +132,7 @@ class MlflowRuns:
         now = _now_ms()
         params = [Param(str(k), str(v)[:6000]) for k, v in rec.hyperparameters.items()]
         tags = [RunTag("ferbench.searched", ",".join(sorted(rec.params))), RunTag("ferbench.state", rec.state)]
-        metrics = [Metric(k, v, now, 0) for k, v in final_metrics(rec).items()]
+        metrics = [Metric(k, v, now, 0) for k, v in final_metrics(rec).items() if math.isfinite(v)]
         self.client.log_batch(mlflow_id, metrics=metrics, params=params, tags=tags)
         self._artifacts(mlflow_id, rec, paths)
         self.client.set_tag(mlflow_id, TAG_COMPLETE, "true")

@@ -61,7 +61,7 @@ def tracked(mlflow_server, tmp_path_factory: pytest.TempPathFactory):
     assert stopped, "the server was never stopped: the test did not test a failure"
     [folder] = [p.parent for p in (root / "results" / "tracked").glob("*/run.json")]
     mlflow_server.start()
-    first = _cli("track", str(folder), "--mlflow", mlflow_server.uri)
+    first = _cli("track", str(folder), "--mlflow", mlflow_server.uri, "--log-model")
     second = _cli("track", str(folder), "--mlflow", mlflow_server.uri)
     return folder, (rc, out, err), first, second
 
@@ -105,6 +105,8 @@ def test_mlflow_holds_the_runs_nested_with_the_records_numbers(tracked, mlflow_s
     assert parent.data.tags["ferbench.run_id"] == run_json["run_id"] and parent.data.tags["ferbench.spec_name"] == "tracked"
     assert parent.data.tags["ferbench.architecture"] == "efficientnetv2-s" and parent.info.status == "FINISHED"
     assert parent.data.tags["ferbench.git_commit"] and "tensorflow" in parent.data.tags["ferbench.environment"]
+    assert parent.data.tags["ferbench.best_trial"] == str(run_json["best_trial"])
+    assert [a.path for a in client.list_artifacts(parent.info.run_id, "model")] == ["model/model.keras"]  # --log-model
     trials = {int(r.data.tags["ferbench.trial"]): r for r in runs if r.data.tags.get("ferbench.level") == "trial"}
     for n, rec in _records(folder).items():
         r = trials[n]
