@@ -217,4 +217,7 @@ def test_the_format_table_the_records_formats_and_the_schema_agree() -> None:
 
     enum = json.loads(schema_path("export.schema.json").read_text())["properties"]["format"]["enum"]
     assert tuple(FORMAT_TABLE) == EXPORT_FORMATS == tuple(enum)
+    frontier = json.loads(schema_path("frontier.schema.json").read_text())["$defs"]
+    assert set(EXPORT_FORMATS) <= set(frontier["row"]["properties"]["variant"]["enum"])  # the report takes every format
+    assert list(EXPORT_FORMATS) == frontier["paretoTrial"]["properties"]["exports"]["items"]["enum"]
     assert all(0 < f.tolerance < 1 for f in FORMAT_TABLE.values()) and FORMAT_TABLE["onnx"].tolerance <= 1e-4
