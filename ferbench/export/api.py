@@ -148,9 +148,8 @@ def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trial
     if done:
         raise ResultsError(f"{done[0]}: trial {done[0].parents[2].name.lstrip('0') or '0'} was exported as {done[0].parent.name} "
                            "already (records are never rewritten); read it with `ferbench report`")
-    for f in rows:
-        if f.extra:
-            _require_extra(f)
+    for module in dict.fromkeys(m for f in rows for m in f.needs):
+        require(module)  # a missing extra: its install hint, before any work
     quiet_libraries()
     _cpu_only()
     keras = require("keras")
@@ -164,13 +163,6 @@ def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trial
             out.append(done_one)
         keras.backend.clear_session()
     return out
-
-
-def _require_extra(fmt: Format) -> None:
-    """Refuse, before any work, a format whose optional dependencies are missing (with the install hint)."""
-    if fmt.name == "onnx":
-        require("tf2onnx")
-        require("onnxruntime")
 
 
 def _cpu_only() -> None:

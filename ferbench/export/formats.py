@@ -67,7 +67,7 @@ class Format:
     write: Callable[[keras.Model, Path, Target], Written]
     runtime: Callable[[Path, Target], Runtime]
     tolerance: float
-    extra: str | None = None  # the optional dependency set the format needs (``pip install 'ferbench[extra]'``)
+    needs: tuple[str, ...] = ()  # optional modules the format imports (checked before any work, with their install hint)
 
 
 def _blob_file(folder: Path, name: str, blob: bytes) -> ExportedFile:
@@ -159,5 +159,5 @@ FORMAT_TABLE: dict[str, Format] = {f.name: f for f in (
     Format("tflite", _tflite_writer("tflite"), _run_tflite, tolerance=1e-4),
     Format("tflite-float16", _tflite_writer("tflite-float16"), _run_tflite, tolerance=5e-2),
     Format("tflite-int8", _tflite_writer("tflite-int8"), _run_tflite, tolerance=0.5),
-    Format("onnx", _write_onnx, _run_onnx, tolerance=1e-4, extra="onnx"),
+    Format("onnx", _write_onnx, _run_onnx, tolerance=1e-4, needs=("tf2onnx", "onnxruntime")),
 )}
