@@ -49,13 +49,14 @@ def export(run: Path = _RUN, formats: list[str] = _FORMAT, trials: list[int] | N
     done = export_run(run, formats=list(formats), trials=list(trials or []), pareto=pareto)
     table = Table(title=f"exported from {run}")
     for col, justify in (("Trial", "right"), ("Format", "left"), ("Size", "right"), ("Test accuracy", "right"),
-                         ("vs Keras (pp)", "right"), ("Latency b=1", "right"), ("Runtime", "left")):
+                         ("vs Keras (pp)", "right"), ("max |Δp|", "right"), ("Latency b=1", "right"), ("Runtime", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for e in done:
         r = e.record
         change = r.accuracy_change
         table.add_row(str(r.trial), r.format, f"{r.size_bytes / 1024:,.0f} KiB", f"{r.test.accuracy:.4f}",
                       "-" if change is None else f"{100 * change:+.2f}",
+                      "-" if r.parity is None else f"{r.parity.max_abs_prob_diff:.2g}",
                       "-" if r.latency.batch_1_ms is None else f"{r.latency.batch_1_ms:.3f} ms", r.latency.runtime)
     console = Console()
     console.print(table)
