@@ -20,10 +20,13 @@ def _small(v: object) -> object:
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    """A GitHub Markdown table (pipes in cells escaped)."""
-    out = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return out + [""]
+    """A GitHub Markdown table through tabulate's ``pipe`` format (cells formatted here, pipes escaped)."""
+    from tabulate import tabulate
+
+    cells = [[_cell(c) for c in row] for row in rows] or [["" for _ in header]]
+    text = str(tabulate(cells, headers=[_cell(h) for h in header], tablefmt="pipe", disable_numparse=True))
+    lines = text.splitlines()
+    return (lines if rows else lines[:2]) + [""]
 
 
 def _ci(ci: Sequence[float] | None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
@@ -200,7 +201,7 @@ def test_every_export_has_a_model_card_that_validates_and_names_every_metric_of_
         for key, value in block.items():
             if isinstance(value, float):
                 assert card["metrics"][name]["values"][key]["value"] == value
-                assert f"| {key} | {value:.4f} |" in text
+                assert re.search(rf"\|\s*{key}\s*\|\s*{value:.4f}\s*\|", text), (name, key)
         lo, hi = card["metrics"][name]["values"]["accuracy"]["ci95"]
         assert lo < block["accuracy"] < hi
         assert card["metrics"][name]["per_class"].keys() == block["per_class"].keys()
