@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
 CARD_VERSION = 1
-#: The scalar metrics of a metrics block, in the order a card lists them.
-SCALARS = ("accuracy", "loss", "precision_macro", "recall_macro", "f1_macro", "precision_weighted", "recall_weighted", "f1_weighted")
+#: What a metrics block holds besides its scalar metrics (every other key is one, listed in the block's order).
+NOT_SCALAR = ("n", "per_class", "confusion")
 #: What every card says it was not checked for (ferbench measures none of it).
 NOT_CHECKED = ("age, gender, skin tone or other demographic groups (the datasets carry no such labels here)",
                "posed versus spontaneous expressions, occlusion (masks, glasses), head pose beyond the dataset's",
@@ -49,8 +49,9 @@ def _block(m: SplitMetrics) -> dict[str, Any]:
     """One metrics block of the card: each scalar with its interval (proportions only), the per-class table, the confusion matrix."""
     out: dict[str, Any] = {"images": m.n, "values": {}}
     d = m.to_dict()
-    for key in SCALARS:
-        value = d[key]
+    for key, value in d.items():
+        if key in NOT_SCALAR:
+            continue
         ci = wilson(float(value), m.n) if key == "accuracy" and value is not None else None
         out["values"][key] = {"value": value, "ci95": None if ci is None else [round(ci[0], 6), round(ci[1], 6)]}
     out["per_class"] = {c: {**{k: float(v[k]) for k in ("precision", "recall", "f1")}, "support": int(v["support"]),
@@ -73,6 +74,9 @@ def record_blocks(rec: TrialRecord) -> dict[str, SplitMetrics]:
     if rec.tta is not None:
         blocks[f"tta/{rec.tta.method}/validation"] = rec.tta.validation
         blocks[f"tta/{rec.tta.method}/test"] = rec.tta.test
+    if rec.calibration is not None:
+        blocks[f"calibration/{rec.calibration.method}/validation"] = rec.calibration.validation
+        blocks[f"calibration/{rec.calibration.method}/test"] = rec.calibration.test
     blocks.update({f"cross/{k}": v for k, v in rec.cross.items()})
     return blocks
 
@@ -114,6 +118,7 @@ def build_card(session: RunSession, trial: int, export: ExportRecord) -> dict[st
         "preprocessing": {"input_shape": shape, "color": ds.color, "pixels": "float32 values in [0, 255]; the model rescales them itself",
                           "face_crop": "as in the training data (no detection or alignment inside the model)"},
         "metrics": {name: _block(m) for name, m in record_blocks(rec).items()},
+        "robustness": None if rec.robustness is None else rec.robustness.to_dict(),
         "export": {"test_accuracy": export.test.accuracy, "keras_test_accuracy": export.keras_test_accuracy,
                    "quantization": None if export.quantization is None else dict(export.quantization),
                    "converter": None if export.converter is None else dict(export.converter),

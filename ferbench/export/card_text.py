@@ -43,6 +43,14 @@ def _metrics(metrics: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _robustness(rob: Mapping[str, Any] | None) -> list[str]:
+    if not rob:
+        return []
+    out = ["## Robustness", "", f"Test accuracy under corruptions (seed {rob['seed']}); clean: {_cell(rob['clean'])}.", ""]
+    return out + md_table(["corruption", *[f"severity {s}" for s in rob["severities"]]],
+                          [(name, *values) for name, values in rob["accuracy"].items()])
+
+
 def _latency_rows(label: str, lat: Mapping[str, Any] | None) -> list[tuple[object, ...]]:
     if not lat:
         return []
@@ -79,7 +87,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
             f"seed {p['seed']}, {p['epochs']} epochs (best epoch {_cell(p['best_epoch'])}).", ""]
     out += md_table(["hyperparameter", "value"], [(k, _small(v)) for k, v in sorted(p["hyperparameters"].items())])
     out += ["## Preprocessing", "", f"Input {pre['input_shape']} ({pre['color']}): {pre['pixels']}; {pre.get('face_crop', '')}.", ""]
-    out += _metrics(card["metrics"]) + _efficiency(card)
+    out += _metrics(card["metrics"]) + _robustness(card.get("robustness")) + _efficiency(card)
     out += ["## Known limits", "", f"- Classes: {', '.join(lim['classes'])} only.", f"- Input: {lim['input']}.",
             f"- Trained and tested on {lim['trained_on']}; not checked on:"] + [f"  - {x}" for x in lim["not_checked"]] + [""]
     out += ["## Reproduce", "", "```"] + list(card["reproduce"]) + ["```", ""]
