@@ -32,6 +32,11 @@ _HINTS = {
     "sklearn": "pip install scikit-learn",
     "cv2": "pip install 'ferbench[faces]' (OpenCV 4, whose Haar cascades OpenCV 5 no longer ships)",
     "mtcnn": "pip install 'ferbench[faces]'",
+    "tf2onnx": "pip install 'ferbench[onnx]'",
+    "onnx": "pip install 'ferbench[onnx]'",
+    "onnxruntime": "pip install 'ferbench[onnx]'",
+    "mlflow": "pip install 'ferbench[mlflow]'",
+    "tensorboard": "pip install 'ferbench[tensorboard]'",
 }
 
 

@@ -23,7 +23,7 @@ from ferbench.spec.loader import json_safe, matrix_cells, spec_for_cell
 from ferbench.spec.types import Spec
 
 #: Keys that do not change what is computed, only where/how: left out of the run id.
-_PLACEMENT_KEYS = ("results", "description", "report", "extends")
+_PLACEMENT_KEYS = ("results", "description", "report", "extends", "tracking")
 _PLACEMENT_RUNTIME = ("devices", "workers", "storage")
 
 

@@ -1,9 +1,9 @@
-"""Batch-1 latency on this CPU of one trained model as Keras float32, TFLite float32 and TFLite int8, side by side.
+"""Batch-1 latency on this CPU of one trained model as Keras float32, TFLite float32, TFLite int8 and ONNX, side by side.
 
     python benchmarks/perf/export_latency.py RUN_FOLDER            # its best trial (or --trial N)
     python benchmarks/perf/export_latency.py --smoke               # a model trained for seconds on synthetic faces
 
-The same trained model (a run's kept ``model.keras``) is run four ways, each on one
+The same trained model (a run's kept ``model.keras``) is run five ways, each on one
 image at a time, the way a camera pipeline calls it:
 
   keras          the Keras model's forward pass compiled once (``tf.function``, inference
@@ -11,7 +11,9 @@ image at a time, the way a camera pipeline calls it:
   keras-predict  ``model.predict_on_batch``: what a script calling Keras directly pays;
   tflite         ``ferbench export``'s float32 flatbuffer through the TFLite/LiteRT interpreter;
   tflite-int8    ``ferbench export``'s int8 flatbuffer (weights and activations int8, ranges
-                 calibrated on 500 training images), through the same interpreter.
+                 calibrated on 500 training images), through the same interpreter;
+  onnx           ``ferbench export``'s ONNX graph (tf2onnx) through ONNX Runtime (where
+                 ``ferbench[onnx]`` is installed).
 
 Each way is warmed up, then the ways take turns round by round (the order rotating), so
 a busy spell on the machine hits each alike: a round times ``--calls`` single-image
@@ -41,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-WAYS = ("keras", "keras-predict", "tflite", "tflite-int8")
+WAYS: tuple[str, ...] = ("keras", "keras-predict", "tflite", "tflite-int8", "onnx")
 SMOKE_SPEC = REPO / "benchmarks" / "quickstart.yaml"
 SMOKE_SETS = ("search.trials=1", "train.max_epochs=1", "model.width=0.25", "dataset.synthetic.train=512")
 
@@ -59,24 +61,33 @@ def _ways(model: Any, blobs: dict[str, bytes], threads: int) -> dict[str, Callab
     """Each way as ``x (one float32 image batch) -> probabilities``."""
     import tensorflow as tf
 
-    from ferbench.run.export import interpreter, tflite_call
+    from ferbench.export.tflite import interpreter, tflite_call
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=False)
-    return {
+    ways = {
         "keras": lambda x: forward(tf.constant(x)).numpy(),
         "keras-predict": lambda x: np.asarray(model.predict_on_batch(x)),
         "tflite": tflite_call(interpreter(blobs["tflite"], 1, threads)),
         "tflite-int8": tflite_call(interpreter(blobs["tflite-int8"], 1, threads)),
     }
+    if "onnx" in blobs:
+        from ferbench.export.onnx import onnx_call, session
+
+        ways["onnx"] = onnx_call(session(blobs["onnx"], threads))
+    return ways
 
 
 def _accuracy(way: str, model: Any, blobs: dict[str, bytes], x: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
               threads: int) -> dict[str, float]:
+    from ferbench.export.tflite import tflite_predict
     from ferbench.results.metrics import metrics_block
-    from ferbench.run.export import tflite_predict
 
     if way.startswith("keras"):
         prob = model.predict(x.astype(np.float32), batch_size=256, verbose=0)
+    elif way == "onnx":
+        from ferbench.export.onnx import onnx_predict, session
+
+        prob = onnx_predict(session(blobs["onnx"], threads), 256)(x)
     else:
         prob = tflite_predict(blobs[way], threads)(x)
     m = metrics_block(y, prob, classes)
@@ -96,12 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a run folder, or --smoke")
 
     from ferbench._lazy import require
+    from ferbench.errors import MissingDependency
+    from ferbench.export.api import model_file
+    from ferbench.export.latency import images, median_ms
+    from ferbench.export.tflite import calibration_images, interpreter_class, to_tflite
     from ferbench.results.environment import cpu_name, usable_cpus
     from ferbench.results.paths import RunPaths
     from ferbench.results.read import read_run_record
-    from ferbench.run.export import calibration_images, interpreter_class, model_file, to_tflite
     from ferbench.run.frameworks import quiet_libraries
-    from ferbench.run.latency import images, median_ms
     from ferbench.run.session import RunSession
 
     quiet_libraries()
@@ -118,8 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         data = session.load_data()
         model = keras.models.load_model(model_file(paths, trial), compile=False)
         blobs = {"tflite": to_tflite(model, "tflite"), "tflite-int8": to_tflite(model, "tflite-int8", calibration_images(data))}
+        try:
+            from ferbench.export.onnx import to_onnx
+
+            blobs["onnx"] = to_onnx(model, session.spec.input_shape)[0]
+        except MissingDependency as exc:
+            print(f"onnx left out: {exc}")
         threads = usable_cpus()
         ways = _ways(model, blobs, threads)
+        names = tuple(w for w in WAYS if w in ways)
         x1 = images(1, session.spec.input_shape)
         for call in ways.values():  # warm-up: tracing, thread pools, the interpreter's first runs
             for _ in range(20):
@@ -127,14 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         rounds: list[dict[str, float]] = []
         for r in range(args.rounds):
-            order = list(WAYS[r % len(WAYS):] + WAYS[:r % len(WAYS)])
+            order = list(names[r % len(names):] + names[:r % len(names)])
             rounds.append({w: median_ms(lambda w=w: ways[w](x1), warmup=5, repeats=args.calls) for w in order})
         load_after = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         t0 = time.monotonic()
-        acc = {w: _accuracy(w, model, blobs, data.x["test"], data.y["test"], data.classes, threads) for w in WAYS}
+        acc = {w: _accuracy(w, model, blobs, data.x["test"], data.y["test"], data.classes, threads) for w in names}
         acc_s = time.monotonic() - t0
-    figures = {w: statistics.median(rd[w] for rd in rounds) for w in WAYS}
-    speedup = {w: statistics.median(rd["keras"] / rd[w] for rd in rounds) for w in WAYS}
+    figures = {w: statistics.median(rd[w] for rd in rounds) for w in names}
+    speedup = {w: statistics.median(rd["keras"] / rd[w] for rd in rounds) for w in names}
     lost_pp = 100 * (acc["keras"]["accuracy"] - acc["tflite-int8"]["accuracy"])
     print(f"machine: {cpu_name()}, {usable_cpus()} usable CPUs, {platform.platform()}; TensorFlow {tf.__version__}, "
           f"Keras {keras.__version__}; interpreter: {interpreter_class()[1]}, {threads} threads")
@@ -142,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
           f"test split n={len(data.y['test'])}; 1-minute load {load_before} before, {load_after} after")
     print(f"{args.rounds} rounds x {args.calls} single-image calls per way (median per round; figure: median of rounds)\n")
     print(f"{'way':<14} {'batch-1 ms':>11} {'rounds (ms)':<44} {'vs keras':>9} {'test acc':>9} {'macro F1':>9} {'size':>10}")
-    sizes = {"tflite": len(blobs["tflite"]), "tflite-int8": len(blobs["tflite-int8"])}
-    for w in WAYS:
+    sizes = {w: len(b) for w, b in blobs.items()}
+    for w in names:
         per = " ".join(f"{rd[w]:.3f}" for rd in rounds)
         size = f"{sizes[w] / 1024:,.0f} KiB" if w in sizes else "-"
         print(f"{w:<14} {figures[w]:>11.4f} {per:<44} {speedup[w]:>8.2f}x {100 * acc[w]['accuracy']:>8.2f}% "
@@ -151,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     fast = speedup["tflite-int8"] >= 3.0
     print(f"\ntarget: int8 >= 3x faster than keras at batch 1: {speedup['tflite-int8']:.2f}x -> {'met' if fast else 'NOT met'}")
     print(f"target: int8 loses <= 1.0 pp of test accuracy: {lost_pp:+.2f} pp lost -> {'met' if lost_pp <= 1.0 else 'NOT met'}")
-    print(f"(accuracy of the four ways took {acc_s:.1f}s)")
+    print(f"(accuracy of the ways took {acc_s:.1f}s)")
     if args.json:
         args.json.write_text(json.dumps({"rounds": rounds, "median_ms": figures, "speedup_vs_keras": speedup, "accuracy": acc,
                                          "int8_accuracy_lost_pp": lost_pp, "sizes_bytes": sizes, "threads": threads,

@@ -77,7 +77,7 @@ def validate(
 
 @app.command()
 def schema(
-    name: str = typer.Argument("spec", help="spec, record, run, export, frontier, baselines or problems."),
+    name: str = typer.Argument("spec", help="spec, record, run, export, model_card, frontier, baselines or problems."),
     install_path: bool = typer.Option(False, "--install-path", help="Print where the schema file is installed instead (for an editor's settings)."),
 ) -> None:
     """Print a JSON Schema (point your editor's YAML language server at it)."""
@@ -86,7 +86,7 @@ def schema(
     try:
         path = schema_path(f"{name}.schema.json")
     except FileNotFoundError:
-        raise FerbenchError(f"no schema named {name!r}; try spec, record, run, export, frontier, baselines or problems") from None
+        raise FerbenchError(f"no schema named {name!r}; try spec, record, run, export, model_card, frontier, baselines or problems") from None
     sys.stdout.write(f"{path}\n" if install_path else path.read_text(encoding="utf-8"))
 
 
@@ -150,6 +150,7 @@ _COMMANDS = (
     ("ferbench.cli.cluster", "submit"),
     ("ferbench.cli.cluster", "status"),
     ("ferbench.cli.predict", "predict"),
+    ("ferbench.cli.track", "track"),
 )
 
 

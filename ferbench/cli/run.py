@@ -24,6 +24,14 @@ def _console() -> Console:
     return Console()
 
 
+def tracking_overrides(targets: list[str]) -> list[str]:
+    """``--tracking`` as ``--set`` overrides: ``tensorboard`` turns event files on, anything else is an MLflow URI."""
+    out = []
+    for t in targets:
+        out.append("tracking.tensorboard=true" if t.strip().lower() == "tensorboard" else f"tracking.mlflow.uri={t}")
+    return out
+
+
 _SPEC = typer.Argument(..., help="The spec file.")
 _RUN_IDS = typer.Option(None, "--run", metavar="RUN_ID", help="Only this run id of the plan (repeatable).")
 
@@ -37,17 +45,20 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress; one summary line per run."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder; $FERBENCH_STORAGE)."),
     run_ids: list[str] | None = _RUN_IDS,
+    tracking: list[str] | None = typer.Option(
+        None, "--tracking", metavar="TARGET",
+        help="Track trials as they train: 'tensorboard', or an MLflow tracking URI (repeatable; the spec's tracking:, not part of the run id)."),
 ) -> None:
     """Train and search: every run of the spec's plan, resumable; prints the best trial of each.
 
     Exit status: 0 when every run has a complete trial, 1 when a run has none,
     2 on a spec or results error, 130 when interrupted (start it again to resume).
     """
+    from ferbench.cli.table import best_table, pareto_table, summary_line
     from ferbench.run.runner import run_spec
-    from ferbench.run.table import best_table, pareto_table, summary_line
 
     try:
-        results = run_spec(spec, sets=overrides(sets), trials=trials, max_epochs=max_epochs, fresh=fresh,
+        results = run_spec(spec, sets=overrides(sets) + tracking_overrides(tracking or []), trials=trials, max_epochs=max_epochs, fresh=fresh,
                            quiet=quiet, storage=storage, only=list(run_ids or []))
     except KeyboardInterrupt:
         print("interrupted: finished trials are kept; run the same command again to resume "
@@ -84,8 +95,8 @@ def evaluate(
     name: str | None = typer.Option(None, "--name", help="What reports call it (default: the run's spec name, or the model file's name)."),
 ) -> None:
     """Evaluate a saved Keras model on a spec's data; writes the same records as a run (one trial)."""
+    from ferbench.cli.table import METRIC_LABELS
     from ferbench.run.evaluate import evaluate_model
-    from ferbench.run.table import METRIC_LABELS
 
     result = evaluate_model(target, spec_path=spec, sets=overrides(sets), split=split, out=out, input_range=input_range,
                             name=name)

@@ -53,7 +53,7 @@ def resolve_target(target: Path, trial: int | None = None) -> tuple[Path, Path |
     if target.is_dir():
         paths = RunPaths(target)
         if trial is not None:
-            from ferbench.run.export import model_file
+            from ferbench.export.api import model_file
 
             return model_file(paths, trial), target
         if not paths.best_model.exists():
@@ -160,7 +160,7 @@ def load_model(target: str | Path, *, trial: int | None = None, input_range: str
 
 
 def _tflite(path: Path, batch_size: int, threads: int | None) -> tuple[Predict, tuple[int, str], int]:
-    from ferbench.run.export import interpreter, tflite_predict
+    from ferbench.export.tflite import interpreter, tflite_predict
 
     try:
         blob = path.read_bytes()

@@ -132,7 +132,7 @@ def plot_history(trials: Sequence[TrialRecord], direction: str, metric: str, tit
 # --------------------------------------------------------------------------- efficiency frontier
 
 #: Markers of exported variants on the frontier plots.
-EXPORT_MARKERS = {"savedmodel": "P", "tflite": "s", "tflite-float16": "v", "tflite-int8": "^"}
+EXPORT_MARKERS = {"savedmodel": "P", "tflite": "s", "tflite-float16": "v", "tflite-int8": "^", "onnx": "D"}
 
 
 def _axis_value(t: TrialRecord, axis: str) -> float | None:

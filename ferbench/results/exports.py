@@ -21,7 +21,7 @@ from ferbench.results.paths import EXPORT_FILE, EXPORTS_DIR, RunPaths
 from ferbench.results.records import SCHEMA_VERSION
 
 #: The formats ``ferbench export`` writes, in the order it lists them.
-EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "tflite", "tflite-float16", "tflite-int8")
+EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "tflite", "tflite-float16", "tflite-int8", "onnx")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,27 @@ class ExportedFile:
     path: str  # relative to the record's folder
     bytes: int
     sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How closely the exported model answers like the Keras model on the run's test split (``parity``)."""
+
+    max_abs_prob_diff: float  # the largest difference in any class probability of any test image
+    tolerance: float  # what the format's conversion is expected to stay within
+    images: int
+
+    @property
+    def within(self) -> bool:
+        return self.max_abs_prob_diff <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"against": "keras", "split": "test", "images": self.images, "max_abs_prob_diff": self.max_abs_prob_diff,
+                "tolerance": self.tolerance, "within_tolerance": self.within}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Parity:
+        return cls(float(d["max_abs_prob_diff"]), float(d["tolerance"]), int(d["images"]))
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,8 @@ class ExportRecord:
     tta_method: str | None = None
     tta_test: SplitMetrics | None = None
     environment: Mapping[str, Any] = field(default_factory=dict)
+    converter: Mapping[str, Any] | None = None  # {name, version, opset} where the format has a converter of its own (ONNX)
+    parity: Parity | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -74,6 +97,10 @@ class ExportRecord:
         }
         if self.environment:
             d["environment"] = dict(self.environment)
+        if self.converter is not None:
+            d["converter"] = dict(self.converter)
+        if self.parity is not None:
+            d["parity"] = self.parity.to_dict()
         return cast("dict[str, Any]", json_clean(d))
 
     @classmethod
@@ -87,7 +114,8 @@ class ExportRecord:
             test=SplitMetrics.from_dict(m["test"]), keras_test_accuracy=m.get("keras_test_accuracy"),
             latency=Latency.from_dict(d["latency"]), created=str(d["created"]),
             tta_method=tta.get("method"), tta_test=SplitMetrics.from_dict(tta["test"]) if tta else None,
-            environment=dict(d.get("environment") or {}), schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            environment=dict(d.get("environment") or {}), converter=d.get("converter"),
+            parity=Parity.from_dict(d["parity"]) if d.get("parity") else None, schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )
 
 

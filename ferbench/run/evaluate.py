@@ -160,8 +160,8 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
                          splits={"validation": "validation", "test": split}, seed=int(session.planned.seed))
     metrics = {"validation": scored.validation, "test": scored.test}
     eval_s = time.monotonic() - t0
+    from ferbench.export.latency import keras_latency
     from ferbench.model.runtime import on_gpu
-    from ferbench.run.latency import keras_latency
 
     latency = keras_latency(model, spec.input_shape, large_batch=bs, gpu=on_gpu())
 

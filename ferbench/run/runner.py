@@ -126,6 +126,7 @@ def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
     from ferbench.run.frameworks import quiet_libraries, quiet_optuna, select_devices
     from ferbench.run.search.publish import publish_run
     from ferbench.run.search.reconcile import reconcile
+    from ferbench.run.search.study import open_run_study
 
     spec, planned, paths = session.spec, session.planned, session.paths
     old = existing_record(paths)
@@ -138,7 +139,7 @@ def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
         quiet_libraries()
         slots = select_devices(spec.runtime)
     session.load_data()
-    study = session.open_study()
+    study = open_run_study(session)
     for line in reconcile(study, spec, paths, session.run_id, owns_storage=session.owns_storage,
                           storage_shown=session.recorded_storage()).messages():
         session.reporter.message(line)
@@ -163,6 +164,7 @@ def _search(session: RunSession, study: optuna.Study, slots: list[str], run_file
     try:
         run_file.update(status="running")
         run_file.save()
+        session.tracker.run_started(run_file.record)
         start = st.counts(study, spec.search.trials)
         reporter.run_started(RunInfo(name=spec.name, run_id=session.run_id, index=index, total_runs=total,
                                      target=spec.search.trials, finished=start.finished, folder=str(paths.root),
@@ -184,6 +186,7 @@ def _search(session: RunSession, study: optuna.Study, slots: list[str], run_file
             on_change(st.counts(study, spec.search.trials), st.best_of(study, spec))
         run_file.update(status=status)
         run_file.save()
+        session.tracker.run_finished(status)
         reporter.run_finished(status)
     return status
 

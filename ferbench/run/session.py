@@ -15,9 +15,9 @@ Importing this module imports neither TensorFlow nor Optuna.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ferbench.errors import ResultsError
 from ferbench.plan import PlannedRun, plan_spec
@@ -25,12 +25,12 @@ from ferbench.results.atomic import write_text
 from ferbench.results.paths import RunPaths
 from ferbench.results.records import DatasetInfo, Objective, RunRecord
 from ferbench.run.progress import PlainReporter, Reporter
+from ferbench.secrets import hide_password
 from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
-    import optuna
-
     from ferbench.run.train.setup import RunData, TrialSetup
+    from ferbench.track.base import Tracker
 
 #: The data of the last session loaded in this process (a plan's runs often share it).
 _DATA_CACHE: dict[str, tuple[RunData, DatasetInfo]] = {}
@@ -48,6 +48,7 @@ class RunSession:
         self.paths = RunPaths(Path(folder) if folder is not None else Path(planned.results_dir))
         self.reporter = reporter or Reporter()
         self._data: tuple[RunData, DatasetInfo] | None = None
+        self._tracker: Tracker | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -150,6 +151,15 @@ class RunSession:
 
     # --- training -------------------------------------------------------------------------
 
+    @property
+    def tracker(self) -> Tracker:
+        """The spec's trackers (``tracking``), made once; a failing one costs one line through the reporter."""
+        if self._tracker is None:
+            from ferbench.track.make import make_tracker
+
+            self._tracker = make_tracker(self.spec, self.paths, self.run_id, warn=_warn)
+        return self._tracker
+
     def trial_setup(self) -> TrialSetup:
         """What every trial of the run shares: data, precision policy, XLA switch."""
         from ferbench.model.runtime import detect_gpus, resolve_jit, resolve_precision
@@ -159,7 +169,7 @@ class RunSession:
         gpus = detect_gpus() if spec.runtime.devices != "cpu" else []
         spe = spec.runtime.steps_per_execution
         return TrialSetup(spec=spec, data=self.load_data(), precision=resolve_precision(spec.runtime, gpus),
-                          jit=resolve_jit(spec.runtime, on_gpu=bool(gpus)), reporter=self.reporter, run_id=self.run_id,
+                          jit=resolve_jit(spec.runtime, on_gpu=bool(gpus)), reporter=self.reporter, run_id=self.run_id, tracker=self.tracker,
                           steps_per_execution=spe if isinstance(spe, int) else 1)
 
     # --- records --------------------------------------------------------------------------
@@ -185,7 +195,6 @@ class RunSession:
 
         A run folder stays movable (and free of machine paths) when its study lives inside it.
         """
-        from ferbench.secrets import hide_password
 
         url = self.storage_url
         for scheme in ("sqlite:///", "journal://"):
@@ -201,18 +210,23 @@ class RunSession:
 
         self.paths.root.mkdir(parents=True, exist_ok=True)
         if not self.paths.spec.exists():
-            write_text(self.paths.spec, dump_yaml(self.spec.raw))
+            write_text(self.paths.spec, dump_yaml(_shown(self.spec.raw)))
 
-    # --- search ---------------------------------------------------------------------------
 
-    def open_study(self, *, create: bool = True, stream: int = 0, parallel: bool = False) -> optuna.Study:
-        """The run's Optuna study in its storage (refused when made from a different spec)."""
-        from ferbench.run.search.storage import open_storage
-        from ferbench.run.search.study import open_study
+def _shown(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The resolved spec as written to disk: a password in ``tracking.mlflow.uri`` hidden (tracking is not part of the run id)."""
+    out = dict(raw)
+    mlflow = (out.get("tracking") or {}).get("mlflow")
+    if isinstance(mlflow, dict) and mlflow.get("uri"):
+        out["tracking"] = {**out["tracking"], "mlflow": {**mlflow, "uri": hide_password(str(mlflow["uri"]))}}
+    return out
 
-        study: optuna.Study = open_study(self.spec, study_name=self.run_id, storage=open_storage(self.storage_url),
-                          spec_hash=self.planned.spec_hash, create=create, stream=stream, parallel=parallel)
-        return study
+
+def _warn(line: str) -> None:
+    """A tracker's warning: one line on standard error, whatever the reporter (``--quiet`` included)."""
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
 
 
 def existing_record(paths: RunPaths) -> RunRecord | None:

@@ -25,6 +25,7 @@ from ferbench.spec.types import (
     FacesSpec,
     Freeze,
     LossSpec,
+    MlflowTrackingSpec,
     ModelSpec,
     ObjectiveSpec,
     PrunerSpec,
@@ -39,6 +40,7 @@ from ferbench.spec.types import (
     SplitRef,
     Splits,
     SyntheticSpec,
+    TrackingSpec,
     TrainSpec,
     ValidationMetric,
     default_direction,
@@ -296,6 +298,14 @@ def _robustness(r: dict[str, Any] | None) -> RobustnessSpec | None:
                           severities=tuple(int(s) for s in r.get("severities") or (1, 2, 3, 4, 5)))
 
 
+def _tracking(t: dict[str, Any] | None) -> TrackingSpec:
+    if not t:
+        return TrackingSpec()
+    m = t.get("mlflow")
+    mlflow = None if not m else MlflowTrackingSpec(uri=str(m["uri"]), experiment=m.get("experiment"), log_model=bool(m.get("log_model", False)))
+    return TrackingSpec(mlflow=mlflow, tensorboard=bool(t.get("tensorboard", False)))
+
+
 def _search(se: dict[str, Any]) -> SearchSpec:
     objectives = tuple(ObjectiveSpec(o["metric"], o.get("direction") or default_direction(o["metric"])) for o in se.get("objectives") or ())
     if objectives:
@@ -352,5 +362,6 @@ def build_spec(data: dict[str, Any]) -> Spec:
         ),
         results=data["results"],
         evaluate=_evaluate(data.get("evaluate")),
+        tracking=_tracking(data.get("tracking")),
         raw=data,
     )

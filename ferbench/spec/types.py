@@ -394,6 +394,23 @@ class EvaluateSpec:
 
 
 @dataclass(frozen=True)
+class MlflowTrackingSpec:
+    """``tracking.mlflow``: the tracking URI, the experiment (``None``: the spec's name), whether to log the best model."""
+
+    uri: str
+    experiment: str | None = None
+    log_model: bool = False
+
+
+@dataclass(frozen=True)
+class TrackingSpec:
+    """``tracking``: where trials are tracked besides the records (not part of the run id)."""
+
+    mlflow: MlflowTrackingSpec | None = None
+    tensorboard: bool = False
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     compare: tuple[str, ...]
 
@@ -428,6 +445,7 @@ class Spec:
     results: str
     description: str = ""
     evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
+    tracking: TrackingSpec = field(default_factory=TrackingSpec)
     #: What composition changed that a reader of the plan should know (e.g. --set fixing a searched value).
     notes: tuple[str, ...] = ()
     #: The plain-data form this object was built from (JSON-safe), for hashing and disk.

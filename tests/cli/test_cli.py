@@ -86,6 +86,7 @@ def test_plan_hides_storage_password():
 LIGHT_COMMANDS = [
     ["validate", "benchmarks/quickstart.yaml"],
     ["validate", "--format", "json", "benchmarks/quickstart.yaml"],
+    ["validate", "benchmarks/quickstart.yaml", "--set", "tracking.mlflow.uri=http://127.0.0.1:5000", "--set", "tracking.tensorboard=true"],
     ["plan", "benchmarks/scaled_fer2013.yaml"],
     ["model", "list"],
     ["schema"],
@@ -99,7 +100,8 @@ def test_light_commands_do_not_import_tensorflow_or_optuna(tmp_path, args):
     code = (
         "import sys\nfrom ferbench.cli.main import main\n"
         f"rc = main({args!r})\n"
-        "heavy = sorted(m for m in ('tensorflow', 'keras', 'optuna', 'cv2', 'mtcnn') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'optuna', 'cv2', 'mtcnn', 'mlflow', 'tensorboard', 'tf2onnx', 'onnxruntime') if m in sys.modules)
+"
         "print('HEAVY', heavy, rc)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)

@@ -40,8 +40,8 @@ def test_run_prints_its_results_folder_literally(tmp_path: Path, capsys: pytest.
     """The end of ``ferbench run``: a results folder with brackets (the spec's ``results:``) is printed as it is."""
     from types import SimpleNamespace
 
+    import ferbench.cli.table as table
     import ferbench.run.runner as runner
-    import ferbench.run.table as table
     import ferbench.spec as spec
 
     folder = tmp_path / "out[/red]" / "[x]"

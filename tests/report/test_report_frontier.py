@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -92,7 +93,7 @@ def frontier(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     spec.write_text(SPEC.format(results=root / "results"))
     [result] = run_spec(spec, reporter=PlainReporter(io.StringIO()))
     assert result.status == "complete" and result.info.pareto
-    _cli("export", str(result.folder), "--pareto", "--format", "tflite-int8")
+    _cli("export", str(result.folder), "--pareto", "--format", "tflite-int8", "--format", "onnx")
     inputs = keras.Input((32, 32, 1))
     x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
@@ -123,9 +124,10 @@ def test_the_frontier_holds_every_kind_of_model(frontier) -> None:
     trials = [r for r in rows if r["kind"] == "trial" and r["source"].startswith(f"run {run.run_id}")]
     assert sorted(r["trial"] for r in trials) == list(run.info.pareto or ())
     exports = [r for r in rows if r["kind"] == "export"]
-    assert sorted(r["trial"] for r in exports) == list(run.info.pareto or ()) and {r["variant"] for r in exports} == {"tflite-int8"}
+    pareto = list(run.info.pareto or ())
+    assert sorted(r["trial"] for r in exports) == sorted(pareto * 2) and {r["variant"] for r in exports} == {"tflite-int8", "onnx"}
     for e in exports:
-        rec = json.loads((frontier["run"] / "trials" / f"{e['trial']:04d}" / "exports" / "tflite-int8" / "export.json").read_text())
+        rec = json.loads((frontier["run"] / "trials" / f"{e['trial']:04d}" / "exports" / e["variant"] / "export.json").read_text())
         assert e["accuracy"] == rec["metrics"]["test"]["accuracy"] and e["latency_ms"] == rec["latency"]["batches"][0]["median_ms"]
     [external] = [r for r in rows if r["model"] == "external-net"]
     assert external["params"] == 4 * 9 + 4 + 4 * 7 + 7 and external["macs"] == 30 * 30 * 9 * 4 + 4 * 7
@@ -155,7 +157,7 @@ def test_the_json_blocks_validate_against_the_frontier_schema(frontier) -> None:
     [run] = [r for r in doc["runs"] if r["spec_name"] == "front"]
     assert schema_problems({"objectives": run["objectives"], "pareto": run["pareto"]}, "frontier.schema.json") == []
     assert [p["trial"] for p in run["pareto"]] == json.loads((frontier["run"] / "run.json").read_text())["pareto"]
-    assert all(p["exports"] == ["tflite-int8"] for p in run["pareto"])
+    assert all(p["exports"] == ["tflite-int8", "onnx"] for p in run["pareto"])
     broken = {"frontier": [{**_frontier(frontier)[0], "accuracy": 1.5}]}
     assert any("accuracy" in p for p in schema_problems(broken, "frontier.schema.json"))
 
@@ -171,7 +173,7 @@ def test_plots_against_parameters_macs_and_latency(frontier) -> None:
 def test_markdown_shows_the_frontier_and_the_pareto_set(frontier) -> None:
     text = squeeze_md(frontier["md"].read_text())
     assert "### Efficiency frontier: size, cost, latency and accuracy" in text
-    assert "| Front: params | Front: latency |" in text and "tflite-int8" in text
+    assert "| Front: params | Front: latency |" in text and "tflite-int8" in text and "onnx" in text
     runs = squeeze_md(frontier["runs"].read_text())
     assert "### Pareto set (" in runs and "| val_accuracy (max) | params (min) | latency_ms (min) |" in runs
 

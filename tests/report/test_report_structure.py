@@ -34,8 +34,8 @@ def test_formats_are_defined_once() -> None:
 def test_end_of_run_table_uses_the_reports_labels() -> None:
     from rich.console import Console
 
+    from ferbench.cli.table import best_table
     from ferbench.report.labels import HYPER_LABELS, METRIC_LABELS
-    from ferbench.run.table import best_table
 
     info = {"spec_name": "tiny", "run_id": "0123456789ab", "status": "complete",
             "trials": {"complete": 1, "pruned": 0, "failed": 0, "target": 1}, "objective": {"metric": "val_loss", "direction": "minimize"}}

@@ -22,7 +22,7 @@ def _env() -> dict[str, str]:
 
 
 def test_importing_the_commands_loads_no_tensorflow_or_optuna() -> None:
-    code = ("import sys, ferbench.cli.run, ferbench.run, ferbench.run.runner, ferbench.run.table, ferbench.run.progress; "
+    code = ("import sys, ferbench.cli.run, ferbench.run, ferbench.run.runner, ferbench.cli.table, ferbench.run.progress; "
             "print([m for m in ('tensorflow', 'keras', 'optuna') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
     assert out.stdout.strip() == "[]"

@@ -86,7 +86,7 @@ def test_live_view_prints_user_text_literally() -> None:
 def test_end_of_run_table_prints_names_literally() -> None:
     from rich.console import Console
 
-    from ferbench.run.table import best_table
+    from ferbench.cli.table import best_table
 
     info = {"spec_name": "tiny[/red]", "run_id": "0123456789ab", "status": "failed",
             "trials": {"complete": 0, "pruned": 0, "failed": 2, "target": 2}, "objective": {"metric": "val_loss", "direction": "minimize"}}

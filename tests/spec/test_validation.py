@@ -82,6 +82,11 @@ def test_good_spec_resolves_with_defaults(tmp_path):
             "s.yaml:3:20: report.compare[0]: unknown baseline 'human_fer213'; did you mean 'human_fer2013'?",
         ),
         (
+            ("name: t", "name: t\ntracking: {mlflow: {uri: 'localhost:5000'}}"),
+            "s.yaml:3:26: tracking.mlflow.uri: 'localhost:5000' is not a tracking URI MLflow reads; use one of http:, https:, file:, sqlite: ..., "
+            "or an absolute path (e.g. http://127.0.0.1:5000)",
+        ),
+        (
             ("name: t", "name: t\nmatrix: {loss.class_wieght: [none]}"),
             "s.yaml:3:10: matrix.loss.class_wieght: loss.class_wieght is not a spec path; did you mean 'class_weight'?",
         ),

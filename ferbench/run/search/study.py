@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
     from optuna.storages import BaseStorage
 
+    from ferbench.run.session import RunSession
+
 
 def sampler_seed(seed: int, *, stream: int = 0, resumed_at: int = 0) -> int:
     """The seed a sampler instance gets.
@@ -173,3 +175,11 @@ def _other_studies(storage: BaseStorage, spec_name: str, spec_hash: str) -> str:
     listed = ", ".join(f"{name} (spec hash {h[:12]})" for name, h in others[:5])
     return (f"; it holds {listed} of experiment {spec_name!r}, made from a different spec than this one "
             f"(hash {spec_hash[:12]}): this worker is refused")
+
+
+def open_run_study(session: RunSession, *, create: bool = True, stream: int = 0, parallel: bool = False) -> optuna.Study:
+    """The Optuna study of ``session``'s run in its storage (refused when made from a different spec)."""
+    from ferbench.run.search.storage import open_storage
+
+    return open_study(session.spec, study_name=session.run_id, storage=open_storage(session.storage_url),
+                      spec_hash=session.planned.spec_hash, create=create, stream=stream, parallel=parallel)

@@ -175,6 +175,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
             return _infeasible(ctx, trial, state, infeasible_result(ctx.setup, number=trial.number, params=params, seed=seed,
                                                                     hp=hp, cost=cost, check=check))
         ctx.setup.reporter.trial_started(trial.number, params)
+        ctx.setup.tracker.trial_started(trial.number, params)
 
         def report(step: int, value: float) -> bool:
             if spec.search.multi:
@@ -194,6 +195,7 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
         finally:
             release(model)
             model = None
+        ctx.setup.tracker.trial_finished(rec, ctx.paths)  # guarded: a tracker's failure is one line, never the trial's
         state["result"] = result
         ctx.results.append(result)
         if rec.state == "failed":

@@ -6,6 +6,7 @@ and only when a trial is about to train.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import numpy as np
 from ferbench._lazy import require
 from ferbench.results.metrics import balanced_accuracy, f1_macro
 from ferbench.run.signals import raise_pending
+from ferbench.track.base import NO_TRACKING, Tracker
 
 require("keras")  # TensorFlow's start-up lines held back (see ferbench._lazy) before Keras imports it
 
@@ -145,9 +147,9 @@ class OptunaReport(keras.callbacks.Callback):
 class Progress(keras.callbacks.Callback):
     """Forward epoch and batch events to a :class:`ferbench.run.progress.Reporter`."""
 
-    def __init__(self, reporter: Reporter, steps: int | None) -> None:
+    def __init__(self, reporter: Reporter, steps: int | None, tracker: Tracker = NO_TRACKING, trial: int = 0) -> None:
         super().__init__()
-        self.reporter, self.steps = reporter, steps
+        self.reporter, self.steps, self.tracker, self.trial = reporter, steps, tracker, trial
         self._t0 = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -160,6 +162,12 @@ class Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         shown = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
         self.reporter.epoch_end(epoch + 1, shown, time.monotonic() - self._t0)
+        if self.tracker is not NO_TRACKING:
+            tracked = {k: float(v) for k, v in (logs or {}).items()}
+            if "learning_rate" not in tracked:  # the rate the epoch trained at (a schedule's callback may log it itself)
+                with contextlib.suppress(TypeError, ValueError, AttributeError):
+                    tracked["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            self.tracker.epoch_end(self.trial, epoch + 1, tracked)
 
 
 class AfterWarmup(keras.callbacks.Callback):

@@ -10,6 +10,7 @@ import numpy as np
 
 from ferbench.run.progress import Reporter
 from ferbench.spec.types import SPLITS, Spec
+from ferbench.track.base import NO_TRACKING, Tracker
 
 if TYPE_CHECKING:
     from ferbench.data.core import LoadedDataset
@@ -65,3 +66,4 @@ class TrialSetup:
     reporter: Reporter
     run_id: str = ""
     steps_per_execution: int = 1
+    tracker: Tracker = NO_TRACKING

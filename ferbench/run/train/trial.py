@@ -213,7 +213,7 @@ class _Watch:
     stopper: Any = None
 
 
-def _callbacks(setup: TrialSetup, hp: Mapping[str, Any], watch: _Watch, steps: int) -> list[Any]:
+def _callbacks(setup: TrialSetup, hp: Mapping[str, Any], watch: _Watch, steps: int, number: int) -> list[Any]:
     """Every callback of the fit, in order: F1 / balanced accuracy, NaN guard, learning rate, epoch log, early stopping, Optuna, progress."""
     from ferbench.run.train import callbacks as cb
     from ferbench.run.train.recipe import lr_callbacks
@@ -233,7 +233,7 @@ def _callbacks(setup: TrialSetup, hp: Mapping[str, Any], watch: _Watch, steps: i
                                                       restore_best_weights=es.restore_best_weights,
                                                       mode="min" if es.monitor.endswith("loss") else "max")
         callbacks.append(watch.stopper)
-    return [*callbacks, watch.optuna, cb.Progress(setup.reporter, steps)]
+    return [*callbacks, watch.optuna, cb.Progress(setup.reporter, steps, setup.tracker, number)]
 
 
 def _fit_phases(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], spe: int, train: Any, val: Any,
@@ -303,7 +303,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         compile_model(setup, model, hp, spe)
         train = train_input(setup, model, hp, seed, gpu=gpu)
         val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
-        fitted = _fit_phases(setup, model, hp, spe, train, val, _callbacks(setup, hp, watch, steps), watch)
+        fitted = _fit_phases(setup, model, hp, spe, train, val, _callbacks(setup, hp, watch, steps, number), watch)
         p.train_s = time.monotonic() - t0
         p.history, p.epoch_s = watch.epoch_log.history, tuple(watch.epoch_log.seconds)
         _judge(spec, p, watch, fitted)
@@ -312,7 +312,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         p.scored = score(model, data, spec)
         p.eval_s = time.monotonic() - t1
         if p.state == "complete":
-            from ferbench.run.latency import keras_latency
+            from ferbench.export.latency import keras_latency
 
             raise_pending()
             latency = keras_latency(model, spec.input_shape, large_batch=spec.train.eval_batch_size, gpu=gpu)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ferbench.errors import Located
+from ferbench.secrets import hide_password
 from ferbench.spec.checks.base import check
 from ferbench.spec.compose import get_path
 from ferbench.spec.schema import subschema, suggest
@@ -50,3 +51,20 @@ def baselines_known(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
         if b not in ids:
             hint = suggest(b, ids) or f"; known: {', '.join(ids)}"
             yield doc.locate(("report", "compare", i), f"unknown baseline {b!r}{hint}")
+
+
+#: The tracking URI schemes MLflow's client reads (a bare absolute path is a local file store).
+MLFLOW_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc")
+
+
+@check
+def tracking_uri_readable(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """``tracking.mlflow.uri`` is a URI MLflow reads: one of its schemes, or an absolute path."""
+    uri = get_path(data, "tracking.mlflow.uri", None)
+    if not isinstance(uri, str) or uri.startswith("/"):
+        return
+    scheme = uri.partition(":")[0].split("+")[0].lower() if ":" in uri else ""
+    if scheme not in MLFLOW_SCHEMES:
+        shown = hide_password(uri)
+        yield doc.locate(("tracking", "mlflow", "uri"), f"{shown!r} is not a tracking URI MLflow reads; use one of "
+                         f"{', '.join(s + ':' for s in MLFLOW_SCHEMES[:4])} ..., or an absolute path (e.g. http://127.0.0.1:5000)")

@@ -105,7 +105,7 @@ def test_a_second_start_keeps_the_pareto_set_and_trains_nothing(searched) -> Non
 
 
 def test_the_cli_prints_the_pareto_set(searched) -> None:
-    from ferbench.run.table import pareto_table, summary_line
+    from ferbench.cli.table import pareto_table, summary_line
 
     result, _ = searched
     info = json.loads((result.folder / "run.json").read_text())

@@ -23,6 +23,7 @@ pytest.importorskip("tensorflow")
 from runspecs import write_spec  # noqa: E402
 
 from ferbench.cli.main import main  # noqa: E402
+from ferbench.run.search.study import open_run_study  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -161,7 +162,7 @@ def test_a_running_trial_with_a_record_is_finished_from_it(finished: Path, tmp_p
     shutil.rmtree(folder / "trials" / "0002")
     [planned] = plan_spec(load_spec(spec), gpus=visible_gpus()).runs
     session = RunSession(planned)
-    study = session.open_study()
+    study = open_run_study(session)
     record = json.loads((folder / "trials" / "0000" / "record.json").read_text())
     trial = study.ask()  # trial 0, RUNNING, as a process left it when it died
     for name, value in record["params"].items():
@@ -197,7 +198,7 @@ def test_a_record_written_after_the_study_gave_its_trial_back_is_retired_and_re_
     record = json.loads(record_bytes)
     [planned] = plan_spec(load_spec(spec), gpus=visible_gpus()).runs
     session = RunSession(planned)
-    study = session.open_study()
+    study = open_run_study(session)
     study.enqueue_trial(record["params"])
     trial = study.ask()  # trial 0 as the interrupted process left it: failed without error, queued again
     assert suggest(trial, session.spec.search.space) == record["params"]
