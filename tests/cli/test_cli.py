@@ -100,8 +100,7 @@ def test_light_commands_do_not_import_tensorflow_or_optuna(tmp_path, args):
     code = (
         "import sys\nfrom ferbench.cli.main import main\n"
         f"rc = main({args!r})\n"
-        "heavy = sorted(m for m in ('tensorflow', 'keras', 'optuna', 'cv2', 'mtcnn', 'mlflow', 'tensorboard', 'tf2onnx', 'onnxruntime') if m in sys.modules)
-"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'optuna', 'cv2', 'mtcnn', 'mlflow', 'tensorboard', 'tf2onnx', 'onnxruntime') if m in sys.modules)\n"
         "print('HEAVY', heavy, rc)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
