@@ -12,7 +12,7 @@ import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,7 @@ def plan_spec(spec: Spec, *, gpus: Sequence[int], storage: str | None = None) ->
                 notes.append("several workers share this TPE study: constant_liar is turned on so parallel trials do not sample the same point")
             if len(slots) > 1 and not url:
                 notes.append("several local workers: the study is a journal file in the run folder (safe for several processes); "
-                             "use --storage postgresql://... to add workers on other hosts")
+                             "give a postgresql://... storage (runtime.storage, or --storage on the command line) to add workers on other hosts")
             runs.append(PlannedRun(
                 run_id=h[:12], spec_hash=h, spec=s, matrix_cell=dict(cell), seed=seed,
                 results_dir=Path(s.results) / s.name / h[:12], storage=url, slots=tuple(slots), notes=tuple(notes),
@@ -162,10 +162,11 @@ def sampler_summary(spec: Spec, *, parallel: bool) -> dict[str, Any]:
 
 def recipe_summary(spec: Spec) -> dict[str, Any]:
     """The optimizer and learning-rate schedule as the resolved spec states them (searched values left out)."""
-    raw = json_safe(spec.raw.get("train") or {})
-    out = {k: raw[k] for k in ("optimizer", "momentum", "nesterov", "weight_decay") if raw.get(k) is not None}
-    out["schedule"] = raw.get("schedule") or {"name": "constant", "warmup_epochs": 0}
-    return out
+    train = spec.train
+    out: dict[str, Any] = {k: getattr(train, k) for k in ("optimizer", "momentum", "nesterov", "weight_decay") if getattr(train, k) is not None}
+    out["schedule"] = {k: v for k, v in asdict(train.schedule).items() if v is not None}
+    safe: dict[str, Any] = json_safe(out)
+    return safe
 
 
 def run_summary(run: PlannedRun) -> dict[str, Any]:

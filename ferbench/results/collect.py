@@ -60,16 +60,16 @@ def _source(folder: Path) -> Part:
 def _destination(into: Path, sources: Sequence[Part]) -> Part | None:
     """The destination as one more part of the run (it may hold some of it already), or ``None`` when new or empty."""
     if into.exists() and not into.is_dir():
-        raise ResultsError(f"--into {into}: exists and is not a folder")
+        raise ResultsError(f"{into}: the destination (into=; --into on the command line) exists and is not a folder")
     if (into / RUN_FILE).is_file():
         dest = _source(into)
         try:
             same_run([sources[0], dest])
         except ResultsError as exc:
-            raise ResultsError(f"--into {into}: {exc}") from None
+            raise ResultsError(f"{into} (the destination): {exc}") from None
         return dest
     if into.is_dir() and any(into.iterdir()):
-        raise ResultsError(f"--into {into}: a folder that is not empty and holds no run; give a new or empty folder, "
+        raise ResultsError(f"{into} (the destination): a folder that is not empty and holds no run; give a new or empty folder, "
                            "or a folder of the same run to add to")
     return None
 
@@ -110,7 +110,7 @@ def collect(folders: Sequence[str | Path], into: str | Path) -> Collected:
     out = Collected(into=target, info=info, kept=sorted(have))
     with file_lock(paths.lock, blocking=False) as free:
         if not free:
-            raise ResultsError(f"--into {target}: a run is in progress in this folder; collect into it once it has stopped")
+            raise ResultsError(f"{target} (the destination): a run is in progress in this folder; collect into it once it has stopped")
         for p in others:
             for n in p.numbers:
                 if n in have or n in out.copied:

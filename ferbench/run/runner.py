@@ -90,9 +90,9 @@ def _prepare_folder(session: RunSession, fresh: bool) -> None:
     if fresh and root.exists():
         with file_lock(session.paths.lock, blocking=False) as free:
             if not free:
-                raise FerbenchError(f"{root}: the run is in progress in another process; stop it before --fresh")
+                raise FerbenchError(f"{root}: the run is in progress in another process; stop it before starting over (fresh=True; --fresh)")
         dest = move_aside(root)
-        session.reporter.message(f"--fresh: moved the old run folder to {dest}")
+        session.reporter.message(f"starting over: moved the old run folder to {dest}")
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / ".write-test"
@@ -131,7 +131,7 @@ def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
     spec, planned, paths = session.spec, session.planned, session.paths
     old = existing_record(paths)
     if old is not None and old.spec_hash != planned.spec_hash:
-        raise ResultsError(f"{paths.run_json}: made from a different spec (hash {old.spec_hash[:12]}); use --fresh to start over")
+        raise ResultsError(f"{paths.run_json}: made from a different spec (hash {old.spec_hash[:12]}); start over (fresh=True; --fresh on the command line)")
     if len(planned.slots) > 1:
         quiet_optuna()
         slots = list(planned.slots)

@@ -26,7 +26,7 @@ from ferbench.results.paths import RunPaths
 from ferbench.results.records import DatasetInfo, Objective, RunRecord
 from ferbench.run.progress import PlainReporter, Reporter
 from ferbench.secrets import hide_password
-from ferbench.spec.types import Spec
+from ferbench.spec.types import DerivedSplit, Spec, SplitRef
 
 if TYPE_CHECKING:
     from ferbench.run.train.setup import RunData, TrialSetup
@@ -129,7 +129,7 @@ class RunSession:
                 for w in cross[on.name].warnings:
                     self.reporter.message(f"data: {w}")
             data = RunData.from_loaded(loaded, spec.loss, cross)
-            splits = {k: v for k, v in (spec.raw.get("dataset", {}).get("splits") or {}).items() if k in data.sizes()}
+            splits: dict[str, Any] = {k: _split_ref(getattr(spec.dataset.splits, k)) for k in ("train", "validation", "test") if k in data.sizes()}
             fold = None
             if spec.dataset.fold is not None and spec.dataset.folds:
                 fold = {"fold": spec.dataset.fold, "folds": spec.dataset.folds}
@@ -234,3 +234,8 @@ def existing_record(paths: RunPaths) -> RunRecord | None:
     from ferbench.results.read import read_run_record
 
     return read_run_record(paths.run_json) if paths.run_json.exists() else None
+
+
+def _split_ref(ref: SplitRef) -> object:
+    """A split as the resolved spec names it: a source split's name, or ``{from, fraction, stratified}``."""
+    return ref.to_dict() if isinstance(ref, DerivedSplit) else ref

@@ -115,6 +115,10 @@ class DerivedSplit:
     fraction: float
     stratified: bool = True
 
+    def to_dict(self) -> dict[str, object]:
+        """As the resolved spec writes it (``{from, fraction, stratified}``)."""
+        return {"from": self.source, "fraction": self.fraction, "stratified": self.stratified}
+
 
 #: A split is either a named split of the source ("Training", "PublicTest+PrivateTest",
 #: "train", "val") or derived from another spec split.

@@ -73,13 +73,13 @@ def worker_storage(session: RunSession, create: bool) -> str:
     else:
         journal = session.paths.study_journal.resolve()
         if not journal.exists():
-            raise FerbenchError("a worker needs the study's storage: pass --storage URL (or set $FERBENCH_STORAGE "
+            raise FerbenchError("a worker needs the study's storage: give its URL (storage=; --storage URL on the command line; or set $FERBENCH_STORAGE "
                                 "or runtime.storage); a local run with several workers keeps it in its folder's study.journal")
         url = f"journal://{journal}"
     file = sqlite_path(url) or journal_path(url)
     if not create and file is not None and not file.exists():
         raise ResultsError(f"{hide_password(url)}: no such study storage; start the study with `ferbench run SPEC --storage URL`, "
-                           "or pass --create to create it here")
+                           "or let the worker create it (create=True; --create on the command line)")
     return url
 
 

@@ -147,7 +147,7 @@ def open_study(spec: Spec, *, study_name: str, storage: BaseStorage, spec_hash: 
             study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
         except KeyError:
             raise ResultsError(f"no study named {study_name} in this storage{_other_studies(storage, spec.name, spec_hash)}; "
-                               "start it with `ferbench run SPEC --storage URL`, or pass --create") from None
+                               "start it with `ferbench run SPEC --storage URL`, or create it (create=True; --create on the command line)") from None
     # The sampler is seeded from what the study already holds (see sampler_seed).
     study.sampler = make_sampler(spec.search.sampler, spec.search.space, spec.seed, stream=stream,
                                  resumed_at=len(study.get_trials(deepcopy=False)), parallel=parallel)
@@ -158,7 +158,7 @@ def open_study(spec: Spec, *, study_name: str, storage: BaseStorage, spec_hash: 
     elif have != spec_hash:
         raise ResultsError(
             f"study {study_name} was made from a different spec (hash {have[:12]}, this spec {spec_hash[:12]}); "
-            "use the same spec (or `ferbench run --fresh` to start over)"
+            "use the same spec (or start over: fresh=True; `ferbench run --fresh` on the command line)"
         )
     return study
 
