@@ -41,13 +41,13 @@ def test_run_prints_its_results_folder_literally(tmp_path: Path, capsys: pytest.
     from types import SimpleNamespace
 
     import ferbench.cli.table as table
+    import ferbench.results.read as read
     import ferbench.run.runner as runner
-    import ferbench.spec as spec
 
     folder = tmp_path / "out[/red]" / "[x]"
     done = SimpleNamespace(folder=folder, status="complete", info=SimpleNamespace(to_dict=dict), best_record=None)
     monkeypatch.setattr(runner, "run_spec", lambda *a, **k: [done])
-    monkeypatch.setattr(spec, "read_resolved", lambda *a, **k: SimpleNamespace(search=SimpleNamespace(space=())))
+    monkeypatch.setattr(read, "searched_names", lambda *a, **k: ())
     monkeypatch.setattr(table, "best_table", lambda *a, **k: "")
     monkeypatch.setenv("COLUMNS", "400")  # rich wraps at 80 columns off a terminal
     assert main(["run", str(tmp_path / "spec.yaml")]) == 0
