@@ -1,5 +1,5 @@
 import sys
 
-from ferbench.cli.main import main
+from ferbench._entry import main
 
 sys.exit(main())

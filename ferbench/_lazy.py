@@ -72,18 +72,40 @@ def lazy_exports(package: str, homes: dict[str, str]) -> Callable[[str], Any]:
 
 
 @contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked, not lost) to the end of the block, then act at once.
+
+    For the few seconds file descriptor 2 points elsewhere: a stop raised in there
+    could leave it pointing at the temporary file (the "interrupted" line lost) or
+    stop TensorFlow half-imported.
+    """
+    import signal
+
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - no POSIX signal masks here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
 def _stderr_to_file() -> Iterator[IO[bytes]]:
-    """Point file descriptor 2 at a temporary file for the duration of the block."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield caught
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    """Point file descriptor 2 at a temporary file for the duration of the block (stops wait for its end)."""
+    with signals_held():
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as caught:
+            os.dup2(caught.fileno(), 2)
+            try:
+                yield caught
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
 
 
 @contextlib.contextmanager
@@ -152,6 +174,7 @@ def _import_tensorflow_quietly() -> None:
             caught.seek(0)
             shown = caught.read().decode("utf-8", "replace")
     if failure is not None:
-        sys.stderr.write(shown)
+        if not isinstance(failure, KeyboardInterrupt):  # a stop is no failure to explain: its lines stay held back
+            sys.stderr.write(shown)
         raise failure
     tf.get_logger().setLevel(logging.ERROR)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ferbench.devices import device_slots, worker_assignment
+from ferbench.errors import FerbenchError
 from ferbench.results.paths import STUDY_DB, STUDY_JOURNAL
-from ferbench.secrets import hide_password, remember
+from ferbench.secrets import hide_password, remember, storage_problem
 from ferbench.spec.loader import json_safe, matrix_cells, spec_for_cell
 from ferbench.spec.types import Spec
 
@@ -118,6 +119,10 @@ def plan_spec(spec: Spec, *, gpus: Sequence[int], storage: str | None = None) ->
     """
     url = storage or os.environ.get("FERBENCH_STORAGE") or spec.runtime.storage
     remember(url)
+    problem = storage_problem(url) if url else None
+    if problem:
+        where = "--storage" if storage else "$FERBENCH_STORAGE" if os.environ.get("FERBENCH_STORAGE") else "runtime.storage"
+        raise FerbenchError(f"{where}: {problem}")
     runs: list[PlannedRun] = []
     for cell in matrix_cells(spec.matrix) if spec.matrix else [{}]:
         for seed, fold in itertools.product(spec.seeds, run_folds(spec)):

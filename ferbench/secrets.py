@@ -14,8 +14,31 @@ from urllib.parse import quote, quote_plus
 HIDDEN = "***"
 #: Every storage URL this process has planned or opened: :func:`redact` hides their passwords anywhere.
 _KNOWN: set[str] = set()
-#: Query parameters that carry a password in libpq and other drivers' URLs.
-_QUERY_SECRETS = ("password", "passwd", "pwd")
+#: Query parameters that carry a password in libpq and other drivers' URLs (``sslpassword`` too) ...
+_QUERY_SECRETS = ("passwd", "pwd")
+#: ... and every parameter whose name holds one of these words (``api_token``, ``client_secret``).
+_SECRET_WORDS = ("password", "secret", "token")
+
+
+def secret_key(key: str) -> bool:
+    """Whether a URL query parameter named ``key`` carries a secret, whose value is never shown."""
+    k = key.lower()
+    return k in _QUERY_SECRETS or any(word in k for word in _SECRET_WORDS)
+
+
+def storage_problem(url: str) -> str | None:
+    """Why ``url`` is not a storage URL (``u:pw@h``: the scheme forgotten), or ``None``; never shows a password.
+
+    A storage is ``scheme://...``: ``postgresql://user:password@host/db``,
+    ``sqlite:///path/study.db`` or ``journal:///path/study.journal``. A value without
+    ``scheme://`` would be read by no driver (or, worse, as a file name).
+    """
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
+        return None
+    shown = f"{HIDDEN}@{url.rpartition('@')[2]}" if "@" in url else url
+    return (f"{shown!r} is not a storage URL (scheme://...): write postgresql://user:password@host/db, "
+            "sqlite:///path/study.db or journal:///path/study.journal")
 
 
 def _parse(url: str) -> Any | None:
@@ -41,7 +64,7 @@ def _secrets(url: str) -> list[str]:
         return []
     values = [parsed.password] if parsed.password else []
     for key, value in parsed.query.items():
-        if key.lower() in _QUERY_SECRETS:
+        if secret_key(key):
             values.extend([value] if isinstance(value, str) else list(value))
     forms = {form for v in values if v for form in (v, quote(v, safe=""), quote_plus(v))}
     return sorted(forms, key=len, reverse=True)  # longest first: no partial replacement
@@ -53,12 +76,14 @@ def hide_password(url: str | None) -> str:
         return url or ""
     parsed = _parse(url)
     if parsed is None:
+        if "://" not in url and "@" in url:  # not a URL at all (the scheme forgotten): no credentials shown either
+            return f"{HIDDEN}@{url.rpartition('@')[2]}"
         if "://" in url and "@" in url.partition("://")[2] and not url.startswith("journal://"):
             # Not a URL SQLAlchemy reads (it would refuse to open it too): show no credentials at all.
             scheme, _, rest = url.partition("://")
             return f"{scheme}://{HIDDEN}@{rest.rpartition('@')[2]}"
         return url
-    query = {k: (HIDDEN if k.lower() in _QUERY_SECRETS else v) for k, v in parsed.query.items()}
+    query = {k: (HIDDEN if secret_key(k) else v) for k, v in parsed.query.items()}
     shown: str = parsed.set(query=query).render_as_string(hide_password=True)
     return shown.replace(quote(HIDDEN, safe=""), HIDDEN)  # the query is rendered percent-encoded
 

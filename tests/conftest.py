@@ -76,3 +76,40 @@ def schema_agreement_log(monkeypatch):
     monkeypatch.setattr(loader, "apply_overrides", spy_overrides)
     yield found
     assert not found, "the schema refuses specs validate accepts:\n" + "\n".join(found)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A folder on a 256 KiB tmpfs this test mounts (root only): a disk that fills after a few files.
+
+    Skips, saying why, where mounting is not permitted (not root, a container without
+    CAP_SYS_ADMIN); CI runs as root and mounts it.
+    """
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'}); CI runs this as root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _fill(folder: Path) -> None:
+    fd = os.open(folder / ".filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def fill_disk():  # type: ignore[no-untyped-def]
+    """``fill_disk(folder)``: fill the filesystem of ``folder`` (a :func:`small_disk`) to the last byte."""
+    return _fill

@@ -60,3 +60,48 @@ def test_plain_plan_hides_it_too(capsys: pytest.CaptureFixture[str]) -> None:
     spec = Path(__file__).resolve().parents[1] / "benchmarks" / "quickstart.yaml"
     assert main(["plan", str(spec), "--storage", "postgresql://u:two words@127.0.0.1:1/db"]) == 0
     assert "two words" not in capsys.readouterr().out
+
+
+#: Query parameters that carry secrets: libpq's sslpassword, and any key naming a password, secret or token.
+SECRET_QUERIES = ["sslpassword=SSLSECRET", "api_token=SSLSECRET", "client_secret=SSLSECRET", "x_password=SSLSECRET"]
+
+
+@pytest.mark.parametrize("query", SECRET_QUERIES)
+def test_secret_query_values_are_hidden_in_plan_and_plan_json(query: str, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "quickstart.yaml"
+    url = f"postgresql://u:pw@127.0.0.1:1/db?{query}&sslmode=require"
+    assert hide_password(url).endswith("=***&sslmode=require") or "sslmode=require" in hide_password(url)
+    for extra in ([], ["--json"]):
+        assert main(["plan", str(spec), "--storage", url, *extra]) == 0
+        out = capsys.readouterr()
+        assert "SSLSECRET" not in out.out + out.err and "***" in out.out
+    assert "SSLSECRET" not in redact(f"boom {url} SSLSECRET")
+
+
+@pytest.mark.parametrize("value", ["u:pw@h", "u:pw@h/db", "user:pw@host:5432/optuna"])
+def test_a_storage_that_is_not_a_url_is_refused_without_its_password(value: str, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "quickstart.yaml"
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {spec}\nruntime: {{storage: '{value}'}}\n", encoding="utf-8")
+    assert main(["validate", str(child)]) == 2
+    err = capsys.readouterr().err
+    assert "runtime.storage" in err and "not a storage URL" in err and "pw" not in err
+    for cmd in (["plan", str(spec), "--storage", value], ["plan", str(spec), "--storage", value, "--json"]):
+        assert main(cmd) == 2
+        out = capsys.readouterr()
+        assert out.out == "" and len(out.err.strip().splitlines()) == 1
+        assert "not a storage URL" in out.err and "pw" not in out.err
+
+
+def test_report_storage_error_hides_query_secrets_in_one_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    if pytest.importorskip("importlib.util").find_spec("psycopg") is None and \
+            pytest.importorskip("importlib.util").find_spec("psycopg2") is None:
+        pytest.skip("no PostgreSQL driver (psycopg) installed")
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "quickstart.yaml"
+    url = "postgresql://u:pw@127.0.0.1:1/db?sslpassword=SSLSECRET&connect_timeout=2"
+    assert main(["report", "--storage", url, "--spec", str(spec), "--no-plots"]) == 2
+    err = capfd.readouterr().err
+    assert "SSLSECRET" not in err and "cannot open study storage" in err
+    assert len(err.strip().splitlines()) == 1 and "Background on this error" not in err

@@ -6,16 +6,22 @@ Only light modules are imported here: ``validate``, ``plan``, ``schema``, ``new`
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import faulthandler
 import importlib
+import io
+import os
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 import typer
 
 from ferbench import __version__
 from ferbench.cli.common import SET_OPTION, load, print_problems
 from ferbench.errors import FerbenchError, SpecError
+from ferbench.interrupts import INTERRUPTED_STATUS, say_interrupted
 from ferbench.secrets import redact
 from ferbench.spec.new import TEMPLATES
 
@@ -98,16 +104,17 @@ def new(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a new spec from a template; it validates as written."""
+    from ferbench.results.atomic import output_target, write_output_text
     from ferbench.spec import check_file
     from ferbench.spec.new import check_name, new_spec_text
 
     check_name(name)
     target = out or Path(f"{name}.yaml")
+    output_target(target)  # a folder, FIFO or device is refused before anything is read or written
     if target.exists() and not force:
         raise FerbenchError(f"{target} exists; pass --force to overwrite it")
     text = new_spec_text(name, template, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    write_output_text(target, text)  # whole or not at all; a full disk is one line naming the path
     checked = check_file(target, env={"FERBENCH_DATA": "data"})
     print_problems(checked.errors)
     print(f"wrote {target}" + ("" if checked.ok else " (it does not validate: fix the lines above)"))
@@ -165,14 +172,68 @@ def _mount() -> None:
 _mount()
 
 
+#: A disk that is full, over quota, read-only or failing: the user's to fix, told in one line.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO})
+
+
+_STDOUT = "standard output"
+
+
+class _NamedStdout:
+    """Standard output whose failed writes name it: ``OSError.filename`` is "standard output"."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def _named(self, exc: OSError) -> OSError:
+        exc.filename = exc.filename or _STDOUT
+        return exc
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise self._named(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise self._named(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _disk_error(exc: OSError) -> str:
+    """``cannot write PATH: reason`` for a write that failed on a full, read-only or failing disk."""
+    if exc.filename == _STDOUT:
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            # What is still buffered would fail again at exit, with a second message: drop it.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+            os.close(devnull)
+        return f"cannot write to standard output: {exc.strerror}"
+    return f"cannot write {exc.filename or 'a file'}: {exc.strerror}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed without a traceback and exit with 2."""
     if not faulthandler.is_enabled():
         # A crash inside TensorFlow's native code (a segmentation fault) then still
         # says where Python was, on stderr, instead of a bare exit status.
         faulthandler.enable()
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and stdout is not None:  # the process's own (not a test's capture)
+        sys.stdout = _NamedStdout(stdout)
     try:
         rc = app(args=argv, standalone_mode=False)
+        sys.stdout.flush()  # a full disk under a redirected standard output shows here, not at exit
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        print(f"error: {_disk_error(exc)}", file=sys.stderr)
+        return 2
     except SpecError as exc:
         print_problems(exc.problems + exc.warnings)
         return 2
@@ -180,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
+        if exc.exit_code == INTERRUPTED_STATUS:
+            say_interrupted()
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        say_interrupted()
+        return INTERRUPTED_STATUS
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
@@ -194,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             show()
             return 2
         raise
+    finally:
+        sys.stdout = stdout
+    if rc == INTERRUPTED_STATUS:  # typer turns a Ctrl-C in its own code into a silent return of 130
+        say_interrupted()
     return rc if isinstance(rc, int) else 0
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferbench.plan import Plan, run_summary
+from ferbench.report.safe_text import printable
 
 
 def _si(n: float) -> str:
@@ -48,7 +49,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     """Print the plan's runs, budgets, costs, search space and notes; user text is printed literally."""
     console = console or Console()
     spec = plan.spec
-    head = Text.assemble((spec.name, "bold"), "  ", spec.description)
+    head = Text.assemble((spec.name, "bold"), "  ", printable(spec.description))
     head.rstrip()
     console.print(head)
     summaries = [run_summary(r) for r in plan.runs]

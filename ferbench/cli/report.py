@@ -15,7 +15,7 @@ import typer
 
 from ferbench.cli.common import SET_OPTION
 from ferbench.errors import FerbenchError
-from ferbench.report.formats import FORMATS, format_for
+from ferbench.report.formats import FORMATS, STDOUT, format_for
 
 if TYPE_CHECKING:
     from ferbench.spec.types import Spec
@@ -37,6 +37,7 @@ def _list_baselines(files: list[Path]) -> None:
     from rich.text import Text
 
     from ferbench.report.baselines import load_baselines
+    from ferbench.report.safe_text import printable
 
     t = Table(title="Baselines (use an id in a spec's report.compare)", title_justify="left")
     for col in ("id", "name", "benchmark", "test set", "accuracy", "setting", "source"):
@@ -47,7 +48,7 @@ def _list_baselines(files: list[Path]) -> None:
                                                      ("extra data", None if b.extra_data is None else "yes" if b.extra_data else "no"),
                                                      ("TTA", b.tta_text)) if v is not None)
         # Text, not markup: a file path in brackets would read as a rich tag.
-        t.add_row(*(Text(x) for x in (b.id, b.name, f"{b.dataset}/{b.num_classes}", b.split, f"{100 * b.accuracy:.2f}%", setting or "-", source)))
+        t.add_row(*(Text(printable(x)) for x in (b.id, b.name, f"{b.dataset}/{b.num_classes}", b.split, f"{100 * b.accuracy:.2f}%", setting or "-", source)))
     Console().print(t)
 
 
@@ -93,6 +94,8 @@ def report_command(
 
     if fmt is None:
         fmt = format_for(out)
+    if out == STDOUT:
+        out = None  # -o -: standard output
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     remember(storage)

@@ -6,13 +6,13 @@ commands, when there is work for them.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from ferbench.cli.common import SET_OPTION, overrides
+from ferbench.interrupts import say_interrupted
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -54,16 +54,17 @@ def run(
     Exit status: 0 when every run has a complete trial, 1 when a run has none,
     2 on a spec or results error, 130 when interrupted (start it again to resume).
     """
-    from ferbench.cli.table import best_table, pareto_table, summary_line
-    from ferbench.run.runner import run_spec
-
     try:
+        from ferbench.run.runner import run_spec
+
         results = run_spec(spec, sets=overrides(sets) + tracking_overrides(tracking or []), trials=trials, max_epochs=max_epochs, fresh=fresh,
                            quiet=quiet, storage=storage, only=list(run_ids or []))
     except KeyboardInterrupt:
-        print("interrupted: finished trials are kept; run the same command again to resume "
-              "(the interrupted trial re-runs with the same parameters)", file=sys.stderr)
-        raise
+        say_interrupted("interrupted: finished trials are kept; run the same command again to resume "
+                        "(the interrupted trial re-runs with the same parameters)")
+        raise typer.Exit(130) from None
+    from ferbench.cli.table import best_table, pareto_table, summary_line
+
     console = _console()
     for r in results:
         info, best = r.info.to_dict(), None if r.best_record is None else r.best_record.to_dict()

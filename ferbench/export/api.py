@@ -39,7 +39,7 @@ from ferbench.results.environment import cpu_name, environment, usable_cpus
 from ferbench.results.exports import ExportRecord, Parity, write_export
 from ferbench.results.measures import SplitMetrics
 from ferbench.results.paths import RunPaths
-from ferbench.results.read import file_sha256, read_json, read_run_record, read_trial_record
+from ferbench.results.read import check_keras_archive, file_sha256, read_json, read_run_record, read_trial_record
 from ferbench.results.records import utc_now
 from ferbench.run.session import RunSession
 
@@ -155,6 +155,7 @@ def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trial
     keras = require("keras")
     out: list[Exported] = []
     for n in numbers:
+        check_keras_archive(sources[n])  # a truncated file is "corrupt", not "not found"
         model = keras.models.load_model(sources[n], compile=False)
         keras_proba = keras_probabilities(model, session.load_data().x["test"], int(session.spec.train.eval_batch_size))
         for fmt in rows:

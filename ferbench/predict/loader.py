@@ -18,6 +18,7 @@ import numpy as np
 
 from ferbench.errors import FerbenchError, ResultsError
 from ferbench.results.paths import RunPaths
+from ferbench.results.read import check_keras_archive
 from ferbench.spec.types import FacesSpec
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def load_keras_model(path: Path) -> keras.Model:
     keras = require("keras")
     if path.suffix not in KERAS_SUFFIXES:
         raise FerbenchError(f"{path}: not a Keras model file (expected .keras, .h5 or .hdf5)")
+    check_keras_archive(path)
     try:
         return keras.models.load_model(path, compile=False)
     except ValueError as exc:

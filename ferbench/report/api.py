@@ -22,6 +22,7 @@ from ferbench.report.model import Report, Section
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from ferbench.results import Run, load_runs
 from ferbench.results.atomic import output_target, write_output_text
+from ferbench.results.runs import best_disagreement
 from ferbench.secrets import hide_password
 from ferbench.spec.types import Spec
 
@@ -58,6 +59,11 @@ def build_report(
 
     warnings: list[str] = []
     runs = _load(paths, storage, specs, warnings)
+    for r in runs:  # one truth: a best trial that is not the best of the records is said, not silently shown
+        why = best_disagreement(r.info, r.trials)
+        if why:
+            warnings.append(f"{r.label}: {why}; the report shows the trial run.json names (`ferbench collect` into a new folder "
+                            "writes run.json with the records' best)")
     baselines: list[Baseline] = load_baselines(baselines_files) if compare or baselines_files else []
     analyses = _analysed(runs, resamples=resamples, seed=seed)
     if attributes is not None:

@@ -23,6 +23,7 @@ from ferbench.report.analysis import PairTest, RunAnalysis, paired_tests
 from ferbench.report.baselines import COLOR_TEXT, Baseline
 from ferbench.report.model import Column, Marked, MeanSD, Section, Table, raw
 from ferbench.report.stats import ALPHA, Scores, mcnemar_exact
+from ferbench.results.records import RunRecord
 from ferbench.spec.types import SPLIT_ALIASES, SPLIT_JOINS
 
 _KIND_ORDER = {"human": 0, "published": 1, "reproduction": 2}
@@ -262,12 +263,21 @@ def compare_table(g: Group) -> Table:
     return t
 
 
+def unfinished_mark(info: RunRecord) -> str:
+    """`` (interrupted, 3/50 trials)`` for a run that is not complete, ranked beside finished ones; empty for a complete run."""
+    if info.status == "complete":
+        return ""
+    t = info.trials
+    return f" ({info.status}, {t.complete + t.failed + t.pruned}/{t.target} trials)"
+
+
 def _run_row(g: Group, a: RunAnalysis, s: Scores, tta: str | None,
              deltas: Callable[[str, float, frozenset[str] | None], dict[str, Any]]) -> dict[str, Any]:
     assert a.best is not None
     split = g.run_test_set(a)
     row: dict[str, Any] = {
-        "id": a.run.run_id + (f"+{tta}" if tta else ""), "kind": "run", "model": a.run.label + (f" + TTA ({tta})" if tta else ""),
+        "id": a.run.run_id + (f"+{tta}" if tta else ""), "kind": "run",
+        "model": a.run.label + (f" + TTA ({tta})" if tta else "") + unfinished_mark(a.run.info),
         "source": f"run {a.run.run_id}", "test_set": f"{split if isinstance(split, str) else 'test'} (n={s.n})",
         "accuracy": s.accuracy, "precision": s.precision_macro, "recall": s.recall_macro, "f1": s.f1_macro,
         "params": a.best.cost.params, "macs": a.best.cost.macs, "input": _run_input(a), "pretrained": _run_pretrained(a),

@@ -1,9 +1,11 @@
-"""The report's output formats and their file extensions (standard library only: the CLI reads
+"""The report's output formats and their file extensions (light imports only: the CLI reads
 them at start-up, for ``--format``'s help, before any report work)."""
 
 from __future__ import annotations
 
 from pathlib import PurePath
+
+from ferbench.errors import FerbenchError
 
 #: What ``ferbench report --format`` accepts.
 FORMATS = ("rich", "markdown", "csv", "latex", "json", "html")
@@ -15,8 +17,23 @@ EXTENSIONS = {"rich": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "js
 _FORMAT_OF = {**{ext: fmt for fmt, ext in EXTENSIONS.items() if fmt != "rich"}, "markdown": "markdown", "htm": "html"}
 
 
+#: ``--out -``: standard output.
+STDOUT = "-"
+
+
 def format_for(out: str | None) -> str:
-    """The format a report file's extension asks for (``report.md`` -> markdown); ``rich`` otherwise."""
-    if out is None or out.endswith(("/", "\\")):
+    """The format a report file's extension asks for (``report.md`` -> markdown, ``report.txt`` or no extension -> rich).
+
+    An extension that names no format (``report.xyz``, ``report.mdx``) is refused: the
+    user would not see which format was written.
+    """
+    if out is None or out == STDOUT or out.endswith(("/", "\\")):
         return "rich"
-    return _FORMAT_OF.get(PurePath(out).suffix.lower().lstrip("."), "rich")
+    ext = PurePath(out).suffix.lower().lstrip(".")
+    if not ext or ext == EXTENSIONS["rich"]:
+        return "rich"
+    if ext not in _FORMAT_OF:
+        known = ", ".join(f".{e}" for e in sorted({*_FORMAT_OF, EXTENSIONS["rich"]}))
+        raise FerbenchError(f"--out {out}: the extension .{ext} names no report format ({known}); "
+                            "give one of them, or --format FORMAT")
+    return _FORMAT_OF[ext]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ferbench.report.analysis import RunAnalysis
 from ferbench.report.baselines import Baseline
+from ferbench.report.compare import unfinished_mark
 from ferbench.report.model import Column, Table
 from ferbench.results import TrialRecord
 from ferbench.results.pareto import pareto_front
@@ -56,14 +57,31 @@ class FrontRow:
         return None if v is None else float(v)
 
 
+def _test_scores(a: RunAnalysis, t: TrialRecord) -> tuple[float, float | None]:
+    """``(accuracy, F1)`` on test as every table of the report shows them: from the saved predictions where
+    they exist (the comparison's numbers, see :mod:`ferbench.report.analysis`), else the record's."""
+    from ferbench.report.stats import scores_from_predictions
+
+    assert t.test is not None
+    if a.best is not None and a.test is not None and t.trial == a.best.trial:
+        scores = a.test
+    elif a.run.has_predictions(t):
+        pred = a.run.predictions(t)
+        scores = scores_from_predictions(pred.test_y_true, pred.test_y_prob, a.run.classes, resamples=0)
+    else:
+        return t.test.accuracy, t.test.f1_macro
+    return scores.accuracy.value, scores.f1_macro.value
+
+
 def _trial_row(a: RunAnalysis, t: TrialRecord, series: int, label: str) -> FrontRow:
     assert t.test is not None
     lat = t.latency
     test_set = a.run.info.dataset.splits.get("test")
+    accuracy, f1 = _test_scores(a, t)
     return FrontRow(
-        label=label, kind="trial", accuracy=t.test.accuracy, params=t.cost.params, macs=t.cost.macs,
+        label=label, kind="trial", accuracy=accuracy, params=t.cost.params, macs=t.cost.macs,
         latency_ms=t.latency_ms, measured_on=None if lat is None else f"{lat.where}, {lat.runtime}",
-        f1_macro=t.test.f1_macro, tta_accuracy=None if t.tta is None else t.tta.test.accuracy,
+        f1_macro=f1, tta_accuracy=None if t.tta is None else t.tta.test.accuracy,
         source=f"run {a.run.run_id}, trial {t.trial}", test_set=test_set if isinstance(test_set, str) else "test",
         series=series, trial=t.trial,
     )
@@ -75,7 +93,7 @@ def run_rows(a: RunAnalysis, series: int) -> list[FrontRow]:
     several = len(front) > 1 or a.run.info.pareto is not None
     rows: list[FrontRow] = []
     for t in front:
-        label = f"{a.run.label} (trial {t.trial})" if several else a.run.label
+        label = (f"{a.run.label} (trial {t.trial})" if several else a.run.label) + unfinished_mark(a.run.info)
         base = _trial_row(a, t, series, label)
         rows.append(base)
         for e in a.run.exports(t):

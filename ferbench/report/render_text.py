@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferbench.report.model import Column, Figure, Marked, MeanSD, Report, Section, Table, fmt, raw
+from ferbench.report.safe_text import csv_cell, printable
 from ferbench.report.stats import Estimate
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def _figure_path(f: Figure, base: Path | None) -> str:
 
 
 def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|")
+    return printable(s).replace("|", "\\|")
 
 
 def _tabulate(header: list[str], rows: list[list[str]], columns: list[Column], fmt: Any) -> str:
@@ -61,17 +62,17 @@ def markdown_table(t: Table) -> str:
 
 def render_markdown(report: Report, base: Path | None = None) -> str:
     """The whole report as markdown; figures are linked (relative to ``base``)."""
-    out = [f"# {report.title}", ""]
+    out = [f"# {printable(report.title)}", ""]
     for sec in report.sections:
-        out += [f"## {sec.title}", ""]
+        out += [f"## {printable(sec.title)}", ""]
         for t in sec.tables:
-            out += [f"### {t.title}", "", markdown_table(t), ""]
-            out += [f"_{n}_" for n in t.notes] + ([""] if t.notes else [])
-        out += [f"- {n}" for n in sec.notes] + ([""] if sec.notes else [])
+            out += [f"### {printable(t.title)}", "", markdown_table(t), ""]
+            out += [f"_{printable(n)}_" for n in t.notes] + ([""] if t.notes else [])
+        out += [f"- {printable(n)}" for n in sec.notes] + ([""] if sec.notes else [])
         for f in sec.figures:
-            out += [f"![{f.title}]({_figure_path(f, base)})", ""]
+            out += [f"![{printable(f.title)}]({_figure_path(f, base)})", ""]
     if report.warnings:
-        out += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
+        out += ["## Warnings", ""] + [f"- {printable(w)}" for w in report.warnings] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -102,8 +103,8 @@ def render_csv(report: Report) -> str:
     for sec in report.sections:
         for t in sec.tables:
             cols = _csv_columns(t)
-            buf.write(f"# {sec.title} / {t.title}\n")
-            w.writerow([name for name, _, _ in cols])
+            buf.write(f"# {printable(sec.title)} / {printable(t.title)}\n")
+            w.writerow([csv_cell(name) for name, _, _ in cols])
             for r in t.rows:
                 line = []
                 for _, c, part in cols:
@@ -114,7 +115,7 @@ def render_csv(report: Report) -> str:
                         v = {"value": v.mean, "sd": v.sd}.get(part)
                     elif part != "value":
                         v = None  # a published number has no interval
-                    line.append("" if v is None else repr(v) if isinstance(v, float) else v)
+                    line.append("" if v is None else repr(v) if isinstance(v, float) else csv_cell(v))
                 w.writerow(line)
             buf.write("\n")
     return buf.getvalue()
@@ -131,7 +132,7 @@ _TEX_UNICODE = {"Δ": r"$\Delta$", "±": r"$\pm$", "α": r"$\alpha$", "–": "--
 
 def tex_escape(s: str) -> str:
     """Escape LaTeX specials and map the few unicode symbols a report uses."""
-    s = "".join(_TEX.get(ch, ch) for ch in s)
+    s = "".join(_TEX.get(ch, ch) for ch in printable(s))
     for u, t in _TEX_UNICODE.items():
         s = s.replace(u, t)
     return s
@@ -242,20 +243,20 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     from rich.text import Text
 
     console = console or Console()
-    console.rule(Text(report.title, style="bold"))
+    console.rule(Text(printable(report.title), style="bold"))
     for sec in report.sections:
         console.print()
-        console.rule(Text(sec.title, style="bold cyan"), align="left")
+        console.rule(Text(printable(sec.title), style="bold cyan"), align="left")
         for t in sec.tables:
             _print_table(console, t)
             for n in t.notes:
-                console.print(Text(n, style="dim"))
+                console.print(Text(printable(n), style="dim"))
         for n in sec.notes:
-            console.print(Text("note: ", style="yellow") + Text(n))
+            console.print(Text("note: ", style="yellow") + Text(printable(n)))
         for f in sec.figures:
-            console.print(Text("figure: ", style="dim") + Text(f"{f.title}: {f.png}"))
+            console.print(Text("figure: ", style="dim") + Text(printable(f"{f.title}: {f.png}")))
     for w in report.warnings:
-        console.print(Text("warning: ", style="yellow") + Text(w))
+        console.print(Text("warning: ", style="yellow") + Text(printable(w)))
 
 
 def _print_table(console: Console, t: Table) -> None:
@@ -277,10 +278,10 @@ def _print_table(console: Console, t: Table) -> None:
     def natural(table: RichTable) -> int:
         return Measurement.get(console, console.options.update_width(10_000), table).maximum
 
-    title = Text(t.title)
+    title = Text(printable(t.title))
     rt = RichTable(title=title, title_justify="left", show_lines=False, header_style="bold")
     for c in cols:
-        rt.add_column(Text(c.label), justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
+        rt.add_column(Text(printable(c.label)), justify="right" if c.numeric else "left", overflow="fold", no_wrap=c.numeric)
     for row, style in zip(cells, styles, strict=True):
         rt.add_row(*row, style=style)
     width = natural(rt)
@@ -297,18 +298,18 @@ def _print_table(console: Console, t: Table) -> None:
     for row, style in zip(cells, styles, strict=True):
         tt.add_column(row[0], justify="right", style=style)
     for j, c in enumerate(cols[1:], 1):
-        tt.add_row(Text(c.label), *(row[j] for row in cells))
+        tt.add_row(Text(printable(c.label)), *(row[j] for row in cells))
     if natural(tt) <= console.width:
         console.print(tt)
         return
     if t.title:
-        console.print(Text(t.title, style="italic"))
+        console.print(Text(printable(t.title), style="italic"))
     for row, style in zip(cells, styles, strict=True):
         kv = RichTable(title=row[0], title_justify="left", show_header=False, style=style or "")
         kv.add_column(style="bold")
         kv.add_column(justify="right")
         for c, cell in zip(cols[1:], row[1:], strict=True):
-            kv.add_row(Text(c.label), cell)
+            kv.add_row(Text(printable(c.label)), cell)
         console.print(kv)
 
 
@@ -319,4 +320,4 @@ def _rich_cell(v: object, c: Column) -> Text:
     if isinstance(v, Estimate) and v.has_ci:
         main = fmt(Estimate(v.value), c.kind)
         return Text(main) + Text("\n" + fmt(v, c.kind)[len(main):].strip(), style="dim")
-    return Text(fmt(v, c.kind))
+    return Text(printable(fmt(v, c.kind)))

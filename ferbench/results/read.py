@@ -62,6 +62,17 @@ def read_trial_record(path: Path) -> TrialRecord:
     return TrialRecord.from_dict(_validated(path, record_problems))
 
 
+def _npz_reason(exc: BaseException) -> str:
+    """Why an ``.npz`` did not read, in words of our own (numpy's own advice is to unpickle it: never)."""
+    if isinstance(exc, zipfile.BadZipFile) or "pickle" in str(exc):
+        return "not a NumPy .npz archive"
+    if isinstance(exc, EOFError):
+        return "truncated"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return "unreadable arrays"
+
+
 def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:
     """Read a ``predictions.npz`` and check its arrays agree with each other (and ``num_classes``)."""
     import numpy as np
@@ -76,7 +87,7 @@ def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing (confidence intervals and paired tests need the saved predictions)") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ResultsError(f"{path}: corrupt ({exc})") from None
+        raise ResultsError(f"{path}: corrupt ({_npz_reason(exc)}); re-run the trial or restore the file") from None
     for split in ("validation", "test"):
         y, p = arrays[f"{split}_y_true"], arrays[f"{split}_y_prob"]
         if y.ndim != 1 or p.ndim != 2 or len(y) != len(p):
@@ -257,3 +268,13 @@ def searched_names(folder: Path) -> set[str]:
     from ferbench.spec.loader import read_resolved
 
     return {p.name for p in read_resolved(RunPaths(folder).spec).search.space}
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse a ``.keras`` file that is not a whole zip archive (truncated by a full disk, a copy cut short).
+
+    Keras itself says "File not found" of such a file; this says what it is.
+    """
+    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
+        raise ResultsError(f"{path}: corrupt (not a whole .keras archive: truncated or damaged); "
+                           "restore it, or re-run the trial that saved it")

@@ -207,6 +207,28 @@ def conflicts(parts: Sequence[Part]) -> list[str]:
     return out
 
 
+def records_best(records: Iterable[TrialRecord], direction: str) -> TrialRecord | None:
+    """The best complete, feasible record by the run's own objective (ties: the earlier trial), or ``None``."""
+    scored = [r for r in records if r.state == "complete" and r.feasible and r.objective is not None]
+    if not scored:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    return min(scored, key=lambda r: (sign * float(r.objective or 0.0), r.trial))
+
+
+def best_disagreement(info: RunRecord, records: Iterable[TrialRecord]) -> str | None:
+    """Why run.json's ``best_trial`` is not the best of the records by the run's objective, or ``None`` (one objective only)."""
+    if info.pareto is not None or info.best_trial is None:
+        return None
+    records = list(records)
+    named = next((r for r in records if r.trial == info.best_trial), None)
+    best = records_best(records, info.objective.direction)
+    if named is None or best is None or best.trial == named.trial or best.objective == named.objective:
+        return None
+    return (f"run.json names trial {info.best_trial} the best ({info.objective.metric} {named.objective:.4g}), but trial "
+            f"{best.trial} has the better {info.objective.metric} ({best.objective:.4g}, {info.objective.direction})")
+
+
 def merged_info(parts: Sequence[Part]) -> RunRecord:
     """run.json of the whole run: the furthest part's status, counts and best trial; the earliest start;
     every host and device; the trials held by all the folders together.

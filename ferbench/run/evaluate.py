@@ -28,6 +28,7 @@ from ferbench.results.measures import Cost
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import file_sha256, read_run_record, read_trial_record
 from ferbench.results.records import RunRecord, Timings, TrialCounts, TrialRecord, TrialResult, utc_now
+from ferbench.results.staging import staged
 from ferbench.results.write import write_run, write_trial
 from ferbench.run.session import RunSession
 
@@ -94,13 +95,39 @@ def _check_options(split: str, input_range: str) -> None:
         raise FerbenchError(f"input_range must be one of {', '.join(INPUT_RANGES)} (--input-range on the command line); got {input_range!r}")
 
 
+def refuse_training_run(folder: Path) -> None:
+    """``--out`` must not name a training run's folder: an evaluation is a run folder of its own."""
+    paths = RunPaths(folder)
+    if not paths.run_json.is_file():
+        return
+    info = read_run_record(paths.run_json)
+    if info.storage != "none":  # an evaluation records no study storage; a training run always does
+        raise ResultsError(f"--out {folder}: this folder is a training run ({info.spec_name}, run {info.run_id}); "
+                           "an evaluation writes a folder of its own: give --out a new folder")
+
+
 def _new_folder(folder: Path) -> Path:
     """The evaluation's folder, refused where this model was evaluated already (records are never rewritten)."""
     paths = RunPaths(folder)
     if paths.run_json.exists() or paths.record(0).exists():
         raise ResultsError(f"{folder}: this model was evaluated here already (records are never rewritten); "
                            "read it with `ferbench report`, or write to another folder (out=, --out on the command line)")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ResultsError(f"{folder}: a folder that is not empty and holds no evaluation; write to a new or empty folder "
+                           "(out=, --out on the command line)")
     return folder
+
+
+def _write_evaluation(session: RunSession, folder: Path, result: TrialResult, info: RunRecord) -> None:
+    """The evaluation's folder, whole or not at all: built beside it and renamed into place (a full disk leaves nothing)."""
+    try:
+        with staged(folder) as staging:
+            RunSession(session.planned, folder=staging).write_spec()
+            write_trial(RunPaths(staging), result)
+            write_run(RunPaths(staging).run_json, info)
+    except OSError as exc:
+        raise ResultsError(f"--out {folder}: cannot write {exc.filename or folder.parent} ({exc.strerror or exc}); "
+                           "nothing was written; free space, then evaluate again") from None
 
 
 def _trained_best(run_dir: Path | None, classes: list[str]) -> TrialRecord | None:
@@ -139,6 +166,8 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     from ferbench.run.train.space import effective
 
     _check_options(split, input_range)
+    if out is not None:
+        refuse_training_run(Path(out))
     model_path, run_dir = resolve_target(Path(target))
     session = _session(spec_path, sets, run_dir)
     spec = session.spec
@@ -168,7 +197,6 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     digest = hashlib.sha256(f"{session.planned.spec_hash}:{file_sha256(model_path)}:{split}:{input_range}:{shown}".encode()).hexdigest()
     run_id = digest[:12]
     folder = _new_folder(Path(out) if out else Path(spec.results) / shown / f"eval-{run_id}")
-    paths = RunPaths(folder)
     hp: dict[str, Any] = dict(best.hyperparameters) if best else effective(spec, {})
     hp["model_file"] = model_path.name
     hp["external"] = best is None
@@ -183,8 +211,5 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
         calibration=scored.calibration, robustness=scored.robustness,
     )
     info = _evaluation_info(session, slots, run_id=run_id, shown=shown, split=split, test_size=len(data.y[split]), eval_s=eval_s)
-    evaluated = RunSession(session.planned, folder=folder)
-    evaluated.write_spec()
-    write_trial(paths, TrialResult(record, scored.predictions))
-    write_run(paths.run_json, info)
+    _write_evaluation(session, folder, TrialResult(record, scored.predictions), info)
     return Evaluation(folder, record, shown)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,14 +112,29 @@ def run_planned(session: RunSession, *, index: int, total: int, fresh: bool = Fa
     study that contradicts the records leaves nothing half-made behind.
     """
     paths = session.paths
+    made = [p for p in (paths.root.parent, paths.root) if not p.exists()]
     _prepare_folder(session, fresh)
     with file_lock(paths.lock, blocking=False) as held:
         if not held:
             raise FerbenchError(f"{paths.root}: the run is in progress in another process (join it with `ferbench worker`)")
-        slots, study, run_file = _open_run(session)
+        try:
+            slots, study, run_file = _open_run(session)
+        except BaseException:  # a storage that failed to open, data that failed to load: no empty folder left
+            _drop_if_unused(made, {paths.lock.name, paths.run_json_lock.name})
+            raise
         status = _search(session, study, slots, run_file, index=index, total=total)
     info = run_file.record
     return RunResult(session.run_id, paths.root, status, info, best_record(session, info))
+
+
+def _drop_if_unused(made: list[Path], locks: set[str]) -> None:
+    """Remove the folders this start made when nothing but the run's lock files was written in them."""
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            if {p.name for p in folder.iterdir()} <= locks:
+                for name in locks:
+                    (folder / name).unlink(missing_ok=True)
+                folder.rmdir()
 
 
 def _open_run(session: RunSession) -> tuple[list[str], optuna.Study, RunFile]:
@@ -185,10 +201,20 @@ def _search(session: RunSession, study: optuna.Study, slots: list[str], run_file
         with contextlib.suppress(Exception):  # the storage itself may be what failed
             on_change(st.counts(study, spec.search.trials), st.best_of(study, spec))
         run_file.update(status=status)
-        run_file.save()
+        _save_last(run_file, failing=sys.exc_info()[1] is not None)
         session.tracker.run_finished(status)
         reporter.run_finished(status)
     return status
+
+
+def _save_last(run_file: RunFile, *, failing: bool) -> None:
+    """Write run.json's last state; on a full disk, never in place of the error already on its way out."""
+    try:
+        run_file.save()
+    except OSError as exc:
+        if not failing:
+            raise ResultsError(f"cannot write {run_file.path}: {exc.strerror or exc}; free space, then run the same "
+                               "command again (the records on disk are the truth)") from None
 
 
 def _run_here(session: RunSession, study: optuna.Study, on_change: OnChange, remaining: float | None) -> st.Counts:

@@ -28,7 +28,7 @@ def _drop_under(marks: dict[Path_, Mark], path: Path_) -> None:
 
 def _merge(base: LocatedDoc, child: LocatedDoc) -> LocatedDoc:
     """Deep-merge ``child`` over ``base``: mappings merge, everything else replaces."""
-    out = LocatedDoc(copy.deepcopy(base.data), dict(base.marks), dict(base.key_marks))
+    out = LocatedDoc(copy.deepcopy(base.data), dict(base.marks), dict(base.key_marks), base.problems + child.problems)
 
     def walk(dst: dict[str, Any], src: dict[str, Any], path: Path_) -> None:
         for k, v in src.items():
@@ -61,7 +61,7 @@ def _shown(p: Path) -> Path:
 
 def load_composed(path: str | os.PathLike[str], _chain: tuple[Path, ...] = ()) -> LocatedDoc:
     """Load ``path`` and, recursively, the files it ``extends``; return the merged document."""
-    doc = load_file(path)
+    doc = load_file(path, keep_going=True)
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
         raise SpecError([doc.locate((), f"a spec must be a mapping of sections, got {kind}")])
@@ -81,10 +81,11 @@ def load_composed(path: str | os.PathLike[str], _chain: tuple[Path, ...] = ()) -
         raise SpecError([doc.locate(("extends",), f"more than {MAX_EXTENDS} levels of extends")])
     if not os.path.isfile(target):
         why = ("is a symlink loop" if os.path.islink(target) else "is a folder" if os.path.isdir(target)
+               else "is not a regular file (a FIFO, socket or device); give a YAML file" if os.path.exists(target)
                else f"not found (looked for {target.name} next to {here.name})")
         raise SpecError([doc.locate(("extends",), f"base spec {ext!r} {why}")])
     base = load_composed(_shown(target), chain)
-    child = LocatedDoc({k: v for k, v in doc.data.items() if k != "extends"}, doc.marks, doc.key_marks)
+    child = LocatedDoc({k: v for k, v in doc.data.items() if k != "extends"}, doc.marks, doc.key_marks, doc.problems)
     return _merge(base, child)
 
 

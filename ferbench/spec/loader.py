@@ -89,18 +89,24 @@ def run_count_problem(doc: LocatedDoc) -> Located | None:
     return doc.locate(where, f"expands into more than {MAX_RUNS:,} runs (matrix cells x seeds x folds); split the experiment over several specs", key=True)
 
 
+def _not_at(found: list[Located], known: list[Located]) -> list[Located]:
+    """``found`` without the problems at a value already reported (an unset variable is not a type error too)."""
+    seen = {p.path for p in known if p.path}
+    return [p for p in found if not any(p.path == s or p.path.startswith((s + ".", s + "[")) for s in seen)]
+
+
 def check_file(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> Checked:
     """Validate a spec file completely; never raises for problems in the spec itself."""
     shown = str(path)
     try:
         doc = load_composed(path)
-        problems = expand_env(doc, env)
+        problems = doc.problems + expand_env(doc, env)
         notes = apply_overrides(doc, overrides)
     except SpecError as exc:
         return Checked(shown, None, exc.problems, exc.warnings)
     too_many = run_count_problem(doc)
     problems += [too_many] if too_many else []
-    problems += schema_problems(doc)
+    problems += _not_at(schema_problems(doc), problems)
     if any(not p.warning for p in problems):
         problems += _semantic_on_intact(doc, problems)
         return Checked(shown, None, *_split(sorted(problems, key=lambda p: (p.file, p.line, p.col))))

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, SpecError
 from ferbench.spec.compose import load_composed
 from ferbench.spec.yaml_loader import read_text
 
@@ -36,7 +36,9 @@ def new_spec_text(name: str, source: str, target: Path) -> str:
     src = Path(source)
     if not os.path.lexists(src):
         raise FerbenchError(f"--from {source}: not a template ({', '.join(TEMPLATES)}) nor a spec file")
-    load_composed(src)  # refuse a source that does not read as a spec (or whose bases do not) before writing
+    source_doc = load_composed(src)  # refuse a source that does not read as a spec (or whose bases do not) before writing
+    if source_doc.problems:  # a non-finite number: reported with the file's other problems by validate, refused here
+        raise SpecError(source_doc.problems)
     text = re.sub(r"(?m)^name:.*$", f"name: {name}", read_text(src), count=1)
     if "extends:" in text and src.parent.resolve() != target.parent.resolve():
         raise FerbenchError(f"{src} uses extends with a relative path; write the new spec next to it (--out {src.parent / (name + '.yaml')})")

@@ -15,6 +15,7 @@ import copy
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ class LocatedDoc:
     data: Any
     marks: dict[Path_, Mark] = field(default_factory=dict)  # value positions
     key_marks: dict[Path_, Mark] = field(default_factory=dict)  # mapping-key positions
+    problems: list[Located] = field(default_factory=list)  # values found unusable while reading (non-finite numbers)
 
     def mark_for(self, path: Path_, *, key: bool = False) -> Mark:
         """The position of ``path``, or of its nearest ancestor that has one."""
@@ -163,8 +165,12 @@ _Loader.add_implicit_resolver(
 )
 
 
-def loads(text: str, file: str = "<string>") -> LocatedDoc:
-    """Parse one YAML document into a :class:`LocatedDoc`, refusing unsafe input."""
+def loads(text: str, file: str = "<string>", *, keep_going: bool = False) -> LocatedDoc:
+    """Parse one YAML document into a :class:`LocatedDoc`, refusing unsafe input.
+
+    A non-finite number raises, unless ``keep_going``: then it is noted in the
+    document's ``problems`` so the spec's other errors are reported with it.
+    """
     if len(text.encode("utf-8", "ignore")) > MAX_BYTES:
         raise SpecError([Located(file, 1, 1, "", f"file is larger than {MAX_BYTES // 1024} KB; a spec is a few KB")])
     try:
@@ -179,10 +185,18 @@ def loads(text: str, file: str = "<string>") -> LocatedDoc:
         line = text.count("\n", 0, exc.position)
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1)
         raise SpecError([Located(file, line + 1, col + 1, "", f"invalid YAML: character #x{exc.character:04x} is not allowed (binary data?)")]) from None
-    if loader.problems:
+    if loader.problems and not keep_going:
         raise SpecError(loader.problems)
+    loader.doc.problems = loader.problems
     loader.doc.marks.setdefault((), Mark(file, 1, 1))  # an empty document is located by its file name
     return loader.doc
+
+
+def _not_a_file(mode: int) -> str | None:
+    """What a FIFO, socket or device is called (``None`` for a regular file or a folder, refused elsewhere)."""
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -196,6 +210,9 @@ def read_text(path: str | os.PathLike[str]) -> str:
         return SpecError([Located(shown, 1, 1, "", message)])
 
     try:
+        kind = _not_a_file(os.stat(path).st_mode)
+        if kind:  # opening a FIFO would wait for a writer forever; a device is no spec
+            raise refuse(f"is {kind}, not a spec file; give a regular YAML file")
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
@@ -212,6 +229,6 @@ def read_text(path: str | os.PathLike[str]) -> str:
         raise refuse(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def load_file(path: str | os.PathLike[str]) -> LocatedDoc:
-    """Read (see :func:`read_text`) and parse a YAML file."""
-    return loads(read_text(path), str(path))
+def load_file(path: str | os.PathLike[str], *, keep_going: bool = False) -> LocatedDoc:
+    """Read (see :func:`read_text`) and parse a YAML file (``keep_going``: see :func:`loads`)."""
+    return loads(read_text(path), str(path), keep_going=keep_going)

@@ -152,3 +152,53 @@ def test_worker_does_not_create_a_storage_without_create(tmp_path: Path, capfd: 
     rc = main(["worker", str(spec), "--storage", f"sqlite:///{db}"])
     _one_line(capfd, rc, "new.db")
     assert not db.exists()
+
+
+def test_evaluate_out_a_training_run_folder_is_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    run = _run_folder(tmp_path)
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"not read: the folder is refused first")
+    before = sorted(str(p) for p in run.rglob("*"))
+    line = _one_line(capfd, main(["evaluate", str(model), "--out", str(run)]), str(run))
+    assert "training run" in line
+    assert sorted(str(p) for p in run.rglob("*")) == before
+
+
+def test_a_truncated_model_file_is_called_corrupt_not_missing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A .keras archive cut short (a full disk, a copy stopped half-way): Keras says "File not found"; we say corrupt.
+
+    ``ferbench export`` checks its models with the same function (``results.read.check_keras_archive``).
+    """
+    import zipfile
+
+    spec = _tiny_spec(tmp_path, str(tmp_path / "results"))
+    whole = tmp_path / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as z:
+        z.writestr("config.json", "{}" * 5000)
+    cut = tmp_path / "model.keras"
+    cut.write_bytes(whole.read_bytes()[:-30])
+    line = _one_line(capfd, main(["evaluate", str(cut), "--spec", str(spec)]), str(cut))
+    assert "corrupt" in line and "not found" not in line.lower()
+
+
+@pytest.mark.slow
+def test_evaluate_out_on_a_full_disk_leaves_no_folder_and_the_retry_finishes(tmp_path: Path, small_disk: Path,
+                                                                            fill_disk: Callable[[Path], None],
+                                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    """Before: a half-written --out folder that evaluate, report and collect all refused until deleted by hand."""
+    from ferbench._lazy import require
+
+    keras = require("keras")  # quietly: TensorFlow's start-up lines held back
+    spec = _tiny_spec(tmp_path, str(tmp_path / "results"))
+    model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
+    model.save(tmp_path / "m.keras")
+    out = small_disk / "eval"
+    fill_disk(small_disk)
+    capfd.readouterr()
+    rc = main(["evaluate", str(tmp_path / "m.keras"), "--spec", str(spec), "--out", str(out)])
+    line = _one_line(capfd, rc, str(out))
+    assert "No space left on device" in line
+    assert [p.name for p in small_disk.iterdir()] == [".filler"]  # nothing half-written
+    (small_disk / ".filler").unlink()
+    assert main(["evaluate", str(tmp_path / "m.keras"), "--spec", str(spec), "--out", str(out)]) == 0
+    assert main(["report", str(out), "--no-plots"]) == 0

@@ -128,4 +128,10 @@ def open_storage(url: str, *, heartbeat_interval: int | None = None, grace_perio
     except Exception as exc:  # the driver's message may echo the URL with its password
         if isinstance(exc, FerbenchError):
             raise
-        raise ResultsError(f"cannot open study storage {hide_password(url)}: {redact(str(exc), url)}") from None
+        raise ResultsError(f"cannot open study storage {hide_password(url)}: {driver_message(redact(str(exc), url))}") from None
+
+
+def driver_message(text: str) -> str:
+    """A driver's error in one line, without SQLAlchemy's "Background on this error at: <link>" line."""
+    lines = [line.strip() for line in text.splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith("(Background on this error at"))

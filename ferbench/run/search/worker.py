@@ -9,6 +9,7 @@ sharing one study. See :mod:`ferbench.run.search.accounting` for how trials are 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import time
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from optuna import Trial
 
 from ferbench._lazy import require
-from ferbench.errors import ControlFlow
+from ferbench.errors import ControlFlow, ResultsError
 from ferbench.results.atomic import file_lock, write_json, write_with
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import read_json
@@ -134,24 +135,58 @@ def retire_dead_records(ctx: WorkerContext, counts: st.Counts) -> None:
 # --- the loop ---------------------------------------------------------------------------
 
 
-def _keep(ctx: WorkerContext, trial: Trial, result: TrialResult, model: keras.Model | None) -> None:
-    """Write the trial's record (and its model where the front or the best needs it) and tell the study what it carries."""
-    spec, rec = ctx.spec, result.record
-    usable = rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible
-    if usable and spec.search.multi and _on_front(ctx, rec):
-        # kept beside its record: `ferbench export --pareto` needs it
-        ctx.paths.trial(trial.number).mkdir(parents=True, exist_ok=True)
-        write_with(ctx.paths.trial_model(trial.number), lambda p: save_model(model, p), suffix=".keras")
-    write_trial(ctx.paths, result)
+def _keep(ctx: WorkerContext, trial: Trial, result: TrialResult, model: keras.Model | None, state: dict[str, Any]) -> TrialResult:
+    """Save the trial's models (where the front or the best needs them), then write its record and tell the study.
+
+    The models first, the record last: a disk that fills while a model is saved leaves
+    a failed record (and a stopped run, see :func:`_save_models`), never a complete
+    record without its model. Returns the result as recorded.
+    """
+    result = _save_models(ctx, result, model, state)
+    rec = result.record
+    _write_record(ctx, result)
     publish_trial(trial, rec)  # the study carries the record too: hosts may share no filesystem
     tell_constraints(trial, rec)
     if rec.state == "failed":
         # Only once the record is on disk: a trial marked with an error is never re-run.
         trial.set_user_attr(st.ATTR_ERROR, rec.error)
-    if usable:
+    return result
+
+
+def _save_models(ctx: WorkerContext, result: TrialResult, model: Any, state: dict[str, Any]) -> TrialResult:
+    """Save a complete trial's models (on the Pareto front; the best so far); a failed result if the disk refuses.
+
+    The failure is also noted in ``state["disk"]``: the worker stops the run after the
+    trial's record is written and told, as one line naming the path and the reason.
+    """
+    rec, spec = result.record, ctx.spec
+    if not (rec.state == "complete" and model is not None and rec.objective is not None and rec.feasible):
+        return result
+    target = ctx.paths.trial_model(rec.trial)
+    try:
+        if spec.search.multi and _on_front(ctx, rec):  # kept beside its record: `ferbench export --pareto` needs it
+            ctx.paths.trial(rec.trial).mkdir(parents=True, exist_ok=True)
+            write_with(target, lambda p: save_model(model, p), suffix=".keras")
         best = st.best_of(ctx.study, spec)
-        if best is None or _better(float(rec.objective), best[1], spec.search.direction):  # type: ignore[arg-type]
-            write_with(ctx.paths.pending_model(trial.number), lambda p: save_model(model, p), suffix=".keras")
+        if best is None or _better(float(rec.objective), best[1], spec.search.direction):
+            target = ctx.paths.pending_model(rec.trial)
+            write_with(target, lambda p: save_model(model, p), suffix=".keras")
+    except OSError as exc:
+        error = f"cannot save the model to {target}: {exc.strerror or exc}"
+        state["disk"] = f"{error}; the trial is recorded failed; free space, then run the same command again"
+        failed = dataclasses.replace(rec, state="failed", error=error, latency=None, constraints=None, values=None,
+                                     validation=None, test=None, tta=None, cross={})
+        return TrialResult(failed, None, result.traceback, result.lr)
+    return result
+
+
+def _write_record(ctx: WorkerContext, result: TrialResult) -> None:
+    """:func:`write_trial`, a full or read-only disk told as one line naming the trial's folder."""
+    try:
+        write_trial(ctx.paths, result)
+    except OSError as exc:
+        raise ResultsError(f"cannot write the record of trial {result.record.trial} in {ctx.paths.trial(result.record.trial)}: "
+                           f"{exc.strerror or exc}; free space, then run the same command again (the trial re-runs)") from None
 
 
 def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], float | list[float]]:
@@ -189,12 +224,12 @@ def _objective(ctx: WorkerContext, state: dict[str, Any]) -> Callable[[Trial], f
             trial.set_user_attr(st.ATTR_INTERRUPTED, True)
             raise
         hold_to_the_end()  # the record and the study's tell: neither without the other
-        rec = result.record
         try:
-            _keep(ctx, trial, result, model)
+            result = _keep(ctx, trial, result, model, state)
         finally:
             release(model)
             model = None
+        rec = result.record
         ctx.setup.tracker.trial_finished(rec, ctx.paths)  # guarded: a tracker's failure is one line, never the trial's
         state["result"] = result
         ctx.results.append(result)
@@ -313,6 +348,8 @@ def _one_trial(ctx: WorkerContext, objective: Callable[[Trial], float | list[flo
         # writing the record): the trial did not produce a result, so it runs again.
         _requeue_interrupted(ctx.study, state.get("number"))
         raise
+    if state.get("disk"):  # recorded failed and told: stop the run here, in one line
+        raise ResultsError(state["disk"])
     number = state.get("number")
     result: TrialResult | None = state.get("result")
     if number is None or result is None:

@@ -68,3 +68,14 @@ def tracking_uri_readable(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Loc
         shown = hide_password(uri)
         yield doc.locate(("tracking", "mlflow", "uri"), f"{shown!r} is not a tracking URI MLflow reads; use one of "
                          f"{', '.join(s + ':' for s in MLFLOW_SCHEMES[:4])} ..., or an absolute path (e.g. http://127.0.0.1:5000)")
+
+
+@check
+def storage_is_a_url(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """``runtime.storage`` is a ``scheme://...`` URL; a value that is not is refused without its password."""
+    from ferbench.secrets import storage_problem
+
+    url = get_path(data, "runtime.storage", None)
+    problem = storage_problem(url) if isinstance(url, str) and url else None
+    if problem:
+        yield doc.locate(("runtime", "storage"), problem)

@@ -97,6 +97,25 @@ def constraints_reachable(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Loc
 
 def _smallest_cost(data: dict[str, Any]) -> Any:
     """The cost model's smallest model over the search space, or ``None`` where it cannot say (another check reports why)."""
+    extremes = _cost_extremes(data)
+    return None if extremes is None else extremes[0]
+
+
+#: A model this large is a typo (width: 100 for 1.00), not a FER benchmark.
+HUGE_PARAMS = 1_000_000_000
+
+
+@check
+def huge_model(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """A warning when the cost model's largest model of the spec has a billion parameters or more."""
+    extremes = _cost_extremes(data)
+    if extremes is not None and extremes[1].params >= HUGE_PARAMS:
+        yield doc.locate(("model",), f"the largest model this spec plans has {extremes[1].params / 1e9:,.1f} billion parameters "
+                         "(cost model); check model.width, model.depth, model.top_filters and their search ranges", warning=True)
+
+
+def _cost_extremes(data: dict[str, Any]) -> Any:
+    """``(smallest, largest)`` cost over the search space, or ``None`` where the cost model cannot say."""
     from ferbench.errors import FerbenchError
     from ferbench.model.ranges import cost_range
     from ferbench.spec.build import search_param
@@ -110,7 +129,7 @@ def _smallest_cost(data: dict[str, Any]) -> Any:
         space = tuple(search_param(n, p) for n, p in (get_path(data, "search.space", {}) or {}).items())
         channels = 1 if ds.get("color") == "grayscale" else 3
         shape = (int(ds["image_size"]), int(ds["image_size"]), channels)
-        return cost_range(model, space, shape, len(ds["classes"]))[0]
+        return cost_range(model, space, shape, len(ds["classes"]))
     except (FerbenchError, KeyError, TypeError, ValueError):
         return None
 
