@@ -112,6 +112,23 @@ def read_lists(rel: Release) -> Listed:
     return out
 
 
+#: Faces per expression code in the published validation list (the test set).
+OFFICIAL_VALIDATION = 500
+
+
+def partial_copy(rel: Release, listed: Listed) -> list[str]:
+    """A warning when the validation list does not hold 500 faces of each code 0-7, as published."""
+    if "validation" not in rel.lists:
+        return []
+    g = list(rel.lists).index("validation")
+    counts = [sum(1 for c, grp in zip(listed.codes, listed.groups, strict=True) if grp == g and c == code) for code in range(len(AFFECTNET_CLASSES))]
+    if all(n == OFFICIAL_VALIDATION for n in counts):
+        return []
+    found = ", ".join(f"{AFFECTNET_CLASSES[i]} {n}" for i, n in enumerate(counts))
+    return [f"AffectNet validation.csv lists {found}; the official release has {OFFICIAL_VALIDATION} per class: "
+            "this is a partial or modified copy, not the benchmark as published"]
+
+
 def _chain(first: list[str], rest):  # type: ignore[no-untyped-def]
     yield first
     yield from rest

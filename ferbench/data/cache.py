@@ -105,6 +105,8 @@ def load_raw(cache: Path, key: str) -> RawData | None:
         x = np.load(folder / "x.npy", allow_pickle=False)
         with np.load(folder / "arrays.npz", allow_pickle=False) as arr:
             labels, groups, hashes, rows = arr["labels"], arr["groups"], arr["hashes"], arr["rows"]
+            subjects = arr["subjects"] if "subjects" in arr.files else np.zeros(0, str)
+            attributes = {k[5:]: arr[k] for k in arr.files if k.startswith("attr_")}
     except (OSError, ValueError, KeyError):
         return None
     return RawData(
@@ -112,6 +114,7 @@ def load_raw(cache: Path, key: str) -> RawData | None:
         label_names=tuple(meta["label_names"]), group_names=tuple(meta["group_names"]),
         source=meta["source"], skipped=int(meta["skipped"]), warnings=tuple(meta["warnings"]),
         dropped={k: int(v) for k, v in meta["dropped"].items()}, total=int(meta["total"]), faces=meta.get("faces", {}),
+        subjects=subjects, attributes=attributes,
     )
 
 
@@ -132,7 +135,9 @@ def save_raw(cache: Path, key: str, raw: RawData) -> str | None:
         tmp = Path(tempfile.mkdtemp(prefix=f".raw-{key[:12]}.", dir=cache))
         tmp.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable
         np.save(tmp / "x.npy", raw.x, allow_pickle=False)
-        np.savez(tmp / "arrays.npz", labels=raw.labels, groups=raw.groups, hashes=raw.hashes, rows=raw.rows)
+        arrays = {"labels": raw.labels, "groups": raw.groups, "hashes": raw.hashes, "rows": raw.rows, "subjects": raw.subjects}
+        arrays.update({f"attr_{k}": v for k, v in raw.attributes.items()})
+        np.savez(tmp / "arrays.npz", allow_pickle=False, **arrays)
         meta = {
             "format": FORMAT, "label_names": list(raw.label_names), "group_names": list(raw.group_names),
             "source": raw.source, "skipped": raw.skipped, "warnings": list(raw.warnings), "dropped": raw.dropped,

@@ -14,7 +14,7 @@ from ferbench.data.kinds import AFFECTNET_CLASSES, KINDS
 from ferbench.errors import DataError
 from ferbench.spec.types import CLASS_VOCABULARY
 
-__all__ = ["AFFECTNET_CLASSES", "AFFECTNET_NOT_A_CLASS", "DIGITS", "FERPLUS_COLUMNS", "SYNONYMS", "label_table", "to_vocabulary"]
+__all__ = ["AFFECTNET_CLASSES", "AFFECTNET_NOT_A_CLASS", "DIGITS", "DIGIT_BASE", "FERPLUS_COLUMNS", "SYNONYMS", "label_table", "to_vocabulary"]
 
 #: AffectNet ``expression`` codes that are not classes (0-7 are :data:`AFFECTNET_CLASSES`).
 AFFECTNET_NOT_A_CLASS: dict[int, str] = {8: "none", 9: "uncertain", 10: "non-face"}
@@ -38,6 +38,8 @@ SYNONYMS: dict[str, str] = {
 
 #: The digits a folder copy of each source uses for its class folders (from the kinds table).
 DIGITS: dict[str, tuple[str, ...]] = {k.name: k.digits for k in KINDS.values() if k.digits is not None}
+#: The digit of each kind's first class folder (RAF-DB counts from 1).
+DIGIT_BASE: dict[str, int] = {k.name: k.digit_base for k in KINDS.values()}
 
 
 def to_vocabulary(label: str, kind: str, class_map: Mapping[str, str]) -> str | None:
@@ -53,8 +55,8 @@ def to_vocabulary(label: str, kind: str, class_map: Mapping[str, str]) -> str | 
         if key.strip().lower() == low:
             return value
     if low.isdigit() and kind in DIGITS:
-        table = DIGITS[kind]
-        return table[int(low)] if int(low) < len(table) else None
+        table, i = DIGITS[kind], int(low) - DIGIT_BASE[kind]
+        return table[i] if 0 <= i < len(table) else None
     if low in CLASS_VOCABULARY:
         return low
     return SYNONYMS.get(low)

@@ -43,6 +43,10 @@ class LoadedDataset:
     excluded: dict[str, int] = field(default_factory=dict)
     #: The faces stage's counts (``dataset.faces``), see :attr:`RawData.faces`; empty without it.
     faces: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    #: Subject id of each sample, per split (CK+, JAFFE, KDEF); empty where the source names none.
+    subjects: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Per-sample attributes (RAF-DB gender, race, age), per split then by name.
+    attributes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,6 +78,10 @@ class RawData:
     #: With ``dataset.faces``: source split -> source label -> images read, and of them
     #: with one face, with none and with several (``images``, ``one``, ``none``, ``several``).
     faces: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    #: Subject id of each sample (CK+, JAFFE, KDEF), or empty where the source names none.
+    subjects: np.ndarray = field(default_factory=lambda: np.zeros(0, str))
+    #: Per-sample attributes the release annotates (RAF-DB: gender, race, age), by name.
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 #: Decodes a detected source: ``progress`` -> (data, content digest, bad samples as ``(where, why)``).

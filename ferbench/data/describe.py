@@ -4,6 +4,7 @@ a run will use. No TensorFlow."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,12 @@ def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> d
             "counts": {c: int(n) for c, n in zip(data.classes, counts, strict=True)},
             "shape": list(s.x.shape[1:]),
         }
+        if key in data.subjects:
+            splits[key]["subjects"] = sorted(set(data.subjects[key].tolist()))
+        if key in data.attributes:
+            splits[key]["attributes"] = {
+                a: dict(sorted(Counter(v.tolist()).items())) for a, v in data.attributes[key].items()
+            }
     w = class_weights(data.splits["train"].y, k, loss)
     weights: dict[str, Any] = {"method": loss.class_weight}
     if loss.class_weight == "effective_number":
@@ -85,6 +92,8 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"duplicates   {dup}  (images of the second split also in the first)")
     lines.append("blank        " + ", ".join(f"{k} {v}" for k, v in report["blank"].items()))
     lines.append(f"skipped      {report['skipped']}")
+    if "subjects" in splits["train"]:
+        lines.append("subjects     " + ", ".join(f"{k} {len(splits[k]['subjects'])}" for k in SPLITS))
     if report["excluded"]:
         lines.append("left out     " + ", ".join(f"{k}: {v}" for k, v in report["excluded"].items()))
     lines += _faces_lines(report.get("faces") or {})

@@ -62,6 +62,9 @@ class Layout:
     looks_for: str  # what detection looks for, for "not found" messages
     found: Callable[[Path], bool]  # a cheap look at dataset.path: names and file types only
     splits: Mapping[str, SplitDefault]  # the default of each spec split
+    #: The reader of a release in :data:`ferbench.data.layouts.LISTERS`; ``None``: read by
+    #: the csv, official AffectNet or class-folder readers.
+    lister: str | None = None
 
     def __post_init__(self) -> None:
         if tuple(self.splits) != SPLITS:
@@ -81,6 +84,10 @@ class Kind:
     #: Class of each digit folder name (``0/``, ``1/``, ...); ``None``: digits name no class.
     digits: tuple[str, ...] | None
     needs_path: bool
+    #: The digit of the first class folder: RAF-DB's folder copies count from 1.
+    digit_base: int = 0
+    #: Whether each image carries its subject (subject-independent folds need it).
+    subjects: bool = False
 
     @property
     def layout_names(self) -> tuple[str, ...]:
@@ -123,6 +130,28 @@ AFFECTNET_OFFICIAL = Layout(
     MappingProxyType({"train": "train", "validation": CARVED, "test": "validation"}),
 )
 
+#: Validation and test carved out of a release that has no splits (ExpW, CK+, JAFFE, KDEF).
+ONE_GROUP: Mapping[str, SplitDefault] = MappingProxyType({
+    "train": "all",
+    "validation": CARVED,
+    "test": MappingProxyType({"from": "train", "fraction": 0.2, "stratified": True}),
+})
+
+#: RAF-DB's labels 1..7 (folder copies name their class folders by these digits).
+RAFDB_CLASSES: tuple[str, ...] = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
+
+RAFDB_BASIC = Layout(
+    "official", "RAF-DB basic", f"the RAF-DB release (basic/{probe.RAFDB_LABELS}, basic/Image/aligned/)",
+    lambda path: probe.rafdb_release(path) is not None,
+    MappingProxyType({"train": "train", "validation": CARVED, "test": "test"}), lister="rafdb",
+)
+
+
+def release(title: str, looks_for: str, found: Callable[[Path], object], lister: str) -> Layout:
+    """The layout of a release without splits, read by ``lister``."""
+    return Layout("official", title, looks_for, lambda path: found(path) is not None, ONE_GROUP, lister=lister)
+
+
 BUILTIN = Layout(
     "builtin", "built-in synthetic faces", "nothing (drawn in memory)", lambda path: True,
     MappingProxyType({"train": "train", "validation": "validation", "test": "test"}),
@@ -143,11 +172,31 @@ KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in (
     ),
     Kind("folder", "image folders", (CLASS_FOLDERS,), classes=CLASS_VOCABULARY, relabelled_classes=None, digits=None, needs_path=True),
     Kind("synthetic", "synthetic", (BUILTIN,), classes=CLASS_VOCABULARY, relabelled_classes=None, digits=None, needs_path=False),
+    Kind(
+        "rafdb", "RAF-DB", (RAFDB_BASIC, class_folders("RAF-DB class folders")),
+        classes=FER2013_CLASSES, relabelled_classes=None, digits=RAFDB_CLASSES, needs_path=True, digit_base=1,
+    ),
+    Kind(
+        "expw", "ExpW", (release("ExpW", "the ExpW release (label/label.lst, image/origin/)", probe.expw_release, "expw"),),
+        classes=FER2013_CLASSES, relabelled_classes=None, digits=None, needs_path=True,
+    ),
+    Kind(
+        "ckplus", "CK+", (release("CK+", "the CK+ release (cohn-kanade-images/, Emotion/)", probe.ckplus_release, "ckplus"),),
+        classes=CLASS_VOCABULARY, relabelled_classes=None, digits=None, needs_path=True, subjects=True,
+    ),
+    Kind(
+        "jaffe", "JAFFE", (release("JAFFE", "JAFFE's KA.AN1.39.tiff files", probe.jaffe_release, "jaffe"),),
+        classes=FER2013_CLASSES, relabelled_classes=None, digits=None, needs_path=True, subjects=True,
+    ),
+    Kind(
+        "kdef", "KDEF", (release("KDEF", "KDEF's AF01/AF01ANS.JPG folders", probe.kdef_release, "kdef"),),
+        classes=FER2013_CLASSES, relabelled_classes=None, digits=None, needs_path=True, subjects=True,
+    ),
 )})
 
 #: Display names of benchmarks that are not (yet) kinds: FER2013 with FER+ labels, and
 #: published results on datasets ferbench does not load.
-BENCHMARK_NAMES: Mapping[str, str] = MappingProxyType({"ferplus": "FER+", "rafdb": "RAF-DB", "ckplus": "CK+"})
+BENCHMARK_NAMES: Mapping[str, str] = MappingProxyType({"ferplus": "FER+"})
 
 #: Display name of every kind and benchmark.
 DISPLAY_NAMES: Mapping[str, str] = MappingProxyType({**{k.name: k.display for k in KINDS.values()}, **BENCHMARK_NAMES})

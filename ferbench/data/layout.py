@@ -16,11 +16,13 @@ import os
 from pathlib import Path
 
 from ferbench.data import folders, probe
-from ferbench.data.affectnet import Listed, read_lists, read_release
+from ferbench.data.affectnet import Listed, partial_copy, read_lists, read_release
 from ferbench.data.cache import cache_root, sha256_hex
 from ferbench.data.core import RawData, Reader, Source
 from ferbench.data.fer2013_csv import read_fer2013_csv
 from ferbench.data.kinds import KINDS
+from ferbench.data.layouts import LISTERS
+from ferbench.data.layouts.base import Listing, read_listing
 from ferbench.data.probe import Release
 from ferbench.errors import DataError
 from ferbench.spec.types import DatasetSpec
@@ -48,7 +50,11 @@ def detect(spec: DatasetSpec) -> Source:
     for name in wanted:
         layout = kind.layout(name)
         assert layout is not None  # wanted is a subset of the kind's layouts
-        if name == "csv":
+        if layout.lister is not None:
+            release = LISTERS[layout.lister](path, spec)
+            if release is not None:
+                return _listing_source(release, spec.image_size, spec.color)
+        elif name == "csv":
             f = probe.fer2013_csv(path)
             if f is not None:
                 return Source("csv", f.parent, [f], _csv_reader(f), [])
@@ -57,7 +63,7 @@ def detect(spec: DatasetSpec) -> Source:
             if rel is not None:
                 listed = read_lists(rel)
                 files = list(rel.lists.values()) + [i.path for i in listed.items]
-                return Source("official", rel.root, files, _official_reader(rel, listed, spec), [])
+                return Source("official", rel.root, files, _official_reader(rel, listed, spec), partial_copy(rel, listed))
         elif name == "folders" and probe.class_folders(path):
             try:
                 scan = folders.scan_folders(path)
@@ -87,6 +93,21 @@ def _official_reader(rel: Release, listed: Listed, spec: DatasetSpec) -> Reader:
         return raw, sha256_hex(lists, digests), listed.bad + bad
 
     return read
+
+
+def _listing_source(listed: Listing, size: int, color: str) -> Source:
+    files = listed.files + [f.item.path for f in listed.faces]
+
+    def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
+        raw, digests, bad = read_listing(listed, size, color, progress=progress)
+        # What was listed (boxes, labels, subjects) is part of the content: the same
+        # images under another dataset.min_confidence are another dataset.
+        faces = [(str(f.item.path.relative_to(listed.root)), f.item.box, f.label, f.group, f.subject, sorted(f.attributes.items()))
+                 for f in listed.faces]
+        labels = [hashlib.sha256(p.read_bytes()).hexdigest() for p in listed.files]
+        return raw, sha256_hex(labels, faces, digests), listed.bad + bad
+
+    return Source("official", listed.root, files, read, list(listed.warnings))
 
 
 def _folder_source(title: str, spec: DatasetSpec, scan: folders.FolderScan) -> Source:

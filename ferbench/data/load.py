@@ -150,7 +150,10 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     if folded:
         parts += ("folds", spec.folds, spec.fold)  # only then, so unfolded fingerprints stay as they were
     fingerprint = cache_mod.sha256_hex(*parts)
+    subjects = {k: raw.subjects[idx] for k, idx in idx_only.items()} if len(raw.subjects) else {}
+    attributes = {k: {a: v[idx] for a, v in raw.attributes.items()} for k, idx in idx_only.items()} if raw.attributes else {}
     return LoadedDataset(
         classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
         duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded, faces=raw.faces,
+        subjects=subjects, attributes=attributes,
     )

@@ -8,6 +8,7 @@ looks to pick the layout it loads.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,49 @@ def affectnet_release(root: Path) -> Release | None:
 def class_folders(path: Path) -> bool:
     """Whether ``path`` can hold class folders: it is a folder (what is inside is checked when loading)."""
     return path.is_dir()
+
+
+#: RAF-DB's label file (the release spells it "patition").
+RAFDB_LABELS = "EmoLabel/list_patition_label.txt"
+
+
+def rafdb_release(root: Path) -> Path | None:
+    """The ``basic/`` folder of a RAF-DB release under ``root`` (``root`` itself or ``root/basic``), or ``None``."""
+    return next((b for b in (root / "basic", root) if (b / RAFDB_LABELS).is_file() and (b / "Image").is_dir()), None)
+
+
+def expw_release(root: Path) -> Path | None:
+    """The ExpW release under ``root`` (``label/label.lst`` and ``image/origin/``), or ``None``."""
+    return next((r for r in (root, root / "ExpW") if (r / "label" / "label.lst").is_file() and (r / "image" / "origin").is_dir()), None)
+
+
+def ckplus_release(root: Path) -> Path | None:
+    """The CK+ release under ``root`` (``cohn-kanade-images/`` beside ``Emotion/``), or ``None``."""
+    return next((r for r in (root, root / "CK+") if (r / "cohn-kanade-images").is_dir() and (r / "Emotion").is_dir()), None)
+
+
+#: JAFFE file names: subject, expression with its take, picture number (``KA.AN1.39.tiff``).
+JAFFE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)\.tiff?$", re.IGNORECASE)
+#: KDEF file names: session, sex, subject, expression, angle (``AF01ANS.JPG``).
+KDEF_NAME = re.compile(r"^([AB])([FM])(\d\d)(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)\.jpe?g$", re.IGNORECASE)
+
+
+def _named(root: Path, pattern: re.Pattern[str], deep: bool) -> Path | None:
+    for folder in (root, root / "jaffe", root / "KDEF"):
+        if not folder.is_dir():
+            continue
+        names = [p for p in folder.iterdir() if p.is_dir()] if deep else [folder]
+        for sub in names:
+            if any(pattern.match(n) for n in os.listdir(sub)):
+                return folder
+    return None
+
+
+def jaffe_release(root: Path) -> Path | None:
+    """The folder holding JAFFE's ``KA.AN1.39.tiff`` files, or ``None``."""
+    return _named(root, JAFFE_NAME, deep=False)
+
+
+def kdef_release(root: Path) -> Path | None:
+    """The folder holding KDEF's ``AF01/AF01ANS.JPG`` folders, or ``None``."""
+    return _named(root, KDEF_NAME, deep=True)

@@ -264,6 +264,8 @@ def _dataset(ds: dict[str, Any]) -> DatasetSpec:
         folds=ds.get("folds"),
         fold=ds.get("fold"),
         faces=_faces(ds.get("faces")),
+        min_confidence=float(ds.get("min_confidence", 0)),
+        ckplus_neutral_first_frame=bool(ds.get("ckplus", {}).get("neutral_first_frame", False)),
     )
 
 

@@ -34,7 +34,7 @@ Direction = Literal["minimize", "maximize"]
 Split = Literal["train", "validation", "test"]
 
 #: The values of the spec's enumerated keys (the schema's ``enum`` lists; tests/spec/test_spec_literals.py compares them).
-DatasetKind = Literal["fer2013", "affectnet", "folder", "synthetic"]
+DatasetKind = Literal["fer2013", "affectnet", "folder", "synthetic", "rafdb", "expw", "ckplus", "jaffe", "kdef"]
 DatasetLayout = Literal["auto", "csv", "folders", "official"]
 Color = Literal["grayscale", "rgb"]
 OnBadSample = Literal["error", "skip"]
@@ -182,6 +182,10 @@ class DatasetSpec:
     fold: int | None = None
     #: The faces stage for datasets of photos; ``None``: the images are face crops already.
     faces: FacesSpec | None = None
+    #: ExpW: faces whose box confidence is below this are left out.
+    min_confidence: float = 0.0
+    #: CK+: also take each labelled sequence's first frame, as neutral.
+    ckplus_neutral_first_frame: bool = False
 
     @property
     def channels(self) -> int:

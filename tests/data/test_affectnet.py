@@ -152,3 +152,19 @@ def test_official_release_with_its_boxes_and_landmarks_levels_the_eyes(tmp_path,
         assert abs(a[0] - b[0]) < 2  # level
     plain = load_dataset(spec_for(make_spec, root, color="grayscale", image_size=80), seed=1).splits["test"].x[0, ..., 0]
     assert np.argwhere(plain[:, 40:] < 80).mean(axis=0)[0] - np.argwhere(plain[:, :40] < 80).mean(axis=0)[0] > 10  # tilted as given
+def test_official_release_box_partly_outside_and_partial_copy_warning(tmp_path, make_spec):
+    root = make_release(tmp_path / "an")
+    # A face in the image's bottom-right corner whose box runs 30 px past both edges:
+    # the crop is clamped to the image, so only face pixels remain.
+    img = np.full((160, 200, 3), 255, np.uint8)
+    img[100:, 140:] = face_level(3, 0)
+    write_image(root / "Manually_Annotated_Images" / "900" / "edge.jpg", img)
+    with open(root / "validation.csv", "a") as fh:
+        fh.write("900/edge.jpg,140,100,90,90,,3,0,0\n")
+    data = load_dataset(spec_for(make_spec, root, on_bad_sample="error"))
+    test = data.splits["test"]
+    assert test.counts(7)[EIGHT.index("surprise")] == 2
+    for x in test.x[test.y == EIGHT.index("surprise")]:
+        assert abs(int(np.median(x)) - face_level(3, 0)) <= 3 and x.max() < face_level(3, 0) + 20
+    assert any("validation.csv lists neutral 1, happy 1, sad 1, surprise 2" in w and "500 per class" in w for w in data.warnings)
+    assert data.excluded["10 non-face"] == 2  # codes 8-10 are left out and counted

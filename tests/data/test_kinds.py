@@ -57,8 +57,14 @@ def test_layouts_digits_and_classes_are_read_from_the_table() -> None:
     from ferbench.data.classes import DIGITS, to_vocabulary
     from ferbench.data.layout import LAYOUTS
 
-    assert LAYOUTS == {"fer2013": ("csv", "folders"), "affectnet": ("official", "folders"), "folder": ("folders",)}
-    assert set(DIGITS) == {"fer2013", "affectnet"}
+    assert LAYOUTS == {
+        "fer2013": ("csv", "folders"), "affectnet": ("official", "folders"), "folder": ("folders",),
+        "rafdb": ("official", "folders"), "expw": ("official",), "ckplus": ("official",), "jaffe": ("official",), "kdef": ("official",),
+    }
+    assert set(DIGITS) == {"fer2013", "affectnet", "rafdb"}
+    # RAF-DB's folder copies count from 1, in RAF-DB's own order.
+    assert to_vocabulary("1", "rafdb", {}) == "surprise" and to_vocabulary("7", "rafdb", {}) == "neutral"
+    assert to_vocabulary("0", "rafdb", {}) is None
     # FER2013 and AffectNet number their class folders differently.
     assert to_vocabulary("0", "fer2013", {}) == "angry" and to_vocabulary("0", "affectnet", {}) == "neutral"
     assert to_vocabulary("6", "affectnet", {}) == "angry" and to_vocabulary("7", "fer2013", {}) is None
