@@ -37,7 +37,11 @@ def _neutral_defaults() -> dict[tuple[str, ...], Any]:
     from ferbench.spec.schema import fill_defaults, load_schema
 
     defs = load_schema()["$defs"]
-    return {("evaluate",): fill_defaults({}, defs["evaluate"]), ("train", "schedule"): fill_defaults({}, defs["schedule"])}
+    ds = defs["dataset"]["properties"]
+    return {
+        ("evaluate",): fill_defaults({}, defs["evaluate"]), ("train", "schedule"): fill_defaults({}, defs["schedule"]),
+        ("dataset", "min_confidence"): ds["min_confidence"]["default"], ("dataset", "ckplus"): fill_defaults({}, ds["ckplus"]),
+    }
 
 
 def spec_hash(raw: Mapping[str, Any]) -> str:

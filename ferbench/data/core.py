@@ -47,6 +47,8 @@ class LoadedDataset:
     subjects: dict[str, np.ndarray] = field(default_factory=dict)
     #: Per-sample attributes (RAF-DB gender, race, age), per split then by name.
     attributes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Subject-independent folds: each fold's size, class counts and subject ids.
+    folds: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass

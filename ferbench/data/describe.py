@@ -61,6 +61,7 @@ def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> d
         "class_weight": weights,
         "notes": list(notes),
         "warnings": list(data.warnings),
+        **({"folds": list(data.folds)} if data.folds else {}),
     }
 
 
@@ -97,6 +98,8 @@ def render(report: dict[str, Any]) -> str:
     if report["excluded"]:
         lines.append("left out     " + ", ".join(f"{k}: {v}" for k, v in report["excluded"].items()))
     lines += _faces_lines(report.get("faces") or {})
+    for f in report.get("folds", ()):
+        lines.append(f"fold {f['fold']:<7}{f['size']} images, subjects {' '.join(f['subjects'])}")
     for w in report["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

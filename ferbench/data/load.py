@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.data import cache as cache_mod
+from ferbench.data import subject_folds
 from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
 from ferbench.data.images import resize_array, to_channels
@@ -123,8 +124,15 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
         )
     index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
     warnings = list(raw.warnings)
+    by_subject = spec.folds_by == "subject" and bool(spec.folds)
+    if by_subject and not len(raw.subjects):
+        raise DataError(f"dataset.folds.by: subject, but {raw.source} names no subject per image; use by: sample or a dataset with subjects")
+    fold_table = subject_folds.summary(index, y_all, raw.subjects, spec.folds or 0, seed, spec.classes) if by_subject else []
     folded = bool(spec.folds and spec.fold)
-    if folded:
+    if folded and by_subject:
+        assert spec.folds is not None and spec.fold is not None
+        index = subject_folds.split(index, y_all, raw.subjects, spec.folds, spec.fold, seed)
+    elif folded:
         assert spec.folds is not None and spec.fold is not None
         index, fold_notes = fold_split(index, spec.splits, y_all, spec.folds, spec.fold, seed)
         warnings += fold_notes
@@ -149,11 +157,12 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     parts: tuple[object, ...] = (key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived or folded else None)
     if folded:
         parts += ("folds", spec.folds, spec.fold)  # only then, so unfolded fingerprints stay as they were
+        parts += ("by subject",) if by_subject else ()
     fingerprint = cache_mod.sha256_hex(*parts)
     subjects = {k: raw.subjects[idx] for k, idx in idx_only.items()} if len(raw.subjects) else {}
     attributes = {k: {a: v[idx] for a, v in raw.attributes.items()} for k, idx in idx_only.items()} if raw.attributes else {}
     return LoadedDataset(
         classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
         duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded, faces=raw.faces,
-        subjects=subjects, attributes=attributes,
+        subjects=subjects, attributes=attributes, folds=fold_table,
     )

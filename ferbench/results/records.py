@@ -226,8 +226,8 @@ class DatasetInfo:
     sizes: Mapping[str, int]
     splits: Mapping[str, Any]  # as in the spec: a named split or {from, fraction, stratified}
     class_weight: Mapping[str, float] | None
-    #: k-fold: ``{"fold": i, "folds": k}`` (absent without folds).
-    fold: Mapping[str, int] | None = None
+    #: k-fold: ``{"fold": i, "folds": k}``, with ``by`` and ``subjects`` for subject folds (absent without folds).
+    fold: Mapping[str, Any] | None = None
     #: Extra test sets by name: ``{kind, source, fingerprint, labels, split, classes, size, dropped, in_train, mapping}``.
     cross: Mapping[str, Mapping[str, Any]] | None = None
 

@@ -130,9 +130,11 @@ class RunSession:
                     self.reporter.message(f"data: {w}")
             data = RunData.from_loaded(loaded, spec.loss, cross)
             splits: dict[str, Any] = {k: _split_ref(getattr(spec.dataset.splits, k)) for k in ("train", "validation", "test") if k in data.sizes()}
-            fold = None
+            fold: dict[str, Any] | None = None
             if spec.dataset.fold is not None and spec.dataset.folds:
                 fold = {"fold": spec.dataset.fold, "folds": spec.dataset.folds}
+                if spec.dataset.folds_by == "subject":  # who each split holds, so a reader can check independence
+                    fold.update(by="subject", subjects={k: sorted(set(v.tolist())) for k, v in loaded.subjects.items()})
                 splits.update(train=data.names["train"], validation=data.names["validation"])
             info = DatasetInfo(
                 kind=spec.dataset.kind, source=str(loaded.source), fingerprint=str(loaded.fingerprint),

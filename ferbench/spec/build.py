@@ -261,9 +261,10 @@ def _dataset(ds: dict[str, Any]) -> DatasetSpec:
             imbalance=imb if isinstance(imb, str) else tuple(float(x) for x in imb),
             noise=float(syn["noise"]),
         ),
-        folds=ds.get("folds"),
+        folds=folds["k"] if isinstance(folds := ds.get("folds"), dict) else folds,
         fold=ds.get("fold"),
         faces=_faces(ds.get("faces")),
+        folds_by=folds.get("by", "sample") if isinstance(folds, dict) else "sample",
         min_confidence=float(ds.get("min_confidence", 0)),
         ckplus_neutral_first_frame=bool(ds.get("ckplus", {}).get("neutral_first_frame", False)),
     )

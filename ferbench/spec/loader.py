@@ -18,7 +18,7 @@ from ferbench.spec.build import build_spec, fill_recipe, resolve_implicit, resol
 from ferbench.spec.checks import semantic_problems
 from ferbench.spec.compose import apply_overrides, expand_env, load_composed, set_path
 from ferbench.spec.schema import fill_defaults, schema_intact, schema_problems, subschema
-from ferbench.spec.types import SEARCHABLE, Spec
+from ferbench.spec.types import SEARCHABLE, Spec, fold_count
 from ferbench.spec.yaml_loader import LocatedDoc
 
 
@@ -76,8 +76,8 @@ def run_count_problem(doc: LocatedDoc) -> Located | None:
     sizes = [len(v) for v in matrix.values() if isinstance(v, list)] if isinstance(matrix, dict) else []
     sizes += [len(seeds)] if isinstance(seeds, list) else []
     ds = doc.data.get("dataset")
-    if isinstance(ds, dict) and isinstance(ds.get("folds"), int) and ds.get("fold") is None:
-        sizes.append(ds["folds"])  # one run per fold
+    if isinstance(ds, dict) and ds.get("fold") is None and (k := fold_count(ds.get("folds"))) is not None:
+        sizes.append(k)  # one run per fold
     runs = 1
     for size in sizes:
         runs *= size

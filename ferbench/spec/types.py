@@ -162,6 +162,18 @@ class FacesSpec:
     on_many: FacesOnMany
 
 
+def fold_count(folds: object) -> int | None:
+    """k of ``dataset.folds`` as written (a number or ``{k, by}``), or ``None`` without folds."""
+    if isinstance(folds, dict):
+        folds = folds.get("k")
+    return folds if isinstance(folds, int) and not isinstance(folds, bool) else None
+
+
+def folds_by(folds: object) -> str:
+    """``by`` of ``dataset.folds`` as written: ``sample`` unless ``{k, by: subject}``."""
+    return str(folds.get("by", "sample")) if isinstance(folds, dict) else "sample"
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     kind: DatasetKind
@@ -182,6 +194,9 @@ class DatasetSpec:
     fold: int | None = None
     #: The faces stage for datasets of photos; ``None``: the images are face crops already.
     faces: FacesSpec | None = None
+    #: What the folds keep apart: ``sample`` (stratified k-fold of train + validation)
+    #: or ``subject`` (no person in two folds; fold f is the test set).
+    folds_by: Literal["sample", "subject"] = "sample"
     #: ExpW: faces whose box confidence is below this are left out.
     min_confidence: float = 0.0
     #: CK+: also take each labelled sequence's first frame, as neutral.

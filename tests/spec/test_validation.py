@@ -53,7 +53,7 @@ def test_good_spec_resolves_with_defaults(tmp_path):
     [
         (
             ("kind: synthetic", "kind: synthetc"),
-            "s.yaml:4:9: dataset.kind: must be one of 'fer2013', 'affectnet', 'folder', 'synthetic'; got 'synthetc'; did you mean 'synthetic'?",
+            "s.yaml:4:9: dataset.kind: must be one of 'fer2013', 'affectnet', 'folder', 'synthetic', 'rafdb', 'expw', 'ckplus', 'jaffe', 'kdef'; got 'synthetc'; did you mean 'synthetic'?",
         ),
         (("  image_size: 32", "  image_sise: 32"), "s.yaml:5:3: dataset.image_sise: unknown key 'image_sise'; did you mean 'image_size'?"),
         (("trials: 3", "trials: three"), "s.yaml:9:11: search.trials: expected integer, got string 'three'"),

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ferbench.data.kinds import KINDS
 from ferbench.errors import Located
 from ferbench.spec.checks.base import check, dataset_blocks, search_space
 from ferbench.spec.compose import get_path
 from ferbench.spec.types import (
     SEARCHABLE,
+    fold_count,
+    folds_by,
 )
 from ferbench.spec.yaml_loader import LocatedDoc
 
@@ -55,7 +58,7 @@ def recipe_values_apply(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Locat
 def folds_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """k-fold: a fold needs folds and lies in 1..folds; the folds split train + validation, so test is a named split of its own."""
     for at, ds in dataset_blocks(data):
-        folds, fold = ds.get("folds"), ds.get("fold")
+        folds, fold = fold_count(ds.get("folds")), ds.get("fold")
         if at != ("dataset",):
             for key in ("folds", "fold"):
                 if ds.get(key) is not None:
@@ -67,6 +70,12 @@ def folds_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]
             yield doc.locate(at + ("fold",), f"fold {fold} does not exist: folds are 1..{folds}")
         if folds is None:
             continue
+        if folds_by(ds.get("folds")) == "subject":
+            kind = KINDS.get(str(ds.get("kind")))
+            if kind is not None and not kind.subjects:
+                takers = ", ".join(k.name for k in KINDS.values() if k.subjects)
+                yield doc.locate(at + ("folds", "by"), f"{kind.name} names no subject per image; by: subject needs {takers} (or use by: sample)")
+            continue  # subject folds pool every split: test is the fold itself
         splits = ds.get("splits") or {}
         test, validation = splits.get("test"), splits.get("validation")
         if isinstance(test, dict):
