@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ferbench.data.core import LoadedDataset
-from ferbench.data.load import load_dataset
+from ferbench.data.load import labels_file, load_dataset
 from ferbench.data.weights import class_weights
 from ferbench.spec.types import SPLITS, DatasetSpec, LossSpec
 
@@ -21,7 +21,14 @@ def describe(spec: DatasetSpec, loss: LossSpec, *, seed: int = 0, progress: bool
     got); the report repeats them.
     """
     data = load_dataset(spec, seed=seed, progress=progress)
-    return summary(data, loss, notes)
+    report = summary(data, loss, notes)
+    if spec.labels:
+        from ferbench.data.ferplus import read_votes
+        from ferbench.data.ferplus_schemes import rule_counts
+
+        usage, named, votes, _ = read_votes(labels_file(spec))
+        report["ferplus_schemes"] = rule_counts(usage, named, votes)
+    return report
 
 
 def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> dict[str, Any]:
@@ -98,6 +105,9 @@ def render(report: dict[str, Any]) -> str:
     if report["excluded"]:
         lines.append("left out     " + ", ".join(f"{k}: {v}" for k, v in report["excluded"].items()))
     lines += _faces_lines(report.get("faces") or {})
+    for mode, per_usage in report.get("ferplus_schemes", {}).items():
+        kept = ", ".join(f"{u} {c['kept']} kept / {c['dropped']} dropped" for u, c in per_usage.items())
+        lines.append(f"FER+ {mode:<13}{kept}")
     for f in report.get("folds", ()):
         lines.append(f"fold {f['fold']:<7}{f['size']} images, subjects {' '.join(f['subjects'])}")
     for w in report["warnings"]:

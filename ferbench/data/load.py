@@ -88,7 +88,8 @@ def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return part
 
 
-def _labels_file(spec: DatasetSpec) -> Path:
+def labels_file(spec: DatasetSpec) -> Path:
+    """``dataset.labels`` (the FER+ votes), relative to the dataset folder when not found as given."""
     assert spec.labels is not None
     p = _expand(spec.labels)
     if not p.is_absolute() and not p.exists() and spec.path:
@@ -112,7 +113,7 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
             raise DataError(f"dataset.labels (FER+ votes) needs the FER2013 Kaggle CSV; {raw.source} has no row order to align with")
         from ferbench.data.ferplus import relabel
 
-        raw, _, labels_digest = relabel(raw, _labels_file(spec), raw.total)
+        raw, _, labels_digest = relabel(raw, labels_file(spec), raw.total)
     table, left_out = label_table(raw.label_names, spec.kind, spec.class_map, spec.classes, raw.source)
     y_all = np.asarray(table, np.int64)[raw.labels] if len(raw.labels) else np.zeros(0, np.int64)
     present = set(np.unique(y_all[y_all >= 0]).tolist())
