@@ -41,6 +41,7 @@ def _neutral_defaults() -> dict[tuple[str, ...], Any]:
     return {
         ("evaluate",): fill_defaults({}, defs["evaluate"]), ("train", "schedule"): fill_defaults({}, defs["schedule"]),
         ("dataset", "min_confidence"): ds["min_confidence"]["default"], ("dataset", "ckplus"): fill_defaults({}, ds["ckplus"]),
+        ("dataset", "exclude_near_duplicates"): ds["exclude_near_duplicates"]["default"],
     }
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from ferbench.data import near_duplicates
 from ferbench.data.core import LoadedDataset
 from ferbench.data.load import labels_file, load_dataset
 from ferbench.data.weights import class_weights
@@ -61,6 +62,7 @@ def summary(data: LoadedDataset, loss: LossSpec, notes: Sequence[str] = ()) -> d
         "classes": list(data.classes),
         "splits": splits,
         "duplicates": dict(data.duplicates),
+        "near_duplicates": near_duplicates.across_splits({k: data.splits[k].x for k in SPLITS}),
         "blank": dict(data.blank),
         "skipped": data.skipped,
         "excluded": dict(data.excluded),
@@ -98,6 +100,8 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"class weight {method}")
     dup = ", ".join(f"{k} {v}" for k, v in report["duplicates"].items())
     lines.append(f"duplicates   {dup}  (images of the second split also in the first)")
+    near = ", ".join(f"{k} {v['pairs']} pair(s), {v['images']} image(s)" for k, v in report["near_duplicates"].items())
+    lines.append(f"near-dups    {near}  (same picture re-encoded, resized, brightened or shifted; pairs in --json)")
     lines.append("blank        " + ", ".join(f"{k} {v}" for k, v in report["blank"].items()))
     lines.append(f"skipped      {report['skipped']}")
     if "subjects" in splits["train"]:

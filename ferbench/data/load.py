@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.data import cache as cache_mod
-from ferbench.data import subject_folds
+from ferbench.data import near_duplicates, subject_folds
 from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
 from ferbench.data.images import resize_array, to_channels
@@ -98,6 +98,17 @@ def labels_file(spec: DatasetSpec) -> Path:
     return p
 
 
+def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]]) -> tuple[dict[str, tuple[np.ndarray, str]], str]:
+    """``dataset.exclude_near_duplicates: test``: test images with a near-duplicate in train or validation left out."""
+    idx, name = index["test"]
+    hit = near_duplicates.leaked(x[idx], [x[index["train"][0]], x[index["validation"][0]]])
+    out = dict(index)
+    out["test"] = (np.delete(idx, hit), f"{name}[cleaned: {len(hit)} near-duplicates left out]")
+    note = (f"test ({name}) cleaned: {len(hit)} of {len(idx)} image(s) with a near-duplicate in train or validation "
+            "left out (dataset.exclude_near_duplicates: test); the protocol is no longer the published one")
+    return out, note
+
+
 def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> LoadedDataset:
     """Load the dataset a spec describes: train, validation and test in the spec's class order.
 
@@ -137,6 +148,9 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
         assert spec.folds is not None and spec.fold is not None
         index, fold_notes = fold_split(index, spec.splits, y_all, spec.folds, spec.fold, seed)
         warnings += fold_notes
+    if spec.exclude_near_duplicates == "test":
+        index, note = _clean_test(raw.x, index)
+        warnings.append(note)
     splits = {k: SplitData(x=_take(raw.x, idx), y=y_all[idx], name=name) for k, (idx, name) in index.items()}
     for k, s in splits.items():
         absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
@@ -159,6 +173,8 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     if folded:
         parts += ("folds", spec.folds, spec.fold)  # only then, so unfolded fingerprints stay as they were
         parts += ("by subject",) if by_subject else ()
+    if spec.exclude_near_duplicates != "none":
+        parts += ("exclude near-duplicates", spec.exclude_near_duplicates)
     fingerprint = cache_mod.sha256_hex(*parts)
     subjects = {k: raw.subjects[idx] for k, idx in idx_only.items()} if len(raw.subjects) else {}
     attributes = {k: {a: v[idx] for a, v in raw.attributes.items()} for k, idx in idx_only.items()} if raw.attributes else {}

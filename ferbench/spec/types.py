@@ -197,6 +197,8 @@ class DatasetSpec:
     #: What the folds keep apart: ``sample`` (stratified k-fold of train + validation)
     #: or ``subject`` (no person in two folds; fold f is the test set).
     folds_by: Literal["sample", "subject"] = "sample"
+    #: ``test``: test images with a near-duplicate in train or validation are left out.
+    exclude_near_duplicates: Literal["none", "test"] = "none"
     #: ExpW: faces whose box confidence is below this are left out.
     min_confidence: float = 0.0
     #: CK+: also take each labelled sequence's first frame, as neutral.
