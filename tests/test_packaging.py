@@ -55,7 +55,7 @@ def test_built_wheel_finds_its_schemas(tmp_path: Path) -> None:
     for name in ("spec", "record", "run", "baselines"):
         assert f"ferbench/_schemas/{name}.schema.json" in names
     assert "ferbench/baselines.yaml" in names
-    assert {f"ferbench/templates/{t}.yaml" for t in ("quickstart", "fer2013", "affectnet", "folder")} <= names
+    assert {f"ferbench/templates/{t}.yaml" for t in ("quickstart", "fer2013", "affectnet", "folder", "rafdb", "affectnet8", "ckplus", "cross_dataset")} <= names
     # Imported from the unpacked wheel (no checkout beside it), the loader finds the shipped copy.
     code = "from ferbench.spec.schema import schema_path; print(schema_path('record.schema.json'))"
     out = subprocess.run([sys.executable, "-c", code], cwd=site, capture_output=True, text=True, timeout=60,

@@ -144,6 +144,13 @@ def _default_splits(ds: dict[str, Any]) -> list[str]:
         if isinstance(s, dict):
             s.setdefault("stratified", True)
     return notes
+
+
+def resolve_dataset(data: dict[str, Any]) -> list[str]:
+    """A matrix cell that sets the dataset section whole: its missing splits get its layout's defaults."""
+    return _default_splits(data["dataset"]) if isinstance(data.get("dataset"), dict) else []
+
+
 def resolve_model(data: dict[str, Any], doc: LocatedDoc) -> None:
     """Fill the model section for its family, in place: the architecture (default
     efficientnetv2-s), all its stages where ``model.stages`` is absent, and the family's

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ferbench.errors import Located, SpecError
-from ferbench.spec.build import build_spec, fill_recipe, resolve_implicit, resolve_model
+from ferbench.spec.build import build_spec, fill_recipe, resolve_dataset, resolve_implicit, resolve_model
 from ferbench.spec.checks import semantic_problems
 from ferbench.spec.compose import apply_overrides, expand_env, load_composed, set_path
 from ferbench.spec.schema import fill_defaults, schema_intact, schema_problems, subschema
@@ -160,6 +160,7 @@ def resolve_cell(data: dict[str, Any], doc: LocatedDoc) -> tuple[dict[str, Any],
         fill_defaults(data)
         data.pop("matrix", None)  # a run's spec has none (the schema's default would put an empty one back)
         resolve_model(data, doc)
+        resolve_dataset(data)
     return data, doc
 
 

@@ -14,7 +14,7 @@ from ferbench.spec.compose import load_composed
 from ferbench.spec.yaml_loader import read_text
 
 #: The templates under ferbench/templates/ (``NAME.yaml``; its ``name:`` line becomes the experiment's name).
-TEMPLATES = ("quickstart", "fer2013", "affectnet", "folder")
+TEMPLATES = ("quickstart", "fer2013", "affectnet", "folder", "rafdb", "affectnet8", "ckplus", "cross_dataset")
 
 _TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 

@@ -138,7 +138,7 @@ def _messages(err: Any, root: dict[str, Any], doc: LocatedDoc, prefix: Path_ = (
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         yield doc.locate(path, f"missing required key {missing!r}")
     elif v == "pattern" and "propertyNames" in err.schema_path:
-        yield doc.locate(path + (inst,), f"{inst!r} is not a dotted spec path like loss.class_weight (or model, with whole model sections)", key=True)
+        yield doc.locate(path + (inst,), f"{inst!r} is not a dotted spec path like loss.class_weight (or model or dataset, with whole sections)", key=True)
     elif v == "enum" and "propertyNames" in err.schema_path:
         opts = sch["enum"]
         yield doc.locate(path + (inst,), f"unknown name {inst!r}{suggest(inst, opts)}; allowed: {', '.join(opts)}", key=True)

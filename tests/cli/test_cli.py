@@ -107,7 +107,7 @@ def test_light_commands_do_not_import_tensorflow_or_optuna(tmp_path, args):
     assert "HEAVY [] 0" in r.stdout, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("template", ["quickstart", "fer2013", "affectnet", "folder"])
+@pytest.mark.parametrize("template", ["quickstart", "fer2013", "affectnet", "folder", "rafdb", "affectnet8", "ckplus", "cross_dataset"])
 def test_new_writes_a_spec_that_validates(tmp_path, template):
     r = ferbench("new", "my_exp", "--from", template, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
