@@ -136,6 +136,10 @@ class RunSession:
                 if spec.dataset.folds_by == "subject":  # who each split holds, so a reader can check independence
                     fold.update(by="subject", subjects={k: sorted(set(v.tolist())) for k, v in loaded.subjects.items()})
                 splits.update(train=data.names["train"], validation=data.names["validation"])
+                if spec.dataset.folds_by == "subject":
+                    splits.update(test=data.names["test"])
+            if spec.dataset.exclude_near_duplicates != "none":  # the report shows the protocol was cleaned
+                splits.update(test=data.names["test"])
             info = DatasetInfo(
                 kind=spec.dataset.kind, source=str(loaded.source), fingerprint=str(loaded.fingerprint),
                 classes=tuple(data.classes), image_size=int(spec.dataset.image_size), color=spec.dataset.color,
