@@ -16,9 +16,10 @@ import numpy as np
 
 from ferbench.data.cache import image_hashes
 from ferbench.data.classmap import ClassMapping, ClassMappingError, map_classes
+from ferbench.data.core import LoadedDataset, SplitData
 from ferbench.data.load import load_dataset
 from ferbench.errors import DataError
-from ferbench.spec.types import CrossSetSpec
+from ferbench.spec.types import SPLITS, CrossSetSpec
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class CrossSet:
     warnings: tuple[str, ...]
 
 
+def whole(loaded: LoadedDataset) -> SplitData:
+    """The three splits of a dataset as one (``split: all``): a set scored whole."""
+    parts = [loaded.splits[k] for k in SPLITS]
+    return SplitData(x=np.concatenate([p.x for p in parts]), y=np.concatenate([p.y for p in parts]),
+                     name="+".join(p.name for p in parts))
+
+
 def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: np.ndarray, *, seed: int = 0,
                    progress: bool = False) -> CrossSet:
     """Load ``spec``'s dataset, keep the split it scores, and match its classes with the model's."""
@@ -41,7 +49,7 @@ def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: 
         mapping = map_classes(model_classes, loaded.classes)
     except ClassMappingError as exc:  # the spec checks refuse this first; a hand-built spec may not
         raise DataError(f"evaluate.on {spec.name}: {exc}") from None
-    split = loaded.splits[spec.split]
+    split = whole(loaded) if spec.split == "all" else loaded.splits[spec.split]
     shared = np.isin(image_hashes(split.x), image_hashes(train_x))
     warnings = [f"evaluate.on {spec.name}: {w}" for w in loaded.warnings]
     if shared.any():

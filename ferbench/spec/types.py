@@ -396,7 +396,8 @@ class CrossSetSpec:
 
     name: str
     dataset: DatasetSpec
-    split: Split = "test"
+    #: ``all``: the three splits together (a set scored whole).
+    split: Split | Literal["all"] = "test"
 
 
 @dataclass(frozen=True)

@@ -56,3 +56,15 @@ def test_describe_lists_every_fold_and_by_subject_is_refused_without_subjects(ja
     assert main(["validate", spec]) == 2
     err = capsys.readouterr().err
     assert "folds.by" in err and "rafdb names no subject per image" in err and "ckplus, jaffe, kdef" in err
+
+
+def test_a_set_without_splits_is_scored_whole_as_an_extra_test_set(jaffe, make_spec):
+    from ferbench.data.cross import load_cross_set
+    from ferbench.spec.types import CrossSetSpec
+
+    ds = make_spec(kind="jaffe", path=jaffe, image_size=32, splits=("all", DerivedSplit("train", 0.1), DerivedSplit("train", 0.2)))
+    whole = load_cross_set(CrossSetSpec("jaffe", ds, "all"), tuple(ds.classes), np.zeros((0, 32, 32, 1), np.uint8))
+    assert whole.info["size"] == 70 and len(whole.y) == 70  # every image, none twice
+    assert sorted(np.bincount(whole.y).tolist()) == [10] * 7
+    assert [level_class(x) for x in whole.x] == [ds.classes[y] for y in whole.y]
+    assert load_cross_set(CrossSetSpec("jaffe", ds, "test"), tuple(ds.classes), whole.x[:0]).info["size"] == 14
