@@ -98,6 +98,23 @@ def labels_file(spec: DatasetSpec) -> Path:
     return p
 
 
+def _folds(
+    spec: DatasetSpec, raw: RawData, index: dict[str, tuple[np.ndarray, str]], y: np.ndarray, seed: int
+) -> tuple[dict[str, tuple[np.ndarray, str]], list[str], list[dict[str, object]]]:
+    """The splits of ``dataset.fold`` (unchanged without one), notes, and the subject folds' summary."""
+    if not spec.folds:
+        return index, [], []
+    if spec.folds_by == "subject":
+        if not len(raw.subjects):
+            raise DataError(f"dataset.folds.by: subject, but {raw.source} names no subject per image; use by: sample or a dataset with subjects")
+        table = subject_folds.summary(index, y, raw.subjects, spec.folds, seed, spec.classes)
+        return (subject_folds.split(index, y, raw.subjects, spec.folds, spec.fold, seed) if spec.fold else index), [], table
+    if not spec.fold:
+        return index, [], []
+    out, notes = fold_split(index, spec.splits, y, spec.folds, spec.fold, seed)
+    return out, notes, []
+
+
 def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]]) -> tuple[dict[str, tuple[np.ndarray, str]], str]:
     """``dataset.exclude_near_duplicates: test``: test images with a near-duplicate in train or validation left out."""
     idx, name = index["test"]
@@ -136,18 +153,9 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
         )
     index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
     warnings = list(raw.warnings)
-    by_subject = spec.folds_by == "subject" and bool(spec.folds)
-    if by_subject and not len(raw.subjects):
-        raise DataError(f"dataset.folds.by: subject, but {raw.source} names no subject per image; use by: sample or a dataset with subjects")
-    fold_table = subject_folds.summary(index, y_all, raw.subjects, spec.folds or 0, seed, spec.classes) if by_subject else []
-    folded = bool(spec.folds and spec.fold)
-    if folded and by_subject:
-        assert spec.folds is not None and spec.fold is not None
-        index = subject_folds.split(index, y_all, raw.subjects, spec.folds, spec.fold, seed)
-    elif folded:
-        assert spec.folds is not None and spec.fold is not None
-        index, fold_notes = fold_split(index, spec.splits, y_all, spec.folds, spec.fold, seed)
-        warnings += fold_notes
+    index, fold_notes, fold_table = _folds(spec, raw, index, y_all, seed)
+    warnings += fold_notes
+    folded, by_subject = bool(spec.folds and spec.fold), bool(fold_table)
     if spec.exclude_near_duplicates == "test":
         index, note = _clean_test(raw.x, index)
         warnings.append(note)
