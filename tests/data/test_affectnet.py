@@ -168,3 +168,18 @@ def test_official_release_box_partly_outside_and_partial_copy_warning(tmp_path, 
         assert abs(int(np.median(x)) - face_level(3, 0)) <= 3 and x.max() < face_level(3, 0) + 20
     assert any("validation.csv lists neutral 1, happy 1, sad 1, surprise 2" in w and "500 per class" in w for w in data.warnings)
     assert data.excluded["10 non-face"] == 2  # codes 8-10 are left out and counted
+
+
+def test_describe_json_counts_equal_the_written_lists(tmp_path, capsys, monkeypatch):
+    from test_expw_ckplus_jaffe_kdef import spec_file
+    from test_rafdb import describe_json
+
+    monkeypatch.setenv("FERBENCH_CACHE", str(tmp_path / "cache"))
+    make_release(tmp_path / "an")  # training.csv: 3 faces per code 0-7, validation.csv: 1; one row per code 8-10 each
+    report = describe_json(capsys, spec_file(tmp_path, "affectnet", tmp_path / "an", "  color: rgb\n"
+                                             "  classes: [angry, disgust, fear, happy, sad, surprise, neutral, contempt]\n"
+                                             "  splits: {validation: {from: train, fraction: 0.34}}\n"))
+    s = report["splits"]
+    assert s["test"]["name"] == "validation" and s["test"]["counts"] == dict.fromkeys(report["classes"], 1)
+    assert {c: s["train"]["counts"][c] + s["validation"]["counts"][c] for c in report["classes"]} == dict.fromkeys(report["classes"], 3)
+    assert report["excluded"] == {"8 none": 2, "9 uncertain": 2, "10 non-face": 2}
