@@ -11,6 +11,7 @@ from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.types import (
     COST_METRICS,
+    FER2013_CLASSES,
     SEARCHABLE,
     SPLITS,
     VALIDATION_METRICS,
@@ -126,7 +127,10 @@ def fill_cross_sets(data: dict[str, Any]) -> list[str]:
 
 
 def _default_splits(ds: dict[str, Any]) -> list[str]:
-    """Give a dataset block's missing splits the defaults of its layout; the note saying which."""
+    """Complete a dataset block: ``classes: 7 | 8`` as names, and its missing splits the
+    defaults of its layout; the note saying which."""
+    if ds.get("classes") in (7, 8):
+        ds["classes"] = list(FER2013_CLASSES) + (["contempt"] if ds["classes"] == 8 else [])
     notes: list[str] = []
     splits = ds.setdefault("splits", {})
     missing = [name for name in SPLITS if name not in splits]

@@ -34,3 +34,14 @@ def test_new_dataset_specs_validate_and_plan_without_tensorflow(tmp_path):
     got = json.loads(r.stdout.strip().splitlines()[-1])
     assert got["heavy"] == []
     assert got["runs"] == {"rafdb.yaml": 1, "affectnet8.yaml": 1, "ckplus_10fold.yaml": 10, "cross_dataset.yaml": 4}
+
+
+def test_classes_seven_or_eight_is_short_for_the_class_lists(tmp_path):
+    from ferbench.spec import load_spec
+    from ferbench.spec.types import FER2013_CLASSES
+
+    spec = load_spec(REPO / "benchmarks" / "affectnet8.yaml", env={"FERBENCH_DATA": str(tmp_path)})
+    assert spec.dataset.classes == (*FER2013_CLASSES, "contempt")
+    seven = tmp_path / "seven.yaml"
+    seven.write_text(f"ferbench: 1\nname: s\ndataset: {{kind: affectnet, path: {tmp_path}, classes: 7}}\n")
+    assert load_spec(seven).dataset.classes == FER2013_CLASSES
