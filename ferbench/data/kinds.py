@@ -24,9 +24,9 @@ Adding a kind (RAF-DB, CK+, ...) touches:
   one truth of the spec language (``tests/data/test_kinds.py`` checks that it equals
   this table), and a new layout's name in the ``dataset.layout`` enum;
 - its loader, only where it has a layout of its own: the look that recognises it in
-  ``ferbench/data/probe.py``, a reader module in ``ferbench/data/`` and a branch in
-  :func:`ferbench.data.layout.detect` (a kind that ships as class folders reuses
-  :data:`CLASS_FOLDERS` and needs none of these);
+  ``ferbench/data/probe.py`` and a module in ``ferbench/data/layouts/`` that lists its
+  faces, named by the layout row's ``lister`` (RAF-DB, ExpW, CK+, JAFFE, KDEF; a kind
+  that ships as class folders reuses :data:`CLASS_FOLDERS` and needs none of these);
 - ``docs/data.md`` (the table of kinds and layouts), and optionally a template in
   ``ferbench/templates/``.
 """

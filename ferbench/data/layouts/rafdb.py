@@ -15,11 +15,12 @@ from pathlib import Path
 
 from ferbench.data import probe
 from ferbench.data.images import Item
+from ferbench.data.kinds import RAFDB_CLASSES
 from ferbench.data.layouts.base import Face, Listing, partial_copy
 from ferbench.spec.types import DatasetSpec
 
-#: RAF-DB's labels 1..7, by name.
-CLASSES: tuple[str, ...] = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
+#: RAF-DB's labels 1..7, by name (the kinds table's, shared with the folder copies).
+CLASSES: tuple[str, ...] = RAFDB_CLASSES
 #: Images per split in the published release.
 OFFICIAL: dict[str, int] = {"train": 12271, "test": 3068}
 #: The attribute lines after the five landmarks, and their codes.
