@@ -42,6 +42,7 @@ def _neutral_defaults() -> dict[tuple[str, ...], Any]:
         ("evaluate",): fill_defaults({}, defs["evaluate"]), ("train", "schedule"): fill_defaults({}, defs["schedule"]),
         ("dataset", "min_confidence"): ds["min_confidence"]["default"], ("dataset", "ckplus"): fill_defaults({}, ds["ckplus"]),
         ("dataset", "exclude_near_duplicates"): ds["exclude_near_duplicates"]["default"],
+        ("dataset", "labels_mode"): ds["labels_mode"]["default"],
     }
 
 

@@ -49,6 +49,10 @@ class LoadedDataset:
     attributes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     #: Subject-independent folds: each fold's size, class counts and subject ids.
     folds: list[dict[str, object]] = field(default_factory=list)
+    #: FER+ label schemes other than majority: the training targets (N×K over the
+    #: spec's classes, rows summing to 1) and the scheme; ``None`` with hard labels.
+    soft_train: np.ndarray | None = None
+    labels_mode: str = "majority"
 
 
 @dataclass
@@ -84,6 +88,11 @@ class RawData:
     subjects: np.ndarray = field(default_factory=lambda: np.zeros(0, str))
     #: Per-sample attributes the release annotates (RAF-DB: gender, race, age), by name.
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    #: FER+ label schemes other than majority: each face's target over the 8 FER+
+    #: emotions (zero where only its majority label keeps it), and whether it has a
+    #: majority label; empty otherwise.
+    soft: np.ndarray = field(default_factory=lambda: np.zeros((0, 8), np.float32))
+    majority_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 #: Decodes a detected source: ``progress`` -> (data, content digest, bad samples as ``(where, why)``).

@@ -21,6 +21,7 @@ import numpy as np
 
 from ferbench.data.classes import FERPLUS_COLUMNS
 from ferbench.data.core import RawData
+from ferbench.data.ferplus_schemes import targets
 from ferbench.errors import DataError
 
 NOT_AN_EMOTION = ("unknown", "NF")
@@ -65,13 +66,18 @@ def read_votes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     return df["Usage"].fillna("").to_numpy(str), kept, bad.to_numpy(np.float64), hashlib.sha256(data).hexdigest()
 
 
-def relabel(raw: RawData, path: Path, csv_rows: int) -> tuple[RawData, dict[str, int], str]:
+def relabel(raw: RawData, path: Path, csv_rows: int, mode: str = "majority") -> tuple[RawData, dict[str, int], str]:
     """Replace FER2013 labels by FER+ majority labels.
 
     ``csv_rows`` is the number of data rows of the FER2013 CSV (including any
     skipped ones): the votes must align with it row for row. Returns the new data
     (faces without a label removed), how many were dropped and why, and the votes
     file's sha256 (part of the fingerprint).
+
+    Another ``mode`` (:mod:`ferbench.data.ferplus_schemes`) also keeps the faces only
+    its rule keeps, labelled by their target's top emotion, and gives the data each
+    face's target (``soft``) and whether it has a majority label (``majority_ok``):
+    training uses the targets, validation and test the majority faces.
     """
     usage, kept, votes, digest = read_votes(path)
     if len(usage) != csv_rows:
@@ -96,10 +102,21 @@ def relabel(raw: RawData, path: Path, csv_rows: int) -> tuple[RawData, dict[str,
     for name in NOT_AN_EMOTION:
         dropped[f"FER+ majority {name}"] = int(((label == FERPLUS_COLUMNS.index(name)) & kept[rows]).sum())
     ok = kept[rows] & (label >= 0) & (label < len(FERPLUS_COLUMNS) - len(NOT_AN_EMOTION))
+    soft, majority_ok = np.zeros((0, 8), np.float32), np.zeros(0, bool)
+    if mode != "majority":
+        target, by_rule = targets(votes[rows], mode)
+        by_rule &= kept[rows]
+        majority_ok = ok.copy()
+        label = np.where(ok, label, target.argmax(axis=1))  # the same emotion where both have one
+        ok = ok | by_rule
+        target[~by_rule] = 0.0  # kept for its majority label only: not a training target
+        soft, majority_ok = target[ok, :8].astype(np.float32), majority_ok[ok]
+        dropped = {"FER+ dropped the image": int((~kept[rows]).sum()), f"no FER+ {mode} target nor majority": int((kept[rows] & ~ok).sum())}
     out = RawData(
         x=raw.x[ok], labels=label[ok].astype(np.int16), groups=raw.groups[ok], hashes=raw.hashes[ok] if len(raw.hashes) else raw.hashes,
         label_names=FERPLUS_COLUMNS[:8], group_names=raw.group_names,
-        source=f"{raw.source} relabelled by FER+ majority vote ({path.name})",
+        source=f"{raw.source} relabelled by FER+ {'majority vote' if mode == 'majority' else mode + ' targets'} ({path.name})",
         rows=rows[ok], skipped=raw.skipped, total=raw.total, warnings=raw.warnings, dropped={**raw.dropped, **{k: v for k, v in dropped.items() if v}},
+        soft=soft, majority_ok=majority_ok,
     )
     return out, dropped, digest

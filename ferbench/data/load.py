@@ -115,6 +115,25 @@ def _folds(
     return out, notes, []
 
 
+def _scheme_targets(
+    spec: DatasetSpec, raw: RawData, index: dict[str, tuple[np.ndarray, str]], table: list[int]
+) -> tuple[dict[str, tuple[np.ndarray, str]], np.ndarray]:
+    """FER+ schemes but majority: train keeps the faces with a target (over the spec's classes,
+    renormalised), validation and test the faces with a majority label. Returns the splits and
+    the training targets, row for row."""
+    to_class = np.zeros((raw.soft.shape[1], len(spec.classes)), np.float32)
+    for j, c in enumerate(table):
+        if c >= 0:
+            to_class[j, c] = 1.0
+    out = {k: (idx[raw.majority_ok[idx]], name) for k, (idx, name) in index.items()}
+    train, name = index["train"]
+    soft = raw.soft[train] @ to_class
+    mass = soft.sum(axis=1)
+    out["train"] = (train[mass > 0], name)
+    soft = soft[mass > 0] / mass[mass > 0, None]
+    return out, soft.astype(np.float32)
+
+
 def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]]) -> tuple[dict[str, tuple[np.ndarray, str]], str]:
     """``dataset.exclude_near_duplicates: test``: test images with a near-duplicate in train or validation left out."""
     idx, name = index["test"]
@@ -141,7 +160,7 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
             raise DataError(f"dataset.labels (FER+ votes) needs the FER2013 Kaggle CSV; {raw.source} has no row order to align with")
         from ferbench.data.ferplus import relabel
 
-        raw, _, labels_digest = relabel(raw, labels_file(spec), raw.total)
+        raw, _, labels_digest = relabel(raw, labels_file(spec), raw.total, spec.labels_mode)
     table, left_out = label_table(raw.label_names, spec.kind, spec.class_map, spec.classes, raw.source)
     y_all = np.asarray(table, np.int64)[raw.labels] if len(raw.labels) else np.zeros(0, np.int64)
     present = set(np.unique(y_all[y_all >= 0]).tolist())
@@ -156,6 +175,9 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     index, fold_notes, fold_table = _folds(spec, raw, index, y_all, seed)
     warnings += fold_notes
     folded, by_subject = bool(spec.folds and spec.fold), bool(fold_table)
+    soft_train = None
+    if len(raw.soft):
+        index, soft_train = _scheme_targets(spec, raw, index, table)
     if spec.exclude_near_duplicates == "test":
         index, note = _clean_test(raw.x, index)
         warnings.append(note)
@@ -183,11 +205,13 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
         parts += ("by subject",) if by_subject else ()
     if spec.exclude_near_duplicates != "none":
         parts += ("exclude near-duplicates", spec.exclude_near_duplicates)
+    if spec.labels and spec.labels_mode != "majority":
+        parts += ("FER+ labels", spec.labels_mode)
     fingerprint = cache_mod.sha256_hex(*parts)
     subjects = {k: raw.subjects[idx] for k, idx in idx_only.items()} if len(raw.subjects) else {}
     attributes = {k: {a: v[idx] for a, v in raw.attributes.items()} for k, idx in idx_only.items()} if raw.attributes else {}
     return LoadedDataset(
         classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
         duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded, faces=raw.faces,
-        subjects=subjects, attributes=attributes, folds=fold_table,
+        subjects=subjects, attributes=attributes, folds=fold_table, soft_train=soft_train, labels_mode=spec.labels_mode,
     )

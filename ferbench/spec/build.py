@@ -278,6 +278,7 @@ def _dataset(ds: dict[str, Any]) -> DatasetSpec:
         folds_by=folds.get("by", "sample") if isinstance(folds, dict) else "sample",
         min_confidence=float(ds.get("min_confidence", 0)),
         exclude_near_duplicates=ds.get("exclude_near_duplicates", "none"),
+        labels_mode=ds.get("labels_mode", "majority"),
         ckplus_neutral_first_frame=bool(ds.get("ckplus", {}).get("neutral_first_frame", False)),
     )
 

@@ -197,6 +197,8 @@ class DatasetSpec:
     #: What the folds keep apart: ``sample`` (stratified k-fold of train + validation)
     #: or ``subject`` (no person in two folds; fold f is the test set).
     folds_by: Literal["sample", "subject"] = "sample"
+    #: How FER+ votes label the training faces (validation and test: always majority).
+    labels_mode: Literal["majority", "probability", "crossentropy", "multi_target"] = "majority"
     #: ``test``: test images with a near-duplicate in train or validation are left out.
     exclude_near_duplicates: Literal["none", "test"] = "none"
     #: ExpW: faces whose box confidence is below this are left out.

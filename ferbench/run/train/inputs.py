@@ -21,6 +21,34 @@ if TYPE_CHECKING:
 MODEL_INPUT_RANGE = (0.0, 255.0)
 
 
+def one_hot_classes(setup: TrialSetup, hp: Mapping[str, Any]) -> int | None:
+    """The number of classes when labels are vectors (label smoothing, FER+ soft targets), else ``None``."""
+    soft = setup.data.soft_train is not None
+    return setup.spec.num_classes if float(hp["label_smoothing"]) > 0 or soft else None
+
+
+def with_targets(ds: tf.data.Dataset, soft: np.ndarray, class_weight: np.ndarray | None, *, sample: bool, seed: int) -> tf.data.Dataset:
+    """Batches of ``(inputs, sample ids)`` as ``(inputs, targets[, sample_weight])``: each sample's
+    FER+ target, or (``sample``: the probability scheme) a one-hot label drawn from it, a fresh draw
+    each batch and epoch, the same for the same ``seed``. Weights follow the target's top class."""
+    tf = require("tensorflow")
+    table = tf.constant(np.asarray(soft, np.float32))
+    weights = None if class_weight is None else tf.constant(np.asarray(class_weight, np.float32))
+
+    def adapt(count: Tensor, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, ...]:
+        x, ids = batch
+        t = tf.gather(table, tf.cast(ids, tf.int32))
+        if sample:
+            pair = tf.stack([tf.constant(seed, tf.int64), count * 1_000_003 + tf.cast(ids[0], tf.int64)])
+            drawn = tf.random.stateless_categorical(tf.math.log(t + 1e-12), 1, seed=pair)[:, 0]
+            t = tf.one_hot(drawn, soft.shape[1])
+        if weights is None:
+            return x, t
+        return x, t, tf.gather(weights, tf.argmax(t, axis=-1))
+
+    return ds.enumerate().map(adapt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
 def with_one_hot(ds: tf.data.Dataset, num_classes: int | None) -> tf.data.Dataset:
     """Labels as one-hot vectors (label smoothing needs them); unchanged when ``None``."""
     if not num_classes:
@@ -56,10 +84,13 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     spec, data = setup.spec, setup.data
     x, y = data.x["train"], data.y["train"]
     one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    soft = data.soft_train
+    if soft is not None:  # FER+ targets: the pipeline carries sample ids, with_targets turns them into targets
+        y, one_hot = np.arange(len(y)), None
     # One static batch shape: a last partial batch is dropped (a different sample each epoch,
     # as the order is shuffled). See ferbench.run.train.trial.steps_per_epoch for why.
     common: dict[str, Any] = dict(batch_size=int(hp["batch_size"]), seed=seed, deterministic=spec.runtime.deterministic,
-                                  class_weight=data.class_weight, shuffle=True, drop_remainder=True)
+                                  class_weight=data.class_weight if soft is None else None, shuffle=True, drop_remainder=True)
     # XLA compiles the augmentation, except in deterministic runs: XLA generates code for
     # the CPU at hand (FMA where there is one), so its rounding can differ between machines.
     jit = not spec.runtime.deterministic
@@ -69,6 +100,8 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
         ds = make_index_dataset(y, **common)
     else:
         ds = make_train_dataset(x, y, augment=spec.augment, value_range=MODEL_INPUT_RANGE, jit=jit, **common)
+    if soft is not None:
+        return with_targets(ds, soft, data.class_weight, sample=data.labels_mode == "probability", seed=seed)
     return with_one_hot(ds, one_hot)
 
 

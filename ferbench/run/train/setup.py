@@ -30,6 +30,9 @@ class RunData:
     cross: Mapping[str, CrossSet] = field(default_factory=dict)
     #: What each split is, as the loader names it (``Training+PublicTest[fold 2 of 5]``).
     names: Mapping[str, str] = field(default_factory=dict)
+    #: FER+ schemes but majority: the training targets (N×K) and the scheme; ``None`` with hard labels.
+    soft_train: np.ndarray | None = None
+    labels_mode: str = "majority"
 
     @classmethod
     def from_loaded(cls, loaded: LoadedDataset, loss: LossSpec, cross: Mapping[str, CrossSet] | None = None) -> RunData:
@@ -44,6 +47,8 @@ class RunData:
             class_weight=None if cw is None else np.asarray(cw, dtype=np.float64),
             cross=dict(cross or {}),
             names={s: loaded.splits[s].name for s in SPLITS},
+            soft_train=loaded.soft_train,
+            labels_mode=loaded.labels_mode,
         )
 
     def class_weight_dict(self) -> dict[str, float] | None:

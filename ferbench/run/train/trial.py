@@ -28,7 +28,7 @@ from ferbench.results.environment import environment
 from ferbench.results.measures import ConstraintCheck, Cost, Latency
 from ferbench.results.records import Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.constraints import bound_check
-from ferbench.run.train.inputs import eval_dataset, predict_proba, train_input
+from ferbench.run.train.inputs import eval_dataset, one_hot_classes, predict_proba, train_input
 from ferbench.run.train.scoring import Scored, score_model
 from ferbench.run.train.setup import RunData, TrialSetup
 from ferbench.run.train.space import effective
@@ -91,6 +91,18 @@ def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -
     return resolve_steps_per_execution(setup.spec.runtime.steps_per_execution, on_gpu=gpu, steps_per_epoch=steps_per_epoch)
 
 
+def multi_target_loss() -> Any:
+    """FER+ multi-target loss (Barsoum et al. 2016): ``-log max_i(t_i p_i)`` over the emotions the
+    target ``t`` names, so predicting any of them is rewarded; on a one-hot label it is cross-entropy."""
+    keras = require("keras")
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        ops = keras.ops
+        return -ops.log(ops.max(ops.cast(y_true, y_pred.dtype) * y_pred, axis=-1) + 1e-7)
+
+    return keras.saving.register_keras_serializable(package="ferbench", name="multi_target_loss")(loss)
+
+
 def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None,
                   learning_rate: float | None = None) -> None:
     """Compile with the trial's loss (label smoothing needs one-hot labels), its optimizer (Adam unless the
@@ -102,7 +114,10 @@ def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], 
 
     keras = require("keras")
     smoothing = float(hp["label_smoothing"])
-    if smoothing > 0:
+    if setup.data.soft_train is not None and setup.data.labels_mode == "multi_target":
+        loss = multi_target_loss()
+        acc = keras.metrics.CategoricalAccuracy(name="accuracy")
+    elif smoothing > 0 or setup.data.soft_train is not None:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
         acc = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
@@ -287,7 +302,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
 
     spec, data = setup.spec, setup.data
     hp = {**effective(spec, params), **recipe_values(spec, params)}
-    one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    one_hot = one_hot_classes(setup, hp)
     started, p, model, latency, weights = utc_now(), _Progress(), None, None, None
     watch = _Watch(cb.EpochLog(), cb.NanGuard(), cb.OptunaReport(spec.search.metric, report))
     t0 = time.monotonic()

@@ -52,6 +52,8 @@ def dataset_path_needed(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Locat
         if ds.get("labels") and kind.relabelled_classes is None:
             takers = ", ".join(k.name for k in KINDS.values() if k.relabelled_classes is not None)
             yield doc.locate(at + ("labels",), f"FER+ labels (labels) apply to kind {takers} only")
+        if ds.get("labels_mode", "majority") != "majority" and not ds.get("labels"):
+            yield doc.locate(at + ("labels_mode",), "labels_mode applies to FER+ votes; set dataset.labels to fer2013new.csv", key=True)
 
 
 def _source_splits(ref: str) -> set[str]:
