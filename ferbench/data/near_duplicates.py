@@ -50,9 +50,14 @@ def fingerprint(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return out
 
 
-def pairs(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD, chunk: int = 512) -> np.ndarray:
+#: Similarities computed at once (float32): bounds memory to about 128 MB on large datasets.
+BLOCK = 1 << 25
+
+
+def pairs(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
     """``(i, j)`` for every fingerprint ``a[i]`` that matches ``b[j]``, as a K×2 int64 array sorted by j."""
     found = [np.zeros((0, 2), np.int64)]
+    chunk = max(1, BLOCK // max(1, len(a)))
     for start in range(0, len(b), chunk):
         j, i = np.nonzero(b[start : start + chunk] @ a.T >= threshold)
         found.append(np.stack([i, j + start], axis=1).astype(np.int64))
