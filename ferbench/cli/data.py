@@ -39,7 +39,10 @@ def describe(
 
     s = load(spec, sets)
     notes = [n for n in s.notes if n.startswith("dataset.")]  # e.g. which default splits it got
-    if s.dataset.folds and s.dataset.fold is None:
+    if s.dataset.folds and s.dataset.fold is None and s.dataset.folds_by == "subject":
+        notes.append(f"dataset.folds: {{k: {s.dataset.folds}, by: subject}}: run f tests on fold f's subjects, validates on the next fold "
+                     "and trains on the rest (the folds are listed below; --set dataset.fold=N shows run N's splits)")
+    elif s.dataset.folds and s.dataset.fold is None:
         notes.append(f"dataset.folds: {s.dataset.folds}: each run validates on one fold of train + validation and trains on the others "
                      "(shown: the splits before folding; --set dataset.fold=N shows fold N)")
     report = describe_data(s.dataset, s.loss, seed=s.seed, progress=sys.stderr.isatty(), notes=notes)
