@@ -17,9 +17,11 @@ from ferbench.spec.types import SPLITS
 
 
 def smooth(rng: np.random.Generator, side: int = 48) -> np.ndarray:
-    """A random smooth grey picture (a face-sized field of blobs), all different from each other."""
-    coarse = rng.integers(0, 256, (6, 6)).astype(np.uint8)
-    return np.asarray(Image.fromarray(coarse).resize((side, side), Image.Resampling.BICUBIC))
+    """A random grey picture, all different from each other: blobs with fine texture, like a face's
+    (a one-pixel shift moves the thumbnails apart, so the aligned comparison has to find it)."""
+    coarse = np.asarray(Image.fromarray(rng.integers(0, 256, (6, 6)).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC))
+    fine = np.asarray(Image.fromarray(rng.integers(0, 256, (24, 24)).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC))
+    return (0.5 * coarse + 0.5 * fine).astype(np.uint8)
 
 
 def jpeg(a):
