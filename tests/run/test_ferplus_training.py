@@ -87,3 +87,14 @@ def test_probability_draws_a_label_per_batch_from_each_target():
     assert np.array_equal(t, again)  # the same seed draws the same labels
     soft_out = next(iter(with_targets(ds, soft, None, sample=False, seed=5)))[1].numpy()
     assert np.allclose(soft_out, soft[ids[:60]])  # crossentropy: the target itself
+
+
+def test_multi_target_loss_and_accuracy_follow_the_reference():
+    from ferbench.run.train.trial import any_target_hit, multi_target_loss
+
+    target = np.array([[0.6, 0.4, 0.0], [1.0, 0.0, 0.0], [0.0, 0.5, 0.5]], np.float32)
+    prob = np.array([[0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    # Right when the predicted class is any emotion the target names.
+    assert np.asarray(any_target_hit()(target, prob)).tolist() == [1.0, 0.0, 1.0]
+    # -log max_i(t_i p_i): row 0 is max(0.6 * 0.2, 0.4 * 0.7) = 0.28.
+    assert np.allclose(np.asarray(multi_target_loss()(target, prob)), -np.log([0.28, 0.1, 0.4]), atol=1e-5)
