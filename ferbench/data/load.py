@@ -98,6 +98,21 @@ def labels_file(spec: DatasetSpec) -> Path:
     return p
 
 
+def _fingerprint(spec: DatasetSpec, key: str, labels_digest: str | None, seed: int, folded: bool, by_subject: bool) -> str:
+    """What makes the loaded data what it is: the source, labels, classes, splits, and (only where
+    set, so older fingerprints stay as they were) folds, near-duplicate cleaning and FER+ scheme."""
+    derived = any(isinstance(getattr(spec.splits, k), DerivedSplit) for k in SPLITS)
+    parts: tuple[object, ...] = (key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived or folded else None)
+    if folded:
+        parts += ("folds", spec.folds, spec.fold)
+        parts += ("by subject",) if by_subject else ()
+    if spec.exclude_near_duplicates != "none":
+        parts += ("exclude near-duplicates", spec.exclude_near_duplicates)
+    if spec.labels and spec.labels_mode != "majority":
+        parts += ("FER+ labels", spec.labels_mode)
+    return cache_mod.sha256_hex(*parts)
+
+
 def _folds(
     spec: DatasetSpec, raw: RawData, index: dict[str, tuple[np.ndarray, str]], y: np.ndarray, seed: int
 ) -> tuple[dict[str, tuple[np.ndarray, str]], list[str], list[dict[str, object]]]:
@@ -190,24 +205,12 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
             warnings.append(f"{k} ({s.name}) has no samples of {', '.join(absent)}")
     idx_only = {k: v[0] for k, v in index.items()}
     duplicates = cross_duplicates(raw.hashes, idx_only)
-    for pair, n in duplicates.items():
-        if n:
-            a, b = pair.split("&")
-            warnings.append(f"{n} {b} image(s) also occur in {a} (exact duplicates)")
+    warnings += [f"{n} {pair.split('&')[1]} image(s) also occur in {pair.split('&')[0]} (exact duplicates)" for pair, n in duplicates.items() if n]
     blank = {k: int(blank_mask(s.x).sum()) for k, s in splits.items()}
     excluded = dict(raw.dropped)
     for name, i in left_out.items():
         excluded[name] = int((raw.labels == i).sum())
-    derived = any(isinstance(getattr(spec.splits, k), DerivedSplit) for k in SPLITS)
-    parts: tuple[object, ...] = (key, labels_digest, spec.classes, dict(spec.class_map), repr(spec.splits), seed if derived or folded else None)
-    if folded:
-        parts += ("folds", spec.folds, spec.fold)  # only then, so unfolded fingerprints stay as they were
-        parts += ("by subject",) if by_subject else ()
-    if spec.exclude_near_duplicates != "none":
-        parts += ("exclude near-duplicates", spec.exclude_near_duplicates)
-    if spec.labels and spec.labels_mode != "majority":
-        parts += ("FER+ labels", spec.labels_mode)
-    fingerprint = cache_mod.sha256_hex(*parts)
+    fingerprint = _fingerprint(spec, key, labels_digest, seed, folded, by_subject)
     subjects = {k: raw.subjects[idx] for k, idx in idx_only.items()} if len(raw.subjects) else {}
     attributes = {k: {a: v[idx] for a, v in raw.attributes.items()} for k, idx in idx_only.items()} if raw.attributes else {}
     return LoadedDataset(
