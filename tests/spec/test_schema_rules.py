@@ -133,8 +133,9 @@ def test_a_markdown_description_written_by_hand_is_kept() -> None:
 def test_an_enum_with_a_value_left_undescribed_is_refused() -> None:
     schema = copy.deepcopy(load_schema())
     kind = schema["$defs"]["dataset"]["properties"]["kind"]["anyOf"][0]
-    kind["enum"] = [*kind["enum"], "rafdb"]
-    with pytest.raises(SystemExit, match="kind: 5 enum values but 4 enumDescriptions"):
+    kind["enum"] = [*kind["enum"], "sfew"]
+    n = len(kind["enum"])
+    with pytest.raises(SystemExit, match=f"kind: {n} enum values but {n - 1} enumDescriptions"):
         render(schema)
 
 
