@@ -70,6 +70,7 @@ class TrialCheck:
     trial: int
     compared: int  # values compared
     differences: list[Difference]
+    newer: list[str] = field(default_factory=list)  # values the re-run measures and the record predates: not compared
 
 
 @dataclass
@@ -119,14 +120,20 @@ def _same(a: object, b: object, tolerance: float | None) -> bool:
 
 def compare_records(recorded: Mapping[str, Any], rerun: Mapping[str, Any], *, tolerance: float | None = None,
                     trial: int | None = None) -> TrialCheck:
-    """Compare the reproducible fields of two trial records (see :data:`COMPARED`)."""
+    """Compare the reproducible fields of two trial records (see :data:`COMPARED`).
+
+    Results format 2 grows by optional keys: a value the re-run measures that the record
+    predates (a metric added since it was written) is listed in ``newer``, not compared; a
+    value the record holds and the re-run lacks is a difference.
+    """
     number = int(recorded.get("trial", 0)) if trial is None else trial
     left = dict(_leaves({k: recorded.get(k) for k in COMPARED}, ""))
     right = dict(_leaves({k: rerun.get(k) for k in COMPARED}, ""))
+    newer = sorted((key for key in right if key not in left), key=_natural)
+    keys = sorted((set(left) | set(right)) - set(newer), key=_natural)
     diffs = [Difference(number, key, left.get(key), right.get(key))
-             for key in sorted(set(left) | set(right), key=_natural)
-             if key not in left or key not in right or not _same(left[key], right[key], tolerance)]
-    return TrialCheck(number, len(set(left) | set(right)), diffs)
+             for key in keys if key not in left or key not in right or not _same(left[key], right[key], tolerance)]
+    return TrialCheck(number, len(keys), diffs, newer)
 
 
 def _natural(key: str) -> tuple[Any, ...]:
@@ -337,4 +344,8 @@ def verify_run(folder: str | Path | Sequence[str | Path], *, trials: Sequence[in
         say(f"re-training trial {record.trial} of {rec.paths.root} ({record.epochs} epoch(s))")
         rerun = retrain(rec, record)
         result.trials.append(compare_records(record.to_dict(), rerun.to_dict(), tolerance=tolerance, trial=record.trial))
+    newer = sorted({key for t in result.trials for key in t.newer}, key=_natural)
+    if newer:
+        result.notes.append(f"{len(newer)} value(s) measured now that the records predate, not compared: {', '.join(newer[:6])}"
+                            + (" …" if len(newer) > 6 else ""))
     return result

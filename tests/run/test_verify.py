@@ -55,6 +55,17 @@ def test_compare_is_exact_by_default_and_tolerant_on_request() -> None:
     assert {d.field for d in compare_records(a, b, tolerance=0.5).differences} >= {"metrics.test.loss", "metrics.test.n"}
 
 
+def test_a_value_the_record_predates_is_listed_not_compared() -> None:
+    """Results format 2 grows by optional keys: a metric added since the record was written is not a mismatch."""
+    a = {"trial": 0, "metrics": {"test": {"n": 10, "accuracy": 0.5}}}
+    b = {"trial": 0, "metrics": {"test": {"n": 10, "accuracy": 0.5, "kappa": 0.1}}}
+    check = compare_records(a, b)
+    assert check.differences == [] and check.newer == ["metrics.test.kappa"]
+    b["metrics"]["test"]["accuracy"] = 0.25  # what the record holds is still compared
+    assert [d.field for d in compare_records(a, b).differences] == ["metrics.test.accuracy"]
+    assert [d.field for d in compare_records(b, a).differences] == ["metrics.test.accuracy", "metrics.test.kappa"]  # recorded, now missing
+
+
 def test_environment_differences_name_versions_and_machine() -> None:
     rec = {"python": "3.11.7", "tensorflow": "2.21.0", "numpy": "2.4.6", "cpu": "A", "cpu_count": 2, "gpus": []}
     here = dict(rec, python="3.11.9", tensorflow="2.22.0", cpu_count=16)
