@@ -113,3 +113,22 @@ def _fill(folder: Path) -> None:
 def fill_disk():  # type: ignore[no-untyped-def]
     """``fill_disk(folder)``: fill the filesystem of ``folder`` (a :func:`small_disk`) to the last byte."""
     return _fill
+
+
+@pytest.fixture(autouse=True)
+def _process_signal_state():  # type: ignore[no-untyped-def]
+    """Each test starts and ends with the interpreter's own SIGINT/SIGTERM handling, neither signal blocked.
+
+    In-process CLI tests run ferbench's stop handling inside the pytest process; one that ends
+    with a signal ignored or blocked (a fixture's run included) must not change what the next test sees.
+    """
+    import signal
+
+    def reset() -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    reset()
+    yield
+    reset()
