@@ -21,7 +21,7 @@ from typing import get_args
 
 import numpy as np
 
-from ferbench.spec.types import CorruptionName
+from ferbench.spec.enums import CorruptionName
 
 CORRUPTION_NAMES: tuple[str, ...] = get_args(CorruptionName)
 SEVERITIES = (1, 2, 3, 4, 5)

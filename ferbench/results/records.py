@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 
 from ferbench.results.atomic import json_clean
 from ferbench.results.measures import CalibrationMetrics, ConstraintCheck, Cost, Latency, RobustnessMetrics, SplitMetrics, TTAMetrics
-from ferbench.spec.types import Direction, Split
+from ferbench.spec.enums import Direction, Split
 
 #: The version written. Readers read every version up to it (docs/results-format.md lists what each added).
 SCHEMA_VERSION = 2

@@ -9,6 +9,7 @@ from ferbench.data.kinds import KINDS, choose_layout, default_splits, describe_s
 from ferbench.model.efficientnetv2.arch import ARCH
 from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
+from ferbench.spec.enums import CorruptionName, ValidationMetric
 from ferbench.spec.types import (
     COST_METRICS,
     FER2013_CLASSES,
@@ -17,7 +18,6 @@ from ferbench.spec.types import (
     VALIDATION_METRICS,
     AugmentSpec,
     ConstraintSpec,
-    CorruptionName,
     CrossSetSpec,
     DatasetSpec,
     DerivedSplit,
@@ -43,7 +43,6 @@ from ferbench.spec.types import (
     SyntheticSpec,
     TrackingSpec,
     TrainSpec,
-    ValidationMetric,
     default_direction,
 )
 from ferbench.spec.yaml_loader import LocatedDoc, Mark

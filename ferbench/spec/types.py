@@ -12,6 +12,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from ferbench.spec.enums import (
+    Calibrate,
+    ClassWeight,
+    Color,
+    CorruptionName,
+    CostMetric,
+    DatasetKind,
+    DatasetLayout,
+    Direction,
+    FaceAlign,
+    FaceDetector,
+    FacesOnMany,
+    FacesOnNone,
+    Flip,
+    Monitor,
+    OnBadSample,
+    OptimizerName,
+    ParamKind,
+    Precision,
+    PrunerName,
+    SamplerName,
+    ScheduleName,
+    Split,
+    Tta,
+    ValidationMetric,
+)
+
 #: The one class vocabulary. Every source maps its own labels onto these names.
 CLASS_VOCABULARY: tuple[str, ...] = (
     "angry",
@@ -26,37 +53,6 @@ CLASS_VOCABULARY: tuple[str, ...] = (
 
 #: FER2013 order (the Kaggle ``emotion`` column 0..6).
 FER2013_CLASSES: tuple[str, ...] = CLASS_VOCABULARY[:7]
-
-#: Which way an objective improves.
-Direction = Literal["minimize", "maximize"]
-
-#: A spec split.
-Split = Literal["train", "validation", "test"]
-
-#: The values of the spec's enumerated keys (the schema's ``enum`` lists; tests/spec/test_spec_literals.py compares them).
-DatasetKind = Literal["fer2013", "affectnet", "folder", "synthetic", "rafdb", "expw", "ckplus", "jaffe", "kdef"]
-DatasetLayout = Literal["auto", "csv", "folders", "official"]
-Color = Literal["grayscale", "rgb"]
-OnBadSample = Literal["error", "skip"]
-Flip = Literal["horizontal", "none"]
-ClassWeight = Literal["none", "inverse_frequency", "effective_number"]
-ScheduleName = Literal["constant", "cosine", "step", "plateau"]
-Monitor = Literal["val_loss", "val_accuracy"]
-OptimizerName = Literal["adam", "adamw", "sgd"]
-SamplerName = Literal["tpe", "random", "grid", "cmaes", "qmc", "nsga2"]
-PrunerName = Literal["none", "median", "successive_halving", "hyperband"]
-ValidationMetric = Literal["val_loss", "val_accuracy", "val_f1_macro", "val_balanced_accuracy"]
-CostMetric = Literal["params", "macs", "latency_ms"]
-Tta = Literal["none", "flip", "ten_crop"]
-Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
-#: A search parameter's kind (from its form: ``float``/``int`` ranges or ``choices``).
-ParamKind = Literal["float", "int", "categorical"]
-#: ``evaluate.calibrate``: none, or a temperature fitted on the validation split.
-Calibrate = Literal["none", "temperature"]
-
-#: ``evaluate.robustness.corruptions``: the table of ``ferbench.data.corruptions``.
-CorruptionName = Literal["gaussian_noise", "gaussian_blur", "jpeg", "brightness", "contrast", "rotation",
-                         "occlusion_eyes", "occlusion_mouth", "occlusion_patch"]
 
 #: The spec's splits, in the order they are listed and reported.
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
@@ -143,11 +139,6 @@ class SyntheticSpec:
     imbalance: str | tuple[float, ...]
     noise: float
 
-
-FaceDetector = Literal["haar", "mtcnn", "boxes"]
-FaceAlign = Literal["none", "eyes"]
-FacesOnNone = Literal["skip", "whole"]
-FacesOnMany = Literal["largest", "all"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ferbench.data.corruptions import CORRUPTION_NAMES, CORRUPTIONS, SEVERITIES, corrupt
-from ferbench.spec.types import CorruptionName
+from ferbench.spec.enums import CorruptionName
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,8 @@ import pytest
 
 from ferbench.plan import plan_spec
 from ferbench.spec import check_file, load_spec
-from ferbench.spec.types import CorruptionName, RobustnessSpec
+from ferbench.spec.enums import CorruptionName
+from ferbench.spec.types import RobustnessSpec
 
 BASE = """\
 ferbench: 1
