@@ -53,7 +53,7 @@ def detect(spec: DatasetSpec) -> Source:
         if layout.lister is not None:
             release = LISTERS[layout.lister](path, spec)
             if release is not None:
-                return _listing_source(release, spec.image_size, spec.color)
+                return _listing_source(release, spec)
         elif name == "csv":
             f = probe.fer2013_csv(path)
             if f is not None:
@@ -95,15 +95,21 @@ def _official_reader(rel: Release, listed: Listed, spec: DatasetSpec) -> Reader:
     return read
 
 
-def _listing_source(listed: Listing, size: int, color: str) -> Source:
+def _listing_source(listed: Listing, spec: DatasetSpec) -> Source:
     files = listed.files + [f.item.path for f in listed.faces]
+    size, color, faces_spec = spec.image_size, spec.color, spec.faces
 
     def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
-        raw, digests, bad = read_listing(listed, size, color, progress=progress)
+        if faces_spec is not None:  # the photos through the faces stage, each image once
+            from ferbench.data.layouts.photos import read_photos
+
+            raw, digests, bad = read_photos(listed, faces_spec, size, color, cache_root=cache_root(spec.cache), progress=progress)
+        else:
+            raw, digests, bad = read_listing(listed, size, color, progress=progress)
         # What was listed (boxes, labels, subjects) is part of the content: the same
         # images under another dataset.min_confidence are another dataset.
         faces = [(str(f.item.path.relative_to(listed.root)), f.item.box, f.label, f.group, f.subject, sorted(f.attributes.items()))
-                 for f in listed.faces]
+                 + ((f.eyes,) if f.eyes is not None else ()) for f in listed.faces]
         labels = [hashlib.sha256(p.read_bytes()).hexdigest() for p in listed.files]
         return raw, sha256_hex(labels, faces, digests), listed.bad + bad
 

@@ -1,6 +1,7 @@
 """Datasets of photos: the faces stage (:mod:`ferbench.faces`) in place of plain decoding.
 
-A reader (class folders, AffectNet's official release) hands over its files with
+A reader (class folders, AffectNet's official release, the released layouts of
+:mod:`ferbench.data.layouts.photos`) hands over its files with
 their labels and source splits; this returns the face crops with theirs, and counts
 per source split and label how many images held one face, none, or several.
 """
@@ -8,7 +9,7 @@ per source split and label how many images held one face, none, or several.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ class PhotoCrops:
     digests: list[str]  # per file
     bad: list[tuple[int, str]]  # (file index, why)
     counts: dict[str, dict[str, dict[str, int]]]
+    faces: list[Face | None] = field(default_factory=list)  # per crop: the face it was cut around (None: the whole image)
 
 
 def crop_photos(paths: Sequence[Path], labels: Sequence[int], groups: Sequence[int], label_names: Sequence[str],
@@ -45,4 +47,4 @@ def crop_photos(paths: Sequence[Path], labels: Sequence[int], groups: Sequence[i
         c = counts.setdefault(group_names[grp[i]], {}).setdefault(label_names[lab[i]], {"images": 0, "one": 0, "none": 0, "several": 0})
         c["images"] += 1
         c["one" if n == 1 else "none" if n == 0 else "several"] += 1
-    return PhotoCrops(crops.x, lab[crops.source], grp[crops.source], crops.source, crops.digests, crops.bad, counts)
+    return PhotoCrops(crops.x, lab[crops.source], grp[crops.source], crops.source, crops.digests, crops.bad, counts, crops.faces)

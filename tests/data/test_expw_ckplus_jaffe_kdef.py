@@ -36,12 +36,21 @@ def test_expw_two_faces_per_image_cropped_and_confidence_filter(tmp_path, capsys
     monkeypatch.setenv("FERBENCH_CACHE", str(tmp_path / "cache"))
     classes = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     images = [[(classes[i % 7], 0.9), (classes[(i + 3) % 7], 0.2 if i % 4 == 0 else 0.95)] for i in range(21)]
+    images += [[("happy", 0.3), ("sad", 0.1)], [("angry", 0.45)], [("fear", 0.2), ("neutral", 0.4)]]  # no box reaches 0.5
     faces = write_expw(tmp_path / "ExpW", images)
     report = describe_json(capsys, spec_file(tmp_path, "expw", tmp_path / "ExpW", "  min_confidence: 0.5\n"))
     kept = [c for c, conf in faces if conf >= 0.5]
     assert total_counts(report) == {c: kept.count(c) for c in classes}
-    assert report["excluded"] == {"face box confidence below 0.5 (dataset.min_confidence)": len(faces) - len(kept)}
-    assert any("ExpW: found 42 faces" in w for w in report["warnings"])
+    # Faces below the threshold are counted as faces; images left with none, as images of their own.
+    assert report["excluded"] == {"face box confidence below 0.5 (dataset.min_confidence)": len(faces) - len(kept),
+                                  "images whose every face box is below 0.5 (dataset.min_confidence)": 3}
+    assert report["source"].endswith("; 3 image(s) left out: no face box at min_confidence 0.5)")  # the run's data line
+    assert any("ExpW: 3 of 24 images (12%) have no face box with confidence >= 0.5" in w for w in report["warnings"])
+    assert any("ExpW: found 47 faces" in w for w in report["warnings"])
+    # A threshold every image has a box above: no such images, no warning.
+    low = describe_json(capsys, spec_file(tmp_path, "expw", tmp_path / "ExpW", "  min_confidence: 0.3\n"))
+    assert "images whose every face box is below 0.3 (dataset.min_confidence)" not in low["excluded"]
+    assert not any("have no face box" in w for w in low["warnings"]) and low["source"] == "ExpW (label.lst + image/origin/)"
 
 
 def test_expw_faces_are_cropped_by_their_box(tmp_path, make_spec):

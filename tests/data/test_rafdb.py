@@ -52,6 +52,29 @@ def test_rafdb_basic_counts_order_by_name_and_attributes(tmp_path, capsys, monke
     assert describe_json(capsys, spec(tmp_path, tmp_path / "RAF-DB")) == report
 
 
+def test_rafdb_attribute_files_are_read_in_the_released_format(tmp_path, capsys, monkeypatch):
+    """Five tab-separated landmark lines, then the gender, race and age codes; a file in another shape is unknown, not misread."""
+    monkeypatch.setenv("FERBENCH_CACHE", str(tmp_path / "cache"))
+    write_rafdb(tmp_path / "RAF-DB", PER_CLASS)
+    manual = tmp_path / "RAF-DB" / "basic" / "Annotation" / "manual"
+    # test_0001: as released (the two eye centres, nose tip and mouth corners in the original's pixels): female, Asian, 70+.
+    (manual / "test_0001_manu_attri.txt").write_text("89.57\t124.28\n152.02\t121.63\n122.39\t161.84\n94.95\t194.85\n148.13\t192.44\n1\n2\n4\n")
+    (manual / "test_0002_manu_attri.txt").write_text("1\n2\n0\n")  # attributes without the landmark lines
+    (manual / "test_0003_manu_attri.txt").write_text("89.5 124.2 152.0\n" * 5 + "0\n0\n0\n")  # landmarks of three numbers
+    (manual / "test_0004_manu_attri.txt").unlink()
+    report = describe_json(capsys, spec(tmp_path, tmp_path / "RAF-DB"))
+    attrs = report["splits"]["test"]["attributes"]
+    # test_0005..0012 as written (n % 2, n % 3, n % 5), test_0001 as above, three unknown.
+    rest = range(5, 13)
+    assert attrs["gender"] == {"female": 1 + sum(n % 2 == 1 for n in rest), "male": sum(n % 2 == 0 for n in rest), "unknown": 3}
+    assert attrs["race"] == {"asian": 1 + sum(n % 3 == 2 for n in rest), "caucasian": sum(n % 3 == 0 for n in rest),
+                             "african-american": sum(n % 3 == 1 for n in rest), "unknown": 3}
+    ages = ("0-3", "4-19", "20-39", "40-69", "70+")
+    assert attrs["age"] == {**{a: sum(n % 5 == i for n in rest) + (a == "70+") for i, a in enumerate(ages) if sum(n % 5 == i for n in rest) + (a == "70+")},
+                            "unknown": 3}
+    assert any(w.startswith("3 face(s) without a readable Annotation/manual/*_manu_attri.txt") for w in report["warnings"])
+
+
 def test_rafdb_labels_are_mapped_by_name_not_position(tmp_path, make_spec):
     from ferbench.data import load_dataset
 

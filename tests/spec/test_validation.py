@@ -218,3 +218,10 @@ def test_faces_block_resolves_with_defaults_and_is_refused_where_it_cannot_apply
     boxes = photos.replace("detector: mtcnn, align: eyes", "detector: boxes")
     assert errors(tmp_path, boxes)[0].endswith("dataset.faces.detector: boxes uses the face boxes a dataset ships, and folder ships none; use haar or mtcnn")
     assert "dataset.faces.on_many" in errors(tmp_path, photos.replace("align: eyes", "align: eyes, on_many: every"))[0]
+    # ExpW's label.lst and RAF-DB's Annotation/boundingbox/ ship boxes; only RAF-DB's manual landmarks give eyes.
+    for kind in ("expw", "rafdb"):
+        assert load_spec(write(tmp_path, boxes.replace("kind: folder", f"kind: {kind}"), f"{kind}.yaml")).dataset.faces.detector == "boxes"
+    raf_eyes = photos.replace("kind: folder", "kind: rafdb").replace("detector: mtcnn", "detector: boxes")
+    assert load_spec(write(tmp_path, raf_eyes, "raf_eyes.yaml")).dataset.faces.align == "eyes"
+    assert errors(tmp_path, raf_eyes.replace("kind: rafdb", "kind: expw")) == [
+        "s.yaml:6:35: dataset.faces.align: ExpW's label.lst gives boxes without landmarks, so no eyes to align by; use detector: mtcnn, or align: none"]

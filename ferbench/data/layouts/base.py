@@ -27,6 +27,8 @@ class Face:
     where: str  # "list_patition_label.txt:12" or the file's relative path, for messages
     subject: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    #: The eye centres as seen (left, right) in the image's pixels, where the release gives them (RAF-DB's landmarks).
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Listing:
     root: Path
     files: list[Path]  # label files (the cache key watches them and the images)
     faces: list[Face] = field(default_factory=list)
-    dropped: dict[str, int] = field(default_factory=dict)  # reason -> faces left out on purpose
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> faces (or images, as it says) left out on purpose
     bad: list[tuple[str, str]] = field(default_factory=list)  # (where, why): malformed entries
     warnings: list[str] = field(default_factory=list)
     has_subjects: bool = False

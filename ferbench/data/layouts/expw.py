@@ -4,8 +4,12 @@
 bottom confidence label``, labels 0-6 in FER2013's order (angry, disgust, fear,
 happy, sad, surprise, neutral). An image may hold several faces; each is cropped by
 its box from ``image/origin/<image_name>``. Boxes whose detector confidence is
-below ``dataset.min_confidence`` are left out (and counted). The release has no
-splits: everything is one group, ``all``.
+below ``dataset.min_confidence`` are left out (and counted); an image whose every box
+is below it is left out whole, counted on its own (in the data line and ``data
+describe``) and named in a warning when it is a large share of the images. With
+``dataset.faces`` each image goes through the faces stage once: ``boxes`` crops the
+listed boxes, a detector re-detects and each face found takes the label of the listed
+box it overlaps. The release has no splits: everything is one group, ``all``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from ferbench.spec.types import FER2013_CLASSES, DatasetSpec
 
 #: Faces in the published label file.
 OFFICIAL: dict[str, int] = {"faces": 91793}
+#: The share of images with no box at ``dataset.min_confidence`` from which a warning names it.
+WARN_SHARE = 0.1
 
 
 def _face(parts: list[str], images: Path, where: str, min_confidence: float, out: Listing) -> Face | None:
@@ -49,6 +55,7 @@ def listing(root: Path, spec: DatasetSpec) -> Listing | None:
     labels = base / "label" / "label.lst"
     out = Listing(f"ExpW ({labels.name} + image/origin/)", base, [labels])
     lines = 0
+    kept: dict[str, int] = {}  # image name -> boxes kept (0: every listed box was below min_confidence)
     for line, text in enumerate(labels.read_text().splitlines(), start=1):
         parts = text.split()
         if not parts:
@@ -58,9 +65,27 @@ def listing(root: Path, spec: DatasetSpec) -> Listing | None:
         if len(parts) != 8:
             out.bad.append((where, f"has {len(parts)} fields, expected 8: image_name face_id top left right bottom confidence label"))
             continue
+        dropped = sum(out.dropped.values())
         face = _face(parts, base / "image" / "origin", where, spec.min_confidence, out)
         if face is not None:
             out.faces.append(face)
+            kept[parts[0]] = kept.get(parts[0], 0) + 1
+        elif sum(out.dropped.values()) > dropped:  # below min_confidence (a malformed line says nothing of its image)
+            kept.setdefault(parts[0], 0)
+    _no_confident_box(out, kept, spec.min_confidence)
     if (warning := partial_copy("ExpW", {"faces": lines}, OFFICIAL)) is not None:
         out.warnings.append(warning)
     return out
+
+
+def _no_confident_box(out: Listing, kept: dict[str, int], min_confidence: float) -> None:
+    """Count the images whose every box is below ``min_confidence`` apart from the faces, and warn when they are many."""
+    empty = sum(1 for n in kept.values() if n == 0)
+    if not empty:
+        return
+    what = f"images whose every face box is below {min_confidence:g} (dataset.min_confidence)"
+    out.drop(what, empty)
+    out.title = out.title[:-1] + f"; {empty} image(s) left out: no face box at min_confidence {min_confidence:g})"
+    if empty >= WARN_SHARE * len(kept):
+        out.warnings.append(f"ExpW: {empty} of {len(kept)} images ({empty / len(kept):.0%}) have no face box with confidence "
+                            f">= {min_confidence:g} (dataset.min_confidence) and are left out whole; lower dataset.min_confidence to keep them")

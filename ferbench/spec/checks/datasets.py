@@ -89,6 +89,10 @@ def splits_distinct(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
                 yield doc.locate(at + ("splits", name, "from"), f"split {name} cannot be derived from itself")
 
 
+#: The kinds whose releases ship face boxes (``dataset.faces.detector: boxes``).
+SHIPS_BOXES = ("affectnet", "expw", "rafdb")
+
+
 @check
 def faces_fit_the_dataset(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """``dataset.faces`` only where there are photos, ``boxes`` only where a dataset gives boxes, ``eyes`` only with landmarks."""
@@ -99,7 +103,10 @@ def faces_fit_the_dataset(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Loc
         kind, layout, detector = ds.get("kind"), ds.get("layout", "auto"), faces.get("detector")
         if kind == "synthetic" or (kind == "fer2013" and layout == "csv"):
             yield doc.locate(at + ("faces",), f"{kind} images are face crops already; remove dataset.faces")
-        if detector == "boxes" and kind != "affectnet":
+        if detector == "boxes" and kind not in SHIPS_BOXES:
             yield doc.locate(at + ("faces", "detector"), f"boxes uses the face boxes a dataset ships, and {kind} ships none; use haar or mtcnn")
         if detector == "haar" and faces.get("align") == "eyes":
             yield doc.locate(at + ("faces", "align"), "haar finds no eyes to align by; use detector: mtcnn, or align: none")
+        if detector == "boxes" and kind == "expw" and faces.get("align") == "eyes":
+            yield doc.locate(at + ("faces", "align"), "ExpW's label.lst gives boxes without landmarks, so no eyes to align by; "
+                             "use detector: mtcnn, or align: none")
