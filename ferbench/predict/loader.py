@@ -1,5 +1,9 @@
 """One loader for a trained model: a Keras file, a run folder (its best trial, or ``--trial N``), or a TFLite file.
 
+An exported file brings its export record's format and probability tolerance (``parity``)
+along, so a check of its answers against the Keras model's uses the tolerance its
+conversion was recorded with, not a number of its own.
+
 What the model expects (input size, grayscale or RGB, value range) and what its
 outputs mean (the classes) come from the run whose folder holds the file, when
 there is one; else from the model itself (classes then are ``class_0`` ...).
@@ -34,6 +38,18 @@ TFLITE_SUFFIXES = (".tflite",)
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
+@dataclass(frozen=True)
+class ExportOf:
+    """What an exported file's record says of how far it may stray from the Keras model."""
+
+    format: str
+    tolerance: float | None  # the largest class-probability difference expected (None: a record without parity)
+    test_accuracy: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "tolerance": self.tolerance, "test_accuracy": self.test_accuracy}
+
+
 @dataclass
 class LoadedModel:
     """A model ready to score uint8 images (N×size×size×channels) into class probabilities."""
@@ -47,6 +63,9 @@ class LoadedModel:
     trial: int | None
     faces: FacesSpec | None  # the faces stage the model was trained behind, if any
     runtime: str  # keras | tflite
+    #: An exported file's own record (``export.json`` beside it): its format and the tolerance within
+    #: which its class probabilities answer like the Keras model's; ``None`` for a Keras model.
+    export: ExportOf | None = None
 
 
 def resolve_target(target: Path, trial: int | None = None) -> tuple[Path, Path | None]:
@@ -158,7 +177,22 @@ def load_model(target: str | Path, *, trial: int | None = None, input_range: str
 
         trial = read_run_record(RunPaths(run_dir).run_json).best_trial
     return LoadedModel(predict, size, color, classes, model_path, run_dir, trial,
-                       spec.dataset.faces if spec is not None else None, runtime)
+                       spec.dataset.faces if spec is not None else None, runtime, export_of(model_path))
+
+
+def export_of(model: Path) -> ExportOf | None:
+    """The export record beside an exported file (``ferbench export`` writes both in one folder), if any."""
+    from ferbench.results.exports import read_export
+    from ferbench.results.paths import EXPORT_FILE
+
+    record_path = model.parent / EXPORT_FILE
+    if model.suffix in KERAS_SUFFIXES or not record_path.is_file():
+        return None
+    record = read_export(record_path)
+    if not any(f.path == model.name for f in record.files):
+        return None  # a record of another file
+    tolerance = None if record.parity is None else record.parity.tolerance
+    return ExportOf(record.format, tolerance, record.test.accuracy)
 
 
 def _tflite(path: Path, batch_size: int, threads: int | None) -> tuple[Predict, tuple[int, str], int]:

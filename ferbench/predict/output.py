@@ -16,6 +16,7 @@ def as_json(model: LoadedModel, results: Sequence[ImagePrediction]) -> str:
     doc = {
         "model": str(model.file), "run": None if model.run_dir is None else str(model.run_dir), "trial": model.trial,
         "runtime": model.runtime, "input": {"size": model.image_size, "color": model.color}, "classes": list(model.classes),
+        **({"export": model.export.to_dict()} if model.export is not None else {}),
         "images": [{"file": str(r.path), "faces": [f.to_dict(model.classes) for f in r.faces]} for r in results if r.error is None],
         "unreadable": [{"file": str(r.path), "why": r.error} for r in results if r.error is not None],
     }
