@@ -123,6 +123,7 @@ def test_expw_boxes_crop_each_listed_face_with_its_own_label(expw) -> None:
     assert counts == {"images": 11, "one": 1, "none": 0, "several": 10}  # image 3 keeps one confident box
 
 
+@pytest.mark.slow
 def test_expw_haar_redetects_and_labels_faces_by_the_box_they_overlap(expw) -> None:
     root, _, listed = expw
     data = load_dataset(_spec("expw", root / "ExpW", root / "cache", EXPW_CLASSES, _faces("haar"), EXPW_SPLITS), progress=False)
@@ -198,6 +199,7 @@ def test_rafdb_originals_boxes_and_eyes_from_the_annotation_files(rafdb) -> None
     assert (eyes[turned] > none[turned] + 0.1).all() and eyes[turned].mean() > 0.8
 
 
+@pytest.mark.slow
 def test_rafdb_originals_through_haar(rafdb) -> None:
     root, shown = rafdb
     data = load_dataset(_spec("rafdb", root / "RAF-DB", root / "cache", RAF_CLASSES, _faces("haar"), RAF_SPLITS), progress=False)
