@@ -96,7 +96,7 @@ def _official_reader(rel: Release, listed: Listed, spec: DatasetSpec) -> Reader:
 
 
 def _listing_source(listed: Listing, spec: DatasetSpec) -> Source:
-    files = listed.files + [f.item.path for f in listed.faces]
+    files = listed.files + [f.item.path for f in listed.faces] + listed.watched
     size, color, faces_spec = spec.image_size, spec.color, spec.faces
 
     def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:

@@ -73,6 +73,10 @@ def test_rafdb_attribute_files_are_read_in_the_released_format(tmp_path, capsys,
     assert attrs["age"] == {**{a: sum(n % 5 == i for n in rest) + (a == "70+") for i, a in enumerate(ages) if sum(n % 5 == i for n in rest) + (a == "70+")},
                             "unknown": 3}
     assert any(w.startswith("3 face(s) without a readable Annotation/manual/*_manu_attri.txt") for w in report["warnings"])
+    # An edited attribute file is read again (the data cache watches the annotation files): test_0001 becomes male.
+    (manual / "test_0001_manu_attri.txt").write_text("89.57\t124.28\n152.02\t121.63\n122.39\t161.84\n94.95\t194.85\n148.13\t192.44\n0\n2\n4\n")
+    again = describe_json(capsys, spec(tmp_path, tmp_path / "RAF-DB"))["splits"]["test"]["attributes"]["gender"]
+    assert again == {**attrs["gender"], "female": attrs["gender"]["female"] - 1, "male": attrs["gender"]["male"] + 1}
 
 
 def test_rafdb_labels_are_mapped_by_name_not_position(tmp_path, make_spec):

@@ -197,6 +197,12 @@ def test_rafdb_originals_boxes_and_eyes_from_the_annotation_files(rafdb) -> None
     turned = none < 0.99
     assert (~turned).sum() == sum(k % 2 == 0 for _, k in shown) and (eyes[~turned] > 0.99).all()
     assert (eyes[turned] > none[turned] + 0.1).all() and eyes[turned].mean() > 0.8
+    # An edited bounding-box file is read again: train_00001's upright face, cut exactly before, is missed by its new box.
+    box_file = root / "RAF-DB" / "basic" / "Annotation" / "boundingbox" / "train_00001_boundingbox.txt"
+    box_file.write_text("0.00 0.00 60.50 60.50\n")
+    data = load_dataset(_spec("rafdb", root / "RAF-DB", root / "cache", RAF_CLASSES, _faces("boxes", "eyes"), RAF_SPLITS), progress=False)
+    exact = [_shown(crop, pasted)[1] > 0.99 for crop in _all_crops(data)[0]]
+    assert sum(exact) == (~turned).sum() - 1
 
 
 @pytest.mark.slow

@@ -43,6 +43,9 @@ class Listing:
     bad: list[tuple[str, str]] = field(default_factory=list)  # (where, why): malformed entries
     warnings: list[str] = field(default_factory=list)
     has_subjects: bool = False
+    #: Annotation files besides the label files (RAF-DB's attributes and boxes): the cache's cheap
+    #: look watches them, so an edited one is read again (their content is in the listed faces).
+    watched: list[Path] = field(default_factory=list)
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n

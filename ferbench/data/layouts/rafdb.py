@@ -127,11 +127,15 @@ def listing(root: Path, spec: DatasetSpec) -> Listing | None:
         if split not in OFFICIAL:
             out.bad.append((where, f"{parts[0]}: the name starts with neither train_ nor test_"))
             continue
-        found = manual(basic / "Annotation" / "manual" / f"{stem}_manu_attri.txt")
+        attri = basic / "Annotation" / "manual" / f"{stem}_manu_attri.txt"
+        found = manual(attri)
+        out.watched.append(attri)
         malformed += found is None
         attrs = dict.fromkeys(ATTRIBUTES, "unknown") if found is None else found.attributes
         if photos:
-            box = bounding_box(basic / "Annotation" / "boundingbox" / f"{stem}_boundingbox.txt")
+            box_file = basic / "Annotation" / "boundingbox" / f"{stem}_boundingbox.txt"
+            box = bounding_box(box_file)
+            out.watched.append(box_file)
             item, eyes = Item(basic / "Image" / "original" / f"{stem}.jpg", box), None if found is None else found.eyes
         else:
             item, eyes = Item(_image(basic, stem)), None
