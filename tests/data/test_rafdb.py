@@ -4,6 +4,7 @@ aligned faces, attributes, the class-folder copy, and the partial-copy warning."
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 from release_writers import LEVEL, RAF, level_class, write_image, write_rafdb
@@ -77,6 +78,10 @@ def test_rafdb_attribute_files_are_read_in_the_released_format(tmp_path, capsys,
     (manual / "test_0001_manu_attri.txt").write_text("89.57\t124.28\n152.02\t121.63\n122.39\t161.84\n94.95\t194.85\n148.13\t192.44\n0\n2\n4\n")
     again = describe_json(capsys, spec(tmp_path, tmp_path / "RAF-DB"))["splits"]["test"]["attributes"]["gender"]
     assert again == {**attrs["gender"], "female": attrs["gender"]["female"] - 1, "male": attrs["gender"]["male"] + 1}
+    # A copy without Annotation/manual/ has no attributes to report, and no warning about them.
+    shutil.rmtree(manual)
+    bare = describe_json(capsys, spec(tmp_path, tmp_path / "RAF-DB"))
+    assert "attributes" not in bare["splits"]["test"] and not any("manu_attri" in w for w in bare["warnings"])
 
 
 def test_rafdb_labels_are_mapped_by_name_not_position(tmp_path, make_spec):

@@ -113,6 +113,7 @@ def listing(root: Path, spec: DatasetSpec) -> Listing | None:
                         "images: add basic/Image/original/, or remove dataset.faces to read the aligned faces")
     folder = "original" if photos or not (basic / "Image" / "aligned").is_dir() else "aligned"
     out = Listing(f"RAF-DB basic ({labels.name} + {folder}/)", basic, [labels])
+    annotated = (basic / "Annotation" / "manual").is_dir()  # a copy without it has no attributes, and says nothing of them
     malformed = 0
     for line, text in enumerate(labels.read_text().splitlines(), start=1):
         where = f"{labels.name}:{line}"
@@ -128,10 +129,10 @@ def listing(root: Path, spec: DatasetSpec) -> Listing | None:
             out.bad.append((where, f"{parts[0]}: the name starts with neither train_ nor test_"))
             continue
         attri = basic / "Annotation" / "manual" / f"{stem}_manu_attri.txt"
-        found = manual(attri)
-        out.watched.append(attri)
-        malformed += found is None
-        attrs = dict.fromkeys(ATTRIBUTES, "unknown") if found is None else found.attributes
+        found = manual(attri) if annotated else None
+        out.watched += [attri] if annotated else []
+        malformed += annotated and found is None
+        attrs = found.attributes if found is not None else dict.fromkeys(ATTRIBUTES, "unknown") if annotated else {}
         if photos:
             box_file = basic / "Annotation" / "boundingbox" / f"{stem}_boundingbox.txt"
             box = bounding_box(box_file)
