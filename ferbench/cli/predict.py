@@ -30,6 +30,10 @@ def _faces_spec(choice: str | None, trained: FacesSpec | None) -> FacesSpec | No
     from ferbench.spec.types import FacesSpec
 
     if choice is None:
+        if trained is not None and trained.detector == "boxes":
+            raise FerbenchError("this model was trained on the face boxes its dataset lists, and image files list none: "
+                                "add --faces haar or --faces mtcnn to find the faces, or --faces none when the images "
+                                "are face crops already")
         return trained
     if choice == "none":
         return None

@@ -159,3 +159,20 @@ def test_an_unreadable_file_is_reported_and_skipped(trained, tmp_path: Path) -> 
         assert im.size == (320, 320)  # 48x48 enlarged so the label can be read
     rc, _, err = _cli("predict", str(folder), str(broken))
     assert rc == 2 and "no input could be read" in err
+
+
+def test_a_model_trained_on_given_boxes_asks_how_to_find_faces(trained, tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    folder, pngs, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    resolved = yaml.safe_load((copy / "spec.resolved.yaml").read_text())
+    resolved["dataset"]["faces"] = {"detector": "boxes", "align": "none", "margin": 0.2, "min_size": 24, "on_none": "skip", "on_many": "largest"}
+    (copy / "spec.resolved.yaml").write_text(yaml.safe_dump(resolved))
+    rc, _, err = _cli("predict", str(copy), str(pngs / "0000.png"))
+    assert rc == 2 and "--faces haar or --faces mtcnn" in err and "--faces none" in err
+    crops = _predict_json(str(copy), str(pngs / "0000.png"), "--faces", "none")
+    assert crops["images"][0]["faces"] == _predict_json(str(folder), str(pngs / "0000.png"))["images"][0]["faces"]
