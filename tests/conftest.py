@@ -115,6 +115,25 @@ def fill_disk():  # type: ignore[no-untyped-def]
     return _fill
 
 
+@pytest.fixture
+def read_only():  # type: ignore[no-untyped-def]
+    """``read_only(folder)``: make ``folder`` read-only (a read-only bind mount this test makes, root only; skips elsewhere)."""
+    from disks import make_read_only, unmount
+
+    made: list[Path] = []
+
+    def make(folder: Path) -> Path:
+        why = make_read_only(folder)
+        if why is not None:
+            pytest.skip(f"cannot make a read-only mount here ({why}); CI runs this as root")
+        made.append(folder)
+        return folder
+
+    yield make
+    for folder in reversed(made):
+        unmount(folder)
+
+
 @pytest.fixture(autouse=True)
 def _process_signal_state():  # type: ignore[no-untyped-def]
     """Each test starts and ends with the interpreter's own SIGINT/SIGTERM handling, neither signal blocked.

@@ -48,6 +48,11 @@ def redacted_errors(url: str | None) -> Iterator[None]:
     except (FerbenchError, KeyboardInterrupt, typer.Exit, SystemExit):
         raise
     except Exception as exc:
+        from ferbench.run.search.storage_failure import storage_failure
+
+        failure = storage_failure(exc, url)  # the study's disk refused a write: one line naming it
+        if failure is not None:
+            raise failure from None
         sys.stderr.write(redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
         raise typer.Exit(1) from None
 

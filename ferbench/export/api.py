@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from ferbench._lazy import require
 from ferbench.errors import ResultsError
 from ferbench.export.formats import FORMAT_TABLE, Format, Target
 from ferbench.export.latency import measure, plan_batches
+from ferbench.results.disk import disk_reason
 from ferbench.results.environment import cpu_name, environment, usable_cpus
 from ferbench.results.exports import ExportRecord, Parity, write_export
 from ferbench.results.measures import SplitMetrics
@@ -159,11 +161,35 @@ def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trial
         model = keras.models.load_model(sources[n], compile=False)
         keras_proba = keras_probabilities(model, session.load_data().x["test"], int(session.spec.train.eval_batch_size))
         for fmt in rows:
-            done_one = export_one(session, n, fmt, model, sources[n], keras_proba)
-            write_card(session, n, done_one.folder, done_one.record)
+            try:
+                done_one = export_one(session, n, fmt, model, sources[n], keras_proba)
+                write_card(session, n, done_one.folder, done_one.record)
+            except Exception as exc:
+                refused = _disk_refused(paths, n, fmt.name, exc)
+                if refused is None:
+                    raise
+                raise refused from None
             out.append(done_one)
         keras.backend.clear_session()
     return out
+
+
+def _disk_refused(paths: RunPaths, trial: int, fmt: str, exc: BaseException) -> ResultsError | None:
+    """A format's export that the disk refused (full, read-only): its half-written folder removed, one line naming it.
+
+    The folder is this export's own (a format exported before is refused up front), so
+    removing it leaves the trial as it was and the same command can run again.
+    """
+    reason = disk_reason(exc)
+    if reason is None:
+        return None
+    folder = paths.export_dir(trial, fmt)
+    where = getattr(exc, "filename", None) or folder
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # exports/, when this was its only format
+    return ResultsError(f"cannot write the {fmt} export of trial {trial} ({where}): {reason}; nothing of it was kept; "
+                        "free space (or make the run folder writable), then export again")
 
 
 def _cpu_only() -> None:

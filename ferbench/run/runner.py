@@ -29,6 +29,7 @@ from ferbench.results.records import RunRecord, RunStatus, TrialRecord
 from ferbench.results.write import RunFile
 from ferbench.run.progress import Reporter, RunInfo, make_reporter
 from ferbench.run.search import accounting as st
+from ferbench.run.search.storage_failure import storage_failure
 from ferbench.run.session import RunSession, existing_record
 from ferbench.run.signals import signals_as_interrupt
 
@@ -223,7 +224,8 @@ def _run_here(session: RunSession, study: optuna.Study, on_change: OnChange, rem
 
     deadline = None if remaining is None else time.monotonic() + remaining
     ctx = WorkerContext(study=study, setup=session.trial_setup(), run_id=session.run_id, paths=session.paths,
-                        exclusive=session.owns_storage, deadline=deadline, on_change=on_change)
+                        exclusive=session.owns_storage, deadline=deadline, on_change=on_change,
+                        storage=session.storage_url)
     return run_worker(ctx)
 
 
@@ -270,7 +272,14 @@ def run_spec(spec_path: str | os.PathLike[str], *, sets: Sequence[str] = (), tri
     try:
         with signals_as_interrupt():
             for i, planned in enumerate(runs, 1):
-                results.append(run_planned(RunSession(planned, rep), index=i, total=len(runs), fresh=fresh))
+                session = RunSession(planned, rep)
+                try:
+                    results.append(run_planned(session, index=i, total=len(runs), fresh=fresh))
+                except Exception as exc:  # a study whose disk refused a write: one line naming it
+                    failure = storage_failure(exc, session.storage_url)
+                    if failure is None:
+                        raise
+                    raise failure from None
     finally:
         rep.close()
     return results

@@ -147,7 +147,8 @@ def join_run(session: RunSession, opts: WorkerOptions, *, index: int = 1, total:
         deadline = time.monotonic() + max(spec.search.timeout_s - spent, 0.0)
     poll = poll_seconds(default=2.0 if journal is not None else 10.0)
     ctx = WorkerContext(study=study, setup=setup, run_id=session.run_id, paths=paths, exclusive=False,
-                        deadline=deadline, poll_s=poll, on_change=on_change, owner=token, owners=owners)
+                        deadline=deadline, poll_s=poll, on_change=on_change, owner=token, owners=owners,
+                        storage=url)
     final: st.Counts | None = None
     with contextlib.ExitStack() as stack:
         if owners is not None:

@@ -34,6 +34,7 @@ from ferbench.results.records import TrialRecord, TrialResult
 from ferbench.results.write import write_trial
 from ferbench.run.search import accounting as st
 from ferbench.run.search.publish import publish_trial
+from ferbench.run.search.storage_failure import storage_failure
 from ferbench.run.search.values import study_values, tell_constraints
 from ferbench.run.signals import deferred_interrupts, hold_to_the_end
 from ferbench.run.train.setup import TrialSetup
@@ -64,6 +65,7 @@ class WorkerContext:
     results: list[TrialResult] = field(default_factory=list)  # this worker's finished trials
     owner: str | None = None  # this worker's name, kept on every trial it runs (ferbench_owner)
     owners: Path | None = None  # owner locks of a storage without heartbeats (see ferbench.run.search.owners)
+    storage: str | None = None  # the study's storage URL, named when its disk refuses a write
 
     @property
     def spec(self) -> Spec:
@@ -343,11 +345,19 @@ def _one_trial(ctx: WorkerContext, objective: Callable[[Trial], float | list[flo
         # (see ferbench.run.signals), or the end of the trial; never inside Optuna's tell.
         with deferred_interrupts():
             ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
-    except BaseException:
+    except BaseException as exc:
         # Ctrl-C, SIGTERM, or a failure outside the trial itself (a full disk while
         # writing the record): the trial did not produce a result, so it runs again.
-        _requeue_interrupted(ctx.study, state.get("number"))
-        raise
+        failure = storage_failure(exc, ctx.storage)
+        if failure is None:
+            _requeue_interrupted(ctx.study, state.get("number"))
+            raise
+        # The study's disk refused a write (Optuna's tell among them): a re-queue is one more
+        # write that fails, or trips Optuna's own assertions. The next start settles the
+        # trial: finished from its record if it wrote one, re-run otherwise.
+        with contextlib.suppress(Exception):
+            _requeue_interrupted(ctx.study, state.get("number"))
+        raise failure from None
     if state.get("disk"):  # recorded failed and told: stop the run here, in one line
         raise ResultsError(state["disk"])
     number = state.get("number")
