@@ -22,7 +22,7 @@ from ferbench.results.atomic import file_lock, write_bytes
 from ferbench.results.paths import HISTORY_FILE, MODEL_FILE, PREDICTIONS_FILE, RECORD_FILE, RUN_FILE, TRACEBACK_FILE, RunPaths
 from ferbench.results.read import Part, load_predictions, read_json, read_part
 from ferbench.results.records import RunRecord
-from ferbench.results.runs import best_disagreement, conflicts, merged_info, records_best, same_run
+from ferbench.results.runs import best_disagreement, conflicts, merged_info, records_best, refusal, same_run
 from ferbench.results.staging import staged
 from ferbench.results.write import write_run
 
@@ -118,6 +118,10 @@ def collect(folders: Sequence[str | Path], into: str | Path) -> Collected:
     if clash:
         raise ResultsError(clash[0] + (f" (and {len(clash) - 1} more trial(s))" if len(clash) > 1 else "")
                            + "; a record is never rewritten, so nothing was collected")
+    refused = refusal(parts)
+    if refused is not None:  # report would refuse the folder collect writes: write none
+        raise _one_line(ResultsError("\n".join(f"{line}; collect writes only what report reads, so nothing was collected"
+                                                for line in refused.splitlines())))
     if dest is not None:
         out = _write(target, target, dest, others, parts)
     else:

@@ -331,6 +331,26 @@ def merge_parts(parts: Sequence[Part]) -> Run:
 # --------------------------------------------------------------------------- loading
 
 
+def refusal(parts: Sequence[Part]) -> str | None:
+    """What :func:`merge_parts` (``report``'s reader) refuses in ``parts``, except that other hosts' folders are missing.
+
+    ``collect`` writes only what ``report`` reads: it refuses what this returns. A run
+    whose other trials are in folders not given yet is no refusal: collecting those
+    folders later completes it.
+    """
+    try:
+        merge_parts(parts)
+    except ResultsError as exc:
+        records: dict[int, TrialRecord] = {}
+        for p in parts:
+            for rec in p.records:
+                records.setdefault(rec.trial, rec)
+        if str(exc) == _partial(parts, merged_info(parts), records):
+            return None
+        return str(exc)
+    return None
+
+
 def load_run(run_dir: str | Path) -> Run:
     """Load one run folder, validating ``run.json`` and every trial record; all problems in one error."""
     return merge_parts([read_part(run_dir)])
