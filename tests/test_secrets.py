@@ -105,3 +105,61 @@ def test_report_storage_error_hides_query_secrets_in_one_line(tmp_path: Path, ca
     err = capfd.readouterr().err
     assert "SSLSECRET" not in err and "cannot open study storage" in err
     assert len(err.strip().splitlines()) == 1 and "Background on this error" not in err
+
+
+#: Every kind of secret a storage URL can carry: the password, and query keys naming a password, secret or token.
+EVERY_SECRET = ("postgresql://u:PWSECRET@127.0.0.1:1/db?sslpassword=SSLSECRET&password=QPSECRET&client_secret=CSSECRET"
+                "&api_token=TKSECRET&connect_timeout=2")
+
+
+def _tiny_spec(tmp_path: Path) -> Path:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(f"ferbench: 1\nname: tiny\nresults: {tmp_path / 'results'}\ndataset: {{kind: synthetic, image_size: 32}}\n"
+                    "model: {stages: [0, 1], width: 0.1, depth: 0.1, top_filters: 8}\ntrain: {max_epochs: 1}\n"
+                    "runtime: {devices: cpu}\n", encoding="utf-8")
+    return spec
+
+
+def _no_secret_anywhere(text: str, folder: Path) -> None:
+    assert "SECRET" not in text, text
+    for p in folder.rglob("*"):
+        if p.is_file():
+            assert b"SECRET" not in p.read_bytes(), p
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["run"], ["worker", "--create"]], ids=["run", "worker"])
+def test_run_and_worker_storage_errors_show_no_secret(command: list[str], tmp_path: Path,
+                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    """A storage that does not open: one line, no password and no secret query value in any output or file."""
+    import importlib.util
+
+    pytest.importorskip("optuna")
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is None:
+        pytest.skip("no PostgreSQL driver (psycopg) installed")
+    spec = _tiny_spec(tmp_path)
+    rc = main([command[0], str(spec), "--storage", EVERY_SECRET, *command[1:]])
+    out, err = capfd.readouterr()
+    assert rc == 2, out + err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err and "Background on this error" not in err, err
+    assert "postgresql://u:***@127.0.0.1:1/db" in lines[0], err
+    _no_secret_anywhere(out + err, tmp_path)
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+@pytest.mark.parametrize("value", ["u:PWSECRET@h", "user:PWSECRET@host:5432/optuna"])
+def test_run_and_worker_refuse_a_storage_that_is_not_a_url_without_its_password(
+        command: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    spec = _tiny_spec(tmp_path)
+    for how in ("--storage", "$FERBENCH_STORAGE"):
+        args = [command, str(spec)] + (["--storage", value] if how == "--storage" else [])
+        with monkeypatch.context() as mp:
+            if how != "--storage":
+                mp.setenv("FERBENCH_STORAGE", value)
+            rc = main(args)
+        out, err = capfd.readouterr()
+        assert rc == 2, out + err
+        assert len(err.strip().splitlines()) == 1 and "not a storage URL" in err, (how, err)
+        _no_secret_anywhere(out + err, tmp_path)
+        assert not (tmp_path / "results").exists()
