@@ -1,5 +1,5 @@
 import sys
 
-from ferbench._entry import main
+from ferbench._entry import script
 
-sys.exit(main())
+sys.exit(script())

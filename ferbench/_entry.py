@@ -3,6 +3,9 @@
 Installed before anything else is imported, so a SIGTERM in the first seconds
 (while Python, typer or TensorFlow load) stops with status 130 and the one-line
 "interrupted" message, like one delivered later, not with status 143 and nothing.
+:func:`script` is the process's entry (the console script, ``python -m ferbench``);
+:func:`main` runs a command in a process that goes on, and leaves its SIGINT and
+SIGTERM handlers as it found them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import signal
 import sys
 from types import FrameType
 
-from ferbench.interrupts import INTERRUPTED_STATUS, say_interrupted
+from ferbench.interrupts import INTERRUPTED_STATUS, STOP_SIGNALS, handlers_kept, say_interrupted
 
 
 def _as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -28,8 +31,8 @@ def early_signals() -> None:
         pass
 
 
-def main() -> int:
-    """The console script: ``ferbench.cli.main.main`` with SIGTERM handled from the first instruction."""
+def _command(argv: list[str] | None) -> int:
+    """``ferbench.cli.main.main`` with SIGTERM handled from the first instruction; its exit status."""
     early_signals()
     try:
         from ferbench._lazy import signals_held
@@ -40,13 +43,33 @@ def main() -> int:
         say_interrupted()
         return INTERRUPTED_STATUS
     try:
-        rc = cli_main()
+        rc = cli_main(argv)
     except KeyboardInterrupt:  # between the command's end and the return
         say_interrupted()
         rc = INTERRUPTED_STATUS
-    # The command is over: a stop now has nothing left to stop.
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ferbench ARGS`` called in this process: SIGTERM acts as Ctrl-C while it runs.
+
+    The SIGINT and SIGTERM handlers found on the way in are put back on the way out,
+    so a program (or a test) that calls a command keeps its own handling of both.
+    """
+    with handlers_kept():
+        return _command(argv)
+
+
+def script() -> int:
+    """The console script and ``python -m ferbench``: the command, then this process's exit."""
+    try:
+        rc = _command(None)
+        # The command is over and the process exits: a stop now has nothing left to stop.
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+    except KeyboardInterrupt:  # a stop landing between the two
+        say_interrupted()
+        rc = INTERRUPTED_STATUS
     if rc == INTERRUPTED_STATUS:
         _exit_interrupted()
     return rc

@@ -21,7 +21,7 @@ import typer
 from ferbench import __version__
 from ferbench.cli.common import SET_OPTION, load, print_problems
 from ferbench.errors import FerbenchError, SpecError
-from ferbench.interrupts import INTERRUPTED_STATUS, say_interrupted
+from ferbench.interrupts import INTERRUPTED_STATUS, handlers_kept, say_interrupted
 from ferbench.secrets import redact
 from ferbench.spec.new import TEMPLATES
 
@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     if stdout is sys.__stdout__ and stdout is not None:  # the process's own (not a test's capture)
         sys.stdout = _NamedStdout(stdout)
     try:
-        rc = app(args=argv, standalone_mode=False)
+        with handlers_kept():  # called in a process that goes on: its SIGINT and SIGTERM handling stays its own
+            rc = app(args=argv, standalone_mode=False)
         sys.stdout.flush()  # a full disk under a redirected standard output shows here, not at exit
     except OSError as exc:
         if exc.errno not in _DISK_ERRNOS:

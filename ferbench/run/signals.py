@@ -14,7 +14,9 @@ except once a trial's result is being written and told (:func:`hold_to_the_end`)
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
 
@@ -61,42 +63,64 @@ def deferred_interrupts() -> Iterator[None]:
     interrupted must not swallow the stop).
     """
     global _deferring, _holding
+    _deferring += 1  # first: a Ctrl-C right after the swap below is noted, never raised half-way through it
     sigint = None
-    with contextlib.suppress(ValueError):  # not the main thread: nothing can be delivered here anyway
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            sigint = signal.signal(signal.SIGINT, lambda signum, frame: _interrupt(signum))
-    _deferring += 1
     try:
+        with contextlib.suppress(ValueError):  # not the main thread: nothing can be delivered here anyway
+            found = signal.getsignal(signal.SIGINT)
+            if found is signal.default_int_handler:
+                sigint = found  # known before the swap: whatever lands next, the finally puts it back
+                signal.signal(signal.SIGINT, lambda signum, frame: _interrupt(signum))
         yield
     finally:
-        _deferring -= 1
         if sigint is not None:
             signal.signal(signal.SIGINT, sigint)
+        _deferring -= 1
         if not _deferring:
             _holding = False
             raise_pending()  # also over an exception on its way out: the stop asked for comes first
+
+
+def _forward(found: object, signum: int, frame: FrameType | None) -> None:
+    """Do what the handler ``found`` before a block does with a signal that arrived as the block ended."""
+    if callable(found):
+        found(signum, frame)
+    elif found == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # the default action, as if the block had never been
 
 
 @contextlib.contextmanager
 def signals_as_interrupt(signals: Sequence[int] = (signal.SIGTERM,), *, once: bool = False) -> Iterator[None]:
     """Treat ``signals`` (SLURM preemption, ``kill``) like Ctrl-C for the duration of the block.
 
-    With ``once``, the first signal also ignores the later ones, so a second
-    signal cannot break the clean-up (re-queueing the interrupted trial).
+    With ``once``, the first signal also makes the later ones do nothing, so a second
+    signal cannot break the clean-up (re-queueing the interrupted trial). The handlers
+    found are put back at the end, whatever arrives meanwhile: a signal that lands while
+    they are put back is handled as the handler found would (before, one landing there
+    ran the block's handler, which left SIGINT ignored for good).
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can be set only from the main thread, and signals are handled there
+        return
+    fired = ended = False
+    found = {s: signal.getsignal(s) for s in signals}
+
     def handler(signum: int, frame: FrameType | None) -> None:
-        if once:
-            for s in signals:
-                signal.signal(s, signal.SIG_IGN)
+        nonlocal fired
+        if ended:
+            _forward(found[signum], signum, frame)
+            return
+        if once and fired:
+            return  # a later signal: the first one's clean-up runs undisturbed
+        fired = True
         _interrupt(signum)
 
     try:
-        old = {s: signal.signal(s, handler) for s in signals}
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
+        for s in signals:
+            signal.signal(s, handler)
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        ended = True
+        for s, h in found.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)

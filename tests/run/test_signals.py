@@ -129,3 +129,28 @@ def test_scoring_stops_between_two_batches() -> None:
             predict_proba(model, x, y, 8)
             raise AssertionError("scored every batch")
     assert any(f.name == "on_predict_batch_end" for f in traceback.extract_tb(info.value.__traceback__))
+
+
+def test_a_signal_landing_while_the_handlers_are_put_back_meets_the_callers_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a SIGTERM between putting back SIGINT's handler and SIGTERM's ran the block's handler, which
+    (with ``once``) set both to SIG_IGN and raised out of the clean-up: SIGINT stayed ignored in that process."""
+    seen: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))  # the caller's own handler
+    callers = signal.getsignal(signal.SIGTERM)
+    real = signal.signal
+
+    def put_back(signum: int, handler: Any) -> Any:
+        old = real(signum, handler)
+        if signum == signal.SIGINT and handler is signal.default_int_handler:
+            os.kill(os.getpid(), signal.SIGTERM)  # lands between SIGINT's handler put back and SIGTERM's
+        return old
+
+    try:
+        with signals_as_interrupt((signal.SIGINT, signal.SIGTERM), once=True):
+            monkeypatch.setattr(signal, "signal", put_back)
+    except KeyboardInterrupt:
+        pytest.fail("the signal ran the block's handler after the block had ended")
+    finally:
+        monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is callers and seen == [signal.SIGTERM]  # delivered to it, not lost
