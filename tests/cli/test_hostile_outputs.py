@@ -104,6 +104,17 @@ def test_collect_into_a_full_disk_leaves_nothing_and_the_retry_finishes(tmp_path
     assert sorted(p.name for p in (into / "trials").iterdir()) == ["0000", "0001", "0002"]
 
 
+def test_new_and_collect_on_a_read_only_disk_are_one_line_naming_the_path(tmp_path: Path, read_only: Callable[[Path], Path],
+                                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "host" / "d4322c48f5ea"
+    shutil.copytree(FIXTURE, src)
+    (tmp_path / "ro").mkdir()
+    ro = read_only(tmp_path / "ro")
+    _one_line(capfd, main(["new", "x", "-o", str(ro / "x.yaml")]), str(ro / "x.yaml"), "Read-only file system")
+    _one_line(capfd, main(["collect", str(src), "--into", str(ro / "merged")]), str(ro), "Read-only file system")
+    assert not list(ro.iterdir())
+
+
 def test_collect_refuses_to_collect_into_its_own_source(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "d4322c48f5ea"
     shutil.copytree(FIXTURE, src)
