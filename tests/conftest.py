@@ -135,13 +135,16 @@ def read_only():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _process_signal_state():  # type: ignore[no-untyped-def]
+def _process_signal_state(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Each test starts and ends with the interpreter's own SIGINT/SIGTERM handling, neither signal blocked.
 
-    In-process CLI tests run ferbench's stop handling inside the pytest process; one that ends
-    with a signal ignored or blocked (a fixture's run included) must not change what the next test sees.
+    A command called in-process puts back the handlers it found (``tests/test_entry.py``);
+    this stays as a guard, and says which test left a handler changed (a warning naming
+    it) instead of letting it change what the next test sees: once, the suite ran on with
+    SIGINT ignored after some in-process test, and no test of the commands leaves one now.
     """
     import signal
+    import warnings
 
     def reset() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -150,4 +153,8 @@ def _process_signal_state():  # type: ignore[no-untyped-def]
 
     reset()
     yield
+    left = {name: h for name, h, want in (("SIGINT", signal.getsignal(signal.SIGINT), signal.default_int_handler),
+                                          ("SIGTERM", signal.getsignal(signal.SIGTERM), signal.SIG_DFL)) if h is not want}
+    if left:
+        warnings.warn(f"{request.node.nodeid} left signal handlers changed: {left}", pytest.PytestWarning, stacklevel=1)
     reset()

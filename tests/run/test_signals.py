@@ -152,5 +152,8 @@ def test_a_signal_landing_while_the_handlers_are_put_back_meets_the_callers_hand
         pytest.fail("the signal ran the block's handler after the block had ended")
     finally:
         monkeypatch.undo()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert signal.getsignal(signal.SIGTERM) is callers and seen == [signal.SIGTERM]  # delivered to it, not lost
+    try:
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is callers and seen == [signal.SIGTERM]  # delivered to it, not lost
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
