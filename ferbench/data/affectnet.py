@@ -19,6 +19,7 @@ import numpy as np
 from ferbench.data.classes import AFFECTNET_CLASSES, AFFECTNET_NOT_A_CLASS
 from ferbench.data.core import RawData
 from ferbench.data.images import Item, decode_many
+from ferbench.data.names import relative, unique
 from ferbench.data.probe import Release
 from ferbench.errors import DataError
 from ferbench.spec.types import FacesSpec
@@ -160,6 +161,7 @@ def read_release(rel: Release, listed: Listed, size: int, color: str, *, progres
     raw = RawData(
         x=x, labels=labels, groups=groups, hashes=np.zeros(0, np.uint64), label_names=label_names, group_names=tuple(rel.lists),
         source=source, rows=rows, dropped=dict(listed.dropped), faces=counts,
+        names=unique([relative([listed.items[i].path], rel.images)[0] for i in rows.tolist()]),
     )
     problems = [(f"{listed.where[i]} ({listed.items[i].path.relative_to(rel.root)})", why) for i, why in bad]
     return raw, digests, problems

@@ -107,6 +107,7 @@ def load_raw(cache: Path, key: str) -> RawData | None:
             labels, groups, hashes, rows = arr["labels"], arr["groups"], arr["hashes"], arr["rows"]
             subjects = arr["subjects"] if "subjects" in arr.files else np.zeros(0, str)
             attributes = {k[5:]: arr[k] for k in arr.files if k.startswith("attr_")}
+            names = arr["names"] if "names" in arr.files else np.zeros(0, str)
     except (OSError, ValueError, KeyError):
         return None
     return RawData(
@@ -114,20 +115,21 @@ def load_raw(cache: Path, key: str) -> RawData | None:
         label_names=tuple(meta["label_names"]), group_names=tuple(meta["group_names"]),
         source=meta["source"], skipped=int(meta["skipped"]), warnings=tuple(meta["warnings"]),
         dropped={k: int(v) for k, v in meta["dropped"].items()}, total=int(meta["total"]), faces=meta.get("faces", {}),
-        subjects=subjects, attributes=attributes,
+        subjects=subjects, attributes=attributes, names=names,
     )
 
 
-def save_raw(cache: Path, key: str, raw: RawData) -> str | None:
+def save_raw(cache: Path, key: str, raw: RawData, *, replace: bool = False) -> str | None:
     """Store ``raw`` under ``key``: written into a temporary folder, then renamed in whole.
 
     Two processes decoding the same source at once both write; the first rename wins
     and the other's copy is discarded. Failing to write (read-only disk, full disk)
     is not an error: the data is in memory, only the next load is slower. Returns why
     it could not be written, or ``None`` (also when another process wrote it first).
+    ``replace``: an entry already there (written before image names were kept) is replaced.
     """
     target = cache / f"raw-{key}"
-    if target.exists():
+    if target.exists() and not replace:
         return None
     tmp: Path | None = None
     try:
@@ -135,7 +137,8 @@ def save_raw(cache: Path, key: str, raw: RawData) -> str | None:
         tmp = Path(tempfile.mkdtemp(prefix=f".raw-{key[:12]}.", dir=cache))
         tmp.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable
         np.save(tmp / "x.npy", raw.x, allow_pickle=False)
-        arrays = {"labels": raw.labels, "groups": raw.groups, "hashes": raw.hashes, "rows": raw.rows, "subjects": raw.subjects}
+        arrays = {"labels": raw.labels, "groups": raw.groups, "hashes": raw.hashes, "rows": raw.rows, "subjects": raw.subjects,
+                  "names": raw.names}
         arrays.update({f"attr_{k}": v for k, v in raw.attributes.items()})
         np.savez(tmp / "arrays.npz", allow_pickle=False, **arrays)
         meta = {
@@ -144,6 +147,10 @@ def save_raw(cache: Path, key: str, raw: RawData) -> str | None:
             "total": raw.total, **({"faces": raw.faces} if raw.faces else {}),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if replace and target.exists():
+            old = cache / f".old-{key[:12]}.{os.getpid()}"
+            os.rename(target, old)
+            shutil.rmtree(old, ignore_errors=True)
         os.rename(tmp, target)  # atomic for a folder; fails if another writer got there first
         tmp = None
     except OSError as exc:

@@ -17,6 +17,8 @@ class SplitData:
     x: np.ndarray
     y: np.ndarray
     name: str  # what it came from, e.g. "PrivateTest" or "train[derived 0.1]"
+    #: Each image's name (see :attr:`RawData.names`), row for row; empty where the source names none.
+    images: np.ndarray = field(default_factory=lambda: np.zeros(0, str))
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -53,6 +55,9 @@ class LoadedDataset:
     #: spec's classes, rows summing to 1) and the scheme; ``None`` with hard labels.
     soft_train: np.ndarray | None = None
     labels_mode: str = "majority"
+    #: FER+ votes (``dataset.labels``): each validation and test face's vote distribution over
+    #: the spec's classes (N×K, rows summing to 1), row for row with the split; empty otherwise.
+    votes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +98,13 @@ class RawData:
     #: majority label; empty otherwise.
     soft: np.ndarray = field(default_factory=lambda: np.zeros((0, 8), np.float32))
     majority_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    #: Each sample's name, stable across loads: ``<Usage>/<data row>`` for a FER2013 CSV
+    #: (``PrivateTest/28710``), the path below the dataset folder for class folders and
+    #: releases (RAF-DB: the label list's name, ``test_0001.jpg``), ``<split>/<index>`` for
+    #: synthetic faces; a second face of one file gets ``#2``. Empty in caches written before names.
+    names: np.ndarray = field(default_factory=lambda: np.zeros(0, str))
+    #: FER+ votes of each face over the ten FER+ columns (``dataset.labels``); empty otherwise.
+    votes: np.ndarray = field(default_factory=lambda: np.zeros((0, 10), np.float32))
 
 
 #: Decodes a detected source: ``progress`` -> (data, content digest, bad samples as ``(where, why)``).

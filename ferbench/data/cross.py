@@ -9,7 +9,10 @@ split are counted, since a test image seen in training flatters the model. No Te
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ from ferbench.data.cache import image_hashes
 from ferbench.data.classmap import ClassMapping, ClassMappingError, map_classes
 from ferbench.data.core import LoadedDataset, SplitData
 from ferbench.data.load import load_dataset
+from ferbench.data.names import read_list, select
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, CrossSetSpec
 
@@ -37,8 +41,28 @@ class CrossSet:
 def whole(loaded: LoadedDataset) -> SplitData:
     """The three splits of a dataset as one (``split: all``): a set scored whole."""
     parts = [loaded.splits[k] for k in SPLITS]
+    named = all(len(p.images) == len(p) for p in parts)
     return SplitData(x=np.concatenate([p.x for p in parts]), y=np.concatenate([p.y for p in parts]),
-                     name="+".join(p.name for p in parts))
+                     name="+".join(p.name for p in parts), images=np.concatenate([p.images for p in parts]) if named else np.zeros(0, str))
+
+
+def list_file(spec: CrossSetSpec) -> Path:
+    """``images`` of an extra test set: as given, else relative to its dataset folder."""
+    assert spec.images is not None
+    p = Path(os.path.expandvars(os.path.expanduser(spec.images)))
+    if not p.is_absolute() and not p.exists() and spec.dataset.path:
+        base = Path(os.path.expandvars(os.path.expanduser(spec.dataset.path)))
+        p = (base if base.is_dir() else base.parent) / p
+    return p
+
+
+def subset(spec: CrossSetSpec, split: SplitData) -> tuple[SplitData, dict[str, Any]]:
+    """The images of ``split`` that ``spec.images`` lists, and what run.json says of the list."""
+    path = list_file(spec)
+    wanted = read_list(path)
+    idx = select(split.images, wanted, f"evaluate.on {spec.name}: {path}")
+    info = {"images": str(path), "listed": len(wanted), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return SplitData(x=split.x[idx], y=split.y[idx], name=f"{split.name}[{path.name}: {len(idx)} images]", images=split.images[idx]), info
 
 
 def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: np.ndarray, *, seed: int = 0,
@@ -50,6 +74,9 @@ def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: 
     except ClassMappingError as exc:  # the spec checks refuse this first; a hand-built spec may not
         raise DataError(f"evaluate.on {spec.name}: {exc}") from None
     split = whole(loaded) if spec.split == "all" else loaded.splits[spec.split]
+    listed: dict[str, Any] = {}
+    if spec.images is not None:
+        split, listed = subset(spec, split)
     shared = np.isin(image_hashes(split.x), image_hashes(train_x))
     warnings = [f"evaluate.on {spec.name}: {w}" for w in loaded.warnings]
     if shared.any():
@@ -67,5 +94,6 @@ def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: 
         "dropped": dropped,
         "in_train": int(shared.sum()),
         "mapping": mapping.describe(),
+        **({"list": listed} if listed else {}),
     }
     return CrossSet(spec.name, split.x, np.asarray(split.y, np.int64), mapping, info, tuple(warnings))

@@ -25,6 +25,7 @@ from typing import cast
 import numpy as np
 
 from ferbench.data.core import RawData
+from ferbench.data.names import csv_names
 from ferbench.errors import DataError
 
 CHUNK = 1 << 20  # compressed bytes per read (~3 MB of text): the passes stay in cache
@@ -320,6 +321,7 @@ def read_fer2013_csv(path: Path, num_labels: int = 7) -> tuple[RawData, str, lis
         group_names=group_names,
         source=f"FER2013 Kaggle CSV ({path.name})",
         rows=lines - 2,  # line 2 is data row 0 (FER2013 has no blank lines)
+        names=csv_names(rank[inverse], group_names, lines - 2),
         total=total,
         skipped=int(unknown.sum()),
         warnings=warnings,

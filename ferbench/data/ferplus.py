@@ -117,6 +117,7 @@ def relabel(raw: RawData, path: Path, csv_rows: int, mode: str = "majority") -> 
         label_names=FERPLUS_COLUMNS[:8], group_names=raw.group_names,
         source=f"{raw.source} relabelled by FER+ {'majority vote' if mode == 'majority' else mode + ' targets'} ({path.name})",
         rows=rows[ok], skipped=raw.skipped, total=raw.total, warnings=raw.warnings, dropped={**raw.dropped, **{k: v for k, v in dropped.items() if v}},
-        soft=soft, majority_ok=majority_ok,
+        soft=soft, majority_ok=majority_ok, names=raw.names[ok] if len(raw.names) == len(ok) else raw.names,
+        votes=votes[rows][ok].astype(np.float32),
     )
     return out, dropped, digest

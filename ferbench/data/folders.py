@@ -15,6 +15,7 @@ import numpy as np
 
 from ferbench.data.core import RawData
 from ferbench.data.images import IMAGE_EXTENSIONS, Item, decode_many
+from ferbench.data.names import relative, unique
 from ferbench.errors import DataError
 from ferbench.spec.types import FacesSpec
 
@@ -159,6 +160,7 @@ def read_folders(scan: FolderScan, size: int, color: str, source: str, *, progre
         group_names=group_names,
         source=source,
         rows=np.flatnonzero(ok).astype(np.int64),
+        names=np.asarray(relative([it.path for it in items], scan.root), dtype=str)[ok],
     )
     return raw, digests, [(str(items[i].path.relative_to(scan.root)), why) for i, why in bad]
 
@@ -173,5 +175,6 @@ def _read_photos(scan: FolderScan, items: list[Item], labels: list[int], groups:
     raw = RawData(
         x=crops.x, labels=crops.labels, groups=crops.groups, hashes=np.zeros(0, np.uint64), label_names=label_names,
         group_names=group_names, source=source, rows=crops.rows, faces=crops.counts,
+        names=unique([relative([it.path for it in items], scan.root)[int(r)] for r in crops.rows]),
     )
     return raw, crops.digests, [(str(items[i].path.relative_to(scan.root)), why) for i, why in crops.bad]

@@ -14,6 +14,7 @@ from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
 from ferbench.data.images import resize_array, to_channels
 from ferbench.data.layout import detect
+from ferbench.data.names import csv_names
 from ferbench.data.splits import blank_mask, cross_duplicates, fold_split, resolve
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, DatasetSpec, DerivedSplit
@@ -66,14 +67,18 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
     if spec.faces is not None:  # only then, so the keys of cropped datasets stay as they were
         prep += ("faces", repr(spec.faces))
     digest = cache_mod.known_digest(root, skey)
+    stale = False  # a cache entry written before image names were kept: decoded again and replaced
     if digest is not None:
         key = cache_mod.sha256_hex(digest, *prep)
         cached = cache_mod.load_raw(root, key)
-        if cached is not None:
+        if cached is not None and len(cached.names) != len(cached.x) and src.layout == "csv":
+            cached = replace(cached, names=csv_names(cached.groups, cached.group_names, cached.rows))
+        if cached is not None and len(cached.names) == len(cached.x):
             return cached, key, src.layout
+        stale = cached is not None
     raw, digest = _decode(spec, src, progress)
     key = cache_mod.sha256_hex(digest, *prep)
-    problem = cache_mod.save_raw(root, key, raw) or cache_mod.remember_digest(root, skey, digest)
+    problem = cache_mod.save_raw(root, key, raw, replace=stale) or cache_mod.remember_digest(root, skey, digest)
     if problem is not None:  # one warning, however many writes failed
         raw = replace(raw, warnings=(*raw.warnings, (
             f"cannot write the data cache {root} ({problem}); loaded without caching, so the next load decodes again. "
@@ -130,16 +135,43 @@ def _folds(
     return out, notes, []
 
 
+def _to_classes(table: list[int], k: int) -> np.ndarray:
+    """The 0/1 matrix taking the FER+ emotion columns to the spec's classes (a dropped emotion: a zero row)."""
+    out = np.zeros((len(table), k), np.float32)
+    for j, c in enumerate(table):
+        if c >= 0:
+            out[j, c] = 1.0
+    return out
+
+
+def _vote_distributions(raw: RawData, index: dict[str, tuple[np.ndarray, str]], table: list[int], y: np.ndarray,
+                        k: int) -> dict[str, np.ndarray]:
+    """FER+ votes: each validation and test face's votes over the spec's classes, as shares summing to 1.
+
+    Every vote counts (single votes too: the distribution is what the crowd said);
+    votes for unknown, not-a-face and emotions outside the spec's classes are left
+    out. A face with none left is its label's one-hot row.
+    """
+    if not len(raw.votes):
+        return {}
+    to_class = _to_classes(table, k)
+    out = {}
+    for split in ("validation", "test"):
+        idx = index[split][0]
+        v = raw.votes[idx, : len(table)].astype(np.float64) @ to_class
+        mass = v.sum(axis=1, keepdims=True)
+        onehot = np.eye(k)[y[idx]] if len(idx) else np.zeros((0, k))
+        out[split] = np.where(mass > 0, v / np.where(mass > 0, mass, 1.0), onehot).astype(np.float32)
+    return out
+
+
 def _scheme_targets(
     spec: DatasetSpec, raw: RawData, index: dict[str, tuple[np.ndarray, str]], table: list[int]
 ) -> tuple[dict[str, tuple[np.ndarray, str]], np.ndarray]:
     """FER+ schemes but majority: train keeps the faces with a target (over the spec's classes,
     renormalised), validation and test the faces with a majority label. Returns the splits and
     the training targets, row for row."""
-    to_class = np.zeros((raw.soft.shape[1], len(spec.classes)), np.float32)
-    for j, c in enumerate(table):
-        if c >= 0:
-            to_class[j, c] = 1.0
+    to_class = _to_classes(table[: raw.soft.shape[1]], len(spec.classes))
     out = {k: (idx[raw.majority_ok[idx]], name) for k, (idx, name) in index.items()}
     train, name = index["train"]
     soft = raw.soft[train] @ to_class
@@ -196,7 +228,8 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     if spec.exclude_near_duplicates == "test":
         index, note = _clean_test(raw.x, index)
         warnings.append(note)
-    splits = {k: SplitData(x=_take(raw.x, idx), y=y_all[idx], name=name) for k, (idx, name) in index.items()}
+    splits = {k: SplitData(x=_take(raw.x, idx), y=y_all[idx], name=name, images=raw.names[idx] if len(raw.names) else raw.names)
+              for k, (idx, name) in index.items()}
     for k, s in splits.items():
         absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
         if absent and k == "train":
@@ -217,4 +250,5 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
         classes=tuple(spec.classes), splits=splits, fingerprint=fingerprint, source=raw.source,
         duplicates=duplicates, skipped=raw.skipped, warnings=tuple(warnings), blank=blank, excluded=excluded, faces=raw.faces,
         subjects=subjects, attributes=attributes, folds=fold_table, soft_train=soft_train, labels_mode=spec.labels_mode,
+        votes=_vote_distributions(raw, index, table, y_all, len(spec.classes)),
     )

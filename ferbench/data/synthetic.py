@@ -212,4 +212,5 @@ def generate(spec: DatasetSpec, seed: int) -> RawData:
         hashes=np.zeros(0, np.uint64), label_names=tuple(spec.classes), group_names=tuple(sizes),
         source=f"synthetic faces ({VERSION}, {syn.train}/{syn.validation}/{syn.test}, imbalance {syn.imbalance})",
         total=sum(sizes.values()),
+        names=np.asarray([f"{g}/{i}" for g, n in sizes.items() for i in range(n)], dtype=str),
     )

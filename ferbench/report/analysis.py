@@ -52,6 +52,8 @@ class RunAnalysis:
     fairness: list[Fairness] = field(default_factory=list)
     #: Each attribute's value for every test sample (in prediction order; "" where unknown).
     groups: dict[str, list[str]] = field(default_factory=dict)
+    #: FER+ votes saved with the predictions: per split, NLL and ECE against the labels and against the votes.
+    soft: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     @property
     def group(self) -> tuple[str, int]:
@@ -121,6 +123,26 @@ def _calibrate(a: RunAnalysis, pred: Predictions, classes: Sequence[str], resamp
                                                       classes, resamples=0)
 
 
+def soft_scores(pred: Predictions, temperature: float | None) -> dict[str, dict[str, float | None]]:
+    """Per split with FER+ votes saved: NLL and ECE against the majority labels and against the vote
+    distributions (``soft_nll``, ``soft_ece``), and the latter after temperature scaling where fitted."""
+    from ferbench.results.calibration import apply_temperature
+    from ferbench.results.metrics import cross_entropy, ece, soft_ece, soft_nll
+
+    out: dict[str, dict[str, float | None]] = {}
+    for split in ("validation", "test"):
+        votes = pred.votes(split)
+        if votes is None:
+            continue
+        y, p = pred.y_true(split), pred.y_prob(split)
+        row = {"nll": cross_entropy(y, p), "soft_nll": soft_nll(votes, p), "ece": ece(y, p), "soft_ece": soft_ece(votes, p)}
+        if temperature is not None:
+            q = apply_temperature(p, temperature)
+            row.update(soft_nll_calibrated=soft_nll(votes, q), soft_ece_calibrated=soft_ece(votes, q))
+        out[split] = row
+    return out
+
+
 def _disagreements(run: Run, best: TrialRecord, test: Scores) -> list[str]:
     if best.test is None:
         return []
@@ -149,6 +171,7 @@ def analyse(run: Run, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTS
         _extras(a, run, best, pred, resamples, seed)
         if best.calibration is not None:
             _calibrate(a, pred, classes, resamples, seed)
+        a.soft = soft_scores(pred, a.temperature)
         return a
     assert best.test is not None and best.validation is not None  # a complete record has metrics (schema)
     where = "" if run.folders else " (read from its study: saved predictions are only in the run folders)"

@@ -51,8 +51,9 @@ def build_report(
     :mod:`ferbench.run.search.readback`). ``compare`` adds one comparison section
     per benchmark (runs + matching baselines, CIs, Δ, McNemar). ``include_runs``
     adds per-run sections (default: when not comparing). ``plots_dir`` turns on
-    figures (PNG + SVG) written under it. ``attributes``: a CSV ``image,attribute,...``
-    of the test images' groups, for fairness tables. Raises
+    figures (PNG + SVG) written under it. Fairness tables come from the attributes the
+    test images carry (RAF-DB's, saved with the predictions) and from ``attributes``: a
+    CSV ``image,attribute,...`` of the test images' groups, matched by image name. Raises
     :class:`~ferbench.errors.FerbenchError` subclasses with readable messages.
     """
     from ferbench.report.run_tables import run_data
@@ -66,11 +67,12 @@ def build_report(
                             "writes run.json with the records' best)")
     baselines: list[Baseline] = load_baselines(baselines_files) if compare or baselines_files else []
     analyses = _analysed(runs, resamples=resamples, seed=seed)
-    if attributes is not None:
-        from ferbench.report.evaluation import attach_fairness, read_attributes
+    from ferbench.report.evaluation import attach_fairness, attach_own_attributes, read_attributes
 
-        attribute_values = read_attributes(attributes)
-        for a in analyses:
+    attribute_values = read_attributes(attributes) if attributes is not None else {}
+    for a in analyses:
+        attach_own_attributes(a)  # the images' own (RAF-DB); the file's replace an attribute of the same name
+        if attribute_values:
             attach_fairness(a, attribute_values)
     include_runs = (not compare) if include_runs is None else include_runs
     sections: list[Section] = []

@@ -12,16 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from ferbench.data.names import lookup
 from ferbench.errors import FerbenchError
 from ferbench.report.analysis import RunAnalysis
 from ferbench.report.model import Column, Table
 from ferbench.report.stats import Estimate, Scores, bootstrap_intervals
 from ferbench.results.metrics import Fairness, fairness
+from ferbench.results.records import Predictions
 
 
 def evaluation_tables(a: RunAnalysis, key: str) -> list[Table]:
     """Every table of this module that the run has data for."""
-    tables = [t for t in (calibration_table(a, key), robustness_table(a, key)) if t is not None]
+    tables = [t for t in (calibration_table(a, key), soft_label_table(a, key), robustness_table(a, key)) if t is not None]
     return tables + [fairness_table(a, f, key) for f in a.fairness]
 
 
@@ -36,7 +38,27 @@ def evaluation_data(a: RunAnalysis) -> dict[str, Any]:
         out["robustness"] = {**a.best.robustness.to_dict(), "mean": a.best.robustness.mean()}
     if a.fairness:
         out["fairness"] = [fairness_data(f) for f in a.fairness]
+    if a.soft:
+        out["soft_labels"] = a.soft
     return out
+
+#: The soft-label table's columns: key in RunAnalysis.soft, heading.
+SOFT_COLUMNS = (("nll", "NLL (labels)"), ("soft_nll", "NLL (votes)"), ("ece", "ECE (labels)"), ("soft_ece", "ECE (votes)"),
+                ("soft_nll_calibrated", "NLL (votes), after T"), ("soft_ece_calibrated", "ECE (votes), after T"))
+
+
+def soft_label_table(a: RunAnalysis, key: str) -> Table | None:
+    """FER+: NLL and ECE against the majority labels and against each face's vote distribution."""
+    if not a.soft:
+        return None
+    shown = [(k, h) for k, h in SOFT_COLUMNS if any(k in row for row in a.soft.values())]
+    t = Table(f"{key}-soft-labels", "Soft labels: NLL and ECE against the FER+ vote distributions",
+              [Column("split", "Split")] + [Column(k, h, "frac") for k, h in shown])
+    for split, row in a.soft.items():
+        t.rows.append({"split": split, **{k: row.get(k) for k, _ in shown}})
+    t.notes.append("Votes: each face's FER+ votes over the run's classes as shares (unknown and not-a-face left out). NLL (votes) = "
+                   "mean of -sum_k q_k log p_k; ECE (votes): 15 bins, the vote share of the predicted class in place of 0/1 correctness.")
+    return t
 
 CALIBRATION_ROWS = (("loss", "NLL"), ("ece", "ECE (15 bins)"), ("brier", "Brier score"), ("accuracy", "Accuracy"))
 
@@ -98,22 +120,64 @@ def read_attributes(path: Path) -> dict[str, dict[str, str]]:
     return {k: {str(r["image"]): str(r.get(k) or "") for r in rows} for k in attrs}
 
 
-def attach_fairness(a: RunAnalysis, attributes: Mapping[str, Mapping[str, str]]) -> None:
-    """Fairness per attribute of the best trial's test predictions.
+def _predictions(a: RunAnalysis) -> Predictions | None:
+    if a.y_true is None or a.y_pred is None or a.best is None or not a.run.has_predictions(a.best):
+        return None
+    return a.run.predictions(a.best)
 
-    A test image is matched by its name where the saved predictions carry the names
-    (``test_image``), else by its position in the test split (0, 1, ...).
+
+def _add_fairness(a: RunAnalysis, attr: str, groups: list[str]) -> None:
+    """The fairness of one attribute (replacing one of the same name) from each test sample's value."""
+    assert a.y_true is not None and a.y_pred is not None
+    a.fairness = [f for f in a.fairness if f.attribute != attr]
+    a.groups[attr] = groups
+    a.fairness.append(fairness(attr, a.y_true, a.y_pred, groups, a.run.num_classes))
+
+
+def attach_own_attributes(a: RunAnalysis) -> None:
+    """Fairness per attribute the test images carry themselves (RAF-DB's gender, race and age group),
+    saved beside the best trial's test predictions (``test_attribute_<name>``)."""
+    pred = _predictions(a)
+    for attr, values in ({} if pred is None else pred.attributes).items():
+        groups = [str(v) for v in values.tolist()]
+        if any(groups):
+            _add_fairness(a, attr, groups)
+
+
+def attach_fairness(a: RunAnalysis, attributes: Mapping[str, Mapping[str, str]]) -> None:
+    """Fairness per attribute of an attributes file, matched to the best trial's test images by name.
+
+    A row's ``image`` matches a test image's saved name (``test_image``) whole, or its
+    file name with or without the extension where only one image has it
+    (:mod:`ferbench.data.names`); the rows' order does not matter. Predictions saved
+    before names were kept are matched by position (0, 1, ...), with a note.
     """
-    if a.y_true is None or a.y_pred is None or a.best is None:
+    pred = _predictions(a)
+    if pred is None:
         return
-    images = a.run.predictions(a.best).extra.get("test_image")
-    names = [str(n) for n in images] if images is not None else [str(i) for i in range(len(a.y_true))]
+    assert a.y_true is not None
+    images = pred.images("test")
+    if images is None:
+        a.notes.append(f"{a.run.label}: its saved predictions name no test image (written before names were kept); "
+                       "the attributes file's `image` column is read as the test sample's position 0, 1, ...")
+        table = {str(i): i for i in range(len(a.y_true))}
+    else:
+        table = lookup([str(n) for n in images.tolist()])
     for attr, values in attributes.items():
-        a.groups[attr] = [values.get(n, "") for n in names]
-        if not any(a.groups[attr]):
+        groups = [""] * len(a.y_true)
+        unmatched = 0
+        for image, value in values.items():
+            i = table.get(image, -1)
+            if i >= 0:
+                groups[i] = value
+            else:
+                unmatched += 1
+        if unmatched:
+            a.notes.append(f"{a.run.label}: {unmatched} row(s) of the attributes file name no test image of this run; left out of {attr}")
+        if not any(groups):
             a.notes.append(f"{a.run.label}: no test image has a {attr} in the attributes file; no fairness table for it")
             continue
-        a.fairness.append(fairness(attr, a.y_true, a.y_pred, a.groups[attr], a.run.num_classes))
+        _add_fairness(a, attr, groups)
 
 
 def fairness_table(a: RunAnalysis, f: Fairness, key: str) -> Table:

@@ -32,6 +32,9 @@ class SplitMetrics:
     kappa: float | None = None
     brier: float | None = None
     ece: float | None = None
+    #: Against the FER+ vote distributions (``dataset.labels``); absent otherwise.
+    soft_nll: float | None = None
+    soft_ece: float | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SplitMetrics:
@@ -51,7 +54,8 @@ class SplitMetrics:
             "per_class": {c: dict(v) for c, v in self.per_class.items()},
             "confusion": [list(r) for r in self.confusion],
             **{k: v for k, v in (("balanced_accuracy", self.balanced_accuracy), ("kappa", self.kappa),
-                                 ("brier", self.brier), ("ece", self.ece)) if v is not None},
+                                 ("brier", self.brier), ("ece", self.ece), ("soft_nll", self.soft_nll),
+                                 ("soft_ece", self.soft_ece)) if v is not None},
         }
 
 

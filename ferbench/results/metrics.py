@@ -191,12 +191,13 @@ def _prf(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict[str, Any]:
     return out
 
 
-def metrics_block(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+def metrics_block(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str], *, votes: np.ndarray | None = None) -> dict[str, Any]:
     """The record's metrics block ``M`` for one split (see docs/results-format.md).
 
     Precision, recall and F1 are scikit-learn's ``precision_recall_fscore_support``
     with ``zero_division=0`` over every class of the run (a class absent from the
     split still has a row, with support 0). Predictions are the arg-max class.
+    ``votes`` (FER+: each sample's vote distribution, N×K) adds ``soft_nll`` and ``soft_ece``.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_prob = np.asarray(y_prob)
@@ -220,6 +221,10 @@ def metrics_block(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str]
         "brier": brier(y_true, y_prob),
         "ece": ece(y_true, y_prob),
     }
+    if votes is not None:
+        if np.shape(votes) != y_prob.shape:
+            raise ValueError(f"vote distributions have shape {np.shape(votes)}, expected {y_prob.shape}")
+        out["soft_nll"], out["soft_ece"] = soft_nll(votes, y_prob), soft_ece(votes, y_prob)
     return out
 
 

@@ -102,6 +102,7 @@ def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:
         tta = extra.get(f"{split}_y_prob_tta")
         if tta is not None and tta.shape != p.shape:
             raise ResultsError(f"{path}: {split}_y_prob_tta {tta.shape} does not match {split}_y_prob {p.shape}")
+        _per_sample(path, split, extra, p.shape)
     for key in [k for k in extra if k.startswith("cross_") and k.endswith("_y_true")]:
         stem = key[: -len("_y_true")]
         y, p = extra[key], extra.get(f"{stem}_y_prob")
@@ -112,6 +113,17 @@ def load_predictions(path: Path, num_classes: int | None = None) -> Predictions:
             raise ResultsError(f"{path}: {stem}_y_prob_tta {tta.shape} does not match {stem}_y_prob {p.shape}")
         extra[key] = y.astype("int64", copy=False)
     return Predictions(**arrays, extra=extra)
+
+
+def _per_sample(path: Path, split: str, extra: dict[str, Any], shape: tuple[int, ...]) -> None:
+    """The optional per-sample arrays of a split (names, FER+ votes, attributes) have one row per sample."""
+    soft = extra.get(f"{split}_y_soft")
+    if soft is not None and soft.shape != shape:
+        raise ResultsError(f"{path}: {split}_y_soft {soft.shape} does not match {split}_y_prob {shape}")
+    keys = [f"{split}_image"] + ([k for k in extra if k.startswith("test_attribute_")] if split == "test" else [])
+    for key in keys:
+        if key in extra and extra[key].shape != shape[:1]:
+            raise ResultsError(f"{path}: {key} {extra[key].shape} has not one entry per sample of {split}_y_prob {shape}")
 
 
 def read_resolved_spec(path: Path) -> Mapping[str, Any]:

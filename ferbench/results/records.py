@@ -361,7 +361,9 @@ class Predictions:
     """Labels and predicted probabilities of one trial on validation and test (``predictions.npz``).
 
     ``extra`` holds the arrays version 2 may add: ``<split>_y_prob_tta`` (test-time
-    augmentation, same rows as ``<split>_y_prob``), and per extra test set
+    augmentation, same rows as ``<split>_y_prob``), ``<split>_image`` (each sample's
+    name), ``<split>_y_soft`` (FER+ vote distributions, N×K), ``test_attribute_<name>``
+    (the test images' own attributes), and per extra test set
     ``cross_<name>_y_true``, ``cross_<name>_y_prob`` and ``cross_<name>_y_prob_tta``
     (columns: the set's scored classes, see run.json's ``dataset.cross``).
     """
@@ -395,6 +397,19 @@ class Predictions:
         """``(y_true, y_prob)`` of an extra test set (with test-time augmentation when ``tta``), or ``None``."""
         y, p = self.extra.get(f"cross_{name}_y_true"), self.extra.get(f"cross_{name}_y_prob{'_tta' if tta else ''}")
         return None if y is None or p is None else (y, p)
+
+    def images(self, split: str = "test") -> Any | None:
+        """Each sample's image name (``<split>_image``), or ``None`` where the data names none."""
+        return self.extra.get(f"{split}_image")
+
+    def votes(self, split: str = "test") -> Any | None:
+        """FER+: each sample's vote distribution over the classes (``<split>_y_soft``), or ``None``."""
+        return self.extra.get(f"{split}_y_soft")
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The test samples' own attributes (RAF-DB gender, race, age) by name (``test_attribute_<name>``)."""
+        return {k[len("test_attribute_"):]: v for k, v in self.extra.items() if k.startswith("test_attribute_")}
 
     def arrays(self) -> dict[str, Any]:
         """The arrays by their name in ``predictions.npz``."""

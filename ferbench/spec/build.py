@@ -301,7 +301,8 @@ def _evaluate(e: dict[str, Any] | None) -> EvaluateSpec:
         return EvaluateSpec()
     return EvaluateSpec(
         tta=e.get("tta", "none"), crop=float(e.get("crop", 0.875)),
-        on=tuple(CrossSetSpec(name=c["name"], dataset=_dataset(c["dataset"]), split=c.get("split", "test")) for c in e.get("on") or ()),
+        on=tuple(CrossSetSpec(name=c["name"], dataset=_dataset(c["dataset"]), split=c.get("split", "test"), images=c.get("images"))
+                 for c in e.get("on") or ()),
         calibrate=e.get("calibrate", "none"), robustness=_robustness(e.get("robustness")),
     )
 

@@ -391,6 +391,8 @@ class CrossSetSpec:
     dataset: DatasetSpec
     #: ``all``: the three splits together (a set scored whole).
     split: Split | Literal["all"] = "test"
+    #: A list file of image names (one per line): only those images of the split are scored.
+    images: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ferbench.data.core import RawData
 from ferbench.data.images import Item, decode_many
+from ferbench.data.names import relative, unique
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Face:
     attributes: dict[str, str] = field(default_factory=dict)
     #: The eye centres as seen (left, right) in the image's pixels, where the release gives them (RAF-DB's landmarks).
     eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
+    name: str = ""  # how the release names the face (RAF-DB: "test_0001.jpg"); "": its path below the release's folder
 
 
 @dataclass
@@ -82,5 +84,6 @@ def read_listing(listing: Listing, size: int, color: str, *, progress: bool) -> 
         total=len(faces),
         subjects=np.asarray([f.subject for f in faces], str)[ok] if listing.has_subjects else np.zeros(0, str),
         attributes={k: np.asarray([f.attributes.get(k, "") for f in faces], str)[ok] for k in keys},
+        names=unique([f.name or relative([f.item.path], listing.root)[0] for f in faces])[ok],
     )
     return raw, digests, [(faces[i].where, why) for i, why in bad]

@@ -140,7 +140,7 @@ def listing(root: Path, spec: DatasetSpec) -> Listing | None:
             item, eyes = Item(basic / "Image" / "original" / f"{stem}.jpg", box), None if found is None else found.eyes
         else:
             item, eyes = Item(_image(basic, stem)), None
-        out.faces.append(Face(item, CLASSES[int(parts[1]) - 1], split, where, attributes=attrs, eyes=eyes))
+        out.faces.append(Face(item, CLASSES[int(parts[1]) - 1], split, where, attributes=attrs, eyes=eyes, name=parts[0]))
     counts = {s: sum(f.group == s for f in out.faces) for s in OFFICIAL}
     if (warning := partial_copy("RAF-DB basic", counts, OFFICIAL)) is not None:
         out.warnings.append(warning)

@@ -53,7 +53,8 @@ def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, spli
     for block in SCORED_SPLITS:
         x, y = data.x[sources[block]], np.asarray(data.y[sources[block]], dtype=np.int64)
         prob = np.asarray(predict(x), dtype=np.float32)
-        plain[block] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes))
+        extra.update(sample_arrays(data, block, sources[block]))
+        plain[block] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes, votes=extra.get(f"{block}_y_soft")))
         arrays[f"{block}_y_true"], arrays[f"{block}_y_prob"] = y, prob
         if tta:
             aug = tta_proba(predict, x, tta, evaluate.crop)
@@ -69,7 +70,7 @@ def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, spli
             _, aug = c.mapping.apply(c.y, tta_proba(predict, c.x, tta, evaluate.crop))
             cross_tta[name] = SplitMetrics.from_dict(metrics_block(y, aug, c.mapping.classes))
             extra[f"cross_{name}_y_prob_tta"] = aug
-    calibration = calibrate(arrays, data.classes) if evaluate.calibrate == "temperature" else None
+    calibration = calibrate({**arrays, **extra}, data.classes) if evaluate.calibrate == "temperature" else None
     robustness = None
     if evaluate.robustness is not None:
         x_test = data.x[sources["test"]]
@@ -81,10 +82,25 @@ def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, spli
     )
 
 
+def sample_arrays(data: RunData, block: str, split: str) -> dict[str, np.ndarray]:
+    """What ``predictions.npz`` keeps of each scored sample besides its answer: its name
+    (``<block>_image``), its FER+ vote distribution (``<block>_y_soft``) and, on test, its
+    attributes (``test_attribute_<name>``), where the data has them."""
+    out: dict[str, np.ndarray] = {}
+    if split in data.images:
+        out[f"{block}_image"] = np.asarray(data.images[split], dtype=str)
+    if split in data.votes:
+        out[f"{block}_y_soft"] = np.asarray(data.votes[split], dtype=np.float32)
+    if block == "test":
+        out.update({f"test_attribute_{a}": np.asarray(v, dtype=str) for a, v in data.attributes.get(split, {}).items()})
+    return out
+
+
 def calibrate(arrays: dict[str, Any], classes: tuple[str, ...]) -> CalibrationMetrics:
     """Temperature scaling fitted on the validation probabilities, applied to validation and test."""
     t = fit_temperature(arrays["validation_y_true"], arrays["validation_y_prob"])
-    blocks = {b: SplitMetrics.from_dict(metrics_block(arrays[f"{b}_y_true"], apply_temperature(arrays[f"{b}_y_prob"], t), classes))
+    blocks = {b: SplitMetrics.from_dict(metrics_block(arrays[f"{b}_y_true"], apply_temperature(arrays[f"{b}_y_prob"], t), classes,
+                                                      votes=arrays.get(f"{b}_y_soft")))
               for b in SCORED_SPLITS}
     return CalibrationMetrics("temperature", t, blocks["validation"], blocks["test"])
 

@@ -33,6 +33,12 @@ class RunData:
     #: FER+ schemes but majority: the training targets (N×K) and the scheme; ``None`` with hard labels.
     soft_train: np.ndarray | None = None
     labels_mode: str = "majority"
+    #: Each split's image names (empty where the loader names none), saved with the predictions.
+    images: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: FER+ votes: the validation and test faces' vote distributions (N×K), saved with the predictions.
+    votes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: Per-image attributes (RAF-DB gender, race, age) per split, then by name.
+    attributes: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def from_loaded(cls, loaded: LoadedDataset, loss: LossSpec, cross: Mapping[str, CrossSet] | None = None) -> RunData:
@@ -49,6 +55,9 @@ class RunData:
             names={s: loaded.splits[s].name for s in SPLITS},
             soft_train=loaded.soft_train,
             labels_mode=loaded.labels_mode,
+            images={s: loaded.splits[s].images for s in SPLITS if len(loaded.splits[s].images) == len(loaded.splits[s])},
+            votes=dict(loaded.votes),
+            attributes={s: dict(v) for s, v in loaded.attributes.items()},
         )
 
     def class_weight_dict(self) -> dict[str, float] | None:
