@@ -65,3 +65,14 @@ def test_specs_without_the_new_keys_keep_their_run_ids(tmp_path: Path) -> None:
     assert "calibrate" not in plain.spec.raw.get("evaluate", {}) and "robustness" not in plain.spec.raw.get("evaluate", {})
     calibrated = plan_spec(load_spec(write(tmp_path, "evaluate: {calibrate: temperature}\n")), gpus=[]).runs[0]
     assert plain.run_id != calibrated.run_id
+
+
+def test_an_extra_test_set_may_name_a_list_of_images_and_without_one_keeps_its_run_id(tmp_path: Path) -> None:
+    on = "evaluate:\n  on:\n    - {name: occluded, dataset: {kind: synthetic}, split: test%s}\n"
+    listed = load_spec(write(tmp_path, on % ", images: lists/occluded.txt"))
+    assert listed.evaluate.on[0].images == "lists/occluded.txt"
+    plain = plan_spec(load_spec(write(tmp_path, on % "")), gpus=[]).runs[0]
+    assert plain.spec.evaluate.on[0].images is None and "images" not in plain.spec.raw["evaluate"]["on"][0]
+    assert plan_spec(listed, gpus=[]).runs[0].run_id != plain.run_id
+    errors = [str(e) for e in check_file(write(tmp_path, on % ", images: ''")).errors]
+    assert len(errors) == 1 and errors[0].startswith("s.yaml:9:73: evaluate.on[0].images"), errors
