@@ -1,9 +1,12 @@
-"""Evaluation as papers need it, end to end on one shared tiny experiment: two configurations
-(learning rates) x three seeds of a small model (mini-Xception, the fastest family to learn the
-quickstart's synthetic faces in a few epochs), each scored with temperature scaling and under
-corruptions; then ``ferbench report --compare`` over the six runs.
+"""Evaluation as papers need it, end to end on two shared tiny experiments.
 
-The six runs are trained once for the module.
+- ``trained``: one small model (mini-Xception, the fastest family to learn the quickstart's
+  synthetic faces in a few epochs) trained once for the module, scored with temperature scaling
+  and under corruptions: the robustness, calibration, report-format and TensorFlow-free checks
+  all read it.
+- ``seeds``: two configurations (learning rates) x three seeds of a tiny EfficientNetV2 (two
+  stages, width and depth 0.1), one epoch on a few dozen faces: the seed-level comparison needs
+  six runs, not six good models, and a small graph is quick to trace.
 """
 
 from __future__ import annotations
@@ -25,7 +28,26 @@ from ferbench.results import Run, load_runs  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SPEC = """\
+TRAINED = """\
+ferbench: 1
+name: trained
+seed: 1
+results: {results}
+dataset:
+  kind: synthetic
+  image_size: 32
+  color: grayscale
+  synthetic: {{train: {train}, validation: 64, test: 200, imbalance: balanced}}
+model: {{arch: mini-xception}}
+train: {{learning_rate: 0.006, batch_size: {batch}, max_epochs: {epochs}, early_stopping: null}}
+search: {{trials: 1, objective: {{metric: val_accuracy}}}}
+evaluate:
+  calibrate: temperature
+  robustness: {{corruptions: [gaussian_noise, gaussian_blur, occlusion_eyes, occlusion_mouth, occlusion_patch], severities: [5]}}
+runtime: {{devices: cpu, workers: 1}}
+"""
+
+SEEDS = """\
 ferbench: 1
 name: seeds
 seeds: [1, 2, 3]
@@ -34,31 +56,47 @@ dataset:
   kind: synthetic
   image_size: 32
   color: grayscale
-  synthetic: {{train: 640, validation: 100, test: 200, imbalance: balanced}}
-model: {{arch: mini-xception}}
+  synthetic: {{train: 64, validation: 32, test: 64, imbalance: balanced}}
+model: {{stages: [0, 1], width: 0.1, depth: 0.1, dropout: 0.0, top_filters: 16}}
 matrix:
   train.learning_rate: [0.003, 0.006]
-train: {{batch_size: 16, max_epochs: 8, early_stopping: null}}
+train: {{batch_size: 16, max_epochs: 1, early_stopping: null}}
 search: {{trials: 1, objective: {{metric: val_accuracy}}}}
-evaluate:
-  calibrate: temperature
-  robustness: {{corruptions: [gaussian_noise, gaussian_blur, occlusion_eyes, occlusion_mouth, occlusion_patch], severities: [5]}}
 runtime: {{devices: cpu, workers: 1}}
 """
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Run]]:
+def _run(root: Path, name: str, text: str) -> list[Run]:
     from ferbench.run.runner import run_spec
 
-    root = tmp_path_factory.mktemp("evaluation")
-    spec = root / "seeds.yaml"
-    spec.write_text(SPEC.format(results=root / "results"), encoding="utf-8")
+    spec = root / f"{name}.yaml"
+    spec.write_text(text, encoding="utf-8")
     results = run_spec(spec, quiet=True)
-    assert [r.status for r in results] == ["complete"] * 6
-    runs = load_runs([root / "results"])
+    assert all(r.status == "complete" for r in results)
+    return load_runs([root / "results" / name])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """One trained run with calibration and robustness (its folder: ``run.path``)."""
+    root = tmp_path_factory.mktemp("trained")
+    (run,) = _run(root, "trained", TRAINED.format(results=root / "results", train=TRAIN_IMAGES, epochs=EPOCHS, batch=BATCH))
+    return run
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Run]]:
+    """Six one-epoch runs: two learning rates x three seeds."""
+    root = tmp_path_factory.mktemp("seeds")
+    runs = _run(root, "seeds", SEEDS.format(results=root / "results"))
     assert len(runs) == 6
     return root, runs
+
+
+#: The trained model's data, epochs and batch: enough to learn the faces well above chance (7 classes,
+#: 0.14; about 0.55 here). Small batches give the batch norms' moving averages (momentum 0.99) the
+#: steps they need before the model is scored; fewer steps leave a model that only guesses one class.
+TRAIN_IMAGES, EPOCHS, BATCH = 384, 6, 8
 
 
 def _best(run: Run):  # type: ignore[no-untyped-def]
@@ -66,19 +104,14 @@ def _best(run: Run):  # type: ignore[no-untyped-def]
     return run.best
 
 
-def test_severity_5_noise_blur_and_occlusion_lower_accuracy(experiment) -> None:
-    _, runs = experiment
-    clean = [_best(r).robustness.clean for r in runs]
-    assert statistics.fmean(clean) > 0.3, f"the tiny models must learn (7 classes, chance 0.14): {clean}"
+def test_severity_5_noise_blur_and_occlusion_lower_accuracy(trained) -> None:
+    rb = _best(trained).robustness
+    assert rb.clean > 0.35, f"the small model must learn (7 classes, chance 0.14): {rb.clean}"
     for name in ("gaussian_noise", "gaussian_blur", "occlusion_eyes", "occlusion_mouth", "occlusion_patch"):
-        severe = [_best(r).robustness.accuracy[name][0] for r in runs]  # severities: [5]
-        assert statistics.fmean(severe) < statistics.fmean(clean) - 0.05, (name, severe, clean)
-        for r in runs:
-            rb = _best(r).robustness
-            assert rb.accuracy[name][0] < rb.clean or rb.clean < 0.3, (r.run_id, name, rb)
+        assert rb.accuracy[name][0] < rb.clean - 0.05, (name, rb)  # severities: [5]
 
 
-def test_robustness_is_deterministic_across_evaluations(experiment) -> None:
+def test_robustness_is_deterministic_across_evaluations(trained) -> None:
     """The trial's numbers, recomputed twice from its saved model in this process, are identical."""
     import keras
 
@@ -86,8 +119,7 @@ def test_robustness_is_deterministic_across_evaluations(experiment) -> None:
     from ferbench.run.train.scoring import robustness_metrics
     from ferbench.spec.types import RobustnessSpec
 
-    _, runs = experiment
-    run = runs[0]
+    run = trained
     assert run.path is not None
     from ferbench.model.layers import to_fused
 
@@ -117,14 +149,12 @@ def _test_images(run: Run) -> np.ndarray:
     return np.asarray(load_dataset(spec.dataset, seed=run.info.seed, progress=False).splits["test"].x)
 
 
-def test_temperature_scaling_lowers_validation_nll(experiment) -> None:
-    _, runs = experiment
-    for r in runs:
-        best = _best(r)
-        assert best.calibration is not None and best.validation is not None and best.validation.loss is not None
-        after = best.calibration.validation.loss
-        assert after is not None and after <= best.validation.loss + 1e-9
-        assert best.calibration.validation.accuracy == best.validation.accuracy  # the arg-max does not move
+def test_temperature_scaling_lowers_validation_nll(trained) -> None:
+    best = _best(trained)
+    assert best.calibration is not None and best.validation is not None and best.validation.loss is not None
+    after = best.calibration.validation.loss
+    assert after is not None and after <= best.validation.loss + 1e-9
+    assert best.calibration.validation.accuracy == best.validation.accuracy  # the arg-max does not move
 
 
 def test_two_configurations_three_seeds_in_the_report(experiment, tmp_path: Path) -> None:
@@ -157,9 +187,8 @@ def test_two_configurations_three_seeds_in_the_report(experiment, tmp_path: Path
     assert "Paired tests over seeds" in text and test["sentence"] in text and "Over seeds" in text
 
 
-def test_every_format_has_the_new_tables_and_html_the_plots(experiment, tmp_path: Path) -> None:
-    root, runs = experiment
-    folder = root / "results" / "seeds" / runs[0].run_id
+def test_every_format_has_the_new_tables_and_html_the_plots(trained, tmp_path: Path) -> None:
+    folder = trained.path
     for fmt, ext in (("markdown", "md"), ("csv", "csv"), ("latex", "tex"), ("html", "html"), ("json", "json"), ("rich", "txt")):
         out = tmp_path / f"r.{ext}"
         write_report([folder], fmt=fmt, out=out, plots=fmt == "html")
@@ -186,11 +215,11 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflo
 """
 
 
-def test_the_new_report_parts_import_no_tensorflow(experiment, tmp_path: Path) -> None:
-    root, runs = experiment
-    attrs = tmp_path / "attributes.csv"
-    attrs.write_text("image,gender\n" + "".join(f"{i},{'female' if i % 3 else 'male'}\n" for i in range(200)), encoding="utf-8")
-    folder = root / "results" / "seeds" / runs[0].run_id
+def test_the_new_report_parts_import_no_tensorflow(trained, tmp_path: Path) -> None:
+    attrs = tmp_path / "attributes.csv"  # by the synthetic test images' names, in no particular order
+    order = np.random.default_rng(0).permutation(200)
+    attrs.write_text("image,gender\n" + "".join(f"test/{i},{'female' if i % 3 else 'male'}\n" for i in order), encoding="utf-8")
+    folder = trained.path
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), str(tmp_path / "r.html"), str(attrs)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
