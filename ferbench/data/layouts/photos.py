@@ -19,6 +19,7 @@ import numpy as np
 
 from ferbench.data.core import RawData
 from ferbench.data.layouts.base import Listing
+from ferbench.data.names import relative, unique
 from ferbench.faces.detect import Face, iou
 from ferbench.spec.types import FacesSpec
 
@@ -87,6 +88,7 @@ def read_photos(listing: Listing, spec: FacesSpec, size: int, color: str, *, cac
         subjects=np.asarray([faces[j].subject for j in owner], str) if listing.has_subjects else np.zeros(0, str),
         attributes={k: np.asarray([faces[j].attributes.get(k, "") for j in owner], str) for k in keys},
         faces=crops.counts,
+        names=unique([faces[j].name or relative([faces[j].item.path], listing.root)[0] for j in owner.tolist()]),
     )
     bad = [(f"{faces[listed[i][0]].where} ({first[i].item.path.relative_to(listing.root)})", why) for i, why in crops.bad]
     return raw, crops.digests, bad
