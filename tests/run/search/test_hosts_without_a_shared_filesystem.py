@@ -67,11 +67,21 @@ def _ferbench(*args: str, cwd: Path, env: dict[str, str], timeout: float = 300) 
                           timeout=timeout)
 
 
+def _in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``ferbench ARGS`` through the CLI's entry point in this process (no third TensorFlow import)."""
+    from ferbench.cli.main import main
+
+    capsys.readouterr()
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["ferbench", *args], rc, out, err)
+
+
 def _records(folder: Path) -> dict[int, bytes]:
     return {int(p.parent.name): p.read_bytes() for p in folder.glob("trials/*/record.json")}
 
 
-def test_two_hosts_sharing_only_the_database(tmp_path: Path) -> None:
+def test_two_hosts_sharing_only_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     url = os.environ.get("FERBENCH_TEST_POSTGRES")
     if not url:
         pytest.skip("FERBENCH_TEST_POSTGRES is not set (CI starts a PostgreSQL server and sets it)")
@@ -146,11 +156,15 @@ def test_two_hosts_sharing_only_the_database(tmp_path: Path) -> None:
         assert cmp.returncode == 0, cmp.stderr
         [merged_run] = json.loads(cmp.stdout)["runs"]
         assert merged_run["best_trial"] == run["best_trial"] and merged_run["test"]["from_predictions"] is True
-        ver = _ferbench("verify", str(merged), cwd=tmp_path, env=_env())
+        # verify retrains: in this process, which has TensorFlow loaded already.
+        monkeypatch.delenv("FERBENCH_STORAGE", raising=False)
+        monkeypatch.setenv("COLUMNS", "200")
+        monkeypatch.chdir(tmp_path)
+        ver = _in_process(capsys, "verify", str(merged))
         logs += ver.stdout + ver.stderr
         assert ver.returncode == 0 and "reproduced exactly" in ver.stdout, ver.stdout + ver.stderr
         # The two host folders, given together, are one run to verify as well.
-        both = _ferbench("verify", str(folders[0]), str(folders[1]), cwd=tmp_path, env=_env())
+        both = _in_process(capsys, "verify", str(folders[0]), str(folders[1]))
         assert both.returncode == 0 and f"{folders[0]} + {folders[1]}: trial(s) {run['best_trial']} reproduced" in both.stdout, \
             both.stdout + both.stderr
 

@@ -42,7 +42,8 @@ def _digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("trials/*/*"))}
 
 
-def test_sigkill_and_resume(tmp_path: Path) -> None:
+def test_sigkill_and_resume(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
     spec = write_spec(tmp_path, name="killed", trials=3, epochs=3)
     proc = subprocess.Popen(_cmd(spec), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env(), cwd=tmp_path)
     seen = []
@@ -62,9 +63,15 @@ def test_sigkill_and_resume(tmp_path: Path) -> None:
     killed = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{folder / 'study.db'}").trials[1]
     assert killed.state == optuna.trial.TrialState.RUNNING
 
-    again = subprocess.run(_cmd(spec), capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "re-queued trial(s) 1" in again.stdout
+    # Started again in this process: the kill needed a process of its own, the resume does not.
+    from ferbench.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    capfd.readouterr()
+    rc = main(["run", str(spec)])
+    again_out, again_err = capfd.readouterr()
+    assert rc == 0, again_out + again_err
+    assert "re-queued trial(s) 1" in again_out
 
     after = _digests(folder)
     assert {k: after[k] for k in before} == before  # finished trial byte-identical
@@ -80,4 +87,4 @@ def test_sigkill_and_resume(tmp_path: Path) -> None:
     info = json.loads((folder / "run.json").read_text())
     assert info["status"] == "complete"
     assert info["trials"] == {"target": 3, "complete": 3, "failed": 0, "pruned": 0}
-    assert "best trial" in again.stdout  # the final table
+    assert "best trial" in again_out  # the final table

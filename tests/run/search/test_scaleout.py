@@ -132,17 +132,32 @@ def test_worker_refuses_a_study_of_another_spec(tmp_path: Path) -> None:
     assert "different spec" in line and "refused" in line and planned.run_id in line
 
 
-def test_no_password_in_errors_or_files_when_the_database_is_unreachable(tmp_path: Path) -> None:
+def _in_process(capfd: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess:
+    """``ferbench ARGS`` through the CLI's entry point in this process (no second TensorFlow import)."""
+    from ferbench.cli.main import main
+
+    capfd.readouterr()
+    rc = main(list(args))
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(["ferbench", *args], rc, out, err)
+
+
+def test_no_password_in_errors_or_files_when_the_database_is_unreachable(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("optuna")
     pytest.importorskip("psycopg")
     spec = write_spec(tmp_path)
     url = f"postgresql://ferbench:{SECRET}@127.0.0.1:9/nowhere"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FERBENCH_STORAGE", raising=False)
     runs = [
-        _ferbench("run", str(spec), "--storage", url, cwd=tmp_path),
-        _ferbench("worker", str(spec), "--storage", url, cwd=tmp_path),
-        _ferbench("worker", str(spec), cwd=tmp_path, FERBENCH_STORAGE=url),
-        _ferbench("plan", str(spec), "--storage", url, cwd=tmp_path),
+        _in_process(capfd, "run", str(spec), "--storage", url),
+        _in_process(capfd, "worker", str(spec), "--storage", url),
     ]
+    monkeypatch.setenv("FERBENCH_STORAGE", url)
+    runs.append(_in_process(capfd, "worker", str(spec)))
+    monkeypatch.delenv("FERBENCH_STORAGE")
+    runs.append(_ferbench("plan", str(spec), "--storage", url, cwd=tmp_path))
     for r in runs[:3]:
         assert r.returncode == 2, r.stdout + r.stderr
         assert "cannot open study storage postgresql://ferbench:***@127.0.0.1:9/nowhere" in r.stderr
@@ -188,18 +203,21 @@ def test_pool_workers_read_the_run_folder_and_get_the_storage_from_the_environme
 
 
 @pytest.mark.slow
-def test_a_worker_joins_a_run_from_its_folder_whatever_the_users_file_says_now(tmp_path: Path) -> None:
+def test_a_worker_joins_a_run_from_its_folder_whatever_the_users_file_says_now(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tensorflow")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FERBENCH_STORAGE", raising=False)
     spec = write_spec(tmp_path, name="folder", trials=1, epochs=1)
-    done = _ferbench("run", str(spec), "--quiet", cwd=tmp_path)
+    done = _in_process(capfd, "run", str(spec), "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     [folder] = [p.parent for p in (tmp_path / "results" / "folder").glob("*/run.json")]
     spec.write_text(spec.read_text().replace("seed: 3", "seed: 4"))  # the user's file changed since
     url = f"sqlite:///{folder / 'study.db'}"
-    edited = _ferbench("worker", str(spec), "--storage", url, cwd=tmp_path)
+    edited = _in_process(capfd, "worker", str(spec), "--storage", url)
     assert edited.returncode == 2 and "no study named" in edited.stderr  # the edited spec is another run
-    joined = _ferbench("worker", str(folder), "--storage", url, cwd=tmp_path)
+    joined = _in_process(capfd, "worker", str(folder), "--storage", url)
     assert joined.returncode == 0, joined.stdout + joined.stderr
     assert f"{folder.name}: 1/1 trials finished" in joined.stdout
-    refused = _ferbench("worker", str(folder), "--set", "seed=5", cwd=tmp_path)
+    refused = _in_process(capfd, "worker", str(folder), "--set", "seed=5")
     assert refused.returncode == 2 and "--set applies to spec files" in refused.stderr
