@@ -10,6 +10,8 @@ from ferbench.model.efficientnetv2.arch import ARCH
 from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.enums import CorruptionName, ValidationMetric
+from ferbench.spec.recipe_types import distill_spec, ema_spec, erasing_spec, mix_spec
+from ferbench.spec.recipes import OPTIMIZERS, RECIPES, SCHEDULES, WARMUP, Row, schedule_keys
 from ferbench.spec.types import (
     COST_METRICS,
     FER2013_CLASSES,
@@ -58,46 +60,38 @@ HYPER_DEFAULTS: dict[str, Any] = {
 }
 
 
-#: Keras's defaults of each optimizer's own values, filled into the resolved spec (never for adam,
-#: so the specs written before these keys existed keep their resolved form and run ids).
-OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "adam": {},
-    "adamw": {"weight_decay": 0.004},
-    "sgd": {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0},
-}
-
-#: The values each schedule uses and their defaults (Keras's, where Keras has one).
-SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "constant": {},
-    "cosine": {"alpha": 0.0},
-    "step": {"step_epochs": 10, "factor": 0.1},
-    "plateau": {"factor": 0.1, "patience": 10, "monitor": "val_loss", "min_delta": 1e-4, "cooldown": 0, "min_learning_rate": 0.0},
-}
-
 #: Dataset keys an extra test set takes from the spec's own dataset when it leaves them out:
 #: the model's input decides the image size and colour.
 INHERITED = ("image_size", "color", "cache")
 
 
 def fill_recipe(data: dict[str, Any]) -> None:
-    """Fill the optimizer's and the schedule's own values with their defaults, in place.
+    """Fill the optimizer's, the schedule's and each recipe's values with their defaults, in place.
 
-    Only what the chosen optimizer and schedule use, and nothing that is searched;
+    Only what the chosen optimizer and schedule use, the recipes whose block is in the
+    spec, and nothing that is searched (the table: :mod:`ferbench.spec.recipes`);
     idempotent, so a matrix cell that changes ``train.optimizer`` gets its values too.
     """
     searched = {SEARCHABLE[n] for n in get_path(data, "search.space", {}) or {}}
     train = data.setdefault("train", {})
-    for key, value in OPTIMIZER_DEFAULTS.get(train.get("optimizer", "adam"), {}).items():
-        if f"train.{key}" not in searched and train.get(key) is None:
-            train[key] = value
+    _fill_block(train, "train", OPTIMIZERS.get(train.get("optimizer", "adam")), searched)
     schedule = train.get("schedule")
     if isinstance(schedule, dict):
         schedule.setdefault("name", "constant")
-        if "train.schedule.warmup_epochs" not in searched:
-            schedule.setdefault("warmup_epochs", 0)
-        for key, value in SCHEDULE_DEFAULTS.get(schedule["name"], {}).items():
-            if f"train.schedule.{key}" not in searched and schedule.get(key) is None:
-                schedule[key] = value
+        if f"train.schedule.{WARMUP.key}" not in searched:
+            schedule.setdefault(WARMUP.key, WARMUP.default)
+        _fill_block(schedule, "train.schedule", SCHEDULES.get(schedule["name"]), searched)
+    for row in RECIPES.values():
+        block = get_path(data, row.block)
+        if isinstance(block, dict):
+            _fill_block(block, row.block, row, searched)
+
+
+def _fill_block(block: dict[str, Any], at: str, row: Row | None, searched: set[str]) -> None:
+    """A row's defaults into its block, where not set and not searched."""
+    for key, value in (row.defaults if row is not None else {}).items():
+        if f"{at}.{key}" not in searched and block.get(key) is None:
+            block[key] = list(value) if isinstance(value, tuple) else value
 
 
 def fill_cross_sets(data: dict[str, Any]) -> list[str]:
@@ -292,7 +286,7 @@ def _faces(f: dict[str, Any] | None) -> FacesSpec | None:
 def _schedule(s: dict[str, Any] | None) -> ScheduleSpec:
     if not s:
         return ScheduleSpec()
-    keys = ("alpha", "step_epochs", "factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate")
+    keys = schedule_keys()
     return ScheduleSpec(name=s.get("name", "constant"), warmup_epochs=s.get("warmup_epochs"), **{k: s.get(k) for k in keys})
 
 
@@ -354,7 +348,9 @@ def build_spec(data: dict[str, Any]) -> Spec:
         seed=int(data["seed"]),
         seeds=tuple(data.get("seeds") or (data["seed"],)),
         dataset=_dataset(ds),
-        augment=AugmentSpec(**{k: aug[k] for k in ("enabled", "flip", "rotation_deg", "translate", "zoom", "contrast", "brightness")}),
+        augment=AugmentSpec(**{k: aug[k] for k in ("enabled", "flip", "rotation_deg", "translate", "zoom", "contrast", "brightness")},
+                            mixup=mix_spec(aug.get("mixup")), cutmix=mix_spec(aug.get("cutmix")),
+                            random_erasing=erasing_spec(aug.get("random_erasing"))),
         model=ModelSpec(arch=m.get("arch"), stages=None if m.get("stages") is None else tuple(m["stages"]), width=m.get("width"),
                         depth=m.get("depth"), dropout=m.get("dropout"), top_filters=m.get("top_filters"),
                         drop_connect=m.get("drop_connect"), weights=m.get("weights") or "none", builder=m.get("builder"),
@@ -367,6 +363,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             momentum=tr.get("momentum"), nesterov=tr.get("nesterov"), weight_decay=tr.get("weight_decay"),
             schedule=_schedule(tr.get("schedule")),
             freeze=None if not tr.get("freeze") else Freeze(int(tr["freeze"]["epochs"]), float(tr["freeze"]["learning_rate"])),
+            ema=ema_spec(tr.get("ema")), distill=distill_spec(tr.get("distill")),
         ),
         search=_search(se),
         matrix={k: tuple(v) for k, v in (data.get("matrix") or {}).items()},

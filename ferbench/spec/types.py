@@ -38,6 +38,8 @@ from ferbench.spec.enums import (
     Tta,
     ValidationMetric,
 )
+from ferbench.spec.recipe_types import DistillSpec, EmaSpec, ErasingSpec, MixSpec
+from ferbench.spec.recipes import searchable
 
 #: The one class vocabulary. Every source maps its own labels onto these names.
 CLASS_VOCABULARY: tuple[str, ...] = (
@@ -90,16 +92,8 @@ SEARCHABLE: Mapping[str, str] = {
     "learning_rate": "train.learning_rate",
     "batch_size": "train.batch_size",
     "label_smoothing": "loss.label_smoothing",
-    # The training recipe (optimizer and learning-rate schedule).
-    "momentum": "train.momentum",
-    "nesterov": "train.nesterov",
-    "weight_decay": "train.weight_decay",
-    "warmup_epochs": "train.schedule.warmup_epochs",
-    "lr_alpha": "train.schedule.alpha",
-    "lr_step_epochs": "train.schedule.step_epochs",
-    "lr_factor": "train.schedule.factor",
-    "lr_patience": "train.schedule.patience",
-    "lr_min": "train.schedule.min_learning_rate",
+    # The training recipe: optimizer, learning-rate schedule and recipes (ferbench.spec.recipes, the one table).
+    **searchable(),
 }
 
 
@@ -211,6 +205,10 @@ class AugmentSpec:
     zoom: float
     contrast: float
     brightness: float
+    #: Batch recipes (``None``: off), applied in the train step after the rest.
+    mixup: MixSpec | None = None
+    cutmix: MixSpec | None = None
+    random_erasing: ErasingSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +283,8 @@ class TrainSpec:
     weight_decay: float | None = None  # adamw, sgd
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
     freeze: Freeze | None = None
+    ema: EmaSpec | None = None  # None: off
+    distill: DistillSpec | None = None  # None: off
 
 
 @dataclass(frozen=True)

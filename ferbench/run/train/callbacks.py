@@ -191,3 +191,41 @@ class AfterWarmup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if epoch >= self.warmup:
             self.inner.on_epoch_end(epoch, logs)
+
+
+class EmaWeights(keras.callbacks.Callback):
+    """``train.ema``: the average of the weights in the model for validation and for the callbacks at each
+    epoch's end, the trained weights back for the next epoch (see :mod:`ferbench.run.train.recipes.ema`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trained: list[np.ndarray] | None = None
+
+    def _show_average(self) -> None:
+        from ferbench.run.train.recipes.ema import averages
+
+        pairs = averages(self.model)
+        if self.trained is None and pairs:
+            self.trained = [np.array(v.numpy()) for v, _ in pairs]
+            for v, a in pairs:
+                v.assign(a)
+
+    def _show_trained(self) -> None:
+        from ferbench.run.train.recipes.ema import averages
+
+        if self.trained is not None:
+            for (v, _), w in zip(averages(self.model), self.trained, strict=True):
+                v.assign(w)
+            self.trained = None
+
+    def on_test_begin(self, logs: Any = None) -> None:
+        self._show_average()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self._show_average()
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._show_trained()
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.trained = None  # Keras has written the average into the model already (finalize_variable_values)

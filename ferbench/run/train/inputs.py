@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from tensorflow import Tensor
 
+    from ferbench.run.train.recipes.step import BatchRecipes
     from ferbench.run.train.setup import TrialSetup
 
 #: The pixel range ferbench's models take: like Keras's applications they rescale
@@ -22,9 +23,13 @@ MODEL_INPUT_RANGE = (0.0, 255.0)
 
 
 def one_hot_classes(setup: TrialSetup, hp: Mapping[str, Any]) -> int | None:
-    """The number of classes when labels are vectors (label smoothing, FER+ soft targets), else ``None``."""
+    """The number of classes when labels are vectors (label smoothing, FER+ soft targets, a recipe that
+    mixes labels or distils), else ``None``."""
+    from ferbench.run.train.recipes import needs_vectors, units_for
+
     soft = setup.data.soft_train is not None
-    return setup.spec.num_classes if float(hp["label_smoothing"]) > 0 or soft else None
+    vectors = float(hp["label_smoothing"]) > 0 or soft or needs_vectors(units_for(setup.spec, hp))
+    return setup.spec.num_classes if vectors else None
 
 
 def with_targets(ds: tf.data.Dataset, soft: np.ndarray, class_weight: np.ndarray | None, *, sample: bool, seed: int) -> tf.data.Dataset:
@@ -68,7 +73,8 @@ def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, one_hot: int 
     return with_one_hot(make_eval_dataset(x, y, batch_size=batch_size, value_range=MODEL_INPUT_RANGE), one_hot)
 
 
-def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], seed: int, *, gpu: bool) -> tf.data.Dataset:
+def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], seed: int, *,
+                gpu: bool) -> tf.data.Dataset:
     """The trial's training batches, in the model's input range, with class weights as sample weights;
     full batches only (the last partial one is dropped).
 
@@ -76,45 +82,84 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     on a GPU where the uint8 images fit) the images are held where the step runs and
     the pipeline delivers only indices and seeds; the model's train step gathers and
     augments each batch itself. Otherwise the tf.data pipeline gathers and augments,
-    overlapping with the step. Both make the same batches.
+    overlapping with the step. Both make the same batches. The batch recipes (mixup,
+    CutMix, random erasing) run in the train step either way, on the pipeline's draws.
     """
     from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
     from ferbench.model.runtime import resolve_batches_in_step
+    from ferbench.run.train.recipes import find, units_for
+    from ferbench.run.train.recipes.distill import Distill
+    from ferbench.run.train.recipes.step import BatchRecipes
 
     spec, data = setup.spec, setup.data
+    units = units_for(spec, hp, MODEL_INPUT_RANGE)
+    distill = find(units, Distill)
     x, y = data.x["train"], data.y["train"]
-    one_hot = spec.num_classes if float(hp["label_smoothing"]) > 0 else None
+    one_hot = one_hot_classes(setup, hp)
     soft = data.soft_train
-    if soft is not None:  # FER+ targets: the pipeline carries sample ids, with_targets turns them into targets
-        y, one_hot = np.arange(len(y)), None
+    ids = soft is not None or distill is not None
+    if ids:  # FER+ targets, a teacher's: the pipeline carries sample ids, turned into targets below
+        y = np.arange(len(y))
     # One static batch shape: a last partial batch is dropped (a different sample each epoch,
     # as the order is shuffled). See ferbench.run.train.trial.steps_per_epoch for why.
     common: dict[str, Any] = dict(batch_size=int(hp["batch_size"]), seed=seed, deterministic=spec.runtime.deterministic,
-                                  class_weight=data.class_weight if soft is None else None, shuffle=True, drop_remainder=True)
+                                  class_weight=None if ids else data.class_weight, shuffle=True, drop_remainder=True)
     # XLA compiles the augmentation, except in deterministic runs: XLA generates code for
     # the CPU at hand (FMA where there is one), so its rounding can differ between machines.
     jit = not spec.runtime.deterministic
+    batches = None
     if resolve_batches_in_step(on_gpu=gpu, nbytes=int(x.nbytes)):
         device = "/GPU:0" if gpu else None
-        augment_in_step(model, DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device=device, jit=jit))
+        batches = DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device=device, jit=jit)
         ds = make_index_dataset(y, **common)
     else:
         ds = make_train_dataset(x, y, augment=spec.augment, value_range=MODEL_INPUT_RANGE, jit=jit, **common)
-    if soft is not None:
-        return with_targets(ds, soft, data.class_weight, sample=data.labels_mode == "probability", seed=seed)
-    return with_one_hot(ds, one_hot)
+    if distill is not None:
+        ds = distill.targets(setup, ds, *_targets(setup))
+    elif soft is not None:
+        ds = with_targets(ds, soft, data.class_weight, sample=data.labels_mode == "probability", seed=seed)
+    else:
+        ds = with_one_hot(ds, one_hot)
+    recipes = BatchRecipes(units, seed)
+    if recipes:
+        ds = recipes.with_draws(ds)
+    if batches is not None or recipes:
+        augment_in_step(model, batches, recipes or None)
+    return ds
 
 
-def augment_in_step(model: keras.Model, batches: Callable[[Tensor, Tensor], Tensor]) -> None:
-    """Make ``model``'s train step build its own images: ``((indices, seed), y[, w])`` -> ``(batches(indices, seed), y[, w])``.
+def _targets(setup: TrialSetup) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each training image's label vector and class weight (the weight of its top class), for a teacher's targets."""
+    from ferbench.errors import FerbenchError
+
+    data, k = setup.data, setup.spec.num_classes
+    if data.soft_train is not None and data.labels_mode == "probability":
+        raise FerbenchError("train.distill does not take dataset.labels_mode: probability (a label drawn per batch); "
+                            "use majority, crossentropy or multi_target")
+    targets = data.soft_train if data.soft_train is not None else np.eye(k, dtype=np.float32)[data.y["train"]]
+    top = np.argmax(targets, axis=1)
+    return np.asarray(targets, np.float32), None if data.class_weight is None else np.asarray(data.class_weight)[top]
+
+
+def augment_in_step(model: keras.Model, batches: Callable[[Tensor, Tensor], Tensor] | None,
+                    recipes: BatchRecipes | None = None) -> None:
+    """Make ``model``'s train step build its own batches: with ``batches``, ``((indices, seed), y[, w])`` ->
+    ``(batches(indices, seed), y[, w])``; with ``recipes``, ``((x, draws), y[, w])`` -> the batch after them.
 
     Call before ``fit``; evaluation and prediction are unchanged (they take images).
     """
     original = model.train_step
 
-    def train_step(data: tuple[Tensor, ...]) -> dict[str, Tensor]:
-        (indices, seed), *rest = data
-        logs: dict[str, Tensor] = original((batches(indices, seed), *rest))
+    def train_step(data: tuple[Any, ...]) -> dict[str, Tensor]:
+        x, *rest = data
+        draws = None
+        if recipes is not None:
+            x, draws = x
+        if batches is not None:
+            x = batches(*x)
+        if recipes is not None and draws is not None:
+            x, rest = recipes.apply(x, rest, draws)
+        logs: dict[str, Tensor] = original((x, *rest))
         return logs
 
     model.train_step = train_step

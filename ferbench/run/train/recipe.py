@@ -13,8 +13,9 @@ optional linear warm-up (epoch ``e < W`` at ``lr * (e + 1) / (W + 1)``):
 Schedules move once per epoch (as the recipes they follow step their schedulers),
 through Keras's ``LearningRateScheduler`` callback, so ``history.csv``'s ``lr`` is the
 rate each epoch trained at. Adam with a constant rate adds no callback at all.
-Every value can be searched (``search.space``: momentum, nesterov, weight_decay,
-warmup_epochs, lr_alpha, lr_step_epochs, lr_factor, lr_patience, lr_min).
+Every value's key, default and search-space name is in the one table,
+:mod:`ferbench.spec.recipes`; the recipes beyond optimizer and schedule (EMA, mixup,
+CutMix, random erasing, distillation) are units of :mod:`ferbench.run.train.recipes`.
 """
 
 from __future__ import annotations
@@ -23,55 +24,74 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
-from ferbench.spec.build import OPTIMIZER_DEFAULTS, SCHEDULE_DEFAULTS
+from ferbench.spec.recipes import OPTIMIZERS, RECIPES, SCHEDULES, WARMUP, Row, Value, convert
 from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import keras
 
 #: ``train.schedule`` key -> the name of its value in a trial's hyperparameters (and in ``search.space``).
-SCHEDULE_NAMES: Mapping[str, str] = {
-    "alpha": "lr_alpha", "step_epochs": "lr_step_epochs", "factor": "lr_factor", "patience": "lr_patience",
-    "min_learning_rate": "lr_min", "monitor": "lr_monitor", "min_delta": "lr_min_delta", "cooldown": "lr_cooldown",
-}
-_INT = {"warmup_epochs", "lr_step_epochs", "lr_patience", "lr_cooldown"}
+SCHEDULE_NAMES: Mapping[str, str] = {v.key: v.name for row in SCHEDULES.values() for v in row.values}
+
+#: Keras's class of each optimizer of the table; a row's keys are the class's own arguments.
+KERAS_OPTIMIZERS: Mapping[str, str] = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 
 
-def recipe_values(spec: Spec, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The trial's optimizer and schedule values that apply: its searched ``params`` over the spec's, defaults last."""
-    tr, sched = spec.train, spec.train.schedule
+def _block(spec: Spec, dotted: str) -> Any:
+    """The typed spec's object at a dotted key (``train.schedule``, ``augment.mixup``; ``None`` where off)."""
+    node: Any = spec
+    for part in dotted.split("."):
+        node = getattr(node, part, None)
+    return node
 
-    def pick(name: str, fixed: Any, default: Any) -> Any:
-        value: Any = params.get(name, fixed)
-        value = default if value is None else value
-        if isinstance(value, (bool, str)):
-            return value
-        return int(value) if name in _INT else float(value)
 
-    out: dict[str, Any] = {"optimizer": tr.optimizer}
-    for key, default in OPTIMIZER_DEFAULTS[tr.optimizer].items():
-        out[key] = pick(key, getattr(tr, key), default)
-    out["schedule"] = sched.name
-    out["warmup_epochs"] = pick("warmup_epochs", sched.warmup_epochs, 0)
-    for key, default in SCHEDULE_DEFAULTS[sched.name].items():
-        out[SCHEDULE_NAMES[key]] = pick(SCHEDULE_NAMES[key], getattr(sched, key), default)
+def _pick(params: Mapping[str, Any], value: Value, fixed: Any) -> Any:
+    raw = params.get(value.name, fixed)
+    return convert(value, value.default if raw is None else raw)
+
+
+def _row_values(spec: Spec, params: Mapping[str, Any], row: Row) -> dict[str, Any]:
+    """A row's values for a trial by hyperparameter name: searched over fixed over the table's default."""
+    block, out = _block(spec, row.block), {}
+    for v in row.values:
+        picked = _pick(params, v, getattr(block, v.key, None))
+        if v.kind == "range":
+            out[f"{v.name}_min"], out[f"{v.name}_max"] = float(picked[0]), float(picked[1])
+        else:
+            out[v.name] = picked
     return out
 
 
-def make_optimizer(hp: Mapping[str, Any]) -> Any:
-    """Keras's optimizer for a trial's hyperparameters (Adam unless ``hp`` names another)."""
+def recipe_values(spec: Spec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The trial's optimizer, schedule and recipe values that apply: its searched ``params`` over the spec's,
+    the table's defaults last (:mod:`ferbench.spec.recipes`). A recipe that is off adds nothing."""
+    tr, sched = spec.train, spec.train.schedule
+    out: dict[str, Any] = {"optimizer": tr.optimizer, **_row_values(spec, params, OPTIMIZERS[tr.optimizer])}
+    out["schedule"] = sched.name
+    out[WARMUP.name] = _pick(params, WARMUP, sched.warmup_epochs)
+    out.update(_row_values(spec, params, SCHEDULES[sched.name]))
+    for row in RECIPES.values():
+        if recipe_on(spec, row.block):
+            out.update(_row_values(spec, params, row))
+    return out
+
+
+def recipe_on(spec: Spec, block: str) -> bool:
+    """Whether the recipe of ``block`` (``train.ema``, ``augment.mixup``, ...) is on; augmentation's need ``augment.enabled``."""
+    return _block(spec, block) is not None and (not block.startswith("augment.") or spec.augment.enabled)
+
+
+def make_optimizer(hp: Mapping[str, Any], **options: Any) -> Any:
+    """Keras's optimizer for a trial's hyperparameters (Adam unless ``hp`` names another), with the
+    recipes' ``options`` (``use_ema``, ...)."""
     keras = require("keras")
-    lr = float(hp["learning_rate"])
-    name = hp.get("optimizer", "adam")
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=float(hp["weight_decay"]))
-    if name == "sgd":
-        wd = float(hp.get("weight_decay") or 0.0)
-        return keras.optimizers.SGD(learning_rate=lr, momentum=float(hp.get("momentum") or 0.0), nesterov=bool(hp.get("nesterov")),
-                                    weight_decay=wd or None)
-    raise ValueError(f"unknown optimizer {name!r}")
+    name = str(hp.get("optimizer", "adam"))
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}")
+    kwargs = {v.key: convert(v, hp.get(v.name, v.default)) for v in OPTIMIZERS[name].values}
+    if name == "sgd":  # no decay at all rather than a decay of 0 (Keras's default)
+        kwargs["weight_decay"] = kwargs["weight_decay"] or None
+    return getattr(keras.optimizers, KERAS_OPTIMIZERS[name])(learning_rate=float(hp["learning_rate"]), **kwargs, **options)
 
 
 def epoch_rate(hp: Mapping[str, Any], max_epochs: int) -> Callable[[int, float], float] | None:

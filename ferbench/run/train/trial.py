@@ -118,25 +118,33 @@ def any_target_hit() -> Any:
 
 def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None,
                   learning_rate: float | None = None) -> None:
-    """Compile with the trial's loss (label smoothing needs one-hot labels), its optimizer (Adam unless the
-    recipe names another) and the run's XLA switch.
+    """Compile with the trial's loss (label smoothing and the recipes that mix labels need one-hot labels;
+    distillation has its own), its optimizer (Adam unless the recipe names another; EMA's options) and
+    the run's XLA switch.
 
     ``learning_rate`` replaces the trial's (the second phase of ``train.freeze``).
     """
     from ferbench.run.train.recipe import make_optimizer
+    from ferbench.run.train.recipes import find, needs_vectors, optimizer_options, units_for
+    from ferbench.run.train.recipes.distill import Distill, distill_loss, first_k_accuracy
 
     keras = require("keras")
     smoothing = float(hp["label_smoothing"])
-    if setup.data.soft_train is not None and setup.data.labels_mode == "multi_target":
+    units = units_for(setup.spec, hp)
+    distill, k = find(units, Distill), setup.spec.num_classes
+    if distill is not None:
+        loss: Any = distill_loss(k, distill.temperature, distill.alpha, smoothing)
+        acc = keras.metrics.MeanMetricWrapper(first_k_accuracy(k), name="accuracy")
+    elif setup.data.soft_train is not None and setup.data.labels_mode == "multi_target":
         loss = multi_target_loss()
         acc = keras.metrics.MeanMetricWrapper(any_target_hit(), name="accuracy")
-    elif smoothing > 0 or setup.data.soft_train is not None:
+    elif smoothing > 0 or setup.data.soft_train is not None or needs_vectors(units):
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
         acc = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
         acc = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    optimizer = make_optimizer(hp if learning_rate is None else {**hp, "learning_rate": learning_rate})
+    optimizer = make_optimizer(hp if learning_rate is None else {**hp, "learning_rate": learning_rate}, **optimizer_options(units))
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=[acc], jit_compile=setup.jit,
                   steps_per_execution=setup.steps_per_execution if steps_per_execution is None else steps_per_execution)
@@ -241,13 +249,24 @@ class _Watch:
     stopper: Any = None
 
 
+def recipe_costs(setup: TrialSetup, hp: Mapping[str, Any]) -> dict[str, Any]:
+    """What the recipes cost beyond the trial's own training (a teacher's), for the record's hyperparameters."""
+    from ferbench.run.train.recipes import find, units_for
+    from ferbench.run.train.recipes.distill import Distill
+
+    distill = find(units_for(setup.spec, hp), Distill)
+    return {} if distill is None else distill.cost(setup)
+
+
 def _callbacks(setup: TrialSetup, hp: Mapping[str, Any], watch: _Watch, steps: int, number: int) -> list[Any]:
-    """Every callback of the fit, in order: F1 / balanced accuracy, NaN guard, learning rate, epoch log, early stopping, Optuna, progress."""
+    """Every callback of the fit, in order: the recipes', F1 / balanced accuracy, NaN guard, learning rate, epoch log, early stopping, Optuna, progress."""
     from ferbench.run.train import callbacks as cb
     from ferbench.run.train.recipe import lr_callbacks
+    from ferbench.run.train.recipes import callbacks as recipe_callbacks
+    from ferbench.run.train.recipes import units_for
 
     spec, data = setup.spec, setup.data
-    callbacks: list[Any] = []
+    callbacks: list[Any] = recipe_callbacks(units_for(spec, hp))  # first: EMA shows its average to what follows
     scores = tuple(m for m in ("val_f1_macro", "val_balanced_accuracy") if m in spec.search.validation_metrics)
     if scores:
         val_plain = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size)
@@ -330,6 +349,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
             train_head_only(spec, model, hp)
         compile_model(setup, model, hp, spe)
         train = train_input(setup, model, hp, seed, gpu=gpu)
+        hp.update(recipe_costs(setup, hp))
         val = eval_dataset(data.x["validation"], data.y["validation"], spec.train.eval_batch_size, one_hot=one_hot)
         fitted = _fit_phases(setup, model, hp, spe, train, val, _callbacks(setup, hp, watch, steps, number), watch)
         p.train_s = time.monotonic() - t0

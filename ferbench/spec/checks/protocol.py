@@ -9,20 +9,13 @@ from ferbench.data.kinds import KINDS
 from ferbench.errors import Located
 from ferbench.spec.checks.base import check, dataset_blocks, search_space
 from ferbench.spec.compose import get_path
+from ferbench.spec.recipes import OPTIMIZERS, SCHEDULES, optimizer_keys, recipe_of, schedule_keys
 from ferbench.spec.types import (
     SEARCHABLE,
     fold_count,
     folds_by,
 )
 from ferbench.spec.yaml_loader import LocatedDoc
-
-#: Which optimizer uses which of the recipe's values.
-OPTIMIZER_VALUES: dict[str, tuple[str, ...]] = {"adam": (), "adamw": ("weight_decay",), "sgd": ("momentum", "nesterov", "weight_decay")}
-#: Which schedule uses which of ``train.schedule``'s values (warm-up applies to all).
-SCHEDULE_VALUES: dict[str, tuple[str, ...]] = {
-    "constant": (), "cosine": ("alpha",), "step": ("step_epochs", "factor"),
-    "plateau": ("factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate"),
-}
 
 
 def _no_effect(data: dict[str, Any], doc: LocatedDoc, key: str, where: str) -> Iterator[Located]:
@@ -37,21 +30,35 @@ def _no_effect(data: dict[str, Any], doc: LocatedDoc, key: str, where: str) -> I
 
 @check
 def recipe_values_apply(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
-    """momentum and nesterov are SGD's, weight decay AdamW's and SGD's; each schedule has its own values."""
+    """Each optimizer and schedule has its own values (the table, :mod:`ferbench.spec.recipes`): one it does not use is flagged."""
     opt = get_path(data, "train.optimizer", "adam") or "adam"
-    for key in ("momentum", "nesterov", "weight_decay"):
-        if key not in OPTIMIZER_VALUES.get(opt, ()):
+    row = OPTIMIZERS.get(opt)
+    used = {v.key for v in row.values} if row is not None else set()
+    for key in optimizer_keys():
+        if key not in used:
             yield from _no_effect(data, doc, f"train.{key}", f"optimizer {opt}")
     schedule = get_path(data, "train.schedule")
     name = schedule.get("name", "constant") if isinstance(schedule, dict) else "constant"
-    used = SCHEDULE_VALUES.get(name, ())
-    for key in ("alpha", "step_epochs", "factor", "patience", "monitor", "min_delta", "cooldown", "min_learning_rate"):
+    srow = SCHEDULES.get(name)
+    used = {v.key for v in srow.values} if srow is not None else set()
+    for key in schedule_keys():
         if key not in used:
             yield from _no_effect(data, doc, f"train.schedule.{key}", f"schedule {name}")
     warmup, epochs = get_path(data, "train.schedule.warmup_epochs"), get_path(data, "train.max_epochs")
     if isinstance(warmup, int) and isinstance(epochs, int) and warmup >= epochs:
         yield doc.locate(("train", "schedule", "warmup_epochs"),
                          f"{warmup} warm-up epochs leave none of the {epochs} epochs (train.max_epochs) at the full learning rate")
+
+
+@check
+def searched_recipes_on(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """A searched recipe value needs its recipe on (its block in the spec, ``{}`` for the defaults)."""
+    for name in search_space(data):
+        row = recipe_of(name)
+        if row is not None and not isinstance(get_path(data, row.block), dict):
+            parent, _, leaf = row.block.rpartition(".")
+            yield doc.locate(("search", "space", name), f"{name} searches {SEARCHABLE[name]}, but {row.name} is off: "
+                                                        f"add {parent}: {{{leaf}: {{}}}} to turn it on", key=True)
 
 
 @check

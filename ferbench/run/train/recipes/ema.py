@@ -1,0 +1,41 @@
+"""EMA of weights: Keras's optimizer keeps the average, this unit shows it to validation and keeps it.
+
+Each step, after the update, the average of every trainable weight moves towards it:
+``avg = decay avg + (1 - decay) w`` (the first step copies ``w``; Keras's
+``use_ema``, compiled into the train step). :class:`~ferbench.run.train.callbacks.EmaWeights` puts the average into
+the model for validation and for the callbacks at the end of each epoch (F1 scores,
+early stopping's best weights), and the trained weights back before the next epoch; at
+the end of fitting Keras writes the average into the model, so the scores, the saved
+model and the exported one are the average's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferbench.run.train.recipes.base import Unit
+
+
+class Ema(Unit):
+    block = "train.ema"
+
+    def optimizer_options(self) -> dict[str, Any]:
+        return {"use_ema": True, "ema_momentum": float(self.hp["ema_decay"])}
+
+    def callbacks(self) -> list[Any]:
+        from ferbench.run.train.callbacks import EmaWeights
+
+        return [EmaWeights()]
+
+
+def _inner(optimizer: Any) -> Any:
+    """The optimizer that holds the average (a loss-scale optimizer wraps another)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def averages(model: Any) -> list[tuple[Any, Any]]:
+    """``(variable, its average)`` for every weight the optimizer averages (none before it is built)."""
+    opt = _inner(model.optimizer)
+    if not getattr(opt, "_model_variables_moving_average", None):
+        return []
+    return [(v, a) for v, a in zip(opt._trainable_variables, opt._model_variables_moving_average, strict=True) if a is not None]
