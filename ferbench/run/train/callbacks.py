@@ -193,6 +193,15 @@ class AfterWarmup(keras.callbacks.Callback):
             self.inner.on_epoch_end(epoch, logs)
 
 
+def averages(model: keras.Model) -> list[tuple[Any, Any]]:
+    """``(variable, its average)`` for every weight the optimizer averages (``use_ema``; none before it is built).
+    A loss-scale optimizer holds the average in its inner optimizer."""
+    opt = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    if not getattr(opt, "_model_variables_moving_average", None):
+        return []
+    return [(v, a) for v, a in zip(opt._trainable_variables, opt._model_variables_moving_average, strict=True) if a is not None]
+
+
 class EmaWeights(keras.callbacks.Callback):
     """``train.ema``: the average of the weights in the model for validation and for the callbacks at each
     epoch's end, the trained weights back for the next epoch (see :mod:`ferbench.run.train.recipes.ema`)."""
@@ -202,8 +211,6 @@ class EmaWeights(keras.callbacks.Callback):
         self.trained: list[np.ndarray] | None = None
 
     def _show_average(self) -> None:
-        from ferbench.run.train.recipes.ema import averages
-
         pairs = averages(self.model)
         if self.trained is None and pairs:
             self.trained = [np.array(v.numpy()) for v, _ in pairs]
@@ -211,8 +218,6 @@ class EmaWeights(keras.callbacks.Callback):
                 v.assign(a)
 
     def _show_trained(self) -> None:
-        from ferbench.run.train.recipes.ema import averages
-
         if self.trained is not None:
             for (v, _), w in zip(averages(self.model), self.trained, strict=True):
                 v.assign(w)

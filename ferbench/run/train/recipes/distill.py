@@ -71,9 +71,13 @@ def teacher_train_s(teacher: str) -> float | None:
     return round(total, 3)
 
 
-def teacher_log_probs(teacher: str, x: np.ndarray, num_classes: int, batch_size: int) -> tuple[np.ndarray, int, float]:
-    """The teacher's log-probabilities on ``x`` (cached per model file and images), its parameters and the seconds taken."""
-    from ferbench.run.train.inputs import predict_proba
+def teacher_log_probs(teacher: str, x: np.ndarray, num_classes: int, batch_size: int,
+                      value_range: tuple[float, float] = (0.0, 255.0)) -> tuple[np.ndarray, int, float]:
+    """The teacher's log-probabilities on ``x`` (cached per model file and images), its parameters and the seconds taken.
+
+    The images go in as the trial's model takes them (``value_range``), as evaluation gives them.
+    """
+    from ferbench.data import make_eval_dataset
 
     path = teacher_file(teacher)
     key = (str(path.resolve()), path.stat().st_mtime_ns, id(x), tuple(x.shape))
@@ -81,7 +85,8 @@ def teacher_log_probs(teacher: str, x: np.ndarray, num_classes: int, batch_size:
         keras = require("keras")
         t0 = time.monotonic()
         model = keras.models.load_model(path, compile=False)
-        prob = predict_proba(model, x, np.zeros(len(x), np.int64), batch_size)
+        ds = make_eval_dataset(x, np.zeros(len(x), np.int64), batch_size=batch_size, value_range=value_range)
+        prob = np.asarray(model.predict(ds, verbose=0), np.float32)
         if prob.shape != (len(x), num_classes):
             raise TeacherError(f"train.distill.teacher: {path} predicts {prob.shape[1:]} classes per image; the spec has {num_classes}")
         _CACHE[key] = (np.log(np.clip(prob, 1e-7, 1.0)).astype(np.float32), int(model.count_params()), time.monotonic() - t0)
@@ -144,7 +149,8 @@ class Distill(Unit):
     def teacher(self, setup: TrialSetup) -> tuple[np.ndarray, int, float]:
         """The teacher's log-probabilities on the training images (cached), its parameters and seconds."""
         spec = setup.spec
-        return teacher_log_probs(str(self.hp["distill_teacher"]), setup.data.x["train"], spec.num_classes, spec.train.eval_batch_size)
+        return teacher_log_probs(str(self.hp["distill_teacher"]), setup.data.x["train"], spec.num_classes, spec.train.eval_batch_size,
+                                 self.value_range)
 
     def cost(self, setup: TrialSetup) -> dict[str, Any]:
         """What the teacher costs, for the trial's record."""

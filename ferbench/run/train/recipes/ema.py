@@ -26,16 +26,3 @@ class Ema(Unit):
         from ferbench.run.train.callbacks import EmaWeights
 
         return [EmaWeights()]
-
-
-def _inner(optimizer: Any) -> Any:
-    """The optimizer that holds the average (a loss-scale optimizer wraps another)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
-
-
-def averages(model: Any) -> list[tuple[Any, Any]]:
-    """``(variable, its average)`` for every weight the optimizer averages (none before it is built)."""
-    opt = _inner(model.optimizer)
-    if not getattr(opt, "_model_variables_moving_average", None):
-        return []
-    return [(v, a) for v, a in zip(opt._trainable_variables, opt._model_variables_moving_average, strict=True) if a is not None]
