@@ -1,0 +1,114 @@
+"""The one table of the training recipe (ferbench.spec.recipes) against the schema, the searchable keys,
+the defaults filled into a resolved spec and the checks that read it."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferbench.spec import check_file, load_spec
+from ferbench.spec.recipes import OPTIMIZERS, RECIPES, SCHEDULES, WARMUP, searchable
+from ferbench.spec.types import SEARCHABLE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "schemas" / "spec.schema.json").read_text(encoding="utf-8")))
+
+
+def _node(schema: dict[str, Any], dotted: str) -> dict[str, Any]:
+    """The schema of a dotted spec key, following ``$ref`` and ``anyOf``'s object branch."""
+    node: dict[str, Any] = schema
+    for part in dotted.split("."):
+        node = node["properties"][part] if node is not schema else schema["properties"][part]
+        while "$ref" in node and "properties" not in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        if "properties" not in node:
+            node = next((b for b in node.get("anyOf", []) if "properties" in b), node)
+    return node
+
+
+def _enum(node: dict[str, Any]) -> list[str]:
+    return next(b["enum"] for b in node["anyOf"] if "enum" in b)
+
+
+def test_the_schemas_optimizers_and_schedules_are_the_tables(schema: dict[str, Any]) -> None:
+    train = _node(schema, "train")
+    assert set(_enum(train["properties"]["optimizer"])) == set(OPTIMIZERS)
+    sched = _node(schema, "train.schedule")
+    assert set(_enum(sched["properties"]["name"])) == set(SCHEDULES)
+    for row in OPTIMIZERS.values():
+        assert {v.key for v in row.values} <= set(train["properties"]), row.name
+    for row in SCHEDULES.values():
+        assert {v.key for v in row.values} <= set(sched["properties"]), row.name
+    assert WARMUP.key in sched["properties"]
+    # Every optimizer or schedule key of the schema is some row's (none is left to a hand-written list).
+    table_keys = {v.key for r in (*OPTIMIZERS.values(), *SCHEDULES.values()) for v in r.values} | {WARMUP.key}
+    assert set(sched["properties"]) - {"name"} == table_keys & set(sched["properties"])
+
+
+@pytest.mark.parametrize("block", list(RECIPES))
+def test_each_recipe_block_of_the_schema_has_the_tables_keys_and_states_its_defaults(schema: dict[str, Any], block: str) -> None:
+    row = RECIPES[block]
+    props = _node(schema, block)["properties"]
+    assert set(props) == {v.key for v in row.values}
+    for v in row.values:
+        text = props[v.key]["description"]
+        if v.default is not None:
+            shown = re.search(r"default (\[[^\]]*\]|[0-9.]+)", text)
+            assert shown, f"{block}.{v.key}: the description states no default"
+            want = json.loads(shown.group(1))
+            assert want == pytest.approx(list(v.default) if isinstance(v.default, tuple) else v.default, rel=2e-3), f"{block}.{v.key}"
+        if v.searchable:
+            assert f"searchable as {v.name}" in text, f"{block}.{v.key}"
+
+
+def test_the_searchable_keys_and_the_schemas_search_space_are_the_tables(schema: dict[str, Any]) -> None:
+    names = _node(schema, "search")["properties"]["space"]["propertyNames"]["enum"]
+    for name, key in searchable().items():
+        assert SEARCHABLE[name] == key and name in names
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+BASE = """\
+ferbench: 1
+name: t
+dataset: {kind: synthetic, image_size: 32}
+"""
+
+
+def test_a_recipe_block_resolves_to_the_tables_defaults_and_a_searched_value_stays_open(tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, BASE + "augment: {mixup: {}, cutmix: {prob: 0.5}, random_erasing: {}}\n"
+                                             "train: {ema: {}, distill: {teacher: t.keras}}\n"
+                                             "search: {space: {mixup_alpha: {float: [0.1, 0.4]}}}\n"))
+    aug, tr = spec.augment, spec.train
+    assert aug.mixup is not None and aug.mixup.alpha is None and aug.mixup.prob == RECIPES["augment.mixup"].defaults["prob"]
+    assert aug.cutmix is not None and (aug.cutmix.alpha, aug.cutmix.prob) == (1.0, 0.5)
+    assert aug.random_erasing is not None and aug.random_erasing.area == pytest.approx((0.02, 1 / 3))
+    assert tr.ema is not None and tr.ema.decay == 0.999
+    assert tr.distill is not None and (tr.distill.teacher, tr.distill.temperature, tr.distill.alpha) == ("t.keras", 4.0, 0.5)
+    assert spec.raw["augment"]["mixup"] == {"prob": 1.0}  # the resolved spec states every default, not the searched one
+    off = load_spec(_write(tmp_path, BASE))
+    assert off.augment.mixup is None and off.train.ema is None and off.train.distill is None
+
+
+def test_searching_a_recipe_that_is_off_is_an_error_saying_how_to_turn_it_on(tmp_path: Path) -> None:
+    errors = [str(e) for e in check_file(_write(tmp_path, BASE + "search: {space: {ema_decay: {float: [0.99, 0.9999]}}}\n"), []).errors]
+    assert any("search.space.ema_decay" in e and "ema is off" in e and "train: {ema: {}}" in e for e in errors), errors
+
+
+def test_a_value_the_optimizer_does_not_have_is_flagged_from_the_table(tmp_path: Path) -> None:
+    result = check_file(_write(tmp_path, BASE + "train: {optimizer: adamw, momentum: 0.9}\n"), [])
+    assert any("train.momentum" in str(w) and "optimizer adamw does not use it" in str(w) for w in result.warnings)
