@@ -123,8 +123,10 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     recipes = BatchRecipes(units, seed)
     if recipes:
         ds = recipes.with_draws(ds)
-    if batches is not None or recipes:
-        augment_in_step(model, batches, recipes or None)
+    if recipes:
+        augment_in_step(model, batches, recipes)
+    elif batches is not None:
+        augment_in_step(model, batches)
     return ds
 
 

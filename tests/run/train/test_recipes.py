@@ -103,6 +103,29 @@ def test_the_draws_are_the_same_for_the_same_seed_and_differ_between_seeds() -> 
     assert not np.array_equal(a, c)
 
 
+def test_the_batch_recipes_compile_with_xla_and_train_on_the_pipelines_images(keras_clean: None) -> None:
+    """The path where tf.data makes the images (a GPU whose memory they do not fit) and a step XLA compiles
+    (``jit_compile`` on a GPU): the same batch as uncompiled, and a model trains on it."""
+    from ferbench.run.train.inputs import augment_in_step
+
+    hp = {"mixup_alpha": 0.4, "mixup_prob": 1.0, "cutmix_alpha": 1.0, "cutmix_prob": 1.0, "erasing_prob": 1.0,
+          "erasing_area_min": 0.02, "erasing_area_max": 0.3, "erasing_ratio_min": 0.3, "erasing_ratio_max": 3.3}
+    recipes = BatchRecipes([Mixup(hp), CutMix(hp), RandomErasing(hp)], 3)
+    ds = recipes.with_draws(tf.data.Dataset.from_tensor_slices(_batch()).batch(4, drop_remainder=True))
+    (x, draws), y, w = next(iter(ds))
+    eager = recipes.apply(x, [y, w], draws)
+    compiled = tf.function(recipes.apply, jit_compile=True)(x, [y, w], draws)
+    np.testing.assert_allclose(compiled[0].numpy(), eager[0].numpy(), atol=1e-3)
+    for c, e in zip(compiled[1], eager[1], strict=True):
+        np.testing.assert_allclose(c.numpy(), e.numpy(), rtol=1e-6)
+    inputs = keras.Input((H, W, 1))
+    model = keras.Model(inputs, keras.layers.Dense(K, activation="softmax")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))))
+    model.compile("adam", "categorical_crossentropy", jit_compile=True)
+    augment_in_step(model, None, recipes)
+    history = model.fit(ds, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
 def test_ema_weights_equal_the_hand_computed_average_after_a_few_steps() -> None:
     from ferbench.run.train.callbacks import EmaWeights, averages
     from ferbench.run.train.recipe import make_optimizer

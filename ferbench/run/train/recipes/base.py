@@ -78,3 +78,15 @@ def box_mask(tf: ModuleType, shape: tuple[int, int], top: Tensor, left: Tensor, 
 
     inside = (rows >= col(top)) & (rows < col(top + h)) & (cols >= col(left)) & (cols < col(left + w))
     return tf.cast(inside, tf.float32)
+
+
+def hash_uniform(tf: ModuleType, shape: Tensor, key: Tensor) -> Tensor:
+    """Uniform [0, 1) numbers of ``shape`` from a uint32 ``key``: MurmurHash3's finaliser of each element's
+    index. Integer arithmetic, so XLA and TensorFlow give the same numbers (a stateless generator's differ)."""
+    h = tf.cast(tf.range(tf.reduce_prod(shape), dtype=tf.int64), tf.uint32) * tf.constant(2654435761, tf.uint32) + key
+    for shift, mul in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(shift, tf.uint32)))
+        h = h * tf.constant(mul, tf.uint32)
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(16, tf.uint32)))
+    u = tf.cast(tf.bitwise.right_shift(h, tf.constant(8, tf.uint32)), tf.float32) * (1.0 / 16777216.0)
+    return tf.reshape(u, shape)

@@ -3,7 +3,9 @@
 For the share ``prob`` of the images, a box of area ``a`` (a fraction of the image, uniform
 in ``area``) and aspect ratio ``r`` = height / width (log-uniform in ``ratio``): height
 ``round(sqrt(a r) H)`` and width ``round(sqrt(a / r) W)``, each at least 1 and at most the
-image's, at a uniform position inside the image. Labels and weights are unchanged.
+image's, at a uniform position inside the image. Labels and weights are unchanged. The
+noise is a hash of each pixel's index and a key drawn per batch: the same numbers in a
+step XLA compiles and in one it does not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ferbench.run.train.recipes.base import Batch, Unit, box_mask, uniforms
+from ferbench.run.train.recipes.base import Batch, Unit, box_mask, hash_uniform, uniforms
 
 if TYPE_CHECKING:
     from tensorflow import Tensor
@@ -31,17 +33,18 @@ class RandomErasing(Unit):
         chosen = tf.cast(u[:, 0] < float(hp["erasing_prob"]), tf.float32)
         area = u[:, 1] * (a_hi - a_lo) + a_lo
         ratio = tf.exp(u[:, 2] * (r_hi - r_lo) + r_lo)
-        return chosen, area, ratio, u[:, 3], u[:, 4], tf.cast(s[1], tf.int64)
+        key = tf.cast(tf.random.stateless_uniform([], seed=s[1], minval=0, maxval=2**31 - 1, dtype=tf.int32), tf.uint32)
+        return chosen, area, ratio, u[:, 3], u[:, 4], key
 
     def apply(self, tf: ModuleType, batch: Batch, draws: tuple[Tensor, ...]) -> Batch:
         x, y, w = batch
-        chosen, area, ratio, uy, ux, noise_seed = draws
+        chosen, area, ratio, uy, ux, key = draws
         height, width = int(x.shape[1]), int(x.shape[2])
         h = tf.clip_by_value(tf.round(tf.sqrt(area * ratio) * height), 1, height)
         bw = tf.clip_by_value(tf.round(tf.sqrt(area / ratio) * width), 1, width)
         top, left = tf.floor(uy * (height - h + 1)), tf.floor(ux * (width - bw + 1))
         mask = box_mask(tf, (height, width), top, left, h, bw) * tf.reshape(chosen, [-1, 1, 1, 1])
         lo, hi = self.value_range
-        noise = tf.random.stateless_uniform(tf.shape(x), seed=noise_seed, minval=lo, maxval=hi, dtype=x.dtype)
+        noise = tf.cast(hash_uniform(tf, tf.shape(x), key) * (hi - lo) + lo, x.dtype)
         mask = tf.cast(mask, x.dtype)
         return x * (1.0 - mask) + noise * mask, y, w
