@@ -29,6 +29,8 @@ from ferbench.results.measures import ConstraintCheck, Cost, Latency
 from ferbench.results.records import Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.constraints import bound_check
 from ferbench.run.train.inputs import eval_dataset, one_hot_classes, predict_proba, train_input
+from ferbench.run.train.losses import any_target_hit as any_target_hit  # re-exported: the FER+ losses lived here
+from ferbench.run.train.losses import multi_target_loss as multi_target_loss
 from ferbench.run.train.scoring import Scored, score_model
 from ferbench.run.train.setup import RunData, TrialSetup
 from ferbench.run.train.space import effective
@@ -91,31 +93,6 @@ def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -
     return resolve_steps_per_execution(setup.spec.runtime.steps_per_execution, on_gpu=gpu, steps_per_epoch=steps_per_epoch)
 
 
-def multi_target_loss() -> Any:
-    """FER+ multi-target loss (Barsoum et al. 2016): ``-log max_i(t_i p_i)`` over the emotions the
-    target ``t`` names, so predicting any of them is rewarded; on a one-hot label it is cross-entropy."""
-    keras = require("keras")
-
-    def loss(y_true: Any, y_pred: Any) -> Any:
-        ops = keras.ops
-        return -ops.log(ops.max(ops.cast(y_true, y_pred.dtype) * y_pred, axis=-1) + 1e-7)
-
-    return keras.saving.register_keras_serializable(package="ferbench", name="multi_target_loss")(loss)
-
-
-def any_target_hit() -> Any:
-    """FER+ multi-target accuracy: a prediction is right when the target names its class (any emotion
-    with 30% of the votes); on a one-hot label it is plain accuracy."""
-    keras = require("keras")
-
-    def hit(y_true: Any, y_pred: Any) -> Any:
-        ops = keras.ops
-        best = ops.expand_dims(ops.argmax(y_pred, axis=-1), -1)
-        return ops.cast(ops.take_along_axis(ops.cast(y_true, "float32"), best, axis=-1)[..., 0] > 0, "float32")
-
-    return keras.saving.register_keras_serializable(package="ferbench", name="any_target_hit")(hit)
-
-
 def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None,
                   learning_rate: float | None = None) -> None:
     """Compile with the trial's loss (label smoothing and the recipes that mix labels need one-hot labels;
@@ -124,26 +101,12 @@ def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], 
 
     ``learning_rate`` replaces the trial's (the second phase of ``train.freeze``).
     """
+    from ferbench.run.train.losses import loss_and_accuracy
     from ferbench.run.train.recipe import make_optimizer
-    from ferbench.run.train.recipes import find, needs_vectors, optimizer_options, units_for
-    from ferbench.run.train.recipes.distill import Distill, distill_loss, first_k_accuracy
+    from ferbench.run.train.recipes import optimizer_options, units_for
 
-    keras = require("keras")
-    smoothing = float(hp["label_smoothing"])
     units = units_for(setup.spec, hp)
-    distill, k = find(units, Distill), setup.spec.num_classes
-    if distill is not None:
-        loss: Any = distill_loss(k, distill.temperature, distill.alpha, smoothing)
-        acc = keras.metrics.MeanMetricWrapper(first_k_accuracy(k), name="accuracy")
-    elif setup.data.soft_train is not None and setup.data.labels_mode == "multi_target":
-        loss = multi_target_loss()
-        acc = keras.metrics.MeanMetricWrapper(any_target_hit(), name="accuracy")
-    elif smoothing > 0 or setup.data.soft_train is not None or needs_vectors(units):
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-        acc = keras.metrics.CategoricalAccuracy(name="accuracy")
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        acc = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    loss, acc = loss_and_accuracy(setup, hp, units)
     optimizer = make_optimizer(hp if learning_rate is None else {**hp, "learning_rate": learning_rate}, **optimizer_options(units))
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=[acc], jit_compile=setup.jit,
