@@ -112,3 +112,20 @@ def test_searching_a_recipe_that_is_off_is_an_error_saying_how_to_turn_it_on(tmp
 def test_a_value_the_optimizer_does_not_have_is_flagged_from_the_table(tmp_path: Path) -> None:
     result = check_file(_write(tmp_path, BASE + "train: {optimizer: adamw, momentum: 0.9}\n"), [])
     assert any("train.momentum" in str(w) and "optimizer adamw does not use it" in str(w) for w in result.warnings)
+
+
+def test_the_teacher_is_checked_a_keras_file_or_a_run_folder(tmp_path: Path) -> None:
+    def problems(teacher: str) -> tuple[list[str], list[str]]:
+        r = check_file(_write(tmp_path, BASE + f"train: {{distill: {{teacher: '{teacher}'}}}}\n"), [])
+        return [str(e) for e in r.errors], [str(w) for w in r.warnings]
+
+    errors, _ = problems(str(tmp_path / "teacher.h5"))
+    assert any("train.distill.teacher" in e and "a .keras file or a run folder" in e for e in errors), errors
+    errors, warnings = problems(str(tmp_path / "teacher.keras"))
+    assert not errors and any("does not exist (yet)" in w for w in warnings)
+    (tmp_path / "run" / "best").mkdir(parents=True)
+    errors, warnings = problems(str(tmp_path / "run"))
+    assert not errors and any("holds no best/model.keras" in w for w in warnings)
+    (tmp_path / "run" / "best" / "model.keras").write_bytes(b"")
+    errors, warnings = problems(str(tmp_path / "run"))
+    assert not errors and not [w for w in warnings if "teacher" in w]

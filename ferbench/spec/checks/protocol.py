@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +60,23 @@ def searched_recipes_on(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Locat
             parent, _, leaf = row.block.rpartition(".")
             yield doc.locate(("search", "space", name), f"{name} searches {SEARCHABLE[name]}, but {row.name} is off: "
                                                         f"add {parent}: {{{leaf}: {{}}}} to turn it on", key=True)
+
+
+@check
+def teacher_exists(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """train.distill.teacher: a .keras file or a run folder holding best/model.keras (a warning when absent: it may be trained later)."""
+    teacher = get_path(data, "train.distill.teacher")
+    if not isinstance(teacher, str):
+        return
+    path = os.path.expanduser(teacher)
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "best", "model.keras")):
+            yield doc.locate(("train", "distill", "teacher"), f"{teacher} holds no best/model.keras (yet); the run needs a finished teacher run",
+                             warning=True)
+    elif not teacher.endswith(".keras"):
+        yield doc.locate(("train", "distill", "teacher"), f"give a .keras file or a run folder (results/<spec>/<run id>); got {teacher!r}")
+    elif not os.path.isfile(path):
+        yield doc.locate(("train", "distill", "teacher"), f"{teacher} does not exist (yet); the run needs it", warning=True)
 
 
 @check

@@ -15,7 +15,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ferbench.run.train.recipes.distill import distill_loss, teacher_file  # noqa: E402
+from ferbench.run.train.recipes.distill import distill_loss, teacher_file, teacher_train_s  # noqa: E402
 from ferbench.run.train.recipes.ema import Ema  # noqa: E402
 from ferbench.run.train.recipes.erasing import RandomErasing  # noqa: E402
 from ferbench.run.train.recipes.mixing import CutMix, Mixup  # noqa: E402
@@ -190,6 +190,12 @@ def test_the_teacher_is_a_model_file_or_a_run_folders_best_model(tmp_path: Path)
     (run / "best" / "model.keras").write_bytes(b"")
     assert teacher_file(str(run)) == run / "best" / "model.keras"
     assert teacher_file(str(run / "best" / "model.keras")) == run / "best" / "model.keras"
+    # A run folder's training time is the teacher's cost: every trial's, not only the best's.
+    for n, seconds in ((0, 12.5), (1, 30.0)):
+        (run / "trials" / f"{n:04d}").mkdir(parents=True)
+        (run / "trials" / f"{n:04d}" / "record.json").write_text(json.dumps({"timings": {"train_s": seconds}}))
+    assert teacher_train_s(str(run)) == 42.5
+    assert teacher_train_s(str(run / "best" / "model.keras")) is None
 
 
 SPEC = """\
