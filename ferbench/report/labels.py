@@ -32,6 +32,21 @@ HYPER_LABELS: tuple[tuple[str, str], ...] = (
     ("lr_min_delta", "Plateau min. delta"),
     ("lr_cooldown", "Plateau cooldown"),
     ("lr_min", "Minimum learning rate"),
+    # The recipes (train.ema, augment.mixup / cutmix / random_erasing, train.distill), where on.
+    ("ema_decay", "EMA decay"),
+    ("mixup_alpha", "Mixup alpha"),
+    ("mixup_prob", "Mixup share of images"),
+    ("cutmix_alpha", "CutMix alpha"),
+    ("cutmix_prob", "CutMix share of images"),
+    ("erasing_prob", "Random erasing share of images"),
+    ("erasing_area_min", "Erased area min."),
+    ("erasing_area_max", "Erased area max."),
+    ("distill_teacher", "Distillation teacher"),
+    ("distill_temperature", "Distillation temperature"),
+    ("distill_alpha", "Distillation weight (alpha)"),
+    ("distill_teacher_params", "Teacher parameters"),
+    ("distill_teacher_predict_s", "Teacher predictions (s)"),
+    ("distill_teacher_train_s", "Teacher training (s)"),
 )
 
 #: Metrics of a split, in the order the report lists them (Tables 5.2/5.4/5.6).
