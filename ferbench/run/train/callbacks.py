@@ -193,35 +193,32 @@ class AfterWarmup(keras.callbacks.Callback):
             self.inner.on_epoch_end(epoch, logs)
 
 
-def averages(model: keras.Model) -> list[tuple[Any, Any]]:
-    """``(variable, its average)`` for every weight the optimizer averages (``use_ema``; none before it is built).
-    A loss-scale optimizer holds the average in its inner optimizer."""
-    opt = getattr(model.optimizer, "inner_optimizer", model.optimizer)
-    if not getattr(opt, "_model_variables_moving_average", None):
-        return []
-    return [(v, a) for v, a in zip(opt._trainable_variables, opt._model_variables_moving_average, strict=True) if a is not None]
-
-
 class EmaWeights(keras.callbacks.Callback):
     """``train.ema``: the average of the weights in the model for validation and for the callbacks at each
-    epoch's end, the trained weights back for the next epoch (see :mod:`ferbench.run.train.recipes.ema`)."""
+    epoch's end, the trained weights back for the next epoch; the model ends holding the average
+    (see :mod:`ferbench.run.train.recipes.ema`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.trained: list[np.ndarray] | None = None
 
     def _show_average(self) -> None:
-        pairs = averages(self.model)
-        if self.trained is None and pairs:
-            self.trained = [np.array(v.numpy()) for v, _ in pairs]
-            for v, a in pairs:
-                v.assign(a)
+        from ferbench.run.train.recipes.ema import ema_state
+
+        state = ema_state(self.model)
+        if state is not None and self.trained is None:
+            self.trained = [np.array(v.numpy()) for v in state.variables]
+            for v, a in zip(state.variables, state.averages, strict=True):
+                v.assign(a.numpy())
 
     def _show_trained(self) -> None:
-        if self.trained is not None:
-            for (v, _), w in zip(averages(self.model), self.trained, strict=True):
+        from ferbench.run.train.recipes.ema import ema_state
+
+        state = ema_state(self.model)
+        if state is not None and self.trained is not None:
+            for v, w in zip(state.variables, self.trained, strict=True):
                 v.assign(w)
-            self.trained = None
+        self.trained = None
 
     def on_test_begin(self, logs: Any = None) -> None:
         self._show_average()
@@ -233,4 +230,5 @@ class EmaWeights(keras.callbacks.Callback):
         self._show_trained()
 
     def on_train_end(self, logs: Any = None) -> None:
-        self.trained = None  # Keras has written the average into the model already (finalize_variable_values)
+        self._show_average()  # the model keeps the average (early stopping's best, restored after this, is one too)
+        self.trained = None

@@ -121,9 +121,10 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     else:
         ds = with_one_hot(ds, one_hot)
     recipes = BatchRecipes(units, seed)
+    recipes.install(model, units)
     if recipes:
         ds = recipes.with_draws(ds)
-    if recipes:
+    if recipes or recipes.after:
         augment_in_step(model, batches, recipes)
     elif batches is not None:
         augment_in_step(model, batches)
@@ -146,7 +147,8 @@ def _targets(setup: TrialSetup) -> tuple[np.ndarray, np.ndarray | None]:
 def augment_in_step(model: keras.Model, batches: Callable[[Tensor, Tensor], Tensor] | None,
                     recipes: BatchRecipes | None = None) -> None:
     """Make ``model``'s train step build its own batches: with ``batches``, ``((indices, seed), y[, w])`` ->
-    ``(batches(indices, seed), y[, w])``; with ``recipes``, ``((x, draws), y[, w])`` -> the batch after them.
+    ``(batches(indices, seed), y[, w])``; with ``recipes``, ``((x, draws), y[, w])`` -> the batch after them
+    (where it has batch recipes), and their updates after the optimizer's step.
 
     Call before ``fit``; evaluation and prediction are unchanged (they take images).
     """
@@ -155,13 +157,15 @@ def augment_in_step(model: keras.Model, batches: Callable[[Tensor, Tensor], Tens
     def train_step(data: tuple[Any, ...]) -> dict[str, Tensor]:
         x, *rest = data
         draws = None
-        if recipes is not None:
+        if recipes:  # batch recipes: the pipeline added their draws
             x, draws = x
         if batches is not None:
             x = batches(*x)
-        if recipes is not None and draws is not None:
+        if recipes and draws is not None:
             x, rest = recipes.apply(x, rest, draws)
         logs: dict[str, Tensor] = original((x, *rest))
+        if recipes is not None:
+            recipes.after_step()
         return logs
 
     model.train_step = train_step

@@ -126,34 +126,40 @@ def test_the_batch_recipes_compile_with_xla_and_train_on_the_pipelines_images(ke
     assert np.all(np.isfinite(history.history["loss"]))
 
 
-def test_ema_weights_equal_the_hand_computed_average_after_a_few_steps() -> None:
-    from ferbench.run.train.callbacks import EmaWeights, averages
-    from ferbench.run.train.recipe import make_optimizer
+def test_ema_weights_equal_the_hand_computed_average_after_a_few_steps(keras_clean: None) -> None:
+    from ferbench.run.train.callbacks import EmaWeights
+    from ferbench.run.train.inputs import augment_in_step
 
     keras.utils.set_random_seed(1)
     decay = 0.8
     inputs = keras.Input((4,))
-    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
-    model.compile(make_optimizer({"learning_rate": 0.5, "optimizer": "sgd", "momentum": 0.0, "nesterov": False, "weight_decay": 0.0},
-                                 **Ema({"ema_decay": decay}).optimizer_options()), "sparse_categorical_crossentropy")
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(5)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    recipes = BatchRecipes([], 0)
+    ema = Ema({"ema_decay": decay})
+    recipes.install(model, [ema])
+    augment_in_step(model, None, recipes)
+    start = [v.numpy().copy() for v in model.weights]
     rng = np.random.default_rng(0)
     x, y = rng.random((4, 16, 4)).astype("float32"), rng.integers(0, 3, (4, 16))
     trained = []
     for step in range(4):
         model.train_on_batch(x[step], y[step])
-        trained.append([v.numpy().copy() for v in model.trainable_variables])
-    want = trained[0]  # the first step copies the weights
-    for ws in trained[1:]:
-        want = [decay * a + (1 - decay) * w for a, w in zip(want, ws, strict=True)]
-    got = [a.numpy() for _, a in averages(model)]
-    for g, h in zip(got, want, strict=True):
-        np.testing.assert_allclose(g, h, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(got[0], trained[-1][0])  # the average is not the last weights
+        trained.append([v.numpy().copy() for v in model.weights])
+    want = start  # the average starts at the weights training starts from
+    for t, ws in enumerate(trained):
+        d = min(decay, (1 + t) / (10 + t))  # 0.1, 0.18, 0.25, 0.31: the warm-up of the decay
+        want = [d * a + (1 - d) * w for a, w in zip(want, ws, strict=True)]
+    state = model._ferbench_ema
+    assert len(state.variables) == len(model.weights) == 8  # kernels, biases, the batch norm's scale, offset and statistics
+    for g, h_ in zip(state.averages, want, strict=True):
+        np.testing.assert_allclose(g.numpy(), h_, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(state.averages[0].numpy(), trained[-1][0])  # the average is not the last weights
     # Fitting with the callback: validation sees the average, and the model ends holding it.
     history = model.fit(x[0], y[0], validation_data=(x[1], y[1]), batch_size=16, epochs=2, verbose=0, callbacks=[EmaWeights()])
-    final = [v.numpy() for v in model.trainable_variables]
-    for f, (_, a) in zip(final, averages(model), strict=True):
-        np.testing.assert_allclose(f, a.numpy(), rtol=1e-6)
+    for v, a in zip(state.variables, state.averages, strict=True):
+        np.testing.assert_array_equal(v.numpy(), a.numpy())
     assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(x[1], y[1], verbose=0), rel=1e-5)
 
 

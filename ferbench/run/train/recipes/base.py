@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -39,6 +39,10 @@ class Unit:
     def apply(self, tf: ModuleType, batch: Batch, draws: tuple[Tensor, ...]) -> Batch:
         """The batch after the recipe, inside the train step."""
         return batch
+
+    def install(self, model: Any) -> Callable[[], None] | None:
+        """Set the unit up on the trial's model before fitting; what the train step calls after each step (``None``: nothing)."""
+        return None
 
     def optimizer_options(self) -> dict[str, Any]:
         """Keyword arguments for Keras's optimizer."""

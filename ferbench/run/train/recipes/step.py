@@ -2,14 +2,14 @@
 
 The pipeline adds to each batch its recipes' draws (from a stateless seed pair that
 changes every batch and epoch, the same for the same trial seed): ``(x, y[, w])`` becomes
-``((x, draws), y[, w])``. The train step applies the units in order to the batch it is
+``((x, draws), y[, w])``. After the optimizer's step the step calls the units' updates (EMA's). The train step applies the units in order to the batch it is
 given (after the gather and the augmentation where those run in the step), so the
 recipes run where the augmentation does: compiled with the step, on the CPU or the GPU.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
@@ -26,9 +26,18 @@ class BatchRecipes:
     def __init__(self, units: Sequence[Unit], seed: int) -> None:
         self.units = [u for u in units if u.in_step]
         self.seed = seed
+        self.after: list[Callable[[], None]] = []
 
     def __bool__(self) -> bool:
         return bool(self.units)
+
+    def install(self, model: Any, units: Sequence[Unit]) -> None:
+        """Set every unit up on the model; keep what the step calls after each step (EMA's update)."""
+        self.after = [f for f in (u.install(model) for u in units) if f is not None]
+
+    def after_step(self) -> None:
+        for f in self.after:
+            f()
 
     def draw(self, seed: Tensor, batch: Tensor) -> tuple[tuple[Tensor, ...], ...]:
         """Every unit's draws for one batch of ``batch`` images from one seed pair."""
