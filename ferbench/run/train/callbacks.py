@@ -193,6 +193,14 @@ class AfterWarmup(keras.callbacks.Callback):
             self.inner.on_epoch_end(epoch, logs)
 
 
+#: The model attribute that holds a trial's EMA state (:class:`ferbench.run.train.recipes.ema.EmaState`).
+EMA_STATE = "_ferbench_ema"
+
+
+def _ema_state(model: keras.Model) -> Any:
+    return getattr(model, EMA_STATE, None)
+
+
 class EmaWeights(keras.callbacks.Callback):
     """``train.ema``: the average of the weights in the model for validation and for the callbacks at each
     epoch's end, the trained weights back for the next epoch; the model ends holding the average
@@ -203,18 +211,14 @@ class EmaWeights(keras.callbacks.Callback):
         self.trained: list[np.ndarray] | None = None
 
     def _show_average(self) -> None:
-        from ferbench.run.train.recipes.ema import ema_state
-
-        state = ema_state(self.model)
+        state = _ema_state(self.model)
         if state is not None and self.trained is None:
             self.trained = [np.array(v.numpy()) for v in state.variables]
             for v, a in zip(state.variables, state.averages, strict=True):
                 v.assign(a.numpy())
 
     def _show_trained(self) -> None:
-        from ferbench.run.train.recipes.ema import ema_state
-
-        state = ema_state(self.model)
+        state = _ema_state(self.model)
         if state is not None and self.trained is not None:
             for v, w in zip(state.variables, self.trained, strict=True):
                 v.assign(w)

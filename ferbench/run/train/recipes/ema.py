@@ -19,9 +19,6 @@ from typing import Any
 from ferbench._lazy import require
 from ferbench.run.train.recipes.base import Unit
 
-#: The model attribute that holds a trial's :class:`EmaState` (the step and the callback both reach it there).
-ATTRIBUTE = "_ferbench_ema"
-
 
 class EmaState:
     """The averages of a model's float weights and the number of updates so far."""
@@ -49,19 +46,15 @@ class EmaState:
         self.updates.assign_add(1)
 
 
-def ema_state(model: Any) -> EmaState | None:
-    """The model's EMA state, where ``train.ema`` is on."""
-    state = getattr(model, ATTRIBUTE, None)
-    return state if isinstance(state, EmaState) else None
-
-
 class Ema(Unit):
     block = "train.ema"
 
     def install(self, model: Any) -> Callable[[], None]:
         """Start the average at the model's weights; the update the train step calls after each step."""
+        from ferbench.run.train.callbacks import EMA_STATE  # the callback finds the state on the model
+
         state = EmaState(model, float(self.hp["ema_decay"]))
-        setattr(model, ATTRIBUTE, state)
+        setattr(model, EMA_STATE, state)
         return state.update
 
     def callbacks(self) -> list[Any]:
