@@ -25,7 +25,7 @@ from ferbench.spec.types import Spec
 
 #: Keys that do not change what is computed, only where/how: left out of the run id.
 _PLACEMENT_KEYS = ("results", "description", "report", "extends", "tracking")
-_PLACEMENT_RUNTIME = ("devices", "workers", "storage")
+_PLACEMENT_RUNTIME = ("devices", "workers", "storage", "memory_mb")
 
 
 def _neutral_defaults() -> dict[tuple[str, ...], Any]:

@@ -7,6 +7,12 @@ hashing 290k AffectNet files on every start would cost more than it saves; so a 
 index maps a cheap *stat key* (paths, sizes, mtimes) to the content digest computed
 on the first decode. Touch or replace a file and its stat key changes: the source is
 decoded and hashed again.
+
+The images are one uint8 ``x.npy`` per source, opened memory-mapped (``np.load(...,
+mmap_mode="r")``): a second load takes milliseconds whatever the size, and only the
+pages a split or a batch reads come into memory. An entry is written into a
+temporary folder and renamed into place whole, so a load that was interrupted
+leaves nothing that a later load would take for a cache entry.
 """
 
 from __future__ import annotations
@@ -102,12 +108,13 @@ def load_raw(cache: Path, key: str) -> RawData | None:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != FORMAT:
             return None
-        x = np.load(folder / "x.npy", allow_pickle=False)
+        x = np.load(folder / "x.npy", mmap_mode="r", allow_pickle=False)  # opened, not read: any size in milliseconds
         with np.load(folder / "arrays.npz", allow_pickle=False) as arr:
             labels, groups, hashes, rows = arr["labels"], arr["groups"], arr["hashes"], arr["rows"]
             subjects = arr["subjects"] if "subjects" in arr.files else np.zeros(0, str)
             attributes = {k[5:]: arr[k] for k in arr.files if k.startswith("attr_")}
             names = arr["names"] if "names" in arr.files else np.zeros(0, str)
+            blank = arr["blank"] if "blank" in arr.files else np.zeros(0, bool)
     except (OSError, ValueError, KeyError):
         return None
     return RawData(
@@ -115,7 +122,7 @@ def load_raw(cache: Path, key: str) -> RawData | None:
         label_names=tuple(meta["label_names"]), group_names=tuple(meta["group_names"]),
         source=meta["source"], skipped=int(meta["skipped"]), warnings=tuple(meta["warnings"]),
         dropped={k: int(v) for k, v in meta["dropped"].items()}, total=int(meta["total"]), faces=meta.get("faces", {}),
-        subjects=subjects, attributes=attributes, names=names,
+        subjects=subjects, attributes=attributes, names=names, blank=blank,
     )
 
 
@@ -136,9 +143,9 @@ def save_raw(cache: Path, key: str, raw: RawData, *, replace: bool = False) -> s
         cache.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".raw-{key[:12]}.", dir=cache))
         tmp.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable
-        np.save(tmp / "x.npy", raw.x, allow_pickle=False)
+        _store_x(raw.x, tmp / "x.npy")
         arrays = {"labels": raw.labels, "groups": raw.groups, "hashes": raw.hashes, "rows": raw.rows, "subjects": raw.subjects,
-                  "names": raw.names}
+                  "names": raw.names, "blank": raw.blank}
         arrays.update({f"attr_{k}": v for k, v in raw.attributes.items()})
         np.savez(tmp / "arrays.npz", allow_pickle=False, **arrays)
         meta = {
@@ -160,6 +167,21 @@ def save_raw(cache: Path, key: str, raw: RawData, *, replace: bool = False) -> s
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return None
+
+
+def _store_x(x: np.ndarray, path: Path) -> None:
+    """Write the images as ``path``: a decoded array that already lives in a spill file of the
+    cache folder is moved there (no copy), any other is saved."""
+    from ferbench.data.images import spilled
+
+    spill = spilled(x)
+    if spill is not None and spill.parent == path.parent.parent:
+        assert isinstance(x, np.memmap)
+        x.flush()
+        os.chmod(spill, 0o644)
+        os.rename(spill, path)
+    else:
+        np.save(path, x, allow_pickle=False)
 
 
 def image_hashes(x: np.ndarray) -> np.ndarray:

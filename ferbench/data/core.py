@@ -105,6 +105,8 @@ class RawData:
     names: np.ndarray = field(default_factory=lambda: np.zeros(0, str))
     #: FER+ votes of each face over the ten FER+ columns (``dataset.labels``); empty otherwise.
     votes: np.ndarray = field(default_factory=lambda: np.zeros((0, 10), np.float32))
+    #: Per image, whether all its pixels have one value (counted per split without reading the images); empty: not known.
+    blank: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 #: Decodes a detected source: ``progress`` -> (data, content digest, bad samples as ``(where, why)``).

@@ -1,17 +1,25 @@
 """Decode, crop and resize image files into uint8 arrays, many at a time.
 
-Decoding runs in a thread pool: Pillow releases the GIL while it decodes and
-resizes, so threads use every core without pickling arrays between processes
-(and without re-importing the caller's script, which spawn-based pools do).
+Many files decode in a process pool over every core, each worker writing its rows
+straight into one shared ``.npy`` file (no arrays are pickled between processes);
+a few hundred decode in threads (Pillow releases the GIL while it decodes and
+resizes). JPEGs whose face is much larger than the target are decoded in draft
+mode, at 1/2, 1/4 or 1/8 scale. Inside :func:`spill_to` an output larger than the
+memory budget stays memory-mapped in the cache folder instead of being read back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
+import multiprocessing
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +101,41 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
     return np.asarray(im, dtype=np.uint8).reshape(size, size, -1), digest
 
 
+#: From this many files on, decoding runs in a process pool (below, in threads: the
+#: pool's start costs more than it saves).
+PROCESS_MIN = 512
+#: Files per task: one task decodes a run of files into consecutive rows.
+STEP = 64
+
+#: Where :func:`decode_many` puts an output that would not fit in memory: (folder, budget in bytes).
+_SPILL: contextvars.ContextVar[tuple[Path, int] | None] = contextvars.ContextVar("ferbench_spill", default=None)
+
+
+@contextlib.contextmanager
+def spill_to(folder: Path, budget: int) -> Iterator[None]:
+    """Within this block, :func:`decode_many` decodes an output larger than ``budget`` bytes into a
+    memory-mapped ``.spill-*.npy`` file in ``folder`` (which the cache then takes over) instead of memory."""
+    token = _SPILL.set((folder, budget))
+    try:
+        yield
+    finally:
+        _SPILL.reset(token)
+
+
+def spilled(x: np.ndarray) -> Path | None:
+    """The spill file a decoded array lives in, or ``None`` (an in-memory array)."""
+    name = getattr(x, "filename", None)
+    return Path(name) if isinstance(x, np.memmap) and name and Path(name).name.startswith(".spill-") else None
+
+
+def pool_context() -> multiprocessing.context.BaseContext | None:
+    """How to start pool workers: forked while TensorFlow is not loaded (its threads make a fork
+    unsafe), else ``None`` (use threads). Not spawned: a spawned worker re-runs the caller's script."""
+    if "tensorflow" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork")
+
+
 def decode_many(
     items: Sequence[Item],
     size: int,
@@ -101,36 +144,107 @@ def decode_many(
     progress: bool = True,
     label: str = "decoding",
     workers: int | None = None,
+    processes: bool | None = None,
 ) -> tuple[np.ndarray, list[str], list[tuple[int, str]]]:
-    """Decode ``items`` in parallel, in order.
+    """Decode ``items`` in parallel, in order: a process pool from :data:`PROCESS_MIN` files
+    on (or as ``processes`` says), threads below.
 
-    Returns the images of the readable items (N×size×size×C), the sha256 of every
-    item's bytes ("" where unreadable), and ``(index, reason)`` for the unreadable.
+    Returns the images of the readable items (N×size×size×C; memory-mapped inside a
+    :func:`spill_to` block when larger than its budget), the sha256 of every item's
+    bytes ("" where unreadable), and ``(index, reason)`` for the unreadable.
     """
-    channels = 1 if color == "grayscale" else 3
-    out = np.zeros((len(items), size, size, channels), np.uint8)
+    shape = (len(items), size, size, 1 if color == "grayscale" else 3)
+    workers = workers or min(8, os.cpu_count() or 1)
+    pool = processes if processes is not None else (workers > 1 and len(items) >= PROCESS_MIN and pool_context() is not None)
+    spill = _SPILL.get()
+    nbytes = int(np.prod(shape, dtype=np.int64))
+    mapped = spill is not None and nbytes > spill[1]  # the result stays in a spill file
+    into: Path | None = None
+    if mapped or pool:
+        folder = spill[0] if spill is not None and mapped else Path(tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".spill-", suffix=".npy", dir=folder)
+        os.close(fd)
+        into = Path(name)
+    try:
+        out = np.zeros(shape, np.uint8) if into is None else np.lib.format.open_memmap(into, "w+", np.uint8, shape)
+        digests, bad = _run(items, size, color, out, into, workers, pool, (progress and len(items) >= 1000, label))
+        ok = np.ones(len(items), bool)
+        ok[[i for i, _ in bad]] = False
+        if not mapped:  # in memory (read back from a pool's shared file)
+            return (out[ok] if into is None else np.array(out[ok])), digests, bad
+        assert into is not None
+        return (_compact(into, out, ok) if bad else out), digests, bad
+    except BaseException:
+        mapped = False  # nothing to keep
+        raise
+    finally:
+        if into is not None and not mapped:
+            with contextlib.suppress(OSError):
+                into.unlink()
+
+
+def _run(items: Sequence[Item], size: int, color: str, out: np.ndarray, into: Path | None, workers: int, pool: bool,
+         bar: tuple[bool, str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """Decode every item into its row of ``out`` (threads) or of the file ``into`` (processes)."""
     digests = [""] * len(items)
     bad: list[tuple[int, str]] = []
-    step = 64
+    starts = range(0, len(items), STEP)
+    def work(start: int) -> tuple[list[str], list[tuple[int, str]]]:
+        return _decode_into(out, start, items[start : start + STEP], size, color)
 
-    def work(start: int) -> list[tuple[int, str]]:
-        problems = []
-        for i in range(start, min(start + step, len(items))):
-            try:
-                out[i], digests[i] = decode(items[i], size, color)
-            except ValueError as exc:
-                problems.append((i, str(exc)))
-        return problems
-
-    starts = range(0, len(items), step)
-    workers = workers or min(8, os.cpu_count() or 1)
-    with _bar(progress and len(items) >= 1000, label, len(items)) as advance, ThreadPoolExecutor(workers) as pool:
-        for problems in pool.map(work, starts):
+    ex: Executor
+    if pool:
+        assert into is not None
+        if isinstance(out, np.memmap):
+            out.flush()
+        tasks = [(into, start, list(items[start : start + STEP]), size, color) for start in starts]
+        ex = ProcessPoolExecutor(workers, mp_context=pool_context() or multiprocessing.get_context("spawn"))
+        results = ex.map(_decode_rows, tasks)
+    else:
+        ex = ThreadPoolExecutor(workers)
+        results = ex.map(work, starts)
+    with _bar(bar[0], bar[1], len(items)) as advance, ex:
+        for start, (d, problems) in zip(starts, results, strict=True):
+            digests[start : start + len(d)] = d
             bad += problems
-            advance(step)
-    ok = np.ones(len(items), bool)
-    ok[[i for i, _ in bad]] = False
-    return out[ok], digests, bad
+            advance(len(d))
+    return digests, bad
+
+
+def _decode_into(out: np.ndarray, start: int, items: Sequence[Item], size: int, color: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """Decode ``items`` into ``out[start:]``: their digests, and ``(index, why)`` of the unreadable."""
+    digests, problems = [""] * len(items), []
+    for k, item in enumerate(items):
+        try:
+            out[start + k], digests[k] = decode(item, size, color)
+        except ValueError as exc:
+            problems.append((start + k, str(exc)))
+    return digests, problems
+
+
+def _decode_rows(task: tuple[Path, int, list[Item], int, str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """A pool task: decode a run of items into their rows of the shared ``.npy`` file."""
+    path, start, items, size, color = task
+    out = np.load(path, mmap_mode="r+")
+    try:
+        return _decode_into(out, start, items, size, color)
+    finally:
+        out.flush()
+        del out
+
+
+def _compact(path: Path, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The rows ``ok`` of a memory-mapped ``x`` in a new spill file beside ``path`` (which is removed)."""
+    fd, name = tempfile.mkstemp(prefix=".spill-", suffix=".npy", dir=path.parent)
+    os.close(fd)
+    keep = np.flatnonzero(ok)
+    out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(keep), *x.shape[1:]))
+    for s in range(0, len(keep), 4096):
+        out[s : s + 4096] = x[keep[s : s + 4096]]
+    out.flush()
+    path.unlink()
+    return out
 
 
 class _bar:

@@ -12,9 +12,10 @@ from ferbench.data import cache as cache_mod
 from ferbench.data import near_duplicates, subject_folds
 from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
-from ferbench.data.images import resize_array, to_channels
+from ferbench.data.images import resize_array, spill_to, to_channels
 from ferbench.data.layout import detect
 from ferbench.data.names import csv_names
+from ferbench.data.memory import budget_bytes, take
 from ferbench.data.splits import blank_mask, cross_duplicates, fold_split, resolve
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, DatasetSpec, DerivedSplit
@@ -47,11 +48,11 @@ def _decode(spec: DatasetSpec, src: Source, progress: bool) -> tuple[RawData, st
     if not len(raw.x):
         raise DataError(f"{where}: no readable sample ({raw.skipped} skipped); check dataset.path and the files in it")
     x = to_channels(resize_array(raw.x, spec.image_size), spec.color)
-    raw = replace(raw, x=x, hashes=cache_mod.image_hashes(x), warnings=(*raw.warnings, *src.warnings))
+    raw = replace(raw, x=x, hashes=cache_mod.image_hashes(x), blank=blank_mask(x), warnings=(*raw.warnings, *src.warnings))
     return raw, digest
 
 
-def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, str]:
+def _raw(spec: DatasetSpec, seed: int, progress: bool, budget: int) -> tuple[RawData, str, str]:
     """The decoded source (from the cache when possible), its cache key and its layout."""
     if spec.kind == "synthetic":
         from ferbench.data.synthetic import generate
@@ -76,7 +77,8 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
         if cached is not None and len(cached.names) == len(cached.x):
             return cached, key, src.layout
         stale = cached is not None
-    raw, digest = _decode(spec, src, progress)
+    with spill_to(root, budget):  # a source larger than the budget is decoded into the cache folder
+        raw, digest = _decode(spec, src, progress)
     key = cache_mod.sha256_hex(digest, *prep)
     problem = cache_mod.save_raw(root, key, raw, replace=stale) or cache_mod.remember_digest(root, skey, digest)
     if problem is not None:  # one warning, however many writes failed
@@ -85,12 +87,6 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool) -> tuple[RawData, str, st
             "Make it writable, or set dataset.cache or $FERBENCH_CACHE to a writable folder"
         )))
     return raw, key, src.layout
-
-
-def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``x[idx]``, as a view (no copy) when ``idx`` is one contiguous run, as named splits often are."""
-    part: np.ndarray = x[idx[0] : idx[-1] + 1] if len(idx) and idx[-1] - idx[0] + 1 == len(idx) else x[idx]
-    return part
 
 
 def labels_file(spec: DatasetSpec) -> Path:
@@ -192,15 +188,19 @@ def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]]) -> tupl
     return out, note
 
 
-def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> LoadedDataset:
+def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, memory_mb: int | None = None) -> LoadedDataset:
     """Load the dataset a spec describes: train, validation and test in the spec's class order.
 
     The source is detected under ``spec.path`` (a file or a dataset folder), decoded
     once and cached (see :func:`ferbench.data.cache.cache_root`); later loads read
     the cache. ``seed`` drives derived splits and the synthetic generator.
+    ``memory_mb`` is the memory budget (``runtime.memory_mb``; ``None``: half the
+    machine's memory): splits that together exceed it are memory-mapped from the
+    cache (:mod:`ferbench.data.memory`) instead of held in memory.
     Raises :class:`~ferbench.errors.DataError` for anything wrong with the data.
     """
-    raw, key, layout = _raw(spec, seed, progress)
+    budget = budget_bytes(memory_mb)
+    raw, key, layout = _raw(spec, seed, progress, budget)
     labels_digest = None
     if spec.labels:
         if layout != "csv":
@@ -228,8 +228,16 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     if spec.exclude_near_duplicates == "test":
         index, note = _clean_test(raw.x, index)
         warnings.append(note)
-    splits = {k: SplitData(x=_take(raw.x, idx), y=y_all[idx], name=name, images=raw.names[idx] if len(raw.names) else raw.names)
+    per_image = int(np.prod(raw.x.shape[1:], dtype=np.int64))
+    mapped = isinstance(raw.x, np.memmap) and sum(len(idx) for idx, _ in index.values()) * per_image > budget
+    root = cache_mod.cache_root(spec.cache)
+    splits = {k: SplitData(x=take(raw.x, idx, mapped=mapped, cache=root, key=key), y=y_all[idx], name=name,
+                             images=raw.names[idx] if len(raw.names) else raw.names)
               for k, (idx, name) in index.items()}
+    if mapped:
+        total = sum(len(idx) for idx, _ in index.values()) * per_image
+        warnings.append(f"the splits ({total / 2**20:,.0f} MiB) exceed the memory budget ({budget / 2**20:,.0f} MiB, runtime.memory_mb): "
+                        f"they are memory-mapped from the data cache {root} and read as used")
     for k, s in splits.items():
         absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
         if absent and k == "train":
@@ -239,7 +247,8 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True) -> 
     idx_only = {k: v[0] for k, v in index.items()}
     duplicates = cross_duplicates(raw.hashes, idx_only)
     warnings += [f"{n} {pair.split('&')[1]} image(s) also occur in {pair.split('&')[0]} (exact duplicates)" for pair, n in duplicates.items() if n]
-    blank = {k: int(blank_mask(s.x).sum()) for k, s in splits.items()}
+    known = len(raw.blank) == len(raw.x)  # else (older cache entries) the images are read
+    blank = {k: int((raw.blank[index[k][0]] if known else blank_mask(s.x)).sum()) for k, s in splits.items()}
     excluded = dict(raw.dropped)
     for name, i in left_out.items():
         excluded[name] = int((raw.labels == i).sum())

@@ -201,11 +201,32 @@ def make_train_dataset(
     """
     tf = require("tensorflow")
     _check(x, y)
-    images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
+    gather = _gatherer(tf, x)
     make = _batch_maker(tf, augment, value_range, jit)
-    return _labelled_batches(tf, y, lambda i, s: make(tf.gather(images, i), s), batch_size=batch_size, seed=seed,
+    return _labelled_batches(tf, y, lambda i, s: make(gather(i), s), batch_size=batch_size, seed=seed,
                              deterministic=deterministic, class_weight=class_weight, shuffle=shuffle,
                              drop_remainder=drop_remainder)
+
+
+def _gatherer(tf: ModuleType, x: np.ndarray) -> Callable[[Tensor], Tensor]:
+    """``indices -> uint8 batch``: from one tensor holding ``x``, or, for a memory-mapped ``x``
+    (a split over the memory budget, see :mod:`ferbench.data.memory`), read from the file
+    per batch in the pipeline's threads, so only the batches in flight are in memory."""
+    if not isinstance(x, np.memmap):
+        images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
+        return lambda i: tf.gather(images, i)
+    shape = [None, *x.shape[1:]]
+
+    def read(i: np.ndarray) -> np.ndarray:
+        order = np.argsort(i, kind="stable")  # ascending reads: the file is read forwards
+        out = np.empty((len(i), *x.shape[1:]), np.uint8)
+        out[order] = x[np.asarray(i, np.int64)[order]]
+        return out
+
+    def gather(i: Tensor) -> Tensor:
+        return tf.ensure_shape(tf.numpy_function(read, [i], tf.uint8, stateful=False), shape)
+
+    return gather
 
 
 def _labelled_batches(tf: ModuleType, y: np.ndarray, inputs: BatchMaker, *, batch_size: int, seed: int,
@@ -332,11 +353,11 @@ def make_eval_dataset(
     """Evaluation batches ``(images, labels)``: float32 in ``value_range``, in order, no augmentation."""
     tf = require("tensorflow")
     _check(x, y)
-    images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
+    gather = _gatherer(tf, x)  # a memory-mapped split is read a batch at a time: predictions in chunks
     labels = tf.constant(np.asarray(y, np.int32))
 
     def load(i: Tensor) -> tuple[Tensor, Tensor]:
-        return _to_float(tf, tf.gather(images, i), value_range), tf.gather(labels, i)
+        return _to_float(tf, gather(i), value_range), tf.gather(labels, i)
 
     ds = tf.data.Dataset.range(len(x)).batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -120,7 +120,8 @@ class RunSession:
             t0 = time.monotonic()
             # The loader's own progress bar only where it cannot tear a live view.
             progress = isinstance(self.reporter, PlainReporter)
-            loaded = load_dataset(spec.dataset, seed=self.planned.seed, progress=progress)
+            budget = spec.runtime.memory_mb
+            loaded = load_dataset(spec.dataset, seed=self.planned.seed, progress=progress, memory_mb=budget if isinstance(budget, int) else None)
             for w in loaded.warnings:
                 self.reporter.message(f"data: {w}")
             cross: dict[str, CrossSet] = {}

@@ -372,6 +372,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             devices=rt["devices"] if rt["devices"] in ("auto", "cpu") else tuple(rt["devices"]),
             workers=rt["workers"], precision=rt["precision"], jit_compile=rt["jit_compile"],
             deterministic=rt["deterministic"], storage=rt.get("storage"), steps_per_execution=rt["steps_per_execution"],
+            memory_mb=rt.get("memory_mb", "auto"),
         ),
         results=data["results"],
         evaluate=_evaluate(data.get("evaluate")),

@@ -445,6 +445,7 @@ class RuntimeSpec:
     deterministic: bool
     storage: str | None  # Optuna storage URL; None = SQLite in the run folder
     steps_per_execution: int | str  # a count, or "auto"
+    memory_mb: int | str = "auto"  # the data's memory budget in MiB, or "auto" (half the machine's memory)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""The memory budget (``runtime.memory_mb``) and the splits that are memory-mapped because of it.
+
+A dataset whose splits fit the budget is held in memory, as always. One that does
+not is decoded straight into the cache's ``x.npy`` and stays there: each split is a
+read-only memory-mapped uint8 array (a slice of the cache when the split is one
+run of it, else its own ``split-<key>.npy`` of the cache, written once), training
+gathers its batches from it and evaluation predicts in chunks; only the pages in
+use are resident, so a run's memory is set by the budget, not by the dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: The default budget: this share of the machine's physical memory.
+DEFAULT_SHARE = 0.5
+#: Rows copied at a time when a mapped split is gathered into its own file.
+_ROWS = 2048
+
+
+def machine_bytes() -> int:
+    """Physical memory of this machine, in bytes (8 GiB where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def budget_bytes(memory_mb: int | None) -> int:
+    """``runtime.memory_mb`` in bytes; ``None`` (auto): :data:`DEFAULT_SHARE` of the machine's memory."""
+    if memory_mb is None:
+        return int(machine_bytes() * DEFAULT_SHARE)
+    return int(memory_mb) << 20
+
+
+def is_mapped(x: np.ndarray) -> bool:
+    """Whether ``x`` is a memory-mapped split (read from disk as used) rather than held in memory."""
+    return isinstance(x, np.memmap)
+
+
+def take(x: np.ndarray, idx: np.ndarray, *, mapped: bool, cache: Path, key: str) -> np.ndarray:
+    """The rows ``idx`` of the source's images: in memory, or (``mapped``) memory-mapped.
+
+    A mapped split that is one run of ``x`` is a slice of it; any other is gathered
+    once into ``cache/split-<key>.npy`` (atomic: written aside, renamed) and reopened.
+    """
+    contiguous = len(idx) > 0 and int(idx[-1]) - int(idx[0]) + 1 == len(idx) and bool((np.diff(idx) == 1).all())
+    if not mapped:
+        if not isinstance(x, np.memmap):  # an in-memory source: a view where possible, as always
+            return x[int(idx[0]) : int(idx[-1]) + 1] if contiguous else x[idx]
+        return np.array(x[int(idx[0]) : int(idx[-1]) + 1] if contiguous else x[idx])
+    if contiguous and isinstance(x, np.memmap):
+        part: np.ndarray = x[int(idx[0]) : int(idx[-1]) + 1]
+        return part
+    from ferbench.data.cache import sha256_hex
+
+    target = cache / f"split-{sha256_hex('split', key, _digest(idx))}.npy"
+    if not target.exists():
+        _write(target, x, idx)
+    out: np.ndarray = np.load(target, mmap_mode="r")
+    return out
+
+
+def _digest(idx: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(idx, np.int64).tobytes()).hexdigest()
+
+
+def _write(target: Path, x: np.ndarray, idx: np.ndarray) -> None:
+    """``x[idx]`` into ``target``, a chunk of rows at a time, written aside and renamed into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".split-", suffix=".npy", dir=target.parent)
+    os.close(fd)
+    try:
+        out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(idx), *x.shape[1:]))
+        for s in range(0, len(idx), _ROWS):
+            out[s : s + _ROWS] = x[idx[s : s + _ROWS]]
+        out.flush()
+        del out
+        os.chmod(name, 0o644)
+        os.replace(name, target)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux: ``VmHWM``; else ``ru_maxrss``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,172 @@
+"""AffectNet at scale, on a small generated layout: the AffectNet-shaped generator, the
+parallel first load (corrupt files skipped and counted), the memory-mapped cache
+(atomic) and the memory budget (mapped splits give the same batches as in memory)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferbench.data import load_dataset
+from ferbench.data.affectnet import COLUMNS
+from ferbench.data.affectnet_synth import generate_release, main
+from ferbench.spec.types import DerivedSplit
+
+N, PER_CLASS = 96, 2  # 80 training rows, 16 validation rows (2 per code 0-7)
+SIZE = 112  # 96 photos at 112x112 RGB: 3.6 MB, over a 1 MiB budget
+SEVEN = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated release for the module (two worker processes)."""
+    root = tmp_path_factory.mktemp("affectnet") / "release"
+    generate_release(root, N, seed=3, validation_per_class=PER_CLASS, workers=2)
+    return root
+
+
+def spec_for(make_spec, root: Path, **kw):
+    kw.setdefault("splits", ("train", DerivedSplit("train", 0.2), "validation"))
+    return make_spec(kind="affectnet", path=root, color="rgb", classes=SEVEN, image_size=SIZE, **kw)
+
+
+def rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_generated_release_has_the_official_layout_and_is_reproducible(layout, tmp_path, make_spec, capsys):
+    train, val = rows(layout / "training.csv"), rows(layout / "validation.csv")
+    assert tuple(train[0]) == COLUMNS and tuple(val[0]) == COLUMNS
+    assert len(train) - 1 + len(val) - 1 == N
+    codes = [int(r[6]) for r in val[1:]]
+    assert sorted(codes) == sorted(list(range(8)) * PER_CLASS)
+    from PIL import Image
+
+    for r in train[1:6]:
+        with Image.open(layout / "Manually_Annotated_Images" / r[0]) as im:
+            w, h = im.size
+        assert im.format == "JPEG" and 240 <= min(w, h) and max(w, h) <= 640  # AffectNet's size range
+        x, y, fw, fh = (int(v) for v in r[1:5])
+        assert 0 <= x and 0 <= y and x + fw <= w and y + fh <= h and fw >= 0.35 * min(w, h) - 1
+    # The same seed gives the same bytes with one worker, through the command line.
+    assert main([str(tmp_path / "again"), str(N), "--seed", "3", "--workers", "1", "--validation-per-class", str(PER_CLASS)]) == 0
+    assert "96 photos" in capsys.readouterr().out
+    assert (tmp_path / "again" / "training.csv").read_bytes() == (layout / "training.csv").read_bytes()
+    for r in train[1:4] + val[1:3]:
+        rel = Path("Manually_Annotated_Images") / r[0]
+        assert (tmp_path / "again" / rel).read_bytes() == (layout / rel).read_bytes()
+    # ferbench reads it as the official release: codes 8-10 dropped, contempt left out, validation = test.
+    data = load_dataset(spec_for(make_spec, layout), progress=False)
+    assert data.source.startswith("AffectNet official release")
+    assert len(data.splits["test"]) == 7 * PER_CLASS
+    dropped = sum(v for k, v in data.excluded.items() if k.split()[0] in ("8", "9", "10"))
+    contempt = sum(1 for r in train[1:] if r[6] == "7") + PER_CLASS
+    assert len(data.splits["train"]) + len(data.splits["validation"]) == N - len(val[1:]) - dropped - (contempt - PER_CLASS)
+    assert data.splits["train"].x.shape[1:] == (SIZE, SIZE, 3)
+
+
+def test_corrupt_files_are_skipped_and_counted_by_the_process_pool(layout, tmp_path, make_spec):
+    root = tmp_path / "release"
+    shutil.copytree(layout, root)
+    train = rows(root / "training.csv")
+    first = [r for r in train[1:] if int(r[6]) < 7]
+    broken = root / "Manually_Annotated_Images" / first[0][0]
+    broken.write_bytes(b"not a jpeg at all")
+    cut = root / "Manually_Annotated_Images" / first[1][0]
+    cut.write_bytes(cut.read_bytes()[:40])  # a truncated JPEG header
+    from ferbench.data.affectnet import read_lists
+    from ferbench.data.images import decode_many
+    from ferbench.data.probe import affectnet_release
+
+    rel = affectnet_release(root)
+    assert rel is not None
+    items = read_lists(rel).items
+    x, digests, bad = decode_many(items, SIZE, "rgb", progress=False, workers=2, processes=True)
+    assert len(bad) == 2 and len(x) == len(items) - 2
+    assert {items[i].path for i, _ in bad} == {broken, cut}
+    assert all(d for i, d in enumerate(digests) if i not in dict(bad))
+    with pytest.raises(Exception, match="2 bad sample"):
+        load_dataset(spec_for(make_spec, root), progress=False)
+    data = load_dataset(spec_for(make_spec, root, on_bad_sample="skip"), progress=False)
+    assert data.skipped == 2
+    assert any("skipped 2 bad sample" in w and broken.name in w for w in data.warnings)
+
+
+def test_cache_is_memory_mapped_and_an_interrupted_first_load_is_never_used(layout, make_spec, cache_dir, monkeypatch):
+    from ferbench.data import images
+
+    spec = spec_for(make_spec, layout)
+    real, calls = images.decode, []
+
+    def dies(*a, **kw):
+        calls.append(1)
+        if len(calls) == 30:
+            raise KeyboardInterrupt  # the user stops the first load
+        return real(*a, **kw)
+
+    monkeypatch.setattr(images, "decode", dies)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset(spec, progress=False, memory_mb=1)  # over the budget: decoded into the cache folder
+    monkeypatch.setattr(images, "decode", real)
+    assert not [p.name for p in cache_dir.glob("*") if p.name != "index"]  # no entry, no spill file left
+
+    import ferbench.data.cache as cache_mod
+
+    def no_disk(*a, **kw):
+        raise KeyboardInterrupt  # stopped while the entry is being written
+
+    real_compute, spilled = images.decode_many, []
+
+    def watched(*a, **kw):
+        out = real_compute(*a, **kw)
+        spilled.append(images.spilled(out[0]))
+        return out
+
+    monkeypatch.setattr("ferbench.data.affectnet.decode_many", watched)
+    monkeypatch.setattr(cache_mod.np, "savez", no_disk)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset(spec, progress=False, memory_mb=1)
+    monkeypatch.undo()
+    assert spilled and spilled[0] is not None and spilled[0].parent == cache_dir  # decoded into the cache folder
+    assert not list(cache_dir.glob("raw-*")) and not list(cache_dir.glob(".*"))
+
+    first = load_dataset(spec, progress=False)
+    second = load_dataset(spec, progress=False)
+    [entry] = cache_dir.glob("raw-*")
+    assert isinstance(cache_mod.load_raw(cache_dir, entry.name[4:]).x, np.memmap)  # opened, not read
+    assert second.fingerprint == first.fingerprint
+    for k, s in first.splits.items():
+        assert not isinstance(second.splits[k].x, np.memmap)  # within the budget: in memory
+        np.testing.assert_array_equal(second.splits[k].x, s.x)
+
+
+def test_mapped_splits_give_the_same_batches_as_in_memory(layout, make_spec):
+    from ferbench.data.pipeline import make_eval_dataset, make_train_dataset
+    from ferbench.spec.types import AugmentSpec
+
+    spec = spec_for(make_spec, layout)
+    held = load_dataset(spec, progress=False)
+    mapped = load_dataset(spec, progress=False, memory_mb=1)  # 1 MiB: every split mapped
+    assert held.fingerprint == mapped.fingerprint
+    assert any("memory-mapped" in w for w in mapped.warnings)
+    for k in ("train", "validation", "test"):
+        assert isinstance(mapped.splits[k].x, np.memmap) and not isinstance(held.splits[k].x, np.memmap)
+        np.testing.assert_array_equal(mapped.splits[k].x, held.splits[k].x)
+    aug = AugmentSpec(True, "horizontal", 10, 0.1, 0.1, 0.1, 0.1)
+    x_mem, x_map, y = held.splits["train"].x, mapped.splits["train"].x, held.splits["train"].y
+    kw = dict(batch_size=16, augment=aug, seed=7, class_weight=np.linspace(0.5, 2, 7), jit=False, deterministic=True)
+    for _epoch in range(2):  # a new order each epoch, the same for both
+        a, b = list(make_train_dataset(x_mem, y, **kw)), list(make_train_dataset(x_map, y, **kw))
+        assert len(a) == len(b) > 1
+        for ba, bb in zip(a, b, strict=True):
+            for ta, tb in zip(ba, bb, strict=True):
+                np.testing.assert_array_equal(ta.numpy(), tb.numpy())
+    x_test, y_test = mapped.splits["test"].x, mapped.splits["test"].y
+    chunks = [xb.numpy() for xb, _ in make_eval_dataset(x_test, y_test, batch_size=5)]
+    assert len(chunks) == -(-len(y_test) // 5)  # predicted in chunks
+    np.testing.assert_array_equal(np.concatenate(chunks), np.asarray(held.splits["test"].x, np.float32) * np.float32(1 / 255))
