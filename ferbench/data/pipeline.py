@@ -313,18 +313,20 @@ class DeviceBatches:
             raise ValueError(f"x must be uint8 N×H×W×C, got {x.dtype} {x.shape}")
         self._tf, self.device, self.jit = tf, device, jit
         self._make = _batch_maker(tf, augment, value_range, jit)
-        if device is None:
-            self.images = tf.convert_to_tensor(x)
+        self._nbytes = int(x.nbytes)
+        if device is None:  # a memory-mapped x (over the memory budget) is read a batch at a time
+            self._gather = _gatherer(tf, x)
         else:
             with tf.device(device):
-                self.images = tf.identity(tf.convert_to_tensor(x))  # identity places the copy on the device
+                images = tf.identity(tf.convert_to_tensor(x))  # identity places the copy on the device
+            self._gather = lambda i: tf.gather(images, i)
 
     @property
     def nbytes(self) -> int:
-        return int(self.images.shape.num_elements())
+        return self._nbytes
 
     def __call__(self, indices: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        return self._make(self._tf.gather(self.images, indices), seed)
+        return self._make(self._gather(indices), seed)
 
 
 def make_index_dataset(

@@ -166,6 +166,12 @@ def test_mapped_splits_give_the_same_batches_as_in_memory(layout, make_spec):
         for ba, bb in zip(a, b, strict=True):
             for ta, tb in zip(ba, bb, strict=True):
                 np.testing.assert_array_equal(ta.numpy(), tb.numpy())
+    # The train step's own gather (a trial on a CPU): from the held array, and read from the mapped file.
+    from ferbench.data.pipeline import DeviceBatches
+
+    idx, seed = np.array([5, 0, 17, 3, 5]), np.array([11, 12])
+    in_step = [DeviceBatches(x, augment=aug, jit=False)(idx, seed).numpy() for x in (x_mem, x_map)]
+    np.testing.assert_array_equal(in_step[0], in_step[1])
     x_test, y_test = mapped.splits["test"].x, mapped.splits["test"].y
     chunks = [xb.numpy() for xb, _ in make_eval_dataset(x_test, y_test, batch_size=5)]
     assert len(chunks) == -(-len(y_test) // 5)  # predicted in chunks

@@ -81,9 +81,10 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     Where :func:`~ferbench.model.runtime.resolve_batches_in_step` says so (on a CPU, and
     on a GPU where the uint8 images fit) the images are held where the step runs and
     the pipeline delivers only indices and seeds; the model's train step gathers and
-    augments each batch itself. Otherwise (and for a memory-mapped split, one over
-    ``runtime.memory_mb``) the tf.data pipeline gathers and augments, overlapping with
-    the step. Both make the same batches. The batch recipes (mixup,
+    augments each batch itself (a memory-mapped split, one over ``runtime.memory_mb``,
+    is read from the cache file per batch). Otherwise (also for a mapped split on a GPU
+    or under XLA) the tf.data pipeline gathers and augments, overlapping with the step.
+    Both make the same batches. The batch recipes (mixup,
     CutMix, random erasing) run in the train step either way, on the pipeline's draws.
     """
     from ferbench.data.pipeline import DeviceBatches, make_index_dataset, make_train_dataset
@@ -109,7 +110,8 @@ def train_input(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], se
     # the CPU at hand (FMA where there is one), so its rounding can differ between machines.
     jit = not spec.runtime.deterministic
     batches = None
-    if resolve_batches_in_step(on_gpu=gpu, nbytes=int(x.nbytes)) and not isinstance(x, np.memmap):
+    mapped = isinstance(x, np.memmap)  # over runtime.memory_mb: read per batch, on the CPU in the step, else in the pipeline
+    if resolve_batches_in_step(on_gpu=gpu, nbytes=int(x.nbytes)) and not (mapped and (gpu or setup.jit)):
         device = "/GPU:0" if gpu else None
         batches = DeviceBatches(x, augment=spec.augment, value_range=MODEL_INPUT_RANGE, device=device, jit=jit)
         ds = make_index_dataset(y, **common)
