@@ -176,3 +176,11 @@ def test_mapped_splits_give_the_same_batches_as_in_memory(layout, make_spec):
     chunks = [xb.numpy() for xb, _ in make_eval_dataset(x_test, y_test, batch_size=5)]
     assert len(chunks) == -(-len(y_test) // 5)  # predicted in chunks
     np.testing.assert_array_equal(np.concatenate(chunks), np.asarray(held.splits["test"].x, np.float32) * np.float32(1 / 255))
+
+
+def test_the_memory_budget_is_no_part_of_the_run_id():
+    from ferbench.plan import spec_hash
+
+    raw = {"ferbench": 1, "name": "x", "runtime": {"devices": "auto"}}
+    assert spec_hash({**raw, "runtime": {"devices": "auto", "memory_mb": 512}}) == spec_hash(raw)
+    assert spec_hash({**raw, "runtime": {"devices": "auto", "deterministic": True}}) != spec_hash(raw)
