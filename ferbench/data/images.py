@@ -113,7 +113,7 @@ _SPILL: contextvars.ContextVar[tuple[Path, int] | None] = contextvars.ContextVar
 
 @contextlib.contextmanager
 def spill_to(folder: Path, budget: int) -> Iterator[None]:
-    """Within this block, :func:`decode_many` decodes an output larger than ``budget`` bytes into a
+    """Within this block, :func:`decode_many` decodes an output larger than half of ``budget`` bytes into a
     memory-mapped ``.spill-*.npy`` file in ``folder`` (which the cache then takes over) instead of memory."""
     token = _SPILL.set((folder, budget))
     try:
@@ -158,7 +158,8 @@ def decode_many(
     pool = processes if processes is not None else (workers > 1 and len(items) >= PROCESS_MIN and pool_context() is not None)
     spill = _SPILL.get()
     nbytes = int(np.prod(shape, dtype=np.int64))
-    mapped = spill is not None and nbytes > spill[1]  # the result stays in a spill file
+    # The result stays in a spill file when it and the splits copied from it would not both fit.
+    mapped = spill is not None and 2 * nbytes > spill[1]
     into: Path | None = None
     if mapped or pool:
         folder = spill[0] if spill is not None and mapped else Path(tempfile.gettempdir())
@@ -172,7 +173,11 @@ def decode_many(
         ok = np.ones(len(items), bool)
         ok[[i for i, _ in bad]] = False
         if not mapped:  # in memory (read back from a pool's shared file)
-            return (out[ok] if into is None else np.array(out[ok])), digests, bad
+            if into is None:
+                return (out if not bad else out[ok]), digests, bad
+            del out  # read the pool's file back with read(), not through the mapping (its pages would count twice)
+            x = np.load(into)
+            return (x if not bad else x[ok]), digests, bad
         assert into is not None
         return (_compact(into, out, ok) if bad else out), digests, bad
     except BaseException:

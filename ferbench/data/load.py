@@ -229,14 +229,16 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
         index, note = _clean_test(raw.x, index)
         warnings.append(note)
     per_image = int(np.prod(raw.x.shape[1:], dtype=np.int64))
-    mapped = isinstance(raw.x, np.memmap) and sum(len(idx) for idx, _ in index.values()) * per_image > budget
+    # In memory, the source and its splits are held at once while loading: mapped when both would not fit.
+    mapped = isinstance(raw.x, np.memmap) and 2 * sum(len(idx) for idx, _ in index.values()) * per_image > budget
     root = cache_mod.cache_root(spec.cache)
     splits = {k: SplitData(x=take(raw.x, idx, mapped=mapped, cache=root, key=key), y=y_all[idx], name=name,
                              images=raw.names[idx] if len(raw.names) else raw.names)
               for k, (idx, name) in index.items()}
     if mapped:
         total = sum(len(idx) for idx, _ in index.values()) * per_image
-        warnings.append(f"the splits ({total / 2**20:,.0f} MiB) exceed the memory budget ({budget / 2**20:,.0f} MiB, runtime.memory_mb): "
+        warnings.append(f"the splits ({total / 2**20:,.0f} MiB, twice that while loading) exceed the memory budget "
+                        f"({budget / 2**20:,.0f} MiB, runtime.memory_mb): "
                         f"they are memory-mapped from the data cache {root} and read as used")
     for k, s in splits.items():
         absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]

@@ -17,7 +17,7 @@ from ferbench.data.affectnet_synth import generate_release, main
 from ferbench.spec.types import DerivedSplit
 
 N, PER_CLASS = 96, 2  # 80 training rows, 16 validation rows (2 per code 0-7)
-SIZE = 112  # 96 photos at 112x112 RGB: 3.6 MB, over a 1 MiB budget
+SIZE = 112  # 96 photos at 112x112 RGB: 3.6 MB, over half a 1 MiB budget
 SEVEN = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
