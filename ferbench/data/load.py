@@ -14,8 +14,8 @@ from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
 from ferbench.data.images import resize_array, spill_to, to_channels
 from ferbench.data.layout import detect
+from ferbench.data.memory import budget_bytes, by_chunks, take
 from ferbench.data.names import csv_names
-from ferbench.data.memory import budget_bytes, take
 from ferbench.data.splits import blank_mask, cross_duplicates, fold_split, resolve
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, DatasetSpec, DerivedSplit
@@ -48,7 +48,8 @@ def _decode(spec: DatasetSpec, src: Source, progress: bool) -> tuple[RawData, st
     if not len(raw.x):
         raise DataError(f"{where}: no readable sample ({raw.skipped} skipped); check dataset.path and the files in it")
     x = to_channels(resize_array(raw.x, spec.image_size), spec.color)
-    raw = replace(raw, x=x, hashes=cache_mod.image_hashes(x), blank=blank_mask(x), warnings=(*raw.warnings, *src.warnings))
+    hashes, blank = by_chunks(x, cache_mod.image_hashes), by_chunks(x, blank_mask)  # a mapped x is read, not kept resident
+    raw = replace(raw, x=x, hashes=hashes, blank=blank, warnings=(*raw.warnings, *src.warnings))
     return raw, digest
 
 

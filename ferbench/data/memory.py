@@ -11,8 +11,10 @@ use are resident, so a run's memory is set by the budget, not by the dataset.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +83,35 @@ def _write(target: Path, x: np.ndarray, idx: np.ndarray) -> None:
         out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(idx), *x.shape[1:]))
         for s in range(0, len(idx), _ROWS):
             out[s : s + _ROWS] = x[idx[s : s + _ROWS]]
-        out.flush()
+            out.flush()
+            drop_pages(out)
+            drop_pages(x)
         del out
         os.chmod(name, 0o644)
         os.replace(name, target)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(name)
+
+
+def drop_pages(x: np.ndarray) -> None:
+    """Let the kernel take back the pages of a memory-mapped ``x`` this process has touched: they
+    stay in the file (and the page cache) but leave its resident memory. Nothing for other arrays."""
+    m = getattr(x, "_mmap", None)
+    if isinstance(m, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            m.madvise(mmap.MADV_DONTNEED)
+
+
+def by_chunks(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``fn`` (one value per row) over ``x`` a chunk of rows at a time; a mapped ``x`` leaves no pages resident."""
+    if not isinstance(x, np.memmap):
+        return fn(x)
+    parts = []
+    for s in range(0, len(x), _ROWS):
+        parts.append(fn(x[s : s + _ROWS]))
+        drop_pages(x)
+    return np.concatenate(parts) if parts else fn(x[:0])
 
 
 def peak_rss_mb() -> float:

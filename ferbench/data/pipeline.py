@@ -215,12 +215,18 @@ def _gatherer(tf: ModuleType, x: np.ndarray) -> Callable[[Tensor], Tensor]:
     if not isinstance(x, np.memmap):
         images = tf.convert_to_tensor(x)  # one copy; tf.constant is slower for large arrays
         return lambda i: tf.gather(images, i)
+    from ferbench.data.memory import drop_pages
+
     shape = [None, *x.shape[1:]]
+    calls = [0]
 
     def read(i: np.ndarray) -> np.ndarray:
         order = np.argsort(i, kind="stable")  # ascending reads: the file is read forwards
         out = np.empty((len(i), *x.shape[1:]), np.uint8)
         out[order] = x[np.asarray(i, np.int64)[order]]
+        calls[0] += 1
+        if calls[0] % 32 == 0:  # the pages read stay in the page cache, not in this process's resident memory
+            drop_pages(x)
         return out
 
     def gather(i: Tensor) -> Tensor:
