@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 from ferbench._lazy import require
 from ferbench.errors import ControlFlow, ResultsError
 from ferbench.results.atomic import file_lock, write_json, write_with
+from ferbench.results.disk import exception_chain
 from ferbench.results.paths import RunPaths
 from ferbench.results.read import read_json
 from ferbench.results.records import TrialRecord, TrialResult
@@ -280,6 +281,23 @@ def _requeue_interrupted(study: optuna.Study, number: int | None) -> None:
     st.requeue(study, t)
 
 
+def _declared_dead(ctx: WorkerContext, exc: BaseException, number: int | None) -> bool:
+    """Whether the study had failed trial ``number`` before this worker could tell it: another worker found its
+    heartbeat older than the grace period (a stalled host) and queued it again. The queued copy runs, the loop moves
+    this record to ``.retired/`` (kept, as for any re-run trial), and the worker goes on."""
+    optuna = require("optuna")
+    refused = (ValueError, optuna.exceptions.UpdateFinishedTrialError)
+    if number is None or not any(isinstance(e, refused) for e in exception_chain(exc)):
+        return False
+    t = next((t for t in ctx.study.get_trials(deepcopy=False) if t.number == number), None)
+    if t is None or t.state != optuna.trial.TrialState.FAIL or st.ATTR_ERROR in t.user_attrs or t.user_attrs.get(st.ATTR_SURPLUS):
+        return False
+    _requeue_interrupted(ctx.study, number)  # queued by the worker that declared it dead; again only where that was lost
+    ctx.setup.reporter.message(f"trial {number} finished after another worker had declared it dead (no heartbeat within the "
+                               "grace period) and queued it again: the queued copy runs, and this record is kept in .retired/")
+    return True
+
+
 def run_worker(ctx: WorkerContext) -> st.Counts:
     """Run trials until the study holds the spec's number of finished trials.
 
@@ -346,6 +364,8 @@ def _one_trial(ctx: WorkerContext, objective: Callable[[Trial], float | list[flo
         with deferred_interrupts():
             ctx.study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial), gc_after_trial=False)
     except BaseException as exc:
+        if _declared_dead(ctx, exc, state.get("number")):
+            return
         # Ctrl-C, SIGTERM, or a failure outside the trial itself (a full disk while
         # writing the record): the trial did not produce a result, so it runs again.
         failure = storage_failure(exc, ctx.storage)

@@ -57,7 +57,7 @@ def _env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["COLUMNS"] = "200"
     env.pop("FERBENCH_STORAGE", None)
-    env.update({"FERBENCH_HEARTBEAT_S": "1", "FERBENCH_GRACE_S": "3", "FERBENCH_POLL_S": "1"})
+    env.update({"FERBENCH_HEARTBEAT_S": "1", "FERBENCH_GRACE_S": "10", "FERBENCH_POLL_S": "1"})  # no host is killed here
     env.update(extra)
     return env
 

@@ -220,3 +220,35 @@ def test_a_record_written_after_the_study_gave_its_trial_back_is_retired_and_re_
     assert run.info.trials.complete == 3 and len(run.trials) == 3
     again = next(t for t in run.trials if t.trial == retries[0].number)
     assert again.params == record["params"] and again.seed == record["seed"]
+
+
+def test_a_trial_declared_dead_by_another_worker_is_kept_aside_and_its_copy_runs(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host stalls past the heartbeat's grace period: another worker fails its trial and queues it again.
+
+    When the stalled worker then tells the study, Optuna refuses ("Cannot tell a FAIL
+    trial"); the run goes on instead of stopping with Optuna's assertion, the queued copy
+    trains, and the stalled record is kept aside, never counted twice.
+    """
+    import ferbench.run.search.worker as worker
+    from ferbench.run.search import accounting as st
+
+    told = worker.tell_constraints
+
+    def stalled(trial, rec) -> None:  # what the other worker's stale-trial callback does meanwhile
+        told(trial, rec)
+        if trial.number == 0:
+            trial.study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            st.requeue(trial.study, trial.study.get_trials(deepcopy=False)[0])
+
+    monkeypatch.setattr(worker, "tell_constraints", stalled)
+    spec = write_spec(tmp_path, name="stalled", trials=2, epochs=1)
+    rc = main(["run", str(spec)])
+    out = "".join(capfd.readouterr())
+    assert rc == 0, out
+    assert "trial 0 finished after another worker had declared it dead" in out and "Should not reach" not in out
+    [folder] = [p.parent for p in (tmp_path / "results" / "stalled").glob("*/run.json")]
+    assert json.loads((folder / "run.json").read_text())["trials"]["complete"] == 2
+    assert sorted(int(p.parent.name) for p in folder.glob("trials/*/record.json")) == [1, 2]
+    [kept] = list((folder / ".retired").iterdir())
+    assert kept.name.startswith("0000-") and (kept / "record.json").exists()
