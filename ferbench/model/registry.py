@@ -86,10 +86,14 @@ def build_family(config: ModelConfig, input_shape: tuple[int, int, int], num_cla
 
     Like Keras's applications the model takes pixel values in [0, 255] and rescales them
     itself (``preprocessing=False`` leaves that out); its softmax output is float32 under
-    any mixed-precision policy.
+    any mixed-precision policy. ``config.bn_momentum`` replaces the family's batch-norm momentum.
     """
     model: keras.Model = _module(family(config.arch)).build(config, tuple(int(v) for v in input_shape), int(num_classes),
                                                             preprocessing=preprocessing, fused_batch_norm=fused_batch_norm)
+    if config.bn_momentum is not None:
+        from ferbench.model.blocks import set_bn_momentum
+
+        set_bn_momentum(model, config.bn_momentum)
     return model
 
 

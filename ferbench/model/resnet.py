@@ -75,6 +75,7 @@ def _family(name: str) -> Family:
         takes=("width", "dropout"),
         defaults={"width": 1.0, "dropout": 0.2},
         module="ferbench.model.resnet",
+        bn_momentum=BN_MOMENTUM,
         imagenet=v.keras,
         imagenet_bgr=v.keras is not None,
     )
