@@ -38,6 +38,21 @@ def set_bn_momentum(model: Any, momentum: float) -> int:
     return count
 
 
+def zero_gamma(model: Any, suffix: str) -> int:
+    """Set gamma to 0 in every batch norm whose name ends with ``_{suffix}``; how many there were.
+
+    Each residual branch then starts as nothing, and its block as the identity (or its
+    shortcut): a deep network from scratch starts shallow (Goyal et al. 2017, timm's ``zero_init_last``).
+    """
+    keras = _keras()
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.name.endswith(f"_{suffix}") and layer.scale:
+            layer.gamma.assign(keras.ops.zeros_like(layer.gamma))
+            count += 1
+    return count
+
+
 def _keras() -> Any:
     from ferbench._lazy import require
 

@@ -55,6 +55,8 @@ class ModelConfig:
     drop_connect: float | None = None
     #: Batch-norm momentum of every batch norm (``None``: the family's own, :attr:`Family.bn_momentum`).
     bn_momentum: float | None = None
+    #: Start every residual branch at zero: its last batch norm's gamma 0 (the family's :attr:`Family.zero_init_last`).
+    zero_init_last: bool = False
 
     def get(self, name: str) -> Any:
         """The value of a hyperparameter (``None`` where the family lacks it)."""
@@ -93,6 +95,9 @@ class Family:
     #: The batch-norm momentum of its reference (Keras's, for ImageNet-scale training); ``None``: no batch norm.
     #: A trial trains with :func:`ferbench.model.batchnorm.training_momentum` of it unless ``model.bn_momentum`` is set.
     bn_momentum: float | None = None
+    #: The suffix of the layer name of each residual branch's last batch norm (``bn3``: ``stage2_block1_bn3``), whose gamma a
+    #: model trained from scratch starts at zero (Goyal et al. 2017; timm's ``zero_init_last``); ``None``: not done.
+    zero_init_last: str | None = None
 
     @property
     def head_stage(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -45,3 +46,25 @@ def test_built_model_takes_the_momentum(keras_clean: Any) -> None:
     model = build_family(fam.config((0, 1), width=0.25, bn_momentum=0.9), (32, 32, 1), 7)
     assert momenta(model) == {0.9}
     assert {layer.get_config()["momentum"] for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
+
+
+def test_a_bottleneck_resnet_from_scratch_starts_its_residual_branches_at_zero(keras_clean: Any) -> None:
+    import keras
+    import numpy as np
+
+    from ferbench.model.registry import build_family
+
+    assert FAMILIES["resnet50"].zero_init_last == "bn3"
+    assert FAMILIES["resnet18"].zero_init_last is FAMILIES["mobilenetv3-small"].zero_init_last is None
+    fam = FAMILIES["resnet50"]
+
+    def gammas(model: Any) -> dict[str, float]:
+        return {layer.name: float(np.abs(np.asarray(layer.gamma)).max()) for layer in model.layers
+                if isinstance(layer, keras.layers.BatchNormalization)}
+
+    plain = gammas(build_family(fam.config((0, 1), width=0.25), (32, 32, 1), 7))  # as Keras builds it
+    assert set(plain.values()) == {1.0}
+    zeroed = gammas(build_family(replace(fam.config((0, 1), width=0.25), zero_init_last=True), (32, 32, 1), 7))
+    last = {name for name in zeroed if name.endswith("_bn3")}
+    assert len(last) == 3  # stage 1's three bottlenecks
+    assert all(zeroed[n] == 0.0 for n in last) and all(v == 1.0 for n, v in zeroed.items() if n not in last)

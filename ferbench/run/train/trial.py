@@ -59,7 +59,8 @@ def model_config(spec: Spec, hp: Mapping[str, Any]) -> ModelConfig | None:
     if arch == CUSTOM:
         return None
     fam = family(arch)
-    return fam.config(spec.model.stages, bn_momentum=hp.get("bn_momentum"), **{k: hp.get(k) for k in fam.takes})
+    config = fam.config(spec.model.stages, bn_momentum=hp.get("bn_momentum"), **{k: hp.get(k) for k in fam.takes})
+    return dataclasses.replace(config, zero_init_last=bool(hp.get("zero_init_last")))
 
 
 def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:
