@@ -75,13 +75,13 @@ def test_the_broken_trial_is_flagged_in_its_record_and_on_the_console(guarded: t
     assert {"one_class", "train_inference_gap"} <= set(h["flags"]), h
     assert h["top_share"] > 0.9
     check = h["train_check"]
-    assert check["images"] == 224 and check["train_accuracy"] - check["inference_accuracy"] > 0.15
+    assert check["images"] == 128 and check["train_accuracy"] - check["inference_accuracy"] > 0.15
     assert h["accuracy"] == broken["metrics"]["validation"]["accuracy"]
 
     lines = [line for line in printed.splitlines() if "degenerate model" in line]
     assert len(lines) == 1, printed  # one line, for the broken trial only
     assert f"trial 0: degenerate model: {h['top_share']:.0%} of validation predictions are {h['top_class']}" in lines[0]
-    assert "training mode scores" in lines[0] and "on the same 224 training images" in lines[0]
+    assert "training mode scores" in lines[0] and "on the same 128 training images" in lines[0]
 
 
 def _report(path: Path, capfd: pytest.CaptureFixture[str]) -> str:
