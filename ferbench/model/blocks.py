@@ -23,6 +23,42 @@ def batch_norm(keras: Any, name: str, *, fused: bool, momentum: float = 0.99, ep
     return keras.layers.BatchNormalization(axis=axis, momentum=momentum, epsilon=epsilon, name=name)
 
 
+def set_bn_momentum(model: Any, momentum: float) -> int:
+    """Give every batch norm of a built model this momentum; how many there were.
+
+    Keras's layer (and the fused one) read ``momentum`` when the training step is traced,
+    so this holds for a model not yet compiled; its saved configuration keeps the value.
+    """
+    keras = _keras()
+    count = 0
+    for layer in model.layers:  # a family's model is flat
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            count += 1
+    return count
+
+
+def zero_gamma(model: Any, suffix: str) -> int:
+    """Set gamma to 0 in every batch norm whose name ends with ``_{suffix}``; how many there were.
+
+    Each residual branch then starts as nothing, and its block as the identity (or its
+    shortcut): a deep network from scratch starts shallow (Goyal et al. 2017, timm's ``zero_init_last``).
+    """
+    keras = _keras()
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.name.endswith(f"_{suffix}") and layer.scale:
+            layer.gamma.assign(keras.ops.zeros_like(layer.gamma))
+            count += 1
+    return count
+
+
+def _keras() -> Any:
+    from ferbench._lazy import require
+
+    return require("keras")
+
+
 def rescale(keras: Any, x: Any, scale: float, offset: float) -> Any:
     """``x * scale + offset`` as the model's first layer (``stage0_rescale``; no weights)."""
     return keras.layers.Rescaling(scale=scale, offset=offset, name="stage0_rescale")(x)

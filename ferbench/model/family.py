@@ -53,6 +53,10 @@ class ModelConfig:
     dropout: float | None = None
     top_filters: int | None = None
     drop_connect: float | None = None
+    #: Batch-norm momentum of every batch norm (``None``: the family's own, :attr:`Family.bn_momentum`).
+    bn_momentum: float | None = None
+    #: Start every residual branch at zero: its last batch norm's gamma 0 (the family's :attr:`Family.zero_init_last`).
+    zero_init_last: bool = False
 
     def get(self, name: str) -> Any:
         """The value of a hyperparameter (``None`` where the family lacks it)."""
@@ -88,6 +92,12 @@ class Family:
     imagenet_kwargs: Mapping[str, Any] = field(default_factory=dict)
     #: Its ImageNet weights expect BGR input (Keras's "caffe" preprocessing): the first kernel's channels are reversed for RGB input.
     imagenet_bgr: bool = False
+    #: The batch-norm momentum of its reference (Keras's, for ImageNet-scale training); ``None``: no batch norm.
+    #: A trial trains with :func:`ferbench.model.batchnorm.training_momentum` of it unless ``model.bn_momentum`` is set.
+    bn_momentum: float | None = None
+    #: The suffix of the layer name of each residual branch's last batch norm (``bn3``: ``stage2_block1_bn3``), whose gamma a
+    #: model trained from scratch starts at zero (Goyal et al. 2017; timm's ``zero_init_last``); ``None``: not done.
+    zero_init_last: str | None = None
 
     @property
     def head_stage(self) -> int:
@@ -110,10 +120,11 @@ class Family:
             )
         return kept
 
-    def config(self, stages: tuple[int, ...] | list[int] | None = None, **values: Any) -> ModelConfig:
+    def config(self, stages: tuple[int, ...] | list[int] | None = None, bn_momentum: float | None = None, **values: Any) -> ModelConfig:
         """A :class:`ModelConfig` of this family: given values over its defaults.
 
-        A value for a hyperparameter the family does not have is refused; ``None`` means "the default".
+        A value for a hyperparameter the family does not have is refused; ``None`` means "the default"
+        (for ``bn_momentum``: the family's own).
         """
         extra = [k for k, v in values.items() if v is not None and k not in self.takes]
         if extra:
@@ -129,7 +140,8 @@ class Family:
 
         top = filled.get("top_filters")
         return ModelConfig(arch=self.name, stages=self.check_stages(stages), width=real("width"), depth=real("depth"),
-                           dropout=real("dropout"), top_filters=None if top is None else int(top), drop_connect=real("drop_connect"))
+                           dropout=real("dropout"), top_filters=None if top is None else int(top), drop_connect=real("drop_connect"),
+                           bn_momentum=None if bn_momentum is None else float(bn_momentum))
 
     def lacks(self, name: str) -> str:
         """The message for a hyperparameter this family does not have."""

@@ -43,6 +43,7 @@ FAMILIES: tuple[Family, ...] = (
         head="Conv3x3 & Pool & softmax",
         takes=(),
         module="ferbench.model.minixception",
+        bn_momentum=BN_MOMENTUM,
     ),
 )
 

@@ -97,6 +97,7 @@ def _family(name: str, title: str, keras_name: str, table: tuple[BlockArgs, ...]
         takes=("width", "dropout"),
         defaults={"width": 1.0, "dropout": 0.2},
         module="ferbench.model.mobilenetv3",
+        bn_momentum=BN_MOMENTUM,
         imagenet=keras_name,
     )
 

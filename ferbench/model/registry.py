@@ -86,10 +86,20 @@ def build_family(config: ModelConfig, input_shape: tuple[int, int, int], num_cla
 
     Like Keras's applications the model takes pixel values in [0, 255] and rescales them
     itself (``preprocessing=False`` leaves that out); its softmax output is float32 under
-    any mixed-precision policy.
+    any mixed-precision policy. ``config.bn_momentum`` replaces the family's batch-norm momentum, and
+    ``config.zero_init_last`` starts each residual branch's last batch norm at gamma 0.
     """
     model: keras.Model = _module(family(config.arch)).build(config, tuple(int(v) for v in input_shape), int(num_classes),
                                                             preprocessing=preprocessing, fused_batch_norm=fused_batch_norm)
+    if config.bn_momentum is not None:
+        from ferbench.model.blocks import set_bn_momentum
+
+        set_bn_momentum(model, config.bn_momentum)
+    suffix = family(config.arch).zero_init_last
+    if config.zero_init_last and suffix:
+        from ferbench.model.blocks import zero_gamma
+
+        zero_gamma(model, suffix)
     return model
 
 

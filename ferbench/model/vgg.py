@@ -42,6 +42,7 @@ FAMILIES: tuple[Family, ...] = (
         takes=("width", "dropout", "top_filters"),
         defaults={"width": 1.0, "dropout": 0.2, "top_filters": TOP_FILTERS},
         module="ferbench.model.vgg",
+        bn_momentum=BN_MOMENTUM,
     ),
 )
 

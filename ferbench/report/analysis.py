@@ -10,6 +10,7 @@ import numpy as np
 
 from ferbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, McNemar, Scores, holm, mcnemar_exact, scores_from_predictions, scores_from_record
 from ferbench.results import Run, TrialRecord
+from ferbench.results.health import Health, assess, trial_health
 from ferbench.results.metrics import Fairness
 from ferbench.results.paths import PREDICTIONS_FILE
 from ferbench.results.records import Predictions
@@ -54,6 +55,16 @@ class RunAnalysis:
     groups: dict[str, list[str]] = field(default_factory=dict)
     #: FER+ votes saved with the predictions: per split, NLL and ECE against the labels and against the votes.
     soft: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+    @property
+    def health(self) -> Health | None:
+        """The best trial's health: its record's ``health``, else (a record older than it) judged from the saved
+        validation predictions, else from the record's validation confusion matrix."""
+        if self.best is None or self.best.health is not None:
+            return None if self.best is None else self.best.health
+        if self.validation is not None and self.validation.confusion.size:
+            return assess(self.validation.confusion.tolist(), self.run.classes)
+        return trial_health(self.best, self.run.classes)
 
     @property
     def group(self) -> tuple[str, int]:

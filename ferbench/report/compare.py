@@ -260,7 +260,17 @@ def compare_table(g: Group) -> Table:
     for fg in g.folds:
         t.rows += _fold_rows(g, fg, deltas)
     t.notes += _closing_notes(g, other)
+    for a in runs:
+        h = a.health
+        if h is not None and not h.healthy:
+            t.notes.append(f"(DEGENERATE) {a.run.label}: {h.message()}; its row is a broken model's, not a result.")
     return t
+
+
+def degenerate_mark(a: RunAnalysis) -> str:
+    """`` (DEGENERATE)`` for a run whose best trial is a broken model (``ferbench.results.health``); else empty."""
+    h = a.health
+    return "" if h is None or h.healthy else " (DEGENERATE)"
 
 
 def unfinished_mark(info: RunRecord) -> str:
@@ -277,7 +287,7 @@ def _run_row(g: Group, a: RunAnalysis, s: Scores, tta: str | None,
     split = g.run_test_set(a)
     row: dict[str, Any] = {
         "id": a.run.run_id + (f"+{tta}" if tta else ""), "kind": "run",
-        "model": a.run.label + (f" + TTA ({tta})" if tta else "") + unfinished_mark(a.run.info),
+        "model": a.run.label + (f" + TTA ({tta})" if tta else "") + unfinished_mark(a.run.info) + degenerate_mark(a),
         "source": f"run {a.run.run_id}", "test_set": f"{split if isinstance(split, str) else 'test'} (n={s.n})",
         "accuracy": s.accuracy, "precision": s.precision_macro, "recall": s.recall_macro, "f1": s.f1_macro,
         "params": a.best.cost.params, "macs": a.best.cost.macs, "input": _run_input(a), "pretrained": _run_pretrained(a),

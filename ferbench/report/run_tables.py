@@ -9,6 +9,7 @@ from ferbench.report.analysis import RunAnalysis
 from ferbench.report.labels import METRIC_LABELS, hyper_label
 from ferbench.report.model import Column, Section, Table, slug
 from ferbench.report.stats import Estimate, Scores
+from ferbench.results.health import Health, trial_health
 
 
 def run_key(a: RunAnalysis) -> str:
@@ -138,6 +139,7 @@ def trials_table(a: RunAnalysis) -> Table:
     if any(hosts):
         cols.append(Column("host", "Host"))
     cols += [Column(f"param_{k}", hyper_label(k), "num") for k in searched]
+    cols.insert(2, Column("health", "Health"))
     t = Table(f"{run_key(a)}-trials", f"Trials ({len(run.trials)} finished)", cols)
     for trial, host in zip(run.trials, hosts, strict=True):
         row: dict[str, Any] = {
@@ -146,7 +148,7 @@ def trials_table(a: RunAnalysis) -> Table:
             "test_accuracy": None if trial.test is None else trial.test.accuracy,
             "test_f1_macro": None if trial.test is None else trial.test.f1_macro,
             "params": trial.cost.params, "train_s": trial.timings.train_s, "host": host or None,
-            "latency_ms": trial.latency_ms,
+            "latency_ms": trial.latency_ms, "health": health_mark(trial_health(trial, run.classes)),
         }
         row.update({f"param_{k}": trial.params.get(k) for k in searched})
         t.rows.append(row)
@@ -154,9 +156,24 @@ def trials_table(a: RunAnalysis) -> Table:
     return t
 
 
+def health_mark(h: Health | None) -> str | None:
+    """``ok``, or ``DEGENERATE (flags)``, for a table cell; ``None`` without validation metrics."""
+    if h is None:
+        return None
+    return "ok" if h.healthy else f"DEGENERATE ({', '.join(h.flags)})"
+
+
+def health_notes(a: RunAnalysis) -> list[str]:
+    """A warning when the run's best trial is a degenerate model: its numbers are not a result."""
+    h, best = a.health, a.best
+    if h is None or best is None or h.healthy:
+        return []
+    return [f"WARNING: best trial {best.number} is a {h.message()}. Its scores are those of a broken model, not a result."]
+
+
 def run_section(a: RunAnalysis) -> Section:
     """Every per-run table (figures are added by the plotting step)."""
-    sec = Section(run_key(a), f"{a.run.label} ({a.run.run_id})", notes=list(a.run.warnings) + list(a.notes))
+    sec = Section(run_key(a), f"{a.run.label} ({a.run.run_id})", notes=list(a.run.warnings) + list(a.notes) + health_notes(a))
     sec.tables.append(summary_table(a))
     if a.test is not None:
         from ferbench.report.cross import cross_table

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
 from ferbench.results.atomic import json_clean
+from ferbench.results.health import Health
 from ferbench.results.measures import CalibrationMetrics, ConstraintCheck, Cost, Latency, RobustnessMetrics, SplitMetrics, TTAMetrics
 from ferbench.spec.enums import Direction, Split
 
@@ -86,6 +87,8 @@ class TrialRecord:
     schema_version: int = SCHEMA_VERSION
     #: The initial weights loaded (``model.weights``): source, tensors loaded and skipped, and why; absent when none.
     weights: Mapping[str, Any] | None = None
+    #: Degenerate-model flags and their numbers (:mod:`ferbench.results.health`); absent in older records and failed trials.
+    health: Health | None = None
 
     @property
     def number(self) -> int:
@@ -143,6 +146,8 @@ class TrialRecord:
             d["latency"] = self.latency.to_dict()
         if self.constraints is not None:
             d["constraints"] = self.constraints.to_dict()
+        if self.health is not None:
+            d["health"] = self.health.to_dict()
         if self.validation is not None and self.test is not None:
             d["metrics"] = {"validation": self.validation.to_dict(), "test": self.test.to_dict()}
             if self.cross:
@@ -179,6 +184,7 @@ class TrialRecord:
             latency=Latency.from_dict(d["latency"]) if d.get("latency") else None,
             constraints=ConstraintCheck.from_dict(d["constraints"]) if d.get("constraints") else None,
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)), weights=d.get("weights"),
+            health=Health.from_dict(d["health"]) if d.get("health") else None,
         )
 
 

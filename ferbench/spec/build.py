@@ -354,7 +354,8 @@ def build_spec(data: dict[str, Any]) -> Spec:
         model=ModelSpec(arch=m.get("arch"), stages=None if m.get("stages") is None else tuple(m["stages"]), width=m.get("width"),
                         depth=m.get("depth"), dropout=m.get("dropout"), top_filters=m.get("top_filters"),
                         drop_connect=m.get("drop_connect"), weights=m.get("weights") or "none", builder=m.get("builder"),
-                        params=dict(m.get("params") or {})),
+                        params=dict(m.get("params") or {}),
+                        bn_momentum=None if m.get("bn_momentum") is None else float(m["bn_momentum"])),
         loss=LossSpec(class_weight=loss["class_weight"], beta=float(loss["beta"]), label_smoothing=loss.get("label_smoothing")),
         train=TrainSpec(
             optimizer=tr["optimizer"], learning_rate=tr.get("learning_rate"), batch_size=tr.get("batch_size"),

@@ -228,6 +228,8 @@ class ModelSpec:
     #: ``package.module:function`` of ``arch: custom``, and its further keyword arguments.
     builder: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: ``model.bn_momentum``; ``None``: the family's own, capped for the training set (``ferbench.model.batchnorm``).
+    bn_momentum: float | None = None
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,7 @@ def _family(arch: str, v: Variant) -> Family:
         takes=("width", "depth", "dropout", "top_filters", "drop_connect"),
         defaults={"width": v.width, "depth": v.depth, "dropout": v.dropout, "top_filters": DEFAULT_TOP_FILTERS, "drop_connect": 0.2},
         module="ferbench.model.efficientnetv2.family",
+        bn_momentum=BN_MOMENTUM,
         imagenet=v.keras,
     )
 

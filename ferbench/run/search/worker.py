@@ -394,3 +394,5 @@ def _one_trial(ctx: WorkerContext, objective: Callable[[Trial], float | list[flo
         reporter.message(f"trial {number} infeasible, not trained: {rec.error}")
     else:
         reporter.trial_finished(number, rec.state, rec.objective, rec.error, st.best_of(ctx.study, spec), c.finished)
+        if rec.health is not None and not rec.health.healthy:  # a broken model is said so, in one line
+            reporter.message(f"trial {number}: {rec.health.message()}")

@@ -25,9 +25,12 @@ from ferbench._lazy import require
 from ferbench.errors import ControlFlow, FerbenchError
 from ferbench.model.family import MODEL_HYPERPARAMETERS, ModelConfig
 from ferbench.results.environment import environment
+from ferbench.results.health import TrainCheck, assess
 from ferbench.results.measures import ConstraintCheck, Cost, Latency
 from ferbench.results.records import Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.constraints import bound_check
+from ferbench.run.train.batchnorm import bn_values
+from ferbench.run.train.health import train_check
 from ferbench.run.train.inputs import eval_dataset, one_hot_classes, predict_proba, train_input
 from ferbench.run.train.losses import any_target_hit as any_target_hit  # re-exported: the FER+ losses lived here
 from ferbench.run.train.losses import multi_target_loss as multi_target_loss
@@ -56,7 +59,8 @@ def model_config(spec: Spec, hp: Mapping[str, Any]) -> ModelConfig | None:
     if arch == CUSTOM:
         return None
     fam = family(arch)
-    return fam.config(spec.model.stages, **{k: hp.get(k) for k in fam.takes})
+    config = fam.config(spec.model.stages, bn_momentum=hp.get("bn_momentum"), **{k: hp.get(k) for k in fam.takes})
+    return dataclasses.replace(config, zero_init_last=bool(hp.get("zero_init_last")))
 
 
 def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:
@@ -186,6 +190,7 @@ class _Progress:
     train_s: float = 0.0
     eval_s: float = 0.0
     traceback: str | None = None
+    check: TrainCheck | None = None
 
 
 def _fit(model: keras.Model, train: Any, *, callbacks: list[Any], **kwargs: Any) -> None:
@@ -297,6 +302,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
 
     spec, data = setup.spec, setup.data
     hp = {**effective(spec, params), **recipe_values(spec, params)}
+    hp.update(bn_values(spec, hp, len(data.y["train"])))
     one_hot = one_hot_classes(setup, hp)
     started, p, model, latency, weights = utc_now(), _Progress(), None, None, None
     watch = _Watch(cb.EpochLog(), cb.NanGuard(), cb.OptunaReport(spec.search.metric, report))
@@ -320,6 +326,7 @@ def run_trial(setup: TrialSetup, *, number: int, params: Mapping[str, Any], seed
         _judge(spec, p, watch, fitted)
         raise_pending()  # a stop asked for during the last validation: before scoring starts
         t1 = time.monotonic()
+        p.check = train_check(model, data.x["train"], data.y["train"], hp, spec.seed)
         p.scored = score(model, data, spec)
         p.eval_s = time.monotonic() - t1
         if p.state == "complete":
@@ -367,6 +374,7 @@ def _result(setup: TrialSetup, *, number: int, params: Mapping[str, Any], hp: di
         robustness=None if p.scored is None else p.scored.robustness,
         weights=weights,
         latency=latency,
+        health=None if p.scored is None else assess(p.scored.validation.confusion, data.classes, p.check),
         constraints=bound_check(spec, cost, None if latency is None else latency.batch_1_ms) if p.state == "complete" else None,
     )
     return TrialResult(with_values(spec, record), None if p.scored is None else p.scored.predictions, p.traceback, lr)

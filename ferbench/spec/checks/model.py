@@ -98,6 +98,9 @@ def custom_builder(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
         for key in ("builder", "params"):
             if get_path(data, f"model.{key}") is not None:
                 yield doc.locate(("model", key), f"model.{key} belongs to arch custom; {', '.join(archs)} is built from its table")
+    if CUSTOM in archs and get_path(data, "model.bn_momentum") is not None:
+        yield doc.locate(("model", "bn_momentum"), "a custom builder's batch norms are its own; set their momentum in the builder "
+                                                   "and remove model.bn_momentum")
 
 
 @check
