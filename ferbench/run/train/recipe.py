@@ -81,9 +81,8 @@ def recipe_on(spec: Spec, block: str) -> bool:
     return _block(spec, block) is not None and (not block.startswith("augment.") or spec.augment.enabled)
 
 
-def make_optimizer(hp: Mapping[str, Any], **options: Any) -> Any:
-    """Keras's optimizer for a trial's hyperparameters (Adam unless ``hp`` names another), with the
-    recipes' ``options`` (``use_ema``, ...)."""
+def make_optimizer(hp: Mapping[str, Any]) -> Any:
+    """Keras's optimizer for a trial's hyperparameters (Adam unless ``hp`` names another)."""
     keras = require("keras")
     name = str(hp.get("optimizer", "adam"))
     if name not in OPTIMIZERS:
@@ -91,7 +90,7 @@ def make_optimizer(hp: Mapping[str, Any], **options: Any) -> Any:
     kwargs = {v.key: convert(v, hp.get(v.name, v.default)) for v in OPTIMIZERS[name].values}
     if name == "sgd":  # no decay at all rather than a decay of 0 (Keras's default)
         kwargs["weight_decay"] = kwargs["weight_decay"] or None
-    return getattr(keras.optimizers, KERAS_OPTIMIZERS[name])(learning_rate=float(hp["learning_rate"]), **kwargs, **options)
+    return getattr(keras.optimizers, KERAS_OPTIMIZERS[name])(learning_rate=float(hp["learning_rate"]), **kwargs)
 
 
 def epoch_rate(hp: Mapping[str, Any], max_epochs: int) -> Callable[[int, float], float] | None:

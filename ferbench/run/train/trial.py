@@ -100,18 +100,18 @@ def steps_per_execution(setup: TrialSetup, steps_per_epoch: int, *, gpu: bool) -
 def compile_model(setup: TrialSetup, model: keras.Model, hp: Mapping[str, Any], steps_per_execution: int | None = None,
                   learning_rate: float | None = None) -> None:
     """Compile with the trial's loss (label smoothing and the recipes that mix labels need one-hot labels;
-    distillation has its own), its optimizer (Adam unless the recipe names another; EMA's options) and
+    distillation has its own), its optimizer (Adam unless the recipe names another) and
     the run's XLA switch.
 
     ``learning_rate`` replaces the trial's (the second phase of ``train.freeze``).
     """
     from ferbench.run.train.losses import loss_and_accuracy
     from ferbench.run.train.recipe import make_optimizer
-    from ferbench.run.train.recipes import optimizer_options, units_for
+    from ferbench.run.train.recipes import units_for
 
     units = units_for(setup.spec, hp)
     loss, acc = loss_and_accuracy(setup, hp, units)
-    optimizer = make_optimizer(hp if learning_rate is None else {**hp, "learning_rate": learning_rate}, **optimizer_options(units))
+    optimizer = make_optimizer(hp if learning_rate is None else {**hp, "learning_rate": learning_rate})
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=[acc], jit_compile=setup.jit,
                   steps_per_execution=setup.steps_per_execution if steps_per_execution is None else steps_per_execution)

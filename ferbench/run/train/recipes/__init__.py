@@ -46,9 +46,5 @@ def needs_vectors(units: Sequence[Unit]) -> bool:
     return any(u.vectors for u in units)
 
 
-def optimizer_options(units: Sequence[Unit]) -> dict[str, Any]:
-    return {k: v for u in units for k, v in u.optimizer_options().items()}
-
-
 def callbacks(units: Sequence[Unit]) -> list[Any]:
     return [c for u in units for c in u.callbacks()]

@@ -44,10 +44,6 @@ class Unit:
         """Set the unit up on the trial's model before fitting; what the train step calls after each step (``None``: nothing)."""
         return None
 
-    def optimizer_options(self) -> dict[str, Any]:
-        """Keyword arguments for Keras's optimizer."""
-        return {}
-
     def callbacks(self) -> list[Any]:
         """Keras callbacks, placed first in the fit (before validation scores, early stopping and the epoch log)."""
         return []
