@@ -189,6 +189,45 @@ def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]]) -> tupl
     return out, note
 
 
+def _class_labels(spec: DatasetSpec, raw: RawData) -> tuple[list[int], dict[str, int], np.ndarray]:
+    """The source's labels in the spec's classes: the label table, the labels left out, each image's class (-1: left out)."""
+    table, left_out = label_table(raw.label_names, spec.kind, spec.class_map, spec.classes, raw.source)
+    y_all = np.asarray(table, np.int64)[raw.labels] if len(raw.labels) else np.zeros(0, np.int64)
+    present = set(np.unique(y_all[y_all >= 0]).tolist())
+    missing = [c for i, c in enumerate(spec.classes) if i not in present]
+    if missing:
+        raise DataError(
+            f"{raw.source}: no samples of class(es) {', '.join(missing)}; its labels are {', '.join(raw.label_names)}. "
+            "Remove them from dataset.classes, or map a label to them with dataset.class_map."
+        )
+    return table, left_out, y_all
+
+
+def _make_splits(spec: DatasetSpec, raw: RawData, index: dict[str, tuple[np.ndarray, str]], y_all: np.ndarray, key: str,
+                 budget: int) -> tuple[dict[str, SplitData], list[str]]:
+    """The splits' arrays (memory-mapped from the cache when they exceed the memory budget) and the warnings about them."""
+    warnings: list[str] = []
+    per_image = int(np.prod(raw.x.shape[1:], dtype=np.int64))
+    # In memory, the source and its splits are held at once while loading: mapped when both would not fit.
+    mapped = isinstance(raw.x, np.memmap) and 2 * sum(len(idx) for idx, _ in index.values()) * per_image > budget
+    root = cache_mod.cache_root(spec.cache)
+    splits = {k: SplitData(x=take(raw.x, idx, mapped=mapped, cache=root, key=key), y=y_all[idx], name=name,
+                           images=raw.names[idx] if len(raw.names) else raw.names)
+              for k, (idx, name) in index.items()}
+    if mapped:
+        total = sum(len(idx) for idx, _ in index.values()) * per_image
+        warnings.append(f"the splits ({total / 2**20:,.0f} MiB, twice that while loading) exceed the memory budget "
+                        f"({budget / 2**20:,.0f} MiB, runtime.memory_mb): "
+                        f"they are memory-mapped from the data cache {root} and read as used")
+    for k, s in splits.items():
+        absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
+        if absent and k == "train":
+            raise DataError(f"dataset.splits.train ({s.name}) has no samples of {', '.join(absent)}; the model could never learn them")
+        if absent:
+            warnings.append(f"{k} ({s.name}) has no samples of {', '.join(absent)}")
+    return splits, warnings
+
+
 def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, memory_mb: int | None = None) -> LoadedDataset:
     """Load the dataset a spec describes: train, validation and test in the spec's class order.
 
@@ -209,15 +248,7 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
         from ferbench.data.ferplus import relabel
 
         raw, _, labels_digest = relabel(raw, labels_file(spec), raw.total, spec.labels_mode)
-    table, left_out = label_table(raw.label_names, spec.kind, spec.class_map, spec.classes, raw.source)
-    y_all = np.asarray(table, np.int64)[raw.labels] if len(raw.labels) else np.zeros(0, np.int64)
-    present = set(np.unique(y_all[y_all >= 0]).tolist())
-    missing = [c for i, c in enumerate(spec.classes) if i not in present]
-    if missing:
-        raise DataError(
-            f"{raw.source}: no samples of class(es) {', '.join(missing)}; its labels are {', '.join(raw.label_names)}. "
-            "Remove them from dataset.classes, or map a label to them with dataset.class_map."
-        )
+    table, left_out, y_all = _class_labels(spec, raw)
     index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
     warnings = list(raw.warnings)
     index, fold_notes, fold_table = _folds(spec, raw, index, y_all, seed)
@@ -229,24 +260,8 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
     if spec.exclude_near_duplicates == "test":
         index, note = _clean_test(raw.x, index)
         warnings.append(note)
-    per_image = int(np.prod(raw.x.shape[1:], dtype=np.int64))
-    # In memory, the source and its splits are held at once while loading: mapped when both would not fit.
-    mapped = isinstance(raw.x, np.memmap) and 2 * sum(len(idx) for idx, _ in index.values()) * per_image > budget
-    root = cache_mod.cache_root(spec.cache)
-    splits = {k: SplitData(x=take(raw.x, idx, mapped=mapped, cache=root, key=key), y=y_all[idx], name=name,
-                             images=raw.names[idx] if len(raw.names) else raw.names)
-              for k, (idx, name) in index.items()}
-    if mapped:
-        total = sum(len(idx) for idx, _ in index.values()) * per_image
-        warnings.append(f"the splits ({total / 2**20:,.0f} MiB, twice that while loading) exceed the memory budget "
-                        f"({budget / 2**20:,.0f} MiB, runtime.memory_mb): "
-                        f"they are memory-mapped from the data cache {root} and read as used")
-    for k, s in splits.items():
-        absent = [c for i, c in enumerate(spec.classes) if not (s.y == i).any()]
-        if absent and k == "train":
-            raise DataError(f"dataset.splits.train ({s.name}) has no samples of {', '.join(absent)}; the model could never learn them")
-        if absent:
-            warnings.append(f"{k} ({s.name}) has no samples of {', '.join(absent)}")
+    splits, notes = _make_splits(spec, raw, index, y_all, key, budget)
+    warnings += notes
     idx_only = {k: v[0] for k, v in index.items()}
     duplicates = cross_duplicates(raw.hashes, idx_only)
     warnings += [f"{n} {pair.split('&')[1]} image(s) also occur in {pair.split('&')[0]} (exact duplicates)" for pair, n in duplicates.items() if n]
