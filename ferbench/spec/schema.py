@@ -113,6 +113,20 @@ def _show(v: object) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+def _accepted(branches: list[Any], root: dict[str, Any]) -> list[str]:
+    """What each branch of a oneOf/anyOf accepts, in words (its values, constant or type)."""
+    kinds = []
+    for b in branches:
+        b = _deref(b, root)
+        if "enum" in b:
+            kinds.append(" or ".join(_show(o) for o in b["enum"]))
+        elif "const" in b:
+            kinds.append(_show(b["const"]))
+        elif "type" in b:
+            kinds.append(b["type"] if isinstance(b["type"], str) else "/".join(b["type"]))
+    return kinds
+
+
 def _messages(err: Any, root: dict[str, Any], doc: LocatedDoc, prefix: Path_ = ()) -> Iterator[Located]:
     # err: a jsonschema ValidationError; its stubs type validator/instance/schema loosely (Unset unions).
     path = prefix + tuple(err.absolute_path)
@@ -165,16 +179,7 @@ def _messages(err: Any, root: dict[str, Any], doc: LocatedDoc, prefix: Path_ = (
         if len(best.absolute_path) > len(err.absolute_path) or (isinstance(inst, dict) and best.validator != "type"):
             yield from _messages(best, root, doc, ())
         else:
-            kinds = []
-            for b in sch[v]:
-                b = _deref(b, root)
-                if "enum" in b:
-                    kinds.append(" or ".join(_show(o) for o in b["enum"]))
-                elif "const" in b:
-                    kinds.append(_show(b["const"]))
-                elif "type" in b:
-                    kinds.append(b["type"] if isinstance(b["type"], str) else "/".join(b["type"]))
-            yield doc.locate(path, f"expected {' or '.join(kinds)}, got {_type_name(inst)} {_show(inst)}")
+            yield doc.locate(path, f"expected {' or '.join(_accepted(sch[v], root))}, got {_type_name(inst)} {_show(inst)}")
     else:
         yield doc.locate(path, err.message if len(err.message) < 200 else err.message[:197] + "...")
 
