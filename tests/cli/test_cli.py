@@ -108,10 +108,14 @@ def test_light_commands_do_not_import_tensorflow_or_optuna(tmp_path, args):
 
 
 @pytest.mark.parametrize("template", ["quickstart", "fer2013", "affectnet", "folder", "rafdb", "affectnet8", "ckplus", "cross_dataset"])
-def test_new_writes_a_spec_that_validates(tmp_path, template):
-    r = ferbench("new", "my_exp", "--from", template, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert ferbench("validate", "my_exp.yaml", cwd=tmp_path).returncode == 0
+def test_new_writes_a_spec_that_validates(tmp_path, template, capfd, monkeypatch):
+    from ferbench.cli.main import main  # the entry point in process: these are light commands, no start-up to check
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FERBENCH_DATA", ENV["FERBENCH_DATA"])
+    assert main(["new", "my_exp", "--from", template]) == 0, capfd.readouterr().err
+    assert main(["validate", "my_exp.yaml"]) == 0, capfd.readouterr().err
+    assert "ok  " in capfd.readouterr().out
 
 
 def test_schema_prints_valid_json_and_version():
