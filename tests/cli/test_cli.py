@@ -68,17 +68,34 @@ def test_plan_json_two_runs_identical_across_calls():
     assert all(r["trials"] == 50 and r["max_epochs"] == 60 for r in runs)
 
 
-def test_plan_set_fixes_a_searched_value_and_says_so():
-    r = ferbench("plan", "benchmarks/scaled_fer2013.yaml", "--json", "--set", "model.width=1.0")
+def _in_process(capfd: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``ferbench ARGS`` (from the repository, data under /data) through the CLI's entry point in this process."""
+    from ferbench.cli.main import main
+
+    capfd.readouterr()
+    rc = main(list(args))
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(["ferbench", *args], rc, out, err)
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("FERBENCH_DATA", ENV["FERBENCH_DATA"])
+
+
+def test_plan_set_fixes_a_searched_value_and_says_so(in_repo, capfd):
+    r = _in_process(capfd, "plan", "benchmarks/scaled_fer2013.yaml", "--json", "--set", "model.width=1.0")
+    assert r.returncode == 0, r.stderr
     (run,) = json.loads(r.stdout)["runs"]
     assert "width" not in [p["name"] for p in run["space"]] and run["fixed"]["width"] == 1.0
     assert any("width fixed at 1.0" in n for n in run["notes"])
-    r2 = ferbench("plan", "benchmarks/scaled_fer2013.yaml")
+    r2 = _in_process(capfd, "plan", "benchmarks/scaled_fer2013.yaml")
     assert r2.returncode == 0 and "params" in r2.stdout
 
 
-def test_plan_hides_storage_password():
-    r = ferbench("plan", "benchmarks/quickstart.yaml", "--json", "--storage", "postgresql://alice:s3cret@db:5432/optuna")
+def test_plan_hides_storage_password(in_repo, capfd):
+    r = _in_process(capfd, "plan", "benchmarks/quickstart.yaml", "--json", "--storage", "postgresql://alice:s3cret@db:5432/optuna")
     assert "s3cret" not in r.stdout + r.stderr
     assert json.loads(r.stdout)["runs"][0]["storage"] == "postgresql://alice:***@db:5432/optuna"
 
@@ -108,10 +125,14 @@ def test_light_commands_do_not_import_tensorflow_or_optuna(tmp_path, args):
 
 
 @pytest.mark.parametrize("template", ["quickstart", "fer2013", "affectnet", "folder", "rafdb", "affectnet8", "ckplus", "cross_dataset"])
-def test_new_writes_a_spec_that_validates(tmp_path, template):
-    r = ferbench("new", "my_exp", "--from", template, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert ferbench("validate", "my_exp.yaml", cwd=tmp_path).returncode == 0
+def test_new_writes_a_spec_that_validates(tmp_path, template, capfd, monkeypatch):
+    from ferbench.cli.main import main  # the entry point in process: these are light commands, no start-up to check
+
+    monkeypatch.setenv("FERBENCH_DATA", ENV["FERBENCH_DATA"])
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "my_exp", "--from", template]) == 0, capfd.readouterr().err
+    assert main(["validate", "my_exp.yaml"]) == 0, capfd.readouterr().err
+    assert "ok  " in capfd.readouterr().out
 
 
 def test_schema_prints_valid_json_and_version():

@@ -44,7 +44,7 @@ DIRECTIONS = ("maximize", "minimize", "minimize")
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("pareto")
-    spec = write_frontier_spec(root, name="pareto", trials=5, search=SEARCH)
+    spec = write_frontier_spec(root, name="pareto", trials=3, search=SEARCH)
     log = io.StringIO()
     [result] = run_spec(spec, reporter=PlainReporter(log))
     assert result.status == "complete"
