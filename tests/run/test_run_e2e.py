@@ -234,7 +234,8 @@ def test_evaluate_an_external_model(finished, tmp_path: Path) -> None:
 
     report = build_report([ev.folder], compare=True)
     [row] = [r for sec in report.sections for t in sec.tables for r in t.rows if r.get("kind") == "run"]
-    assert row["model"] == "ext" and row["train_time"] is None  # shown as "–", never "0 s"
+    # An untrained head may well predict one class: the health guard's mark may follow the name.
+    assert row["model"] in ("ext", "ext (DEGENERATE)") and row["train_time"] is None  # shown as "–", never "0 s"
 
 
 def test_matrix_cells_run_as_separate_runs(tmp_path: Path) -> None:
