@@ -273,6 +273,7 @@ def _fer2013_subsample(fer2013_dir: Path, out: Path) -> Path:
     return out
 
 
+@pytest.mark.long
 def test_mobilenetv3_and_resnet50_learn_from_scratch_on_fer2013(tmp_path: Path, fer2013_dir: Path) -> None:
     """At the zoo spec's sizes and with its augmentation, loss and optimiser, two epochs on a balanced subsample.
 
