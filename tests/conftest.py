@@ -85,34 +85,24 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
     Skips, saying why, where mounting is not permitted (not root, a container without
     CAP_SYS_ADMIN); CI runs as root and mounts it.
     """
-    import subprocess
+    from disks import mount_tmpfs, unmount
 
     disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'}); CI runs this as root")
+    why = mount_tmpfs(disk, "256k")
+    if why is not None:
+        pytest.skip(f"cannot mount a small tmpfs here ({why}); CI runs this as root")
     try:
         yield disk
     finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-
-
-def _fill(folder: Path) -> None:
-    fd = os.open(folder / ".filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        unmount(disk)
 
 
 @pytest.fixture
 def fill_disk():  # type: ignore[no-untyped-def]
     """``fill_disk(folder)``: fill the filesystem of ``folder`` (a :func:`small_disk`) to the last byte."""
-    return _fill
+    from disks import fill
+
+    return fill
 
 
 @pytest.fixture
