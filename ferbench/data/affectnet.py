@@ -11,6 +11,7 @@ validation list (500 per class) is the test set by convention.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,25 @@ def read_lists(rel: Release) -> Listed:
                 out.codes.append(code)
                 out.groups.append(g)
                 out.where.append(where)
+    return out
+
+
+def listed_paths(rel: Release) -> list[str]:
+    """Every image path the list files name, in their order: the first column only, for the
+    cache's stat key (a cached load parses no box, code or landmark)."""
+    out: list[str] = []
+    base = os.path.join(str(rel.images), "")
+    for csv_path in rel.lists.values():
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            first = next(reader, None)
+            if first is None:
+                continue  # read_lists says so when the files are decoded
+            head = [c.strip() for c in first]
+            col = head.index(COLUMNS[0]) if COLUMNS[0] in head else 0
+            if COLUMNS[0] not in head:
+                out.append(base + head[0])  # a list without its header: the first row is an image
+            out.extend(base + row[col].strip() for row in reader if len(row) > col)
     return out
 
 

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,8 @@ from ferbench.data.core import RawData
 
 #: Bump when the decoded arrays would change for the same inputs (resize method, crop).
 FORMAT = "ferbench-data-1"
+#: The stat key's own format (a change only costs one more decode of each source).
+STAT_FORMAT = "stat-2"
 
 
 def cache_root(configured: str | None) -> Path:
@@ -49,17 +51,32 @@ def sha256_hex(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def stat_key(files: Iterable[Path], root: Path) -> str:
-    """A cheap key of a file set: relative path, size and mtime of each file."""
-    items = []
-    for f in files:
+def stat_key(files: Sequence[str | Path], root: Path) -> str:
+    """A cheap key of a file set: relative path, size and mtime of each file.
+
+    Built from strings and packed arrays, not per-file objects: 290,000 files take well
+    under a second when their metadata is in the operating system's cache.
+    """
+    prefix = os.path.join(str(root), "")
+    names = sorted(_relative(os.fspath(f), prefix, root) for f in files)
+    n = len(names)
+    sizes, mtimes = np.empty(n, np.int64), np.empty(n, np.int64)
+    stat = os.stat
+    for i, name in enumerate(names):
         try:
-            st = f.stat()
-            items.append((os.path.relpath(f, root), st.st_size, st.st_mtime_ns))
+            st = stat(prefix + name)
+            sizes[i], mtimes[i] = st.st_size, st.st_mtime_ns
         except OSError:  # missing: decoding will say so (or skip it)
-            items.append((os.path.relpath(f, root), -1, -1))
-    items.sort()
-    return sha256_hex("stat", str(root.resolve()), items)
+            sizes[i] = mtimes[i] = -1
+    h = hashlib.sha256(f"{STAT_FORMAT}\0{root.resolve()}\0{n}\0".encode())
+    h.update("\0".join(names).encode("utf-8", "surrogateescape"))
+    h.update(sizes.tobytes())
+    h.update(mtimes.tobytes())
+    return h.hexdigest()
+
+
+def _relative(path: str, prefix: str, root: Path) -> str:
+    return path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, root)
 
 
 def known_digest(cache: Path, key: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -119,6 +119,6 @@ class Source:
 
     layout: Literal["csv", "folders", "official", "synthetic"]
     root: Path
-    files: list[Path]
+    files: Sequence[str | Path]  # what the cache's stat key covers
     read: Reader
     warnings: list[str]

@@ -3,7 +3,7 @@
 Many files decode in a process pool over every core, each worker writing its rows
 straight into one shared ``.npy`` file (no arrays are pickled between processes);
 a few hundred decode in threads (Pillow releases the GIL while it decodes and
-resizes). JPEGs whose face is much larger than the target are decoded in draft
+resizes). JPEGs whose face is at least twice the target are decoded in draft
 mode, at 1/2, 1/4 or 1/8 scale. Inside :func:`spill_to` an output larger than the
 memory budget stays memory-mapped in the cache folder instead of being read back.
 """
@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+
+
+#: A JPEG face box is decoded at a reduced scale while it keeps at least this many times the
+#: target resolution there. Part of the data cache's key (see ``ferbench.data.load``): a change
+#: changes the decoded pixels of face-box datasets.
+DRAFT_MARGIN = 1
 
 
 @dataclass(frozen=True)
@@ -79,9 +85,10 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
         im: Image.Image = Image.open(io.BytesIO(data))
         full = im.size
         if item.box is not None and im.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the face is large:
-            # much faster, and the face still has >= 2x the target resolution.
-            reduce = min(item.box[2], item.box[3]) / (2 * size)
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale (its DCT scaling averages the
+            # pixels it drops) when the face still has at least the target resolution at
+            # that scale: resizing then only ever shrinks, as it would from full scale.
+            reduce = min(item.box[2], item.box[3]) / (DRAFT_MARGIN * size)
             if reduce >= 2:
                 im.draft(mode, (int(full[0] / reduce), int(full[1] / reduce)))
         im.load()

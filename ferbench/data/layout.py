@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ferbench.data import folders, probe
-from ferbench.data.affectnet import Listed, partial_copy, read_lists, read_release
+from ferbench.data.affectnet import listed_paths, partial_copy, read_lists, read_release
 from ferbench.data.cache import cache_root, sha256_hex
 from ferbench.data.core import RawData, Reader, Source
 from ferbench.data.fer2013_csv import read_fer2013_csv
@@ -60,10 +61,9 @@ def detect(spec: DatasetSpec) -> Source:
                 return Source("csv", f.parent, [f], _csv_reader(f), [])
         elif name == "official":
             rel = probe.affectnet_release(path)
-            if rel is not None:
-                listed = read_lists(rel)
-                files = list(rel.lists.values()) + [i.path for i in listed.items]
-                return Source("official", rel.root, files, _official_reader(rel, listed, spec), partial_copy(rel, listed))
+            if rel is not None:  # the lists are parsed in full only when the images are decoded
+                files = [*map(str, rel.lists.values()), *listed_paths(rel)]
+                return Source("official", rel.root, files, _official_reader(rel, spec), [])
         elif name == "folders" and probe.class_folders(path):
             try:
                 scan = folders.scan_folders(path)
@@ -85,11 +85,13 @@ def _csv_reader(f: Path) -> Reader:
     return read
 
 
-def _official_reader(rel: Release, listed: Listed, spec: DatasetSpec) -> Reader:
+def _official_reader(rel: Release, spec: DatasetSpec) -> Reader:
     def read(progress: bool) -> tuple[RawData, str, list[tuple[str, str]]]:
+        listed = read_lists(rel)
         raw, digests, bad = read_release(rel, listed, spec.image_size, spec.color, progress=progress, faces=spec.faces,
                                          cache_root=cache_root(spec.cache) if spec.faces else None)
         lists = [hashlib.sha256(p.read_bytes()).hexdigest() for p in rel.lists.values()]
+        raw = replace(raw, warnings=(*raw.warnings, *partial_copy(rel, listed)))
         return raw, sha256_hex(lists, digests), listed.bad + bad
 
     return read

@@ -184,3 +184,45 @@ def test_the_memory_budget_is_no_part_of_the_run_id():
     raw = {"ferbench": 1, "name": "x", "runtime": {"devices": "auto"}}
     assert spec_hash({**raw, "runtime": {"devices": "auto", "memory_mb": 512}}) == spec_hash(raw)
     assert spec_hash({**raw, "runtime": {"devices": "auto", "deterministic": True}}) != spec_hash(raw)
+
+
+def test_large_faces_are_decoded_at_reduced_scale_and_keep_the_target_resolution(layout, make_spec, monkeypatch):
+    """JPEG draft mode: a face of at least twice the target is decoded at 1/2, 1/4 or 1/8 scale, never
+    below the target's resolution, and gives nearly the pixels of a full-scale decode."""
+    from PIL import Image, JpegImagePlugin
+
+    from ferbench.data import images, load
+    from ferbench.data.affectnet import read_lists
+    from ferbench.data.probe import affectnet_release
+
+    items = read_lists(affectnet_release(layout)).items
+    scales: list[float] = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):  # type: ignore[no-untyped-def]
+        full = self.size
+        out = real_draft(self, mode, size)
+        scales.append(full[0] / self.size[0])
+        return out
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    size, drafted, diffs = 48, 0, []
+    for it in items:
+        scales.clear()
+        got, _ = images.decode(it, size, "rgb")
+        assert it.box is not None
+        x, y, w, h = it.box
+        scale = scales[0] if scales else 1.0
+        assert (scale > 1) == (min(w, h) >= 2 * size)  # reduced exactly when the face is twice the target
+        assert min(w, h) / scale >= size  # and never below the target's resolution
+        drafted += scale > 1
+        with Image.open(it.path) as im:
+            full = np.asarray(im.crop((x, y, x + w, y + h)).convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+        diffs.append(np.abs(got.astype(int) - full).mean())
+    assert drafted > len(items) // 2
+    assert np.mean(diffs) < 6 and max(diffs) < 16  # grey levels of 255: a resampling difference, not other pixels
+
+    spec = spec_for(make_spec, layout)  # the rule is part of the cache key: changing it decodes again
+    first = load_dataset(spec, progress=False)
+    monkeypatch.setattr(load, "DRAFT_MARGIN", 2)
+    assert load_dataset(spec, progress=False).fingerprint != first.fingerprint
