@@ -226,3 +226,25 @@ def test_large_faces_are_decoded_at_reduced_scale_and_keep_the_target_resolution
     first = load_dataset(spec, progress=False)
     monkeypatch.setattr(load, "DRAFT_MARGIN", 2)
     assert load_dataset(spec, progress=False).fingerprint != first.fingerprint
+
+
+def test_a_cached_load_parses_no_row_and_a_touched_photo_is_decoded_again(layout, make_spec, monkeypatch, tmp_path):
+    import os
+
+    from ferbench.data import affectnet
+
+    root = tmp_path / "copy"
+    shutil.copytree(layout, root)
+    spec = spec_for(make_spec, root)
+    first = load_dataset(spec, progress=False)
+    parsed, decoded = [], []
+    monkeypatch.setattr("ferbench.data.layout.read_lists", lambda rel: parsed.append(rel) or affectnet.read_lists(rel))
+    real = affectnet.decode_many
+    monkeypatch.setattr(affectnet, "decode_many", lambda *a, **kw: decoded.append(1) or real(*a, **kw))
+    again = load_dataset(spec, progress=False)
+    assert not parsed and not decoded and again.fingerprint == first.fingerprint  # the cache, no row parsed
+    photo = next((root / "Manually_Annotated_Images").rglob("*.jpg"))
+    st = photo.stat()
+    os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: the same bytes, a new mtime
+    touched = load_dataset(spec, progress=False)
+    assert parsed and decoded and touched.fingerprint == first.fingerprint  # decoded again, the same content
