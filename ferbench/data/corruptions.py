@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import get_args
 
@@ -88,8 +88,16 @@ def contrast(x: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarr
 
 def rotation(x: np.ndarray, degrees: float, rng: np.random.Generator) -> np.ndarray:
     """Rotate each image by ``degrees`` about its centre (sign drawn per image), bilinear, edges repeated."""
+    return _rotate(x, degrees, _rotation_signs(x.shape, degrees, rng))
+
+
+def _rotation_signs(shape: tuple[int, ...], degrees: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    return (rng.choice(np.array([-1.0, 1.0]), size=shape[0]),)
+
+
+def _rotate(x: np.ndarray, degrees: float, draws: tuple[np.ndarray, ...]) -> np.ndarray:
     n, h, w, _ = x.shape
-    signs = rng.choice(np.array([-1.0, 1.0]), size=n)
+    signs = draws[0]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     cy, cx = (h - 1) / 2, (w - 1) / 2
     out = np.empty_like(x)
@@ -129,11 +137,25 @@ def occlusion_mouth(x: np.ndarray, half: float, rng: np.random.Generator) -> np.
 
 def occlusion_patch(x: np.ndarray, side: float, rng: np.random.Generator) -> np.ndarray:
     """A black square of ``side`` pixels (at 48x48, scaled) at a random place inside each image."""
-    n, h, w, _ = x.shape
-    ph, pw = max(1, int(round(side * h / FACE_SIDE))), max(1, int(round(side * w / FACE_SIDE)))
-    top, left = rng.integers(0, h - ph + 1, size=n), rng.integers(0, w - pw + 1, size=n)
+    return _patch(x, side, _patch_places(x.shape, side, rng))
+
+
+def _patch_side(shape: tuple[int, ...], side: float) -> tuple[int, int]:
+    h, w = shape[1], shape[2]
+    return max(1, int(round(side * h / FACE_SIDE))), max(1, int(round(side * w / FACE_SIDE)))
+
+
+def _patch_places(shape: tuple[int, ...], side: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    n, h, w = shape[:3]
+    ph, pw = _patch_side(shape, side)
+    return rng.integers(0, h - ph + 1, size=n), rng.integers(0, w - pw + 1, size=n)
+
+
+def _patch(x: np.ndarray, side: float, draws: tuple[np.ndarray, ...]) -> np.ndarray:
+    ph, pw = _patch_side(x.shape, side)
+    top, left = draws
     out: np.ndarray = x.copy()
-    for i in range(n):
+    for i in range(len(x)):
         out[i, top[i]:top[i] + ph, left[i]:left[i] + pw, :] = 0
     return out
 
@@ -145,6 +167,10 @@ class Corruption:
     transform: Transform
     levels: tuple[float, float, float, float, float]
     what: str
+    #: Where the randomness is per image: drawn for all N images at once (``(shape, level, rng)``)
+    #: and the transform applied to any run of rows with its draws, so chunks give the bytes of one pass.
+    draw: Callable[[tuple[int, ...], float, np.random.Generator], tuple[np.ndarray, ...]] | None = None
+    apply: Callable[[np.ndarray, float, tuple[np.ndarray, ...]], np.ndarray] | None = None
 
 
 #: Every corruption and its parameter by severity (noise and brightness on the 0..255 scale).
@@ -154,22 +180,46 @@ CORRUPTIONS: dict[str, Corruption] = {
     "jpeg": Corruption(jpeg, (50.0, 30.0, 20.0, 10.0, 5.0), "JPEG quality"),
     "brightness": Corruption(brightness, (25.0, 50.0, 75.0, 100.0, 125.0), "added to every pixel"),
     "contrast": Corruption(contrast, (0.7, 0.55, 0.4, 0.3, 0.2), "contrast factor"),
-    "rotation": Corruption(rotation, (6.0, 12.0, 18.0, 24.0, 30.0), "degrees"),
+    "rotation": Corruption(rotation, (6.0, 12.0, 18.0, 24.0, 30.0), "degrees", _rotation_signs, _rotate),
     "occlusion_eyes": Corruption(occlusion_eyes, (2.0, 3.0, 4.0, 5.5, 7.0), "half height of the band, rows at 48x48"),
     "occlusion_mouth": Corruption(occlusion_mouth, (2.0, 3.0, 4.0, 5.5, 7.0), "half height of the band, rows at 48x48"),
-    "occlusion_patch": Corruption(occlusion_patch, (8.0, 12.0, 16.0, 20.0, 24.0), "side of the square at 48x48"),
+    "occlusion_patch": Corruption(occlusion_patch, (8.0, 12.0, 16.0, 20.0, 24.0), "side of the square at 48x48", _patch_places, _patch),
 }
 
 
-def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:
-    """A corrupted copy of ``images`` (uint8 N x H x W x C); the same arguments give the same bytes."""
+def _checked(images: np.ndarray, name: str, severity: int) -> np.ndarray:
     if name not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; choose from {', '.join(CORRUPTION_NAMES)}")
     if severity not in SEVERITIES:
         raise ValueError(f"severity {severity} is not one of 1..5")
-    x = np.asarray(images)
+    x = np.asarray(images) if not isinstance(images, np.memmap) else images
     if x.ndim != 4 or x.dtype != np.uint8:
         raise ValueError(f"expected uint8 images N x H x W x C, got {x.dtype} {x.shape}")
+    return x
+
+
+def _rng(name: str, severity: int, seed: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(name.encode()), severity])
+
+
+def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:
+    """A corrupted copy of ``images`` (uint8 N x H x W x C); the same arguments give the same bytes."""
+    x = _checked(images, name, severity)
     c = CORRUPTIONS[name]
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), severity])
-    return c.transform(x, c.levels[severity - 1], rng)
+    return c.transform(x, c.levels[severity - 1], _rng(name, severity, seed))
+
+
+def corrupt_chunks(images: np.ndarray, name: str, severity: int, seed: int = 0, rows: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, corrupted copy of images[start:start + rows])`` in order: the bytes of :func:`corrupt`,
+    ``rows`` images at a time (a memory-mapped ``images`` is read a chunk at a time, never copied whole)."""
+    from ferbench.data.memory import chunks
+
+    x = _checked(images, name, severity)
+    c = CORRUPTIONS[name]
+    level, rng = c.levels[severity - 1], _rng(name, severity, seed)
+    draws = c.draw(x.shape, level, rng) if c.draw is not None else None
+    for start, part in chunks(x, rows):
+        if draws is not None and c.apply is not None:
+            yield start, c.apply(part, level, tuple(d[start : start + len(part)] for d in draws))
+        else:  # no randomness, or per-pixel noise: drawn in order, chunk after chunk, as in one pass
+            yield start, c.transform(part, level, rng)

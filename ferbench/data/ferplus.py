@@ -15,6 +15,7 @@ a face split evenly between two emotions has no majority and is dropped.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +68,26 @@ def read_votes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
 
 
 def relabel(raw: RawData, path: Path, csv_rows: int, mode: str = "majority") -> tuple[RawData, dict[str, int], str]:
+    """Replace FER2013 labels by FER+ majority labels: :func:`relabel_rows` with the kept images copied out of ``x``."""
+    out, kept, dropped, digest = _relabel(raw, path, csv_rows, mode)
+    return replace(out, x=raw.x[kept]), dropped, digest
+
+
+def relabel_rows(raw: RawData, path: Path, csv_rows: int, mode: str = "majority") -> tuple[RawData, np.ndarray, str]:
+    """:func:`relabel` without copying the images: the data's ``x`` is ``raw.x`` whole and row ``i`` of its
+    other arrays is image ``kept[i]`` of it (a memory-mapped ``x`` stays mapped). Returns the data, ``kept``
+    and the votes file's sha256."""
+    out, kept, _, digest = _relabel(raw, path, csv_rows, mode)
+    return out, kept, digest
+
+
+def _relabel(raw: RawData, path: Path, csv_rows: int, mode: str) -> tuple[RawData, np.ndarray, dict[str, int], str]:
     """Replace FER2013 labels by FER+ majority labels.
 
     ``csv_rows`` is the number of data rows of the FER2013 CSV (including any
     skipped ones): the votes must align with it row for row. Returns the new data
-    (faces without a label removed), how many were dropped and why, and the votes
-    file's sha256 (part of the fingerprint).
+    (faces without a label removed, but ``x`` left whole), the rows of ``x`` kept,
+    how many were dropped and why, and the votes file's sha256 (part of the fingerprint).
 
     Another ``mode`` (:mod:`ferbench.data.ferplus_schemes`) also keeps the faces only
     its rule keeps, labelled by their target's top emotion, and gives the data each
@@ -113,11 +128,11 @@ def relabel(raw: RawData, path: Path, csv_rows: int, mode: str = "majority") -> 
         soft, majority_ok = target[ok, :8].astype(np.float32), majority_ok[ok]
         dropped = {"FER+ dropped the image": int((~kept[rows]).sum()), f"no FER+ {mode} target nor majority": int((kept[rows] & ~ok).sum())}
     out = RawData(
-        x=raw.x[ok], labels=label[ok].astype(np.int16), groups=raw.groups[ok], hashes=raw.hashes[ok] if len(raw.hashes) else raw.hashes,
+        x=raw.x, labels=label[ok].astype(np.int16), groups=raw.groups[ok], hashes=raw.hashes[ok] if len(raw.hashes) else raw.hashes,
         label_names=FERPLUS_COLUMNS[:8], group_names=raw.group_names,
         source=f"{raw.source} relabelled by FER+ {'majority vote' if mode == 'majority' else mode + ' targets'} ({path.name})",
         rows=rows[ok], skipped=raw.skipped, total=raw.total, warnings=raw.warnings, dropped={**raw.dropped, **{k: v for k, v in dropped.items() if v}},
         soft=soft, majority_ok=majority_ok, names=raw.names[ok] if len(raw.names) == len(ok) else raw.names,
-        votes=votes[rows][ok].astype(np.float32),
+        votes=votes[rows][ok].astype(np.float32), blank=raw.blank[ok] if len(raw.blank) == len(ok) else raw.blank,
     )
-    return out, dropped, digest
+    return out, np.flatnonzero(ok), dropped, digest

@@ -182,10 +182,13 @@ def _scheme_targets(
     return out, soft.astype(np.float32)
 
 
-def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]]) -> tuple[dict[str, tuple[np.ndarray, str]], str]:
-    """``dataset.exclude_near_duplicates: test``: test images with a near-duplicate in train or validation left out."""
+def _clean_test(x: np.ndarray, index: dict[str, tuple[np.ndarray, str]],
+                base: np.ndarray | None = None) -> tuple[dict[str, tuple[np.ndarray, str]], str]:
+    """``dataset.exclude_near_duplicates: test``: test images with a near-duplicate in train or validation left out.
+    The splits' images are read from ``x`` (rows ``base[idx]`` where given) a chunk at a time, never copied whole."""
     idx, name = index["test"]
-    hit = near_duplicates.leaked(x[idx], [x[index["train"][0]], x[index["validation"][0]]])
+    rows = (lambda i: i) if base is None else (lambda i: base[i])
+    hit = near_duplicates.leaked(x, [x, x], rows(idx), [rows(index["train"][0]), rows(index["validation"][0])])
     out = dict(index)
     out["test"] = (np.delete(idx, hit), f"{name}[cleaned: {len(hit)} near-duplicates left out]")
     note = (f"test ({name}) cleaned: {len(hit)} of {len(idx)} image(s) with a near-duplicate in train or validation "
@@ -208,14 +211,15 @@ def _class_labels(spec: DatasetSpec, raw: RawData) -> tuple[list[int], dict[str,
 
 
 def _make_splits(spec: DatasetSpec, raw: RawData, index: dict[str, tuple[np.ndarray, str]], y_all: np.ndarray, key: str,
-                 budget: int) -> tuple[dict[str, SplitData], list[str]]:
-    """The splits' arrays (memory-mapped from the cache when they exceed the memory budget) and the warnings about them."""
+                 budget: int, base: np.ndarray | None = None) -> tuple[dict[str, SplitData], list[str]]:
+    """The splits' arrays (memory-mapped from the cache when they exceed the memory budget) and the warnings about them.
+    ``base``: the row of ``raw.x`` of each of raw's other rows, where they differ (FER+ relabelling)."""
     warnings: list[str] = []
     per_image = int(np.prod(raw.x.shape[1:], dtype=np.int64))
     # In memory, the source and its splits are held at once while loading: mapped when both would not fit.
     mapped = isinstance(raw.x, np.memmap) and 2 * sum(len(idx) for idx, _ in index.values()) * per_image > budget
     root = cache_mod.cache_root(spec.cache)
-    splits = {k: SplitData(x=take(raw.x, idx, mapped=mapped, cache=root, key=key), y=y_all[idx], name=name,
+    splits = {k: SplitData(x=take(raw.x, idx if base is None else base[idx], mapped=mapped, cache=root, key=key), y=y_all[idx], name=name,
                            images=raw.names[idx] if len(raw.names) else raw.names)
               for k, (idx, name) in index.items()}
     if mapped:
@@ -245,13 +249,14 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
     """
     budget = budget_bytes(memory_mb)
     raw, key, layout = _raw(spec, seed, progress, budget)
-    labels_digest = None
+    labels_digest, base = None, None
     if spec.labels:
         if layout != "csv":
             raise DataError(f"dataset.labels (FER+ votes) needs the FER2013 Kaggle CSV; {raw.source} has no row order to align with")
-        from ferbench.data.ferplus import relabel
+        from ferbench.data.ferplus import relabel_rows
 
-        raw, _, labels_digest = relabel(raw, labels_file(spec), raw.total, spec.labels_mode)
+        # x stays whole: a memory-mapped source is not copied; its rows are picked with the splits
+        raw, base, labels_digest = relabel_rows(raw, labels_file(spec), raw.total, spec.labels_mode)
     table, left_out, y_all = _class_labels(spec, raw)
     index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
     warnings = list(raw.warnings)
@@ -262,15 +267,15 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
     if len(raw.soft):
         index, soft_train = _scheme_targets(spec, raw, index, table)
     if spec.exclude_near_duplicates == "test":
-        index, note = _clean_test(raw.x, index)
+        index, note = _clean_test(raw.x, index, base)
         warnings.append(note)
-    splits, notes = _make_splits(spec, raw, index, y_all, key, budget)
+    splits, notes = _make_splits(spec, raw, index, y_all, key, budget, base)
     warnings += notes
     idx_only = {k: v[0] for k, v in index.items()}
     duplicates = cross_duplicates(raw.hashes, idx_only)
     warnings += [f"{n} {pair.split('&')[1]} image(s) also occur in {pair.split('&')[0]} (exact duplicates)" for pair, n in duplicates.items() if n]
-    known = len(raw.blank) == len(raw.x)  # else (older cache entries) the images are read
-    blank = {k: int((raw.blank[index[k][0]] if known else blank_mask(s.x)).sum()) for k, s in splits.items()}
+    known = len(raw.blank) == len(raw.labels)  # else (older cache entries) the images are read, a chunk at a time
+    blank = {k: int((raw.blank[index[k][0]] if known else by_chunks(s.x, blank_mask)).sum()) for k, s in splits.items()}
     excluded = dict(raw.dropped)
     for name, i in left_out.items():
         excluded[name] = int((raw.labels == i).sum())

@@ -14,7 +14,7 @@ import contextlib
 import mmap
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,9 @@ import numpy as np
 DEFAULT_SHARE = 0.5
 #: Rows copied at a time when a mapped split is gathered into its own file.
 _ROWS = 2048
+#: Bytes of images (uint8) an evaluation path works on at a time: test-time augmentation,
+#: corruptions and near-duplicate fingerprints turn a chunk into a few float copies of it.
+CHUNK_BYTES = 32 << 20
 
 
 def machine_bytes() -> int:
@@ -112,6 +115,22 @@ def by_chunks(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarr
         parts.append(fn(x[s : s + _ROWS]))
         drop_pages(x)
     return np.concatenate(parts) if parts else fn(x[:0])
+
+
+def chunk_rows(shape: tuple[int, ...], multiple: int = 1, itemsize: int = 1) -> int:
+    """Rows of images of ``shape`` (N×H×W×C) in a chunk of :data:`CHUNK_BYTES` (as ``itemsize``-byte
+    values), a multiple of ``multiple`` (a predict function's batch size: its batches stay as in one pass)."""
+    per_image = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
+    multiple = max(1, multiple)
+    return max(multiple, CHUNK_BYTES // per_image // multiple * multiple)
+
+
+def chunks(x: np.ndarray, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, x[start:start + rows])`` in order; a mapped ``x`` drops the pages of each chunk once it is used,
+    so only one chunk of it is resident at a time (a slice of a memory-mapped array is read, not copied)."""
+    for start in range(0, len(x), max(1, rows)):
+        yield start, x[start : start + rows]
+        drop_pages(x)
 
 
 def peak_rss_mb() -> float:

@@ -41,16 +41,24 @@ def _area(n: int) -> np.ndarray:
     return out
 
 
-def fingerprint(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """N×256 float32 unit vectors (zero for constant images) of N×H×W×C uint8 images."""
+def fingerprint(x: np.ndarray, chunk: int | None = None, idx: np.ndarray | None = None) -> np.ndarray:
+    """N×256 float32 unit vectors (zero for constant images) of N×H×W×C uint8 images (the rows ``idx`` of
+    ``x`` where given), read ``chunk`` images at a time (default: a chunk of
+    :data:`ferbench.data.memory.CHUNK_BYTES` as float32): a memory-mapped ``x`` is never copied whole."""
+    from ferbench.data.memory import chunk_rows, drop_pages
+
     rows, cols = _area(x.shape[1]), _area(x.shape[2])
-    out = np.zeros((len(x), SIDE * SIDE), np.float32)
-    for start in range(0, len(x), chunk):
-        grey = x[start : start + chunk].astype(np.float32).mean(axis=-1)
+    n = len(x) if idx is None else len(idx)
+    step = chunk or chunk_rows(x.shape, itemsize=4)
+    out = np.zeros((n, SIDE * SIDE), np.float32)
+    for start in range(0, n, step):
+        part = x[start : start + step] if idx is None else x[idx[start : start + step]]
+        grey = part.astype(np.float32).mean(axis=-1)
         t = (rows @ grey @ cols.T).reshape(len(grey), -1)
         t -= t.mean(axis=1, keepdims=True)
         norm = np.linalg.norm(t, axis=1, keepdims=True)
-        out[start : start + chunk] = np.where(norm > 1e-3, t / np.maximum(norm, 1e-3), 0.0)
+        out[start : start + step] = np.where(norm > 1e-3, t / np.maximum(norm, 1e-3), 0.0)
+        drop_pages(x)
     return out
 
 
@@ -90,13 +98,20 @@ def _unit(g: np.ndarray) -> np.ndarray:
     return unit
 
 
-def matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(i, j)`` for every image ``a[i]`` that is a near-duplicate of ``b[j]`` (N×H×W×C uint8), sorted by j."""
-    fa, fb = fingerprint(a), fingerprint(b)
+def matches(a: np.ndarray, b: np.ndarray, a_idx: np.ndarray | None = None, b_idx: np.ndarray | None = None) -> np.ndarray:
+    """``(i, j)`` for every image ``a[i]`` that is a near-duplicate of ``b[j]`` (N×H×W×C uint8), sorted by j.
+    With ``a_idx`` / ``b_idx`` the images are those rows of ``a`` / ``b`` (read a chunk at a time, not copied)."""
+    fa, fb = fingerprint(a, idx=a_idx), fingerprint(b, idx=b_idx)
     cand = pairs(fa, fb, CANDIDATE)
     sure = (fa[cand[:, 0]] * fb[cand[:, 1]]).sum(axis=1) >= THRESHOLD
     rest = np.flatnonzero(~sure)
-    sure[rest] = aligned_correlation(a[cand[rest, 0]], b[cand[rest, 1]]) >= THRESHOLD
+    ia = cand[rest, 0] if a_idx is None else a_idx[cand[rest, 0]]
+    ib = cand[rest, 1] if b_idx is None else b_idx[cand[rest, 1]]
+    from ferbench.data.memory import chunk_rows
+
+    step = chunk_rows(a.shape, itemsize=8)
+    for s in range(0, len(rest), step):  # candidate pairs a chunk at a time
+        sure[rest[s : s + step]] = aligned_correlation(a[ia[s : s + step]], b[ib[s : s + step]]) >= THRESHOLD
     found: np.ndarray = cand[sure]
     return found
 
@@ -111,9 +126,11 @@ def across_splits(x: dict[str, np.ndarray]) -> dict[str, dict[str, object]]:
     return out
 
 
-def leaked(test: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
-    """Sorted indices of ``test`` images with a near-duplicate among ``others`` (train, validation)."""
-    hit = np.zeros(len(test), bool)
-    for x in others:
-        hit[matches(x, test)[:, 1]] = True
+def leaked(test: np.ndarray, others: list[np.ndarray], test_idx: np.ndarray | None = None,
+           others_idx: list[np.ndarray] | None = None) -> np.ndarray:
+    """Sorted indices of ``test`` images with a near-duplicate among ``others`` (train, validation); with
+    ``test_idx`` and ``others_idx`` the images are those rows of the arrays (one source, read in chunks)."""
+    hit = np.zeros(len(test) if test_idx is None else len(test_idx), bool)
+    for k, x in enumerate(others):
+        hit[matches(x, test, None if others_idx is None else others_idx[k], test_idx)[:, 1]] = True
     return np.flatnonzero(hit)

@@ -186,7 +186,7 @@ def evaluate_model(target: str | Path, *, spec_path: str | Path | None = None, s
     lo, hi = INPUT_RANGES[input_range]
     bs = spec.train.eval_batch_size
     scored = score_model(lambda x: keras_probabilities(model, x, bs, lo, hi), data, spec.evaluate,
-                         splits={"validation": "validation", "test": split}, seed=int(session.planned.seed))
+                         splits={"validation": "validation", "test": split}, seed=int(session.planned.seed), batch_size=bs)
     metrics = {"validation": scored.validation, "test": scored.test}
     eval_s = time.monotonic() - t0
     from ferbench.export.latency import keras_latency

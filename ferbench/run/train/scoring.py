@@ -40,10 +40,19 @@ class Scored:
 
 
 def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, splits: dict[str, str] | None = None,
-                seed: int = 0) -> Scored:
+                seed: int = 0, batch_size: int = 1) -> Scored:
     """Metrics and predictions of ``predict`` on validation and test (``splits`` maps a block to the split
     it scores, for ``ferbench evaluate --split``), with test-time augmentation, on extra test sets,
-    calibrated (``evaluate.calibrate``) and under corruptions (``evaluate.robustness``, seeded by ``seed``)."""
+    calibrated (``evaluate.calibrate``) and under corruptions (``evaluate.robustness``, seeded by ``seed``).
+
+    Test-time augmentation and corruptions work on a chunk of images at a time (:func:`chunk_rows`, a
+    multiple of ``predict``'s ``batch_size``, so its batches and numbers are those of one pass): a
+    memory-mapped split is read as used, and their copies stay a chunk in size whatever the split's."""
+    from ferbench.data.memory import chunk_rows
+
+    def rows(x: np.ndarray) -> int:
+        return chunk_rows(x.shape, batch_size, itemsize=4)
+
     tta = evaluate.tta if evaluate.tta != "none" else None
     sources = splits or {s: s for s in SCORED_SPLITS}
     plain: dict[str, SplitMetrics] = {}
@@ -52,12 +61,12 @@ def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, spli
     extra: dict[str, Any] = {}
     for block in SCORED_SPLITS:
         x, y = data.x[sources[block]], np.asarray(data.y[sources[block]], dtype=np.int64)
-        prob = np.asarray(predict(x), dtype=np.float32)
+        prob = _plain(predict, x, rows(x))
         extra.update(sample_arrays(data, block, sources[block]))
         plain[block] = SplitMetrics.from_dict(metrics_block(y, prob, data.classes, votes=extra.get(f"{block}_y_soft")))
         arrays[f"{block}_y_true"], arrays[f"{block}_y_prob"] = y, prob
         if tta:
-            aug = tta_proba(predict, x, tta, evaluate.crop)
+            aug = tta_proba(predict, x, tta, evaluate.crop, rows(x))
             augmented[block] = SplitMetrics.from_dict(metrics_block(y, aug, data.classes))
             extra[f"{block}_y_prob_tta"] = aug
     cross: dict[str, SplitMetrics] = {}
@@ -67,19 +76,29 @@ def score_model(predict: Predict, data: RunData, evaluate: EvaluateSpec, *, spli
         cross[name] = SplitMetrics.from_dict(metrics_block(y, prob, c.mapping.classes))
         extra[f"cross_{name}_y_true"], extra[f"cross_{name}_y_prob"] = y, prob
         if tta:
-            _, aug = c.mapping.apply(c.y, tta_proba(predict, c.x, tta, evaluate.crop))
+            _, aug = c.mapping.apply(c.y, tta_proba(predict, c.x, tta, evaluate.crop, rows(c.x)))
             cross_tta[name] = SplitMetrics.from_dict(metrics_block(y, aug, c.mapping.classes))
             extra[f"cross_{name}_y_prob_tta"] = aug
     calibration = calibrate({**arrays, **extra}, data.classes) if evaluate.calibrate == "temperature" else None
     robustness = None
     if evaluate.robustness is not None:
         x_test = data.x[sources["test"]]
-        robustness = robustness_metrics(predict, x_test, arrays["test_y_true"], evaluate.robustness, plain["test"].accuracy, seed)
+        robustness = robustness_metrics(predict, x_test, arrays["test_y_true"], evaluate.robustness, plain["test"].accuracy, seed,
+                                        rows=rows(x_test))
     return Scored(
         validation=plain["validation"], test=plain["test"], predictions=Predictions(**arrays, extra=extra),
         tta=TTAMetrics(tta, augmented["validation"], augmented["test"], cross_tta) if tta else None, cross=cross,
         calibration=calibration, robustness=robustness,
     )
+
+
+def _plain(predict: Predict, x: np.ndarray, rows: int) -> np.ndarray:
+    """``predict`` on ``x``: in one call, or a memory-mapped ``x`` a chunk at a time (its pages let go after each)."""
+    from ferbench.data.memory import chunks, is_mapped
+
+    if not is_mapped(x) or len(x) <= rows:
+        return np.asarray(predict(x), dtype=np.float32)
+    return np.concatenate([np.asarray(predict(part), dtype=np.float32) for _, part in chunks(x, rows)])
 
 
 def sample_arrays(data: RunData, block: str, split: str) -> dict[str, np.ndarray]:
@@ -106,12 +125,19 @@ def calibrate(arrays: dict[str, Any], classes: tuple[str, ...]) -> CalibrationMe
 
 
 def robustness_metrics(predict: Predict, x: np.ndarray, y: np.ndarray, spec: RobustnessSpec, clean: float,
-                       seed: int) -> RobustnessMetrics:
-    """Accuracy of ``predict`` on corrupted copies of ``x``, per corruption and severity."""
-    from ferbench.data.corruptions import corrupt
+                       seed: int, rows: int | None = None) -> RobustnessMetrics:
+    """Accuracy of ``predict`` on corrupted copies of ``x``, per corruption and severity, ``rows`` images at a
+    time (default: a chunk of :data:`ferbench.data.memory.CHUNK_BYTES`): the same bytes as one pass."""
+    from ferbench.data.corruptions import corrupt_chunks
+    from ferbench.data.memory import chunk_rows
 
+    step = rows or chunk_rows(x.shape, itemsize=4)
     accuracy: dict[str, tuple[float, ...]] = {}
     for name in spec.corruptions:
-        accuracy[name] = tuple(float(np.mean(np.asarray(predict(corrupt(x, name, s, seed))).argmax(axis=1) == y)) if len(y) else 0.0
-                               for s in spec.severities)
+        scores = []
+        for s in spec.severities:
+            hits = sum(int(np.sum(np.asarray(predict(part)).argmax(axis=1) == y[start : start + len(part)]))
+                       for start, part in corrupt_chunks(x, name, s, seed, step))
+            scores.append(hits / len(y) if len(y) else 0.0)
+        accuracy[name] = tuple(scores)
     return RobustnessMetrics(seed=seed, severities=spec.severities, clean=clean, accuracy=accuracy)

@@ -411,7 +411,7 @@ def score(model: keras.Model, data: RunData, spec: Spec) -> Scored:
     def predict(x: np.ndarray) -> np.ndarray:
         return predict_proba(model, x, np.zeros(len(x), np.int64), batch_size)
 
-    return score_model(predict, data, spec.evaluate, seed=spec.seed)
+    return score_model(predict, data, spec.evaluate, seed=spec.seed, batch_size=batch_size)
 
 
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> None:

@@ -9,7 +9,8 @@
 
 The prediction is the mean of the class probabilities over the views. Views are
 uint8 arrays like the splits themselves, so whatever predicts on a split predicts on
-a view. Numpy and Pillow only.
+a view. A split is worked on a chunk of images at a time (all views of a chunk, then the
+next), so a memory-mapped split is never copied whole. Numpy and Pillow only.
 """
 
 from __future__ import annotations
@@ -52,8 +53,22 @@ def views(x: np.ndarray, method: str, crop: float = 0.875) -> Iterator[np.ndarra
         raise ValueError(f"no test-time augmentation {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def tta_proba(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, method: str, crop: float = 0.875) -> np.ndarray:
-    """Mean class probabilities of ``predict`` over the views of ``x`` (float32, N×K)."""
+def tta_proba(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, method: str, crop: float = 0.875,
+              rows: int | None = None) -> np.ndarray:
+    """Mean class probabilities of ``predict`` over the views of ``x`` (float32, N×K), ``rows`` images at a time
+    (default: all of an in-memory ``x`` at once, a memory-mapped one by chunks). Chunks of a multiple of
+    ``predict``'s batch size give the numbers of one pass."""
+    from ferbench.data.memory import chunk_rows, chunks, is_mapped
+
+    if rows is None:
+        rows = chunk_rows(x.shape, itemsize=4) if is_mapped(x) else max(1, len(x))
+    parts = [_mean_over_views(predict, part, method, crop) for _, part in chunks(x, rows)]
+    if not parts:
+        return _mean_over_views(predict, x[:0], method, crop)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _mean_over_views(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, method: str, crop: float) -> np.ndarray:
     total: np.ndarray | None = None
     n = 0
     for view in views(x, method, crop):
