@@ -21,10 +21,9 @@ import numpy as np
 
 #: The default budget: this share of the machine's physical memory.
 DEFAULT_SHARE = 0.5
-#: Rows copied at a time when a mapped split is gathered into its own file.
-_ROWS = 2048
-#: Bytes of images (uint8) an evaluation path works on at a time: test-time augmentation,
-#: corruptions and near-duplicate fingerprints turn a chunk into a few float copies of it.
+#: Bytes of images (uint8) worked on at a time: a mapped split gathered into its own file, and the
+#: evaluation paths (test-time augmentation, corruptions and near-duplicate fingerprints, which
+#: turn a chunk into a few float copies of it).
 CHUNK_BYTES = 32 << 20
 
 
@@ -84,8 +83,9 @@ def _write(target: Path, x: np.ndarray, idx: np.ndarray) -> None:
     os.close(fd)
     try:
         out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(idx), *x.shape[1:]))
-        for s in range(0, len(idx), _ROWS):
-            out[s : s + _ROWS] = x[idx[s : s + _ROWS]]
+        rows = chunk_rows(x.shape)
+        for s in range(0, len(idx), rows):
+            out[s : s + rows] = x[idx[s : s + rows]]
             out.flush()
             drop_pages(out)
             drop_pages(x)
@@ -110,10 +110,7 @@ def by_chunks(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarr
     """``fn`` (one value per row) over ``x`` a chunk of rows at a time; a mapped ``x`` leaves no pages resident."""
     if not isinstance(x, np.memmap):
         return fn(x)
-    parts = []
-    for s in range(0, len(x), _ROWS):
-        parts.append(fn(x[s : s + _ROWS]))
-        drop_pages(x)
+    parts = [fn(part) for _, part in chunks(x, chunk_rows(x.shape))]
     return np.concatenate(parts) if parts else fn(x[:0])
 
 

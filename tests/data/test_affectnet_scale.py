@@ -248,3 +248,108 @@ def test_a_cached_load_parses_no_row_and_a_touched_photo_is_decoded_again(layout
     os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: the same bytes, a new mtime
     touched = load_dataset(spec, progress=False)
     assert parsed and decoded and touched.fingerprint == first.fingerprint  # decoded again, the same content
+
+
+def linear(seen: list[int]):
+    """A fixed linear model on 4x4 block means, in numpy (no BLAS: each row's numbers do not depend on the
+    rows beside it, so chunks and one pass agree to the bit); ``seen`` gets the images of every call."""
+    weights = np.random.default_rng(0).normal(0.0, 0.05, (48, 7))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        seen.append(len(x))
+        n, h, w, c = x.shape
+        f = x.reshape(n, 4, h // 4, 4, w // 4, c).mean(axis=(2, 4)).reshape(n, -1)
+        z = (f[:, :, None] * weights[None]).sum(axis=1)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    return predict
+
+
+def test_tta_and_corruptions_read_a_mapped_split_in_chunks_with_the_numbers_of_one_pass(layout, make_spec, monkeypatch):
+    import tracemalloc
+
+    from ferbench.data import memory
+    from ferbench.run.train.scoring import score_model
+    from ferbench.run.train.setup import RunData
+    from ferbench.spec.types import EvaluateSpec, RobustnessSpec
+
+    spec = spec_for(make_spec, layout)
+    held, mapped = load_dataset(spec, progress=False), load_dataset(spec, progress=False, memory_mb=1)
+
+    def run_data(d):
+        return RunData(classes=d.classes, x={k: s.x for k, s in d.splits.items()},
+                       y={k: np.asarray(s.y, np.int64) for k, s in d.splits.items()}, class_weight=None)
+
+    x = mapped.splits["train"].x
+    assert isinstance(x, np.memmap) and len(x) > 40  # the largest split, scored as the test split
+    on = {"validation": "validation", "test": "train"}
+    # Corruptions with per-image draws (rotation, patch), per-pixel noise, and a float-heavy blur.
+    evaluate = EvaluateSpec(tta="ten_crop", robustness=RobustnessSpec(("gaussian_noise", "rotation", "occlusion_patch", "gaussian_blur"), (4,)))
+    def traced(*args, **kw):  # the scores, and the most memory numpy and Python held at once while scoring
+        tracemalloc.start()
+        try:
+            return score_model(*args, **kw), tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # One pass over the split held in memory (a chunk larger than the split); the first call also imports what scoring needs.
+    score_model(linear([]), run_data(held), evaluate, splits=on, seed=5, batch_size=1024)
+    one, one_peak = traced(linear([]), run_data(held), evaluate, splits=on, seed=5, batch_size=1024)
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 2 * x[0].nbytes * 4)  # two images (as float32) a chunk
+    sizes: list[int] = []
+    chunked, peak = traced(linear(sizes), run_data(mapped), evaluate, splits=on, seed=5, batch_size=2)
+    assert max(sizes) == 2 and len(sizes) > 10 * len(x) // 2  # every view and corruption predicted two images at a time
+    # Set by the chunk, not by the split: the one pass copies the split (as float32 too), the chunks only themselves.
+    assert one_peak > 4 * x.nbytes and peak * 8 < one_peak, (peak, one_peak, x.nbytes)
+    # The same numbers as the one pass, to the bit.
+    assert chunked.test == one.test and chunked.tta == one.tta and chunked.robustness == one.robustness
+    assert chunked.robustness is not None and len(set(chunked.robustness.accuracy.values())) > 1
+    for k in ("test_y_prob", "validation_y_prob"):
+        np.testing.assert_array_equal(getattr(chunked.predictions, k), getattr(one.predictions, k))
+    np.testing.assert_array_equal(chunked.predictions.extra["test_y_prob_tta"], one.predictions.extra["test_y_prob_tta"])
+
+
+def test_ferplus_relabelling_and_near_duplicate_exclusion_keep_a_mapped_source_mapped(tmp_path, make_spec, monkeypatch):
+    import tracemalloc
+
+    from data_helpers import small_fer, write_fer_csv
+
+    from ferbench.data import memory
+    from ferbench.data.classes import FERPLUS_COLUMNS
+
+    rows_, imgs, _ = small_fer(np.random.default_rng(4), {"Training": 120, "PublicTest": 30, "PrivateTest": 30})
+    planted = (1, 2, 3, 4, 6, 7)  # PrivateTest rows that are Training rows re-encoded a little brighter
+    for k in planted:
+        e, _, usage = rows_[150 + k]
+        rows_[150 + k] = (e, " ".join(map(str, np.minimum(imgs[k].astype(int) + 6, 255).ravel())), usage)
+    write_fer_csv(tmp_path / "fer2013.csv", rows_)
+    votes = ["Usage,Image name," + ",".join(FERPLUS_COLUMNS)]
+    for i, (_, _, usage) in enumerate(rows_):  # happiness, sadness, neutral in turn; every fifth face without a majority
+        v = [0] * 10
+        if i % 5 == 0:
+            v[1] = v[3] = 5
+        else:
+            v[(1, 3, 0)[i % 3]] = 10
+        votes.append(f"{usage},fer{i:07d}.png," + ",".join(map(str, v)))
+    (tmp_path / "fer2013new.csv").write_text("\n".join(votes) + "\n")
+    spec = make_spec(kind="fer2013", path=tmp_path, labels="fer2013new.csv", classes=("happy", "sad", "neutral"), image_size=96,
+                     splits=("Training", "PublicTest", "PrivateTest"), exclude_near_duplicates="test")
+    held = load_dataset(spec, progress=False)  # the first load decodes into memory and fills the cache
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 2 * 96 * 96 * 4)  # two images (as float32) a chunk
+    tracemalloc.start()
+    try:
+        mapped = load_dataset(spec, progress=False, memory_mb=1)  # the cache's source, memory-mapped, over the budget
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    source = len(rows_) * 96 * 96
+    assert peak < source // 2, (peak, source)  # neither the source nor a split was copied into memory
+    assert any("memory-mapped" in w for w in mapped.warnings)
+    assert mapped.fingerprint == held.fingerprint and "relabelled by FER+" in mapped.source
+    assert "cleaned: 6 near-duplicates" in mapped.splits["test"].name == held.splits["test"].name
+    for k, s in held.splits.items():
+        assert isinstance(mapped.splits[k].x, np.memmap) and not isinstance(s.x, np.memmap)
+        np.testing.assert_array_equal(mapped.splits[k].x, s.x)
+        np.testing.assert_array_equal(mapped.splits[k].y, s.y)
+    assert mapped.blank == held.blank and mapped.duplicates == held.duplicates
