@@ -13,6 +13,11 @@ mmap_mode="r")``): a second load takes milliseconds whatever the size, and only 
 pages a split or a batch reads come into memory. An entry is written into a
 temporary folder and renamed into place whole, so a load that was interrupted
 leaves nothing that a later load would take for a cache entry.
+
+What a load writes before it is complete (``.spill-*``, ``.split-*``, ``.raw-*``, ``.old-*``,
+``index/.index-*``) is named after its writer (process id and host, see
+:mod:`ferbench.data.unfinished`); a load killed before it could clean up (SIGKILL, power loss)
+leaves them behind, and the next load of the cache folder removes those whose writer is gone.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.data.core import RawData
+from ferbench.data.unfinished import writer_prefix
 
 #: Bump when the decoded arrays would change for the same inputs (resize method, crop).
 FORMAT = "ferbench-data-1"
@@ -98,7 +104,7 @@ def remember_digest(cache: Path, key: str, digest: str) -> str | None:
     tmp: str | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=writer_prefix("index"), suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             json.dump({"content": digest}, fh)
         os.chmod(tmp, 0o644)
@@ -158,7 +164,7 @@ def save_raw(cache: Path, key: str, raw: RawData, *, replace: bool = False) -> s
     tmp: Path | None = None
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".raw-{key[:12]}.", dir=cache))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{writer_prefix('raw')}{key[:12]}.", dir=cache))
         tmp.chmod(0o755)  # mkdtemp makes it private; a shared cache should be readable
         _store_x(raw.x, tmp / "x.npy")
         arrays = {"labels": raw.labels, "groups": raw.groups, "hashes": raw.hashes, "rows": raw.rows, "subjects": raw.subjects,
@@ -172,7 +178,7 @@ def save_raw(cache: Path, key: str, raw: RawData, *, replace: bool = False) -> s
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if replace and target.exists():
-            old = cache / f".old-{key[:12]}.{os.getpid()}"
+            old = cache / f"{writer_prefix('old')}{key[:12]}"
             os.rename(target, old)
             shutil.rmtree(old, ignore_errors=True)
         os.rename(tmp, target)  # atomic for a folder; fails if another writer got there first

@@ -129,6 +129,13 @@ def spill_to(folder: Path, budget: int) -> Iterator[None]:
         _SPILL.reset(token)
 
 
+def _spill_prefix() -> str:
+    """``.spill-`` and the writer (process and host): a later load removes it once its process is gone."""
+    from ferbench.data.unfinished import writer_prefix
+
+    return writer_prefix("spill")
+
+
 def spilled(x: np.ndarray) -> Path | None:
     """The spill file a decoded array lives in, or ``None`` (an in-memory array)."""
     name = getattr(x, "filename", None)
@@ -171,7 +178,7 @@ def decode_many(
     if mapped or pool:
         folder = spill[0] if spill is not None and mapped else Path(tempfile.gettempdir())
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".spill-", suffix=".npy", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=folder)
         os.close(fd)
         into = Path(name)
     try:
@@ -248,7 +255,7 @@ def _decode_rows(task: tuple[Path, int, list[Item], int, str]) -> tuple[list[str
 
 def _compact(path: Path, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """The rows ``ok`` of a memory-mapped ``x`` in a new spill file beside ``path`` (which is removed)."""
-    fd, name = tempfile.mkstemp(prefix=".spill-", suffix=".npy", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=path.parent)
     os.close(fd)
     keep = np.flatnonzero(ok)
     out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(keep), *x.shape[1:]))

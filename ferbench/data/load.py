@@ -17,6 +17,7 @@ from ferbench.data.layout import detect
 from ferbench.data.memory import budget_bytes, by_chunks, take
 from ferbench.data.names import csv_names
 from ferbench.data.splits import blank_mask, cross_duplicates, fold_split, resolve
+from ferbench.data.unfinished import stale_note
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, DatasetSpec, DerivedSplit
 
@@ -248,6 +249,8 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
     Raises :class:`~ferbench.errors.DataError` for anything wrong with the data.
     """
     budget = budget_bytes(memory_mb)
+    # What loads killed before they could clean up left in the cache folder: removed before this one writes.
+    freed = None if spec.kind == "synthetic" else stale_note(cache_mod.cache_root(spec.cache))
     raw, key, layout = _raw(spec, seed, progress, budget)
     labels_digest, base = None, None
     if spec.labels:
@@ -259,7 +262,7 @@ def load_dataset(spec: DatasetSpec, *, seed: int = 0, progress: bool = True, mem
         raw, base, labels_digest = relabel_rows(raw, labels_file(spec), raw.total, spec.labels_mode)
     table, left_out, y_all = _class_labels(spec, raw)
     index = resolve(spec.splits, raw.groups, raw.group_names, y_all, seed, raw.source)
-    warnings = list(raw.warnings)
+    warnings = [*raw.warnings, *([freed] if freed else [])]
     index, fold_notes, fold_table = _folds(spec, raw, index, y_all, seed)
     warnings += fold_notes
     folded, by_subject = bool(spec.folds and spec.fold), bool(fold_table)

@@ -78,8 +78,10 @@ def _digest(idx: np.ndarray) -> str:
 
 def _write(target: Path, x: np.ndarray, idx: np.ndarray) -> None:
     """``x[idx]`` into ``target``, a chunk of rows at a time, written aside and renamed into place."""
+    from ferbench.data.unfinished import writer_prefix
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".split-", suffix=".npy", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=writer_prefix("split"), suffix=".npy", dir=target.parent)
     os.close(fd)
     try:
         out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(idx), *x.shape[1:]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -353,3 +354,62 @@ def test_ferplus_relabelling_and_near_duplicate_exclusion_keep_a_mapped_source_m
         np.testing.assert_array_equal(mapped.splits[k].x, s.x)
         np.testing.assert_array_equal(mapped.splits[k].y, s.y)
     assert mapped.blank == held.blank and mapped.duplicates == held.duplicates
+
+
+#: A first load in its own process, each photo decoded slowly (patched here, in the child only) so it can be killed mid-decode.
+SLOW_LOAD = """
+import pickle, sys, time
+from ferbench.data import images, load_dataset
+real = images.decode
+def slow(*a, **kw):
+    time.sleep(0.05)
+    return real(*a, **kw)
+images.decode = slow
+load_dataset(pickle.loads(open(sys.argv[1], "rb").read()), progress=False, memory_mb=1)
+"""
+
+
+def test_a_killed_first_load_leaves_files_the_next_load_removes_but_a_live_writers_files_are_kept(layout, make_spec, cache_dir, tmp_path):
+    import os
+    import pickle
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ferbench.data.unfinished import clean_stale, writer_prefix
+
+    spec = spec_for(make_spec, layout)
+    (tmp_path / "spec.pkl").write_bytes(pickle.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen([sys.executable, "-c", SLOW_LOAD, str(tmp_path / "spec.pkl")], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(cache_dir.glob(".spill-*")) and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        [spill] = cache_dir.glob(".spill-*")  # decoding straight into the cache folder (over the budget)
+        assert spill.name.startswith(f".spill-p{child.pid}h")
+        assert clean_stale(cache_dir) == (0, 0) and spill.exists()  # its writer is alive: kept
+        assert child.poll() is None  # still decoding when killed
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    size = spill.stat().st_size
+    assert size > 96 * SIZE * SIZE * 3 // 2  # the killed load's spill file is still there, and large
+    # A file named after this process but older than it: an earlier process had the same id; it is gone.
+    reused = cache_dir / f"{writer_prefix('split')}x.npy"
+    reused.write_bytes(b"0" * 1000)
+    os.utime(reused, (time.time() - 10 * 86400, time.time() - 10 * 86400))
+    other_host = cache_dir / f".spill-p{os.getpid()}h{'0' * 8}-x.npy"  # another machine's (a shared folder): not ours to judge
+    other_host.write_bytes(b"0")
+    second = load_dataset(spec, progress=False)
+    [note] = [w for w in second.warnings if "unfinished" in w]
+    assert note.startswith("removed 2 unfinished file(s)") and f"({(size + 1000) / 2**20:,.1f} MiB freed)" in note
+    assert not spill.exists() and not reused.exists() and other_host.exists()
+    assert list(cache_dir.glob("raw-*")) and not [p for p in cache_dir.glob(".*") if p != other_host]
+    assert not any("unfinished" in w for w in load_dataset(spec, progress=False).warnings)  # said once
+    fresh = load_dataset(replace(spec, cache=str(tmp_path / "fresh")), progress=False)
+    assert second.fingerprint == fresh.fingerprint
+    for k, s in fresh.splits.items():
+        np.testing.assert_array_equal(second.splits[k].x, s.x)
