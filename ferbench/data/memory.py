@@ -24,7 +24,7 @@ DEFAULT_SHARE = 0.5
 #: Bytes of images (uint8) worked on at a time: a mapped split gathered into its own file, and the
 #: evaluation paths (test-time augmentation, corruptions and near-duplicate fingerprints, which
 #: turn a chunk into a few float copies of it).
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 8 << 20
 
 
 def machine_bytes() -> int:

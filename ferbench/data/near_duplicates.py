@@ -49,7 +49,7 @@ def fingerprint(x: np.ndarray, chunk: int | None = None, idx: np.ndarray | None 
 
     rows, cols = _area(x.shape[1]), _area(x.shape[2])
     n = len(x) if idx is None else len(idx)
-    step = chunk or chunk_rows(x.shape, itemsize=4)
+    step = chunk or chunk_rows(x.shape, itemsize=16)  # about 16 bytes of floats per pixel at once
     out = np.zeros((n, SIDE * SIDE), np.float32)
     for start in range(0, n, step):
         part = x[start : start + step] if idx is None else x[idx[start : start + step]]
@@ -62,8 +62,8 @@ def fingerprint(x: np.ndarray, chunk: int | None = None, idx: np.ndarray | None 
     return out
 
 
-#: Similarities computed at once (float32): bounds memory to about 128 MB on large datasets.
-BLOCK = 1 << 25
+#: Similarities computed at once (float32): bounds memory to about 32 MB on large datasets.
+BLOCK = 1 << 23
 
 
 def pairs(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
@@ -107,11 +107,13 @@ def matches(a: np.ndarray, b: np.ndarray, a_idx: np.ndarray | None = None, b_idx
     rest = np.flatnonzero(~sure)
     ia = cand[rest, 0] if a_idx is None else a_idx[cand[rest, 0]]
     ib = cand[rest, 1] if b_idx is None else b_idx[cand[rest, 1]]
-    from ferbench.data.memory import chunk_rows
+    from ferbench.data.memory import chunk_rows, drop_pages
 
-    step = chunk_rows(a.shape, itemsize=8)
-    for s in range(0, len(rest), step):  # candidate pairs a chunk at a time
+    step = chunk_rows(a.shape, itemsize=32)  # a pair of images makes about 32 bytes of floats per pixel
+    for s in range(0, len(rest), step):  # candidate pairs a chunk at a time; a mapped source's pages let go after each
         sure[rest[s : s + step]] = aligned_correlation(a[ia[s : s + step]], b[ib[s : s + step]]) >= THRESHOLD
+        drop_pages(a)
+        drop_pages(b)
     found: np.ndarray = cand[sure]
     return found
 
