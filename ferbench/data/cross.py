@@ -21,6 +21,7 @@ from ferbench.data.cache import image_hashes
 from ferbench.data.classmap import ClassMapping, ClassMappingError, map_classes
 from ferbench.data.core import LoadedDataset, SplitData
 from ferbench.data.load import load_dataset
+from ferbench.data.memory import by_chunks
 from ferbench.data.names import read_list, select
 from ferbench.errors import DataError
 from ferbench.spec.types import SPLITS, CrossSetSpec
@@ -77,7 +78,8 @@ def load_cross_set(spec: CrossSetSpec, model_classes: tuple[str, ...], train_x: 
     listed: dict[str, Any] = {}
     if spec.images is not None:
         split, listed = subset(spec, split)
-    shared = np.isin(image_hashes(split.x), image_hashes(train_x))
+    # a chunk at a time: a memory-mapped train split is read, not kept resident
+    shared = np.isin(by_chunks(split.x, image_hashes), by_chunks(train_x, image_hashes))
     warnings = [f"evaluate.on {spec.name}: {w}" for w in loaded.warnings]
     if shared.any():
         warnings.append(f"evaluate.on {spec.name}: {int(shared.sum())} of its {len(split)} images also occur in the run's train split "
