@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -99,9 +100,13 @@ def _listed(folder: Path) -> list[Path]:
 
 
 def stale_note(cache: Path) -> str | None:
-    """:func:`clean_stale` on ``cache`` as one line for the user, or ``None`` when nothing was left there."""
+    """:func:`clean_stale` on ``cache`` and on the temporary folder (where a process pool decodes a source
+    that fits in memory) as one line for the user, or ``None`` when nothing was left there."""
     count, freed = clean_stale(cache)
-    if not count:
+    temp = Path(tempfile.gettempdir())
+    in_temp, freed_temp = clean_stale(temp) if temp.resolve() != cache.resolve() else (0, 0)
+    if not count + in_temp:
         return None
-    return (f"removed {count} unfinished file(s) ({freed / 2**20:,.1f} MiB freed) that a killed load left in the data cache "
-            f"{cache} (their process is gone)")
+    where = f"the data cache {cache}" + (f" and {temp}" if in_temp else "") if count else str(temp)
+    return (f"removed {count + in_temp} unfinished file(s) ({(freed + freed_temp) / 2**20:,.1f} MiB freed) that a killed load "
+            f"left in {where} (their process is gone)")

@@ -369,12 +369,14 @@ load_dataset(pickle.loads(open(sys.argv[1], "rb").read()), progress=False, memor
 """
 
 
-def test_a_killed_first_load_leaves_files_the_next_load_removes_but_a_live_writers_files_are_kept(layout, make_spec, cache_dir, tmp_path):
+def test_a_killed_first_load_leaves_files_the_next_load_removes_but_a_live_writers_files_are_kept(layout, make_spec, cache_dir, tmp_path,
+                                                                                                 monkeypatch):
     import os
     import pickle
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
 
     from ferbench.data.unfinished import clean_stale, writer_prefix
@@ -403,10 +405,16 @@ def test_a_killed_first_load_leaves_files_the_next_load_removes_but_a_live_write
     os.utime(reused, (time.time() - 10 * 86400, time.time() - 10 * 86400))
     other_host = cache_dir / f".spill-p{os.getpid()}h{'0' * 8}-x.npy"  # another machine's (a shared folder): not ours to judge
     other_host.write_bytes(b"0")
+    temp = tmp_path / "tmp"  # a process pool's spill file of a source that fits in memory goes to the temporary folder
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    pooled = temp / spill.name.replace(spill.name.split("-", 2)[2], "pool.npy")
+    pooled.write_bytes(b"0" * 500)
     second = load_dataset(spec, progress=False)
     [note] = [w for w in second.warnings if "unfinished" in w]
-    assert note.startswith("removed 2 unfinished file(s)") and f"({(size + 1000) / 2**20:,.1f} MiB freed)" in note
-    assert not spill.exists() and not reused.exists() and other_host.exists()
+    assert note.startswith("removed 3 unfinished file(s)") and f"({(size + 1500) / 2**20:,.1f} MiB freed)" in note
+    assert f"in the data cache {cache_dir} and {temp} (their process is gone)" in note
+    assert not spill.exists() and not reused.exists() and not pooled.exists() and other_host.exists()
     assert list(cache_dir.glob("raw-*")) and not [p for p in cache_dir.glob(".*") if p != other_host]
     assert not any("unfinished" in w for w in load_dataset(spec, progress=False).warnings)  # said once
     fresh = load_dataset(replace(spec, cache=str(tmp_path / "fresh")), progress=False)
