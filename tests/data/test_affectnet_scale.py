@@ -271,6 +271,7 @@ def test_tta_and_corruptions_read_a_mapped_split_in_chunks_with_the_numbers_of_o
     import tracemalloc
 
     from ferbench.data import memory
+    from ferbench.data.corruptions import CORRUPTION_NAMES
     from ferbench.run.train.scoring import score_model
     from ferbench.run.train.setup import RunData
     from ferbench.spec.types import EvaluateSpec, RobustnessSpec
@@ -278,15 +279,15 @@ def test_tta_and_corruptions_read_a_mapped_split_in_chunks_with_the_numbers_of_o
     spec = spec_for(make_spec, layout)
     held, mapped = load_dataset(spec, progress=False), load_dataset(spec, progress=False, memory_mb=1)
 
-    def run_data(d):
-        return RunData(classes=d.classes, x={k: s.x for k, s in d.splits.items()},
-                       y={k: np.asarray(s.y, np.int64) for k, s in d.splits.items()}, class_weight=None)
+    def run_data(d, n=None):
+        return RunData(classes=d.classes, x={k: s.x[:n] for k, s in d.splits.items()},
+                       y={k: np.asarray(s.y[:n], np.int64) for k, s in d.splits.items()}, class_weight=None)
 
     x = mapped.splits["train"].x
     assert isinstance(x, np.memmap) and len(x) > 40  # the largest split, scored as the test split
     on = {"validation": "validation", "test": "train"}
-    # Corruptions with per-image draws (rotation, patch), per-pixel noise, and a float-heavy blur.
-    evaluate = EvaluateSpec(tta="ten_crop", robustness=RobustnessSpec(("gaussian_noise", "rotation", "occlusion_patch", "gaussian_blur"), (4,)))
+    # Every corruption: per-image draws (rotation, patch), per-pixel noise, float-heavy blur, per-image JPEG.
+    evaluate = EvaluateSpec(tta="ten_crop", robustness=RobustnessSpec(CORRUPTION_NAMES, (4,)))
     def traced(*args, **kw):  # the scores, and the most memory numpy and Python held at once while scoring
         tracemalloc.start()
         try:
@@ -294,8 +295,8 @@ def test_tta_and_corruptions_read_a_mapped_split_in_chunks_with_the_numbers_of_o
         finally:
             tracemalloc.stop()
 
-    # One pass over the split held in memory (a chunk larger than the split); the first call also imports what scoring needs.
-    score_model(linear([]), run_data(held), evaluate, splits=on, seed=5, batch_size=1024)
+    score_model(linear([]), run_data(held, 4), evaluate, splits=on, seed=5)  # imports what scoring needs before it is traced
+    # One pass over the split held in memory (a chunk larger than the split).
     one, one_peak = traced(linear([]), run_data(held), evaluate, splits=on, seed=5, batch_size=1024)
     monkeypatch.setattr(memory, "CHUNK_BYTES", 2 * x[0].nbytes * 4)  # two images (as float32) a chunk
     sizes: list[int] = []
