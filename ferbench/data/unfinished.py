@@ -5,9 +5,10 @@ A first load decodes into ``.spill-*`` files of the cache folder, gathers mapped
 (:mod:`ferbench.data.cache`, :mod:`ferbench.data.images`, :mod:`ferbench.data.memory`). Killed
 before it can clean up (SIGKILL, the out-of-memory killer, power loss), it leaves them behind,
 gigabytes at AffectNet's size. Each is named after its writer, ``.<kind>-p<pid>h<host>-...``:
-the next load removes those of this host whose process is gone, or whose process id now belongs
-to a process started after the file was last written (the id was reused). A live writer's
-files, other hosts' (a cache folder shared over the network) and any other file are left alone.
+the next load removes those of this host (its name and process-id namespace) whose process is
+gone, or whose process id now belongs to a process started after the file was last written (the
+id was reused). A live writer's files, other hosts' and other containers' (a cache folder shared
+over the network or mounted into several) and any other file are left alone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ _SLACK = 2.0
 
 
 def _host() -> str:
-    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+    """This host, as 8 hex digits: its name and its process-id namespace (two containers that share a
+    name and a cache folder do not see each other's processes, so each leaves the other's files alone)."""
+    try:
+        space = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        space = ""
+    return f"{zlib.crc32(f'{socket.gethostname()}/{space}'.encode()):08x}"
 
 
 def writer_prefix(kind: str) -> str:
