@@ -47,7 +47,7 @@ def test_ten_crop_crops_are_the_right_windows_before_the_resize() -> None:
     assert all(np.array_equal(s, x) or np.array_equal(s, mirror(x)) for s in seen)
 
 
-def test_flip_tta_is_the_mean_of_the_models_probabilities_on_the_image_and_its_mirror() -> None:
+def test_flip_tta_is_the_mean_of_the_models_probabilities_on_the_image_and_its_mirror(tmp_path, monkeypatch) -> None:
     keras = pytest.importorskip("keras")
     from ferbench.model.efficientnetv2.build import build_model
 
@@ -72,6 +72,29 @@ def test_flip_tta_is_the_mean_of_the_models_probabilities_on_the_image_and_its_m
     want_acc = float(np.mean(by_hand.argmax(axis=1) == y))
     assert scored.tta.test.accuracy == pytest.approx(want_acc)
     assert scored.test.accuracy == pytest.approx(float(np.mean(predict(x).argmax(axis=1) == y)))
+    # A memory-mapped split (over runtime.memory_mb), scored two images at a time through the trial's own
+    # predict (batches of 2): the chunks keep its batches, so the numbers are those of one pass to the bit.
+    from ferbench.data import memory
+    from ferbench.run.train.inputs import predict_proba
+
+    mapped = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.uint8, x.shape)
+    mapped[:] = x
+    seen: list[int] = []
+
+    def trial_predict(v: np.ndarray) -> np.ndarray:
+        seen.append(len(v))
+        return predict_proba(model, v, np.zeros(len(v), np.int64), 2)
+
+    one = score_model(trial_predict, data, EvaluateSpec(tta="flip"), batch_size=2)
+    assert set(seen) == {5}
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 1)  # a chunk: the fewest rows, a multiple of the batch size
+    seen.clear()
+    on_disk = RunData(classes=CLASSES, x={"train": mapped, "validation": mapped, "test": mapped}, y=data.y, class_weight=None)
+    chunked = score_model(trial_predict, on_disk, EvaluateSpec(tta="flip"), batch_size=2)
+    assert set(seen) == {2, 1}
+    np.testing.assert_array_equal(chunked.predictions.tta_prob("test"), one.predictions.tta_prob("test"))
+    np.testing.assert_array_equal(chunked.predictions.test_y_prob, one.predictions.test_y_prob)
+    assert chunked.tta == one.tta and chunked.test == one.test
 
 
 def test_without_tta_nothing_is_added() -> None:
