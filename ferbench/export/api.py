@@ -126,8 +126,13 @@ def export_one(session: RunSession, trial: int, fmt: Format, model: keras.Model,
 
 
 def keras_probabilities(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """The Keras model's probabilities of ``x`` (inference mode), what every format is compared against."""
-    return np.asarray(model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0), np.float32)
+    """The Keras model's probabilities of ``x`` (inference mode), what every format is compared against;
+    a chunk of whole batches at a time, so a memory-mapped split is read as used, never copied whole."""
+    from ferbench.data.memory import chunk_rows, chunks
+
+    rows = chunk_rows(x.shape, batch_size, itemsize=4)
+    parts = [model.predict(np.asarray(part, np.float32), batch_size=batch_size, verbose=0) for _, part in chunks(x, rows)]
+    return np.concatenate([np.asarray(p, np.float32) for p in parts]) if parts else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
 def export_run(run_dir: str | os.PathLike[str], *, formats: Sequence[str], trials: Sequence[int] = (),
