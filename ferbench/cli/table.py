@@ -11,6 +11,7 @@ from typing import Any
 
 from ferbench.report.labels import HYPER_LABELS
 from ferbench.report.labels import METRIC_LABELS as _METRIC_LABELS
+from ferbench.results.health import Health, health_mark
 
 #: The metrics shown for the test split (the first two for validation), labelled as in the report.
 METRIC_LABELS = tuple((k, label) for k, label in _METRIC_LABELS if k not in ("precision_weighted", "recall_weighted"))
@@ -22,6 +23,18 @@ def _fmt(v: object) -> str:
             return f"{v:.3g}"  # learning rates: 0.00123, 5e-06
         return f"{v:.4f}".rstrip("0").rstrip(".") or "0"
     return str(v)
+
+
+def _health(record: Mapping[str, Any]) -> Health | None:
+    """The record's ``health`` block (:mod:`ferbench.results.health`); ``None`` for a record without one."""
+    h = record.get("health")
+    return Health.from_dict(h) if h else None
+
+
+def degenerate_mark(record: Mapping[str, Any]) -> str:
+    """`` (DEGENERATE)`` for a trial whose model is broken, as the report marks it; else empty."""
+    h = _health(record)
+    return "" if h is None or h.healthy else " (DEGENERATE)"
 
 
 def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, searched: set[str]) -> Any:
@@ -52,6 +65,9 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
     cost = record.get("cost") or {}
     if cost.get("params") is not None:
         table.add_row("Parameters", f"{cost['params']:,}")
+    health = _health(record)
+    if health is not None:
+        table.add_row("Health", Text(health_mark(health) or "", style="" if health.healthy else "bold red"))
     table.add_section()
     for split in ("test", "validation"):
         m = (record.get("metrics") or {}).get(split)
@@ -70,8 +86,11 @@ def best_table(run_info: Mapping[str, Any], record: Mapping[str, Any] | None, se
         with_tta = f" / {_fmt((tta or {}).get('cross', {}).get(name, {}).get('accuracy'))} with TTA" if tta else ""
         table.add_row(f"extra test set {name} (n={m['n']}): accuracy", _fmt(m["accuracy"]) + with_tta)
     # Title and notes as lines of their own: a table's title and caption wrap to its width.
-    return Group(Text(f"{name}: best trial {record['trial']}", style="bold"), table,
-                 Text(f"chosen on validation: {metric} = {_fmt(record['objective'])}; trials: {counts}; * searched"))
+    lines: list[Text | Table] = [Text(f"{name}: best trial {record['trial']}{degenerate_mark(record)}", style="bold"), table,
+             Text(f"chosen on validation: {metric} = {_fmt(record['objective'])}; trials: {counts}; * searched")]
+    if health is not None and not health.healthy:
+        lines.append(Text(f"(DEGENERATE) {health.message()}; its scores are a broken model's, not a result.", style="bold red"))
+    return Group(*lines)
 
 
 #: How each objective's value reads in a table.
@@ -89,7 +108,7 @@ def pareto_table(run_info: Mapping[str, Any], records: Sequence[Mapping[str, Any
     table.add_column("Trial", justify="right")
     for g in goals:
         table.add_column(f"{g['metric']} ({'max' if g['direction'] == 'maximize' else 'min'})", justify="right")
-    for label in ("Test accuracy", "Test F1 (macro)", "Params", "Latency b=1"):
+    for label in ("Test accuracy", "Test F1 (macro)", "Params", "Latency b=1", "Health"):
         table.add_column(label, justify="right")
     for rec in records:
         values = rec.get("values") or [None] * len(goals)
@@ -100,7 +119,7 @@ def pareto_table(run_info: Mapping[str, Any], records: Sequence[Mapping[str, Any
         b1 = next((b["median_ms"] for b in batches if b["batch_size"] == 1), None)
         cells += [_fmt(test["accuracy"]) if "accuracy" in test else "-", _fmt(test["f1_macro"]) if "f1_macro" in test else "-",
                   f"{rec['cost']['params']:,}" if (rec.get("cost") or {}).get("params") is not None else "-",
-                  "-" if b1 is None else f"{b1:.3g} ms"]
+                  "-" if b1 is None else f"{b1:.3g} ms", health_mark(_health(rec)) or "-"]
         table.add_row(*cells)
     name = f"{run_info['spec_name']} {run_info['run_id']}"
     where = (records[0].get("latency") or {}).get("device") if records else None
@@ -116,5 +135,5 @@ def summary_line(run_info: Mapping[str, Any], record: Mapping[str, Any] | None) 
     m = record["metrics"]["test"]
     pareto = run_info.get("pareto")
     front = f"; Pareto set: trial(s) {', '.join(map(str, pareto))}" if pareto is not None else ""
-    return (f"{head}: best trial {record['trial']} {run_info['objective']['metric']}={_fmt(record['objective'])}, "
+    return (f"{head}: best trial {record['trial']}{degenerate_mark(record)} {run_info['objective']['metric']}={_fmt(record['objective'])}, "
             f"test accuracy={m['accuracy']:.4f} f1_macro={m['f1_macro']:.4f}{front}")

@@ -404,12 +404,16 @@ def pairs_table(g: Group) -> Table | None:
         assert p.a.test is not None and p.b.test is not None
         acc_a, acc_b = p.a.test.accuracy.value, p.b.test.accuracy.value
         t.rows.append({
-            "a": p.a.run.label + unfinished_mark(p.a.run.info), "b": p.b.run.label + unfinished_mark(p.b.run.info),
+            "a": p.a.run.label + unfinished_mark(p.a.run.info) + degenerate_mark(p.a),
+            "b": p.b.run.label + unfinished_mark(p.b.run.info) + degenerate_mark(p.b),
             "n": p.test.n, "acc_a": acc_a, "acc_b": acc_b, "delta": acc_a - acc_b,
             "a_only": p.test.a_only, "b_only": p.test.b_only, "p": p.test.p_value, "p_holm": p.p_holm, "significant": p.p_holm < ALPHA,
         })
     t.notes.append("Two-sided exact binomial McNemar test on the samples where exactly one run is right; "
                    "significance uses the Holm-adjusted p over the pairs in this table.")
+    if any(degenerate_mark(a) for p in g.pairs for a in (p.a, p.b)):
+        t.notes.append("(DEGENERATE): the run's best trial is a broken model (see the comparison above); a test against it "
+                       "compares with a broken model, not a result.")
     return t
 
 

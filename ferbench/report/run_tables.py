@@ -9,7 +9,7 @@ from ferbench.report.analysis import RunAnalysis
 from ferbench.report.labels import METRIC_LABELS, hyper_label
 from ferbench.report.model import Column, Section, Table, slug
 from ferbench.report.stats import Estimate, Scores
-from ferbench.results.health import Health, trial_health
+from ferbench.results.health import health_mark, trial_health
 
 
 def run_key(a: RunAnalysis) -> str:
@@ -154,13 +154,6 @@ def trials_table(a: RunAnalysis) -> Table:
         t.rows.append(row)
     t.notes.append(f"Scores are the trial records' (validation picks the best trial, by {obj.metric}, {obj.direction}).")
     return t
-
-
-def health_mark(h: Health | None) -> str | None:
-    """``ok``, or ``DEGENERATE (flags)``, for a table cell; ``None`` without validation metrics."""
-    if h is None:
-        return None
-    return "ok" if h.healthy else f"DEGENERATE ({', '.join(h.flags)})"
 
 
 def health_notes(a: RunAnalysis) -> list[str]:

@@ -120,6 +120,13 @@ def assess(confusion: Sequence[Sequence[int]], classes: Sequence[str], check: Tr
     return Health(tuple(flags), names[top], predicted[top] / n, names[major], truth[major] / n, accuracy, check)
 
 
+def health_mark(h: Health | None) -> str | None:
+    """``ok``, or ``DEGENERATE (flags)``, for a table cell; ``None`` without validation metrics."""
+    if h is None:
+        return None
+    return "ok" if h.healthy else f"DEGENERATE ({', '.join(h.flags)})"
+
+
 class Judged(Protocol):
     """What :func:`trial_health` reads of a trial record (:class:`~ferbench.results.records.TrialRecord`)."""
 

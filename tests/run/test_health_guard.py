@@ -96,7 +96,11 @@ def test_the_report_marks_the_broken_run_and_not_the_healthy_one(guarded: tuple[
                                                                   tmp_path: Path) -> None:
     results, _ = guarded
     text = _report(results, capfd)
-    assert text.count("(DEGENERATE)") == 2, text  # its row in the comparison and the note under it
+    # its row in the comparison and the note under it; its side of the paired (McNemar) test and that table's note
+    assert text.count("(DEGENERATE)") == 4, text
+    pairs = text[text.index("(exact McNemar)"):]
+    assert pairs.count("(DEGENERATE)") == 2, pairs  # the broken run's label in the pair, and the note; the healthy one unmarked
+    assert "compares with a broken model" in pairs
     assert "WARNING: best trial 0 is a degenerate model" in text
     assert "DEGENERATE (one_class" in text  # the trials table's health column
     assert text.count("WARNING: best trial") == 1  # the healthy run has none
@@ -114,3 +118,26 @@ def test_the_report_marks_the_broken_run_and_not_the_healthy_one(guarded: tuple[
     text = _report(old, capfd)
     assert "WARNING: best trial 0 is a degenerate model" in text and "(DEGENERATE)" in text
     assert "training mode scores" not in text  # that check needs the model: only records holding it show it
+
+
+def test_the_end_of_run_table_marks_the_broken_trial_and_not_the_healthy_one(guarded: tuple[Path, str],
+                                                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """``ferbench run`` on the finished spec trains nothing and prints each run's best-trial table, with a Health row."""
+    results, _ = guarded
+    spec = results.parents[1] / "guard.yaml"
+    capfd.readouterr()
+    assert main(["run", str(spec)]) == 0
+    tables = capfd.readouterr().out
+    blocks = tables.split("results: ")[:-1]  # one block per run, each ending with its results folder
+    assert len(blocks) == 2, tables
+    marked = [b for b in blocks if "DEGENERATE" in b]
+    assert len(marked) == 1, tables
+    broken = " ".join(marked[0].split())
+    assert "best trial 0 (DEGENERATE)" in broken and "Health DEGENERATE (one_class" in broken.replace("│", "").replace("  ", " ")
+    assert "its scores are a broken model's, not a result" in broken
+    healthy = next(b for b in blocks if b is not marked[0])
+    assert "Health" in healthy and " ok " in " ".join(healthy.replace("│", " ").split()) + " "
+
+    assert main(["run", str(spec), "--quiet"]) == 0
+    quiet = capfd.readouterr().out.strip().splitlines()
+    assert len(quiet) == 2 and sum("best trial 0 (DEGENERATE)" in line for line in quiet) == 1, quiet
