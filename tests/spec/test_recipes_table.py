@@ -129,3 +129,27 @@ def test_the_teacher_is_checked_a_keras_file_or_a_run_folder(tmp_path: Path) -> 
     (tmp_path / "run" / "best" / "model.keras").write_bytes(b"")
     errors, warnings = problems(str(tmp_path / "run"))
     assert not errors and not [w for w in warnings if "teacher" in w]
+
+
+@pytest.mark.parametrize("mode", ["probability", "crossentropy"])
+def test_validate_refuses_distillation_from_labels_drawn_each_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str) -> None:
+    from ferbench.cli.main import main
+
+    teacher = tmp_path / "teacher.keras"
+    teacher.write_bytes(b"")
+    spec = _write(tmp_path, f"""\
+        ferbench: 1
+        name: t
+        dataset: {{kind: fer2013, path: fer2013.csv, labels: fer2013new.csv, labels_mode: {mode}}}
+        train: {{distill: {{teacher: '{teacher}'}}}}
+        """)
+    code = main(["validate", str(spec)])
+    err = [line for line in capsys.readouterr().err.splitlines() if "spec(s) invalid" not in line and line.strip()]
+    if mode == "crossentropy":  # a fixed soft target per image: the teacher's predictions mix with it
+        assert code == 0 and not [e for e in err if "distill" in e], err
+        return
+    assert code == 2
+    assert len(err) == 1, err
+    assert err[0].startswith(f"{spec}:3:") and ": dataset.labels_mode: " in err[0], err
+    assert "train.distill does not take dataset.labels_mode: probability" in err[0]
+    assert "use majority, crossentropy or multi_target, or turn train.distill off" in err[0]

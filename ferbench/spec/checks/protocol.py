@@ -80,6 +80,15 @@ def teacher_exists(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
 
 
 @check
+def distill_takes_fixed_targets(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """train.distill mixes the teacher's predictions with each image's label once, so a label drawn anew each batch
+    (dataset.labels_mode: probability) has nothing fixed to mix with."""
+    if isinstance(get_path(data, "train.distill"), dict) and get_path(data, "dataset.labels_mode") == "probability":
+        yield doc.locate(("dataset", "labels_mode"), "train.distill does not take dataset.labels_mode: probability (a label drawn "
+                                                     "anew each batch); use majority, crossentropy or multi_target, or turn train.distill off")
+
+
+@check
 def folds_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """k-fold: a fold needs folds and lies in 1..folds; the folds split train + validation, so test is a named split of its own."""
     for at, ds in dataset_blocks(data):
