@@ -57,6 +57,8 @@ class ModelConfig:
     bn_momentum: float | None = None
     #: Start every residual branch at zero: its last batch norm's gamma 0 (the family's :attr:`Family.zero_init_last`).
     zero_init_last: bool = False
+    #: How the first layer scales the [0, 255] pixels (:mod:`ferbench.model.inputs`); ``None``: as Keras's preprocessing does.
+    inputs: str | None = None
 
     def get(self, name: str) -> Any:
         """The value of a hyperparameter (``None`` where the family lacks it)."""
@@ -98,6 +100,11 @@ class Family:
     #: The suffix of the layer name of each residual branch's last batch norm (``bn3``: ``stage2_block1_bn3``), whose gamma a
     #: model trained from scratch starts at zero (Goyal et al. 2017; timm's ``zero_init_last``); ``None``: not done.
     zero_init_last: str | None = None
+    #: How its first layer scales [0, 255] pixels, where no ImageNet statistics are involved (:mod:`ferbench.model.inputs`).
+    inputs: str = "-1..1"
+    #: The ImageNet statistics its Keras preprocessing uses (``imagenet_mean``; ``imagenet_mean_std``, RGB input only), which
+    #: fit its ImageNet weights; a trial from scratch scales to [-1, 1] instead. ``None``: none.
+    inputs_imagenet: str | None = None
 
     @property
     def head_stage(self) -> int:

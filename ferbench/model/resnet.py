@@ -11,7 +11,8 @@ Stage 0 is the stem (7x7/2 conv and 3x3/2 max pool), stages 1-4 are Keras's ``co
 to ``conv5``. ``width`` multiplies every convolution's filters (rounded to a multiple of
 8 as EfficientNet rounds; 1 is the published network), so the family can be sized for
 a CPU. The model subtracts ImageNet's mean pixel (Keras's "caffe" preprocessing,
-for one grey channel the mean of the three) and ends with global pooling, dropout and
+for one grey channel the mean of the three; a trial from scratch scales to [-1, 1]
+instead, see :mod:`ferbench.model.inputs`) and ends with global pooling, dropout and
 one dense softmax layer. Importing this module imports no TensorFlow.
 """
 
@@ -22,9 +23,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
-from ferbench.model.blocks import DATA_FORMAT, batch_norm, check_io, classifier, normalize
+from ferbench.model.blocks import DATA_FORMAT, batch_norm, check_io, classifier, normalize, rescale
 from ferbench.model.counting import BN, Cost, StageCost, Tally, conv, dense, same_out, total, valid_out
 from ferbench.model.family import Family, ModelConfig, ModelConfigError, StagedBlock
+from ferbench.model.inputs import PLUS_MINUS_ONE
 from ferbench.model.scaling import round_filters
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,6 +82,7 @@ def _family(name: str) -> Family:
         # block's bn2): at a quarter width ResNet-50 barely learnt without it (training accuracy 26% after six epochs of
         # FER2013). Set after building, so the model is still built as Keras builds it.
         zero_init_last="bn3" if v.block == BOTTLENECK else "bn2",
+        inputs_imagenet="imagenet_mean",
         imagenet=v.keras,
         imagenet_bgr=v.keras is not None,
     )
@@ -209,7 +212,8 @@ def build(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: i
           fused_batch_norm: bool = True) -> keras.Model:
     """The uncompiled model: the base without top, then global pooling, dropout and a dense softmax.
 
-    With ``preprocessing`` it takes [0, 255] and subtracts ImageNet's mean pixel.
+    With ``preprocessing`` it takes [0, 255] and subtracts ImageNet's mean pixel, as Keras does; or, with
+    ``config.inputs`` ``-1..1`` (a trial from scratch, :mod:`ferbench.model.inputs`), scales to [-1, 1].
     """
     dropout = float(config.need("dropout"))
     problems = check_io(input_shape, num_classes, dropout)
@@ -221,7 +225,9 @@ def build(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: i
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    if preprocessing:
+    if preprocessing and config.inputs == PLUS_MINUS_ONE:
+        x = rescale(keras, x, 1.0 / 127.5, -1.0)
+    elif preprocessing:
         mean = IMAGENET_MEAN_RGB if input_shape[2] == 3 else (sum(IMAGENET_MEAN_RGB) / 3,) * input_shape[2]
         x = normalize(keras, x, mean, (1.0,) * input_shape[2])
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), data_format=DATA_FORMAT, name="stage0_pad")(x)

@@ -43,6 +43,7 @@ FAMILIES: tuple[Family, ...] = (
         defaults={"width": 1.0, "dropout": 0.2, "top_filters": TOP_FILTERS},
         module="ferbench.model.vgg",
         bn_momentum=BN_MOMENTUM,
+        inputs="0..1",
     ),
 )
 

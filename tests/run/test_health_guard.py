@@ -66,6 +66,7 @@ def test_the_broken_trial_is_flagged_in_its_record_and_on_the_console(guarded: t
     assert sorted(records) == [HEALTHY, BROKEN]
     healthy, broken = records[HEALTHY][1], records[BROKEN][1]
     assert healthy["state"] == broken["state"] == "complete"  # nothing failed: only the guard tells the broken model apart
+    assert healthy["hyperparameters"]["input_scaling"] == "-1..1"  # recorded: the pixels' scaling the model was built with
 
     assert healthy["health"]["flags"] == []
     assert healthy["health"]["accuracy"] > healthy["health"]["majority_rate"] + 0.1

@@ -165,6 +165,8 @@ def _family(arch: str, v: Variant) -> Family:
         module="ferbench.model.efficientnetv2.family",
         bn_momentum=BN_MOMENTUM,
         imagenet=v.keras,
+        # Keras's B0-B3 keep EfficientNet (v1)'s ImageNet normalisation for RGB input.
+        inputs_imagenet="imagenet_mean_std" if v.table == "b" else None,
     )
 
 

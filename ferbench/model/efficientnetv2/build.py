@@ -33,6 +33,7 @@ from ferbench.model.efficientnetv2.arch import (
     variant,
 )
 from ferbench.model.family import layer_stage
+from ferbench.model.inputs import PLUS_MINUS_ONE
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -146,6 +147,7 @@ def build_model(
     preprocessing: bool = True,
     fused_batch_norm: bool = True,
     arch: str = ARCH,
+    inputs: str | None = None,
 ) -> keras.Model:
     """Build the uncompiled EfficientNetV2 (``arch``, default S) for one configuration.
 
@@ -157,7 +159,8 @@ def build_model(
     With ``preprocessing`` (the default, as Keras's ``include_preprocessing=True``) the
     model takes pixel values in [0, 255] and rescales them itself as Keras does: to
     [-1, 1], or for B0-B3 on RGB input by ImageNet's mean and standard deviation; pass
-    False when the input is already scaled. The softmax output is float32 under any
+    False when the input is already scaled. ``inputs`` ``-1..1`` (a trial from scratch,
+    :mod:`ferbench.model.inputs`) scales every variant to [-1, 1]. The softmax output is float32 under any
     mixed-precision policy.
 
     With ``fused_batch_norm`` (the default) the batch norms are
@@ -172,20 +175,21 @@ def build_model(
             f"model.drop_connect={drop_connect} with depth {depth} gives a stochastic-depth rate of "
             f"{plan.blocks[-1].drop_rate:.3f} >= 1 in the last block; lower drop_connect"
         )
-    inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="image")
-    x = _preprocess(keras, inputs, arch, int(input_shape[2])) if preprocessing else inputs
+    image = keras.Input(shape=tuple(int(v) for v in input_shape), name="image")
+    x = _preprocess(keras, image, arch, int(input_shape[2]), inputs) if preprocessing else image
     x = _stem(keras, x, plan, fused_batch_norm)
     for b in plan.blocks:
         x = (_fused_mbconv if b.kind == FUSED else _mbconv)(keras, x, b, fused_batch_norm)
     x = _conv(keras, plan.head_filters, 1, 1, "head_conv")(x)
     x = _bn(keras, "head_bn", fused_batch_norm)(x)
     x = keras.layers.Activation(ACTIVATION, name="head_activation")(x)
-    return keras.Model(inputs, classifier(keras, x, num_classes, dropout), name=name)
+    return keras.Model(image, classifier(keras, x, num_classes, dropout), name=name)
 
 
-def _preprocess(keras: Any, x: Any, arch: str, channels: int) -> Any:
-    """Keras's ``include_preprocessing``: [0, 255] to [-1, 1], or ImageNet's statistics for B0-B3 on RGB."""
-    if variant(arch).table == "b" and channels == 3:
+def _preprocess(keras: Any, x: Any, arch: str, channels: int, inputs: str | None) -> Any:
+    """Keras's ``include_preprocessing``: [0, 255] to [-1, 1], or ImageNet's statistics for B0-B3 on RGB
+    (unless ``inputs`` is ``-1..1``)."""
+    if variant(arch).table == "b" and channels == 3 and inputs != PLUS_MINUS_ONE:
         # Keras's B0-B3 keep EfficientNet (v1)'s ImageNet normalisation for RGB input.
         x = rescale(keras, x, 1.0 / 255.0, 0.0)
         return normalize(keras, x, (0.485, 0.456, 0.406), (0.229**2, 0.224**2, 0.225**2))

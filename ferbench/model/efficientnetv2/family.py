@@ -37,7 +37,7 @@ def build(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: i
     return build_model(input_shape=input_shape, num_classes=num_classes, stages=config.stages, width=float(config.need("width")),
                        depth=float(config.need("depth")), top_filters=int(config.need("top_filters")),
                        dropout=float(config.need("dropout")), drop_connect=float(config.need("drop_connect")), arch=config.arch,
-                       preprocessing=preprocessing, fused_batch_norm=fused_batch_norm)
+                       preprocessing=preprocessing, fused_batch_norm=fused_batch_norm, inputs=config.inputs)
 
 
 _BLOCK = re.compile(r"^stage(\d+)_block(\d+)_(.+)$")

@@ -60,7 +60,7 @@ def model_config(spec: Spec, hp: Mapping[str, Any]) -> ModelConfig | None:
         return None
     fam = family(arch)
     config = fam.config(spec.model.stages, bn_momentum=hp.get("bn_momentum"), **{k: hp.get(k) for k in fam.takes})
-    return dataclasses.replace(config, zero_init_last=bool(hp.get("zero_init_last")))
+    return dataclasses.replace(config, zero_init_last=bool(hp.get("zero_init_last")), inputs=hp.get("input_scaling"))
 
 
 def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:
