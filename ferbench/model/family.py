@@ -59,6 +59,8 @@ class ModelConfig:
     zero_init_last: bool = False
     #: How the first layer scales the [0, 255] pixels (:mod:`ferbench.model.inputs`); ``None``: as Keras's preprocessing does.
     inputs: str | None = None
+    #: Built with the family's small-input adaptation (:attr:`Family.small_input`); ``False``: as Keras builds it.
+    small_input: bool = False
 
     def get(self, name: str) -> Any:
         """The value of a hyperparameter (``None`` where the family lacks it)."""
@@ -105,6 +107,9 @@ class Family:
     #: The ImageNet statistics its Keras preprocessing uses (``imagenet_mean``; ``imagenet_mean_std``, RGB input only), which
     #: fit its ImageNet weights; a trial from scratch scales to [-1, 1] instead. ``None``: none.
     inputs_imagenet: str | None = None
+    #: It has an adaptation for inputs far smaller than ImageNet's, applied from scratch where its module's
+    #: ``small_input(config, input_shape)`` says so (MobileNetV3: the stem's stride 1; :mod:`ferbench.model.inputs`).
+    small_input: bool = False
 
     @property
     def head_stage(self) -> int:

@@ -6,9 +6,10 @@ weights and nothing else: ResNet subtracts ImageNet's mean pixel (Keras's "caffe
 one grey channel, the mean of the three), EfficientNetV2-B0 to -B3 on RGB input subtract
 ImageNet's mean and divide by its standard deviation (Keras's "torch"). A network trained
 from scratch on 48x48 grayscale faces has no use for them: a grey ResNet saw pixels in
-about [-118, 137]. A trial from scratch therefore scales every family to [-1, 1]; with
-``model.weights`` (ImageNet's, or a file of a model built as Keras builds it) the family
-keeps the preprocessing its weights expect. Plain Python, no TensorFlow.
+about [-118, 137]. A trial therefore scales every family to [-1, 1], except with
+``model.weights: imagenet``, where the family keeps the preprocessing those weights
+expect. A weights file is taken to come from a model built the same way (a run's
+``best/model.keras``). Plain Python, no TensorFlow.
 """
 
 from __future__ import annotations

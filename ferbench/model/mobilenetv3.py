@@ -99,6 +99,7 @@ def _family(name: str, title: str, keras_name: str, table: tuple[BlockArgs, ...]
         module="ferbench.model.mobilenetv3",
         bn_momentum=BN_MOMENTUM,
         imagenet=keras_name,
+        small_input=True,
     )
 
 
@@ -153,11 +154,31 @@ def correct_pad(h: int, w: int, kernel_size: int) -> tuple[tuple[int, int], tupl
     return (c - adjust[0], c), (c - adjust[1], c)
 
 
+#: The smallest side of the last stage's feature map the network is meant to end with: at ImageNet's 224 px
+#: MobileNetV3 ends at 7x7; at 48 px Keras's five stride-2 steps leave 2x2, where every 5x5 depthwise kernel of
+#: the last stage sees mostly zero padding and squeeze-excitation pools four positions.
+MIN_LAST_SIDE = 3
+
+
+def small_input(config: ModelConfig, input_shape: tuple[int, int, int]) -> bool:
+    """Whether a model for small inputs drops its stem's stride: when the kept stages would end under
+    :data:`MIN_LAST_SIDE` positions a side with it (as CIFAR adaptations of ImageNet networks drop the first stride)."""
+    side = same_out(min(int(input_shape[0]), int(input_shape[1])), 2)
+    for b in expand(config)[0]:
+        side = same_out(side, b.strides)
+    return side < MIN_LAST_SIDE
+
+
+def stem_strides(config: ModelConfig) -> int:
+    """The stem's stride: Keras's 2, or 1 for a model built with the small-input adaptation (``config.small_input``)."""
+    return 1 if config.small_input else 2
+
+
 def cost(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> Cost:
     """Parameters (as ``count_params()``) and MACs per image of the model :func:`build` makes."""
     h, w, c = input_shape
     blocks, head = expand(config)
-    h, w = same_out(h, 2), same_out(w, 2)
+    h, w = same_out(h, stem_strides(config)), same_out(w, stem_strides(config))
     rows = [StageCost(0, "stem", 1, STEM_FILTERS, h, *_sum(conv(h, w, 3, c, STEM_FILTERS), BN * STEM_FILTERS))]
     channels = STEM_FILTERS
     for stage in config.stages[1:]:
@@ -238,7 +259,8 @@ def build(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: i
           fused_batch_norm: bool = True) -> keras.Model:
     """The uncompiled model: Keras's base without top, then global pooling, dropout and a dense softmax.
 
-    With ``preprocessing`` it takes [0, 255] and rescales to [-1, 1] as Keras does.
+    With ``preprocessing`` it takes [0, 255] and rescales to [-1, 1] as Keras does. ``config.small_input`` builds
+    the stem with stride 1 (see :func:`small_input`); the weights keep their shapes.
     """
     dropout = float(config.need("dropout"))
     problems = check_io(input_shape, num_classes, dropout)
@@ -249,7 +271,8 @@ def build(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: i
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
     x = rescale(keras, inputs, 1.0 / 127.5, -1.0) if preprocessing else inputs
-    x = layers.Conv2D(STEM_FILTERS, 3, strides=(2, 2), padding="same", use_bias=False, data_format=DATA_FORMAT, name="stage0_stem_conv")(x)
+    stride = stem_strides(config)
+    x = layers.Conv2D(STEM_FILTERS, 3, strides=(stride, stride), padding="same", use_bias=False, data_format=DATA_FORMAT, name="stage0_stem_conv")(x)
     x = batch_norm(keras, "stage0_stem_bn", fused=fused_batch_norm, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, axis=-1)(x)
     x = _activation(keras, HSWISH, "stage0_stem_activation")(x)
     for b in blocks:

@@ -8,12 +8,13 @@ so the extremes are the corners of the searched ranges.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ferbench.model.counting import Cost
 from ferbench.model.family import ModelConfigError
-from ferbench.model.registry import family, family_cost
+from ferbench.model.registry import family, family_cost, small_input_applies
 
 if TYPE_CHECKING:  # only for annotations: the cost model needs nothing from the spec package at run time
     from ferbench.spec.types import ModelSpec, SearchParam
@@ -86,6 +87,8 @@ def family_cost_range(arch: str, model: ModelSpec, space: tuple[SearchParam, ...
     for i in (0, 1):
         values = {k: (int(b[i]) if k == "top_filters" else b[i]) for k, b in bounds.items()}
         config = fam.config(model.stages, **values)
+        if model.weights != "imagenet":  # as a trial builds it (ferbench.run.train.batchnorm.small_input)
+            config = replace(config, small_input=small_input_applies(config, input_shape))
         corners.append(family_cost(config, input_shape, num_classes))
     return corners[0], corners[1]
 

@@ -74,6 +74,12 @@ def _module(fam: Family) -> Any:
     return importlib.import_module(fam.module)
 
 
+def small_input_applies(config: ModelConfig, input_shape: tuple[int, int, int]) -> bool:
+    """Whether the family's small-input adaptation changes this model at this input size (never for a family without one)."""
+    fam = family(config.arch)
+    return fam.small_input and bool(_module(fam).small_input(config, tuple(int(v) for v in input_shape)))
+
+
 def family_cost(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> Cost:
     """Parameters (as ``count_params()``) and MACs per image of the model :func:`build_family` makes."""
     cost: Cost = _module(family(config.arch)).cost(config, tuple(int(v) for v in input_shape), int(num_classes))

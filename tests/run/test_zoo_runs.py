@@ -307,11 +307,13 @@ def test_mobilenetv3_and_resnet50_learn_from_scratch_on_fer2013(tmp_path: Path, 
         assert r["state"] == "complete" and r["epochs"] == 2, (arch, r["error"])
         assert hp["bn_momentum"] == pytest.approx(min(FAMILIES[arch].bn_momentum or 1, max(0.9, min(0.99, 1 - 4 / steps))), abs=1e-6)
         assert hp["zero_init_last"] is (arch == "resnet50")
+        assert hp["small_input"] is (arch == "mobilenetv3-small") and hp["input_scaling"] == "-1..1"
         assert h["flags"] == [], (arch, h)
         check = h["train_check"]
         assert check["train_accuracy"] - check["inference_accuracy"] < 0.1, (arch, check)
         counts = np.asarray(val["confusion"]).sum(axis=0)
         majority = np.asarray(val["confusion"]).sum(axis=1).max() / val["n"]
+        print(f"{arch}: validation accuracy {val['accuracy']:.3f}, largest class {counts.max() / val['n']:.0%} of predictions")
         assert val["accuracy"] > majority, (arch, val["accuracy"], majority)
         assert counts.max() / val["n"] < (0.9 if arch == "mobilenetv3-small" else 0.5), (arch, counts.tolist())
     assert "degenerate model" not in printed.getvalue()

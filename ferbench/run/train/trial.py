@@ -29,7 +29,7 @@ from ferbench.results.health import TrainCheck, assess
 from ferbench.results.measures import ConstraintCheck, Cost, Latency
 from ferbench.results.records import Timings, TrialRecord, TrialResult, TrialState, utc_now
 from ferbench.run.constraints import bound_check
-from ferbench.run.train.batchnorm import bn_values
+from ferbench.run.train.batchnorm import bn_values, small_input
 from ferbench.run.train.health import train_check
 from ferbench.run.train.inputs import eval_dataset, one_hot_classes, predict_proba, train_input
 from ferbench.run.train.losses import any_target_hit as any_target_hit  # re-exported: the FER+ losses lived here
@@ -60,7 +60,8 @@ def model_config(spec: Spec, hp: Mapping[str, Any]) -> ModelConfig | None:
         return None
     fam = family(arch)
     config = fam.config(spec.model.stages, bn_momentum=hp.get("bn_momentum"), **{k: hp.get(k) for k in fam.takes})
-    return dataclasses.replace(config, zero_init_last=bool(hp.get("zero_init_last")), inputs=hp.get("input_scaling"))
+    config = dataclasses.replace(config, zero_init_last=bool(hp.get("zero_init_last")), inputs=hp.get("input_scaling"))
+    return dataclasses.replace(config, small_input=small_input(spec, config))  # also where the cost model is asked first
 
 
 def trial_cost(spec: Spec, hp: Mapping[str, Any]) -> Cost:

@@ -1,0 +1,140 @@
+"""What the train step receives with a recipe on: the per-sample class weights inside distillation's and EMA's
+batches (each sample's weight is its class's), and each recipe alone under ``runtime.deterministic``: two
+trainings from the same seed give the same weights bit for bit (run eagerly, to spare the tracing; the compiled
+step with every recipe on at once is ``test_recipes.py``'s end-to-end run)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from ferbench.run.train import trial  # noqa: E402
+from ferbench.run.train.inputs import train_input  # noqa: E402
+from ferbench.run.train.recipe import recipe_values  # noqa: E402
+from ferbench.run.train.seeding import seed_trial, set_op_determinism  # noqa: E402
+from ferbench.run.train.setup import RunData, TrialSetup  # noqa: E402
+from ferbench.run.train.space import effective  # noqa: E402
+
+SPEC = """\
+ferbench: 1
+name: batches
+seed: 4
+dataset:
+  kind: synthetic
+  image_size: 32
+  synthetic: {{train: 32, validation: 14, test: 14, imbalance: fer2013}}
+augment: {{flip: horizontal, rotation_deg: 0, translate: 0, zoom: 0, contrast: 0, brightness: 0{augment}}}
+model: {{arch: mini-xception, stages: [0, 1]}}
+loss: {{class_weight: inverse_frequency}}
+train: {{learning_rate: 0.004, batch_size: 16, max_epochs: 1, early_stopping: null{train}}}
+search: {{trials: 1}}
+runtime: {{devices: cpu, deterministic: true}}
+"""
+
+#: Each recipe alone: (its keys in train, its keys in augment); ``{teacher}`` is the teacher model's file.
+RECIPES = {
+    "ema": (", ema: {decay: 0.9}", ""),
+    "distill": (", distill: {teacher: '{teacher}', temperature: 3}", ""),
+    "mixup": ("", ", mixup: {alpha: 0.4}"),
+    "cutmix": ("", ", cutmix: {prob: 1.0}"),
+    "random_erasing": ("", ", random_erasing: {prob: 1.0}"),
+}
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained small Keras model on the spec's input: distillation needs only its predictions."""
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((32, 32, 1))
+    h = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
+    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+    model.save(path)
+    return path
+
+
+def _setup(tmp_path: Path, recipe: str, teacher: Path) -> TrialSetup:
+    from ferbench.data import load_dataset
+    from ferbench.run.progress import Reporter
+    from ferbench.spec import load_spec
+
+    train, augment = RECIPES[recipe]
+    text = SPEC.format(train=train.replace("{teacher}", str(teacher)), augment=augment)
+    path = tmp_path / f"{recipe}.yaml"
+    path.write_text(text, encoding="utf-8")
+    spec = load_spec(path)
+    data = RunData.from_loaded(load_dataset(spec.dataset, seed=spec.seed, progress=False), spec.loss)
+    return TrialSetup(spec=spec, data=data, precision="float32", jit=False, reporter=Reporter())
+
+
+def _train(setup: TrialSetup, *, steps: int, eager: bool) -> tuple[keras.Model, list[tuple[np.ndarray, ...]], dict[str, Any]]:
+    """The trial's model after ``steps`` training steps through its own pipeline and train step, and what that
+    step was given (after the batch recipes) at each step, where ``eager``."""
+    hp = {**effective(setup.spec, {}), **recipe_values(setup.spec, {})}
+    seed_trial(setup.spec.seed, deterministic=True)
+    model = trial.build_for(setup, hp)
+    trial.compile_model(setup, model, hp, 1)
+    seen: list[tuple[np.ndarray, ...]] = []
+    step = model.train_step
+
+    def spy(data: tuple[Any, ...]) -> Any:
+        if eager:
+            seen.append(tuple(np.asarray(t) for t in data))
+        return step(data)
+
+    model.train_step = spy  # the recipes' step wraps it: it sees what Keras's own step is given
+    ds = train_input(setup, model, hp, setup.spec.seed, gpu=False)
+    model.run_eagerly = eager
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    return model, seen, hp
+
+
+@pytest.mark.parametrize("recipe", ["distill", "ema"])
+def test_each_sample_carries_its_class_weight_inside_the_recipes_batches(tmp_path: Path, teacher: Path, recipe: str,
+                                                                         keras_clean: Any) -> None:
+    setup = _setup(tmp_path, recipe, teacher)
+    cw, k = setup.data.class_weight, setup.spec.num_classes
+    assert cw is not None and len(set(np.round(cw, 6))) > 2  # weighted: fer2013's imbalance
+    try:
+        model, seen, hp = _train(setup, steps=2, eager=True)
+    finally:
+        set_op_determinism(False)
+    assert len(seen) == 2
+    for x, y, w in seen:
+        assert w.shape == (16,) and x.shape == (16, 32, 32, 1)
+        if recipe == "distill":
+            assert y.shape == (16, 2 * k)  # [label | the teacher's tempered distribution]
+            np.testing.assert_allclose(y[:, k:].sum(axis=1), 1.0, rtol=1e-5)
+        labels = y if y.ndim == 1 else np.argmax(y[:, :k], axis=1)  # EMA alone keeps sparse labels
+        np.testing.assert_allclose(w, cw[labels], rtol=1e-6)  # each sample's weight is its own class's
+    if recipe == "ema":
+        state = model._ferbench_ema
+        assert hp["ema_decay"] == 0.9 and int(state.updates.numpy()) == 2  # the average moved after each weighted step
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_each_recipe_alone_repeats_bit_for_bit_under_deterministic(tmp_path: Path, teacher: Path, recipe: str,
+                                                                   keras_clean: Any) -> None:
+    setup = _setup(tmp_path, recipe, teacher)
+    assert setup.spec.runtime.deterministic and setup.data.class_weight is not None
+    weights = []
+    try:
+        for _ in range(2):
+            model, _, hp = _train(dataclasses.replace(setup), steps=2, eager=True)  # eager: no tracing, seconds cheaper
+            weights.append([v.numpy().tobytes() for v in model.weights])
+            keras.backend.clear_session()
+    finally:
+        set_op_determinism(False)
+    on = {"ema": "ema_decay", "distill": "distill_temperature", "mixup": "mixup_alpha", "cutmix": "cutmix_prob",
+          "random_erasing": "erasing_prob"}[recipe]
+    assert hp.get(on) is not None  # the recipe was on, and alone
+    others = {"ema_decay", "distill_temperature", "mixup_alpha", "cutmix_prob", "erasing_prob"} - {on}
+    assert all(hp.get(o) is None for o in others), {o: hp.get(o) for o in others}
+    assert weights[0] == weights[1]
