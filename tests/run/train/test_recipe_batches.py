@@ -96,45 +96,37 @@ def _train(setup: TrialSetup, *, steps: int, eager: bool) -> tuple[keras.Model, 
     return model, seen, hp
 
 
-@pytest.mark.parametrize("recipe", ["distill", "ema"])
-def test_each_sample_carries_its_class_weight_inside_the_recipes_batches(tmp_path: Path, teacher: Path, recipe: str,
-                                                                         keras_clean: Any) -> None:
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_each_recipe_alone_weights_each_sample_by_its_class_and_repeats_bit_for_bit(tmp_path: Path, teacher: Path, recipe: str,
+                                                                                  keras_clean: Any) -> None:
     setup = _setup(tmp_path, recipe, teacher)
     cw, k = setup.data.class_weight, setup.spec.num_classes
+    assert setup.spec.runtime.deterministic
     assert cw is not None and len(set(np.round(cw, 6))) > 2  # weighted: fer2013's imbalance
-    try:
-        model, seen, hp = _train(setup, steps=2, eager=True)
-    finally:
-        set_op_determinism(False)
-    assert len(seen) == 2
-    for x, y, w in seen:
-        assert w.shape == (16,) and x.shape == (16, 32, 32, 1)
-        if recipe == "distill":
-            assert y.shape == (16, 2 * k)  # [label | the teacher's tempered distribution]
-            np.testing.assert_allclose(y[:, k:].sum(axis=1), 1.0, rtol=1e-5)
-        labels = y if y.ndim == 1 else np.argmax(y[:, :k], axis=1)  # EMA alone keeps sparse labels
-        np.testing.assert_allclose(w, cw[labels], rtol=1e-6)  # each sample's weight is its own class's
-    if recipe == "ema":
-        state = model._ferbench_ema
-        assert hp["ema_decay"] == 0.9 and int(state.updates.numpy()) == 2  # the average moved after each weighted step
-
-
-@pytest.mark.parametrize("recipe", list(RECIPES))
-def test_each_recipe_alone_repeats_bit_for_bit_under_deterministic(tmp_path: Path, teacher: Path, recipe: str,
-                                                                   keras_clean: Any) -> None:
-    setup = _setup(tmp_path, recipe, teacher)
-    assert setup.spec.runtime.deterministic and setup.data.class_weight is not None
-    weights = []
+    runs = []
     try:
         for _ in range(2):
-            model, _, hp = _train(dataclasses.replace(setup), steps=2, eager=True)  # eager: no tracing, seconds cheaper
-            weights.append([v.numpy().tobytes() for v in model.weights])
+            model, seen, hp = _train(dataclasses.replace(setup), steps=2, eager=True)
+            runs.append(([v.numpy().tobytes() for v in model.weights], [[t.tobytes() for t in batch] for batch in seen]))
+            if recipe == "ema":
+                assert int(model._ferbench_ema.updates.numpy()) == 2  # the average moved after each weighted step
             keras.backend.clear_session()
     finally:
         set_op_determinism(False)
     on = {"ema": "ema_decay", "distill": "distill_temperature", "mixup": "mixup_alpha", "cutmix": "cutmix_prob",
-          "random_erasing": "erasing_prob"}[recipe]
-    assert hp.get(on) is not None  # the recipe was on, and alone
-    others = {"ema_decay", "distill_temperature", "mixup_alpha", "cutmix_prob", "erasing_prob"} - {on}
-    assert all(hp.get(o) is None for o in others), {o: hp.get(o) for o in others}
-    assert weights[0] == weights[1]
+          "random_erasing": "erasing_prob"}
+    assert hp.get(on[recipe]) is not None  # the recipe was on, and alone
+    assert all(hp.get(o) is None for r, o in on.items() if r != recipe)
+    assert runs[0] == runs[1]  # the same batches and the same weights, bit for bit
+
+    assert len(seen) == 2
+    for x, y, w in seen:  # what Keras's step was given, after the batch recipes
+        assert x.shape == (16, 32, 32, 1) and w.shape == (16,)
+        if recipe == "distill":
+            assert y.shape == (16, 2 * k)  # [label | the teacher's tempered distribution]
+            np.testing.assert_allclose(y[:, k:].sum(axis=1), 1.0, rtol=1e-5)
+        labels = np.eye(k, dtype=np.float32)[y.astype(int)] if y.ndim == 1 else y[:, :k]  # EMA and erasing alone keep sparse labels
+        # each sample's weight is its class's; mixup and CutMix mix the two classes' weights as they mix the labels
+        np.testing.assert_allclose(w, labels @ cw, rtol=1e-5)
+        if recipe in ("mixup", "cutmix"):
+            assert np.any((labels > 0).sum(axis=1) == 2)  # some samples really are mixtures
