@@ -34,6 +34,7 @@ HYPER_LABELS: tuple[tuple[str, str], ...] = (
     ("lr_min", "Minimum learning rate"),
     # The recipes (train.ema, augment.mixup / cutmix / random_erasing, train.distill), where on.
     ("ema_decay", "EMA decay"),
+    ("swa_epochs", "SWA epochs averaged"),
     ("mixup_alpha", "Mixup alpha"),
     ("mixup_prob", "Mixup share of images"),
     ("cutmix_alpha", "CutMix alpha"),

@@ -10,7 +10,7 @@ from ferbench.model.efficientnetv2.arch import ARCH
 from ferbench.model.registry import FAMILIES
 from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.enums import CorruptionName, ValidationMetric
-from ferbench.spec.recipe_types import distill_spec, ema_spec, erasing_spec, mix_spec
+from ferbench.spec.recipe_types import distill_spec, ema_spec, erasing_spec, mix_spec, swa_spec
 from ferbench.spec.recipes import OPTIMIZERS, RECIPES, SCHEDULES, WARMUP, Row, schedule_keys
 from ferbench.spec.types import (
     COST_METRICS,
@@ -364,7 +364,7 @@ def build_spec(data: dict[str, Any]) -> Spec:
             momentum=tr.get("momentum"), nesterov=tr.get("nesterov"), weight_decay=tr.get("weight_decay"),
             schedule=_schedule(tr.get("schedule")),
             freeze=None if not tr.get("freeze") else Freeze(int(tr["freeze"]["epochs"]), float(tr["freeze"]["learning_rate"])),
-            ema=ema_spec(tr.get("ema")), distill=distill_spec(tr.get("distill")),
+            ema=ema_spec(tr.get("ema")), swa=swa_spec(tr.get("swa")), distill=distill_spec(tr.get("distill")),
         ),
         search=_search(se),
         matrix={k: tuple(v) for k, v in (data.get("matrix") or {}).items()},

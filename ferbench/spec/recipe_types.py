@@ -1,4 +1,4 @@
-"""Typed, frozen views of the recipe blocks (``train.ema``, ``train.distill``, ``augment.mixup``,
+"""Typed, frozen views of the recipe blocks (``train.ema``, ``train.swa``, ``train.distill``, ``augment.mixup``,
 ``augment.cutmix``, ``augment.random_erasing``); their keys and defaults are the table's
 (:mod:`ferbench.spec.recipes`). A block is ``None`` where the recipe is off; a value is
 ``None`` where it is searched."""
@@ -12,6 +12,13 @@ from typing import Any
 @dataclass(frozen=True)
 class EmaSpec:
     decay: float | None = None
+
+
+@dataclass(frozen=True)
+class SwaSpec:
+    """Stochastic weight averaging: how many of the last epochs are averaged."""
+
+    epochs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ def _pair(v: Any, default: tuple[float, float]) -> tuple[float, float]:
 
 def ema_spec(d: dict[str, Any] | None) -> EmaSpec | None:
     return None if d is None else EmaSpec(d.get("decay"))
+
+
+def swa_spec(d: dict[str, Any] | None) -> SwaSpec | None:
+    return None if d is None else SwaSpec(None if d.get("epochs") is None else int(d["epochs"]))
 
 
 def mix_spec(d: dict[str, Any] | None) -> MixSpec | None:

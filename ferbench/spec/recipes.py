@@ -96,6 +96,8 @@ SCHEDULES: Mapping[str, Row] = {r.name: r for r in (
 RECIPES: Mapping[str, Row] = {r.block: r for r in (
     Row("recipe", "ema", "train.ema", (Value("decay", 0.999, "ema_decay", "float"),),
         "An exponential moving average of the weights, updated every step; the average is validated, scored and saved."),
+    Row("recipe", "swa", "train.swa", (Value("epochs", 3, "swa_epochs", "int", searchable=False),),
+        "Stochastic weight averaging (Izmailov et al. 2018): the equal-weight average of the last epochs' weights."),
     Row("recipe", "mixup", "augment.mixup", (Value("alpha", 0.2, "mixup_alpha", "float"), Value("prob", 1.0, "mixup_prob", "float")),
         "Mixup (Zhang et al. 2018): an image blended with another of its batch, labels and class weights blended alike."),
     Row("recipe", "cutmix", "augment.cutmix", (Value("alpha", 1.0, "cutmix_alpha", "float"), Value("prob", 1.0, "cutmix_prob", "float")),

@@ -38,7 +38,7 @@ from ferbench.spec.enums import (
     Tta,
     ValidationMetric,
 )
-from ferbench.spec.recipe_types import DistillSpec, EmaSpec, ErasingSpec, MixSpec
+from ferbench.spec.recipe_types import DistillSpec, EmaSpec, ErasingSpec, MixSpec, SwaSpec
 from ferbench.spec.recipes import searchable
 
 #: The one class vocabulary. Every source maps its own labels onto these names.
@@ -286,6 +286,7 @@ class TrainSpec:
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
     freeze: Freeze | None = None
     ema: EmaSpec | None = None  # None: off
+    swa: SwaSpec | None = None  # None: off
     distill: DistillSpec | None = None  # None: off
 
 

@@ -153,3 +153,18 @@ def test_validate_refuses_distillation_from_labels_drawn_each_batch(tmp_path: Pa
     assert err[0].startswith(f"{spec}:3:") and ": dataset.labels_mode: " in err[0], err
     assert "train.distill does not take dataset.labels_mode: probability" in err[0]
     assert "use majority, crossentropy or multi_target, or turn train.distill off" in err[0]
+
+
+def test_swa_resolves_to_the_tables_default_is_recorded_and_refused_beside_ema_or_freeze(tmp_path: Path) -> None:
+    from ferbench.run.train.recipe import recipe_values
+
+    spec = load_spec(_write(tmp_path, BASE + "train: {max_epochs: 8, swa: {}}\n"))
+    assert spec.train.swa is not None and spec.train.swa.epochs == 3
+    assert recipe_values(spec, {})["swa_epochs"] == 3
+    assert "swa_epochs" not in recipe_values(load_spec(_write(tmp_path, BASE)), {})  # off: nothing recorded
+    for other in ("ema: {}", "freeze: {epochs: 1, learning_rate: 1.0e-5}"):
+        r = check_file(_write(tmp_path, BASE + f"train: {{max_epochs: 8, swa: {{}}, {other}}}\n"), [])
+        assert any(str(e).startswith(f"{tmp_path / 's.yaml'}:4:") and "train.swa does not go with train." + other.split(":")[0] in str(e)
+                   for e in r.errors), r.errors
+    r = check_file(_write(tmp_path, BASE + "train: {max_epochs: 2, swa: {epochs: 5}}\n"), [])
+    assert not r.errors and any("every epoch is averaged" in str(w) for w in r.warnings)

@@ -89,6 +89,22 @@ def distill_takes_fixed_targets(data: dict[str, Any], doc: LocatedDoc) -> Iterat
 
 
 @check
+def swa_fits_the_training(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
+    """train.swa averages the last epochs of one fit: not with train.freeze (two fits) nor train.ema (both put their
+    average into the model for validation); more epochs than train.max_epochs average them all (a warning)."""
+    swa = get_path(data, "train.swa")
+    if not isinstance(swa, dict):
+        return
+    for other, why in (("freeze", "two fits, each with its own last epochs"), ("ema", "each puts its own average into the model")):
+        if get_path(data, f"train.{other}"):
+            yield doc.locate(("train", "swa"), f"train.swa does not go with train.{other} ({why}); keep one of them", key=True)
+    epochs, most = swa.get("epochs"), get_path(data, "train.max_epochs")
+    if isinstance(epochs, int) and isinstance(most, int) and epochs > most:
+        yield doc.locate(("train", "swa", "epochs"), f"{epochs} epochs averaged of {most} (train.max_epochs): every epoch is averaged",
+                         warning=True)
+
+
+@check
 def folds_consistent(data: dict[str, Any], doc: LocatedDoc) -> Iterator[Located]:
     """k-fold: a fold needs folds and lies in 1..folds; the folds split train + validation, so test is a named split of its own."""
     for at, ds in dataset_blocks(data):

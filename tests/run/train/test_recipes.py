@@ -1,4 +1,4 @@
-"""The training recipes (``train.ema``, ``augment.mixup``, ``augment.cutmix``, ``augment.random_erasing``,
+"""The training recipes (``train.ema``, ``train.swa``, ``augment.mixup``, ``augment.cutmix``, ``augment.random_erasing``,
 ``train.distill``): each unit's effect on a batch against its stated formula, and one tiny run with
 every recipe on, class weights and ``runtime.deterministic``, twice, bit-identical."""
 
@@ -269,3 +269,31 @@ def test_a_run_with_every_recipe_on_records_them_and_repeats_bit_for_bit(tmp_pat
             first[key].pop("distill_teacher_predict_s"), second[key].pop("distill_teacher_predict_s")
         assert first[key] == second[key], f"{key} differs"
     assert probs[0] == probs[1]
+
+
+def test_swa_weights_equal_the_hand_computed_average_of_the_last_epochs(keras_clean: None) -> None:
+    from ferbench.run.train.recipes.swa import swa_callback
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((4,))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(5)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+    model.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x, y = rng.random((32, 4)).astype("float32"), rng.integers(0, 3, 32)
+    xv, yv = rng.random((16, 4)).astype("float32"), rng.integers(0, 3, 16)
+    ends: list[list[np.ndarray]] = []
+
+    class EpochEnds(keras.callbacks.Callback):  # the trained weights after each epoch's last step
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if batch == 1:
+                ends.append([np.array(v.numpy()) for v in self.model.weights])
+
+    history = model.fit(x, y, batch_size=16, epochs=4, validation_data=(xv, yv), verbose=0, shuffle=False,
+                        callbacks=[EpochEnds(), swa_callback(2)])
+    assert len(ends) == 4 and len(model.weights) == 8  # kernels, biases, the batch norm's scale, offset and statistics
+    want = [(a + b) / 2 for a, b in zip(ends[2], ends[3], strict=True)]  # the last two epochs, equally weighted
+    for v, w in zip(model.weights, want, strict=True):
+        np.testing.assert_allclose(v.numpy(), w, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(model.weights[0].numpy(), ends[3][0])  # the average is not the last weights
+    assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(xv, yv, verbose=0), rel=1e-5)  # validation saw it

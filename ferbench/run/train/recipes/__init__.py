@@ -18,11 +18,12 @@ from ferbench.run.train.recipes.distill import Distill
 from ferbench.run.train.recipes.ema import Ema
 from ferbench.run.train.recipes.erasing import RandomErasing
 from ferbench.run.train.recipes.mixing import CutMix, Mixup
+from ferbench.run.train.recipes.swa import Swa
 from ferbench.spec.recipes import RECIPES
 from ferbench.spec.types import Spec
 
 #: Spec block -> its unit, in the order they act on a batch (mixup, then CutMix, then erasing).
-UNITS: Mapping[str, type[Unit]] = {u.block: u for u in (Ema, Mixup, CutMix, RandomErasing, Distill)}
+UNITS: Mapping[str, type[Unit]] = {u.block: u for u in (Ema, Swa, Mixup, CutMix, RandomErasing, Distill)}
 
 assert set(UNITS) == set(RECIPES), "every recipe of the table has a unit"
 
