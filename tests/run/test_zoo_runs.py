@@ -281,7 +281,7 @@ def test_mobilenetv3_and_resnet50_learn_from_scratch_on_fer2013(tmp_path: Path, 
     statistics reached the data: with Keras's 0.999 the MobileNetV3s predicted one class), scores above always
     predicting one class, and the guard is silent. No class takes most of the predictions of MobileNetV3-Large and
     ResNet-50; MobileNetV3-Small learns more slowly and still leans to one class after two epochs (43-80% of its
-    predictions in four runs, with or without its small-input stem), so it is held to the guard's 90%. Two epochs of
+    predictions in five runs, with or without its small-input stem), so it is held to the guard's 90%. Two epochs of
     2,800 images leave them a few points above chance (1/7), not more: how far they get on all of FER2013 is in the
     README's zoo table. Each model is built as the trial builds it from scratch: pixels scaled to [-1, 1], and
     MobileNetV3-Small's stem at stride 1 (its last stage 3x3 instead of 2x2 at 48 px).
@@ -316,6 +316,9 @@ def test_mobilenetv3_and_resnet50_learn_from_scratch_on_fer2013(tmp_path: Path, 
         counts = np.asarray(val["confusion"]).sum(axis=0)
         majority = np.asarray(val["confusion"]).sum(axis=1).max() / val["n"]
         print(f"{arch}: validation accuracy {val['accuracy']:.3f}, largest class {counts.max() / val['n']:.0%} of predictions")
-        assert val["accuracy"] > majority, (arch, val["accuracy"], majority)
-        assert counts.max() / val["n"] < (0.9 if arch == "mobilenetv3-small" else 0.5), (arch, counts.tolist())
+        # Two runs here: MobileNetV3-Large 0.194 / 0.197, ResNet-50 0.174 / 0.174 (largest class 21-30%), MobileNetV3-Small
+        # 0.163 / 0.163 with 80% of its predictions in one class: it is held to the guard's 90% and the majority rate only.
+        small = arch == "mobilenetv3-small"
+        assert val["accuracy"] > majority + (0.0 if small else 0.02), (arch, val["accuracy"], majority)
+        assert counts.max() / val["n"] < (0.9 if small else 0.4), (arch, counts.tolist())
     assert "degenerate model" not in printed.getvalue()
