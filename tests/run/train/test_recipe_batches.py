@@ -48,18 +48,6 @@ RECIPES = {
 }
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained small Keras model on the spec's input: distillation needs only its predictions."""
-    keras.utils.set_random_seed(2)
-    inputs = keras.Input((32, 32, 1))
-    h = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
-    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
-    model.save(path)
-    return path
-
-
 def _setup(tmp_path: Path, recipe: str, teacher: Path) -> TrialSetup:
     from ferbench.data import load_dataset
     from ferbench.run.progress import Reporter

@@ -223,18 +223,6 @@ runtime: {{devices: cpu, deterministic: true}}
 """
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained small Keras model on the spec's input: what distillation needs of a teacher is its predictions."""
-    keras.utils.set_random_seed(2)
-    inputs = keras.Input((32, 32, 1))
-    h = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
-    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
-    model.save(path)
-    return path
-
-
 @pytest.mark.slow
 def test_a_run_with_every_recipe_on_records_them_and_repeats_bit_for_bit(tmp_path: Path, teacher: Path) -> None:
     pytest.importorskip("optuna")
