@@ -249,7 +249,8 @@ def _decode_rows(task: tuple[Path, int, list[Item], int, str]) -> tuple[list[str
     try:
         return _decode_into(out, start, items, size, color)
     finally:
-        out.flush()
+        # No flush: the rows are in the page cache, which the parent reads (a shared mapping);
+        # an msync per task would wait for the disk to write each one.
         del out
 
 
