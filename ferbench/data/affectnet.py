@@ -126,9 +126,11 @@ def listed_paths(rel: Release) -> list[str]:
             if first is None:
                 continue  # read_lists says so when the files are decoded
             head = [c.strip() for c in first]
-            col = head.index(COLUMNS[0]) if COLUMNS[0] in head else 0
-            if COLUMNS[0] not in head:
-                out.append(base + head[0])  # a list without its header: the first row is an image
+            if COLUMNS[0] in head:
+                col = head.index(COLUMNS[0])
+            else:  # a list without its header: the first row is an image
+                col = 0
+                out.append(base + head[0])
             out.extend(base + row[col].strip() for row in reader if len(row) > col)
     return out
 
