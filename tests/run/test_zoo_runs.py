@@ -229,7 +229,8 @@ def build(input_shape, num_classes, filters=4, dropout=0.0):
 '''
 
 
-def test_a_custom_builder_gets_its_params_and_the_searched_values(tmp_path: Path) -> None:
+def test_a_custom_builder_gets_its_params_and_the_searched_values(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "tinybuilder.py").write_text(BUILDER)
     spec = _spec(tmp_path, "custom", """\
         model: {arch: custom, builder: "tinybuilder:build", params: {filters: 6}}
@@ -243,9 +244,20 @@ def test_a_custom_builder_gets_its_params_and_the_searched_values(tmp_path: Path
     plan = _ferbench("plan", str(spec), env={"PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"})
     assert plan.returncode == 0, plan.stderr
     assert "known once built (custom builder)" in plan.stdout
-    proc = _ferbench("run", str(spec), "--quiet", env={"PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    for r in _records(tmp_path / "results", "custom"):
+    # The run in this process (TensorFlow is imported here already), the builder's folder on its path.
+    from ferbench.cli.main import main
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    capfd.readouterr()
+    try:
+        rc = main(["run", str(spec), "--quiet"])
+    finally:
+        sys.modules.pop("tinybuilder", None)  # imported from tmp_path: no later test sees it
+    out, err = capfd.readouterr()
+    assert rc == 0, out[-2000:] + err[-2000:]
+    records = _records(tmp_path / "results", "custom")
+    assert len(records) == 2
+    for r in records:
         assert r["state"] == "complete" and r["hyperparameters"]["arch"] == "custom"
         assert 0.1 <= r["hyperparameters"]["dropout"] <= 0.3 and r["params"]["dropout"] == r["hyperparameters"]["dropout"]
         # 3x3x1x6 + 6, then the classifier 6x7 + 7: filters came from model.params
