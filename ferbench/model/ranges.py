@@ -17,7 +17,8 @@ from ferbench.model.family import ModelConfigError
 from ferbench.model.registry import family, family_cost, small_input_applies
 
 if TYPE_CHECKING:  # only for annotations: the cost model needs nothing from the spec package at run time
-    from ferbench.spec.types import ModelSpec, SearchParam
+    from ferbench.spec.search_types import SearchParam
+    from ferbench.spec.types import ModelSpec
 
 __all__ = ["arch_choices", "cost_range", "family_cost_range", "param_bounds", "searched_bounds"]
 

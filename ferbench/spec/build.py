@@ -12,14 +12,22 @@ from ferbench.spec.compose import get_path, set_path
 from ferbench.spec.enums import CorruptionName, ValidationMetric
 from ferbench.spec.recipe_types import distill_spec, ema_spec, erasing_spec, mix_spec, swa_spec
 from ferbench.spec.recipes import OPTIMIZERS, RECIPES, SCHEDULES, WARMUP, Row, schedule_keys
-from ferbench.spec.types import (
+from ferbench.spec.search_types import (
     COST_METRICS,
+    VALIDATION_METRICS,
+    ConstraintSpec,
+    ObjectiveSpec,
+    PrunerSpec,
+    SamplerSpec,
+    SearchParam,
+    SearchSpec,
+    default_direction,
+)
+from ferbench.spec.types import (
     FER2013_CLASSES,
     SEARCHABLE,
     SPLITS,
-    VALIDATION_METRICS,
     AugmentSpec,
-    ConstraintSpec,
     CrossSetSpec,
     DatasetSpec,
     DerivedSplit,
@@ -30,22 +38,16 @@ from ferbench.spec.types import (
     LossSpec,
     MlflowTrackingSpec,
     ModelSpec,
-    ObjectiveSpec,
-    PrunerSpec,
     ReportSpec,
     RobustnessSpec,
     RuntimeSpec,
-    SamplerSpec,
     ScheduleSpec,
-    SearchParam,
-    SearchSpec,
     Spec,
     SplitRef,
     Splits,
     SyntheticSpec,
     TrackingSpec,
     TrainSpec,
-    default_direction,
 )
 from ferbench.spec.yaml_loader import LocatedDoc, Mark
 

@@ -10,7 +10,8 @@ import pytest
 
 from ferbench.model.efficientnetv2.cost import model_cost
 from ferbench.model.ranges import cost_range, param_bounds
-from ferbench.spec.types import ModelSpec, SearchParam
+from ferbench.spec.search_types import SearchParam
+from ferbench.spec.types import ModelSpec
 
 
 def test_hand_count_stem_and_first_stage() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from ferbench.plan import plan_spec
 from ferbench.spec import check_file, load_spec
-from ferbench.spec.types import ConstraintSpec, ObjectiveSpec
+from ferbench.spec.search_types import ConstraintSpec, ObjectiveSpec
 
 REPO = Path(__file__).resolve().parents[2]
 

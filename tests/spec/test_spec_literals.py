@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import types
 import typing
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ferbench.spec import search_types as st
 from ferbench.spec import types as t
 from ferbench.spec.schema_env import strip_env
 
@@ -35,13 +37,13 @@ FIELDS: dict[tuple[type, str], str] = {
     (t.ScheduleSpec, "name"): "schedule/properties/name",
     (t.ScheduleSpec, "monitor"): "schedule/properties/monitor",
     (t.TrainSpec, "optimizer"): "train/properties/optimizer",
-    (t.SamplerSpec, "name"): "search/properties/sampler/properties/name",
-    (t.PrunerSpec, "name"): "search/properties/pruner/properties/name",
-    (t.SearchSpec, "metric"): "search/properties/objective/properties/metric",
-    (t.SearchSpec, "direction"): "search/properties/objective/properties/direction",
-    (t.ObjectiveSpec, "metric"): "search/properties/objectives/items/properties/metric",
-    (t.ObjectiveSpec, "direction"): "search/properties/objectives/items/properties/direction",
-    (t.ConstraintSpec, "metric"): "search/properties/constraints",
+    (st.SamplerSpec, "name"): "search/properties/sampler/properties/name",
+    (st.PrunerSpec, "name"): "search/properties/pruner/properties/name",
+    (st.SearchSpec, "metric"): "search/properties/objective/properties/metric",
+    (st.SearchSpec, "direction"): "search/properties/objective/properties/direction",
+    (st.ObjectiveSpec, "metric"): "search/properties/objectives/items/properties/metric",
+    (st.ObjectiveSpec, "direction"): "search/properties/objectives/items/properties/direction",
+    (st.ConstraintSpec, "metric"): "search/properties/constraints",
     (t.CrossSetSpec, "split"): "crossSet/properties/split",
     (t.EvaluateSpec, "tta"): "evaluate/properties/tta",
     (t.EvaluateSpec, "calibrate"): "evaluate/properties/calibrate",
@@ -80,7 +82,7 @@ def _literal_values(tp: Any) -> set[Any]:
 
 @pytest.mark.parametrize(("owner", "name"), list(FIELDS), ids=[f"{c.__name__}.{n}" for c, n in FIELDS])
 def test_typed_field_admits_exactly_the_schema_values(owner: type, name: str) -> None:
-    hints = typing.get_type_hints(owner, vars(t))
+    hints = typing.get_type_hints(owner, vars(sys.modules[owner.__module__]))
     assert _literal_values(hints[name]) == _schema_values(FIELDS[(owner, name)])
 
 

@@ -9,7 +9,8 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ferbench._lazy import require
-from ferbench.spec.types import PrunerSpec, SamplerSpec, SearchParam, Spec
+from ferbench.spec.search_types import PrunerSpec, SamplerSpec, SearchParam
+from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import optuna  # noqa: F811

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ferbench.model.family import MODEL_HYPERPARAMETERS
 from ferbench.model.registry import CUSTOM, FAMILIES
-from ferbench.spec.types import SearchParam, Spec
+from ferbench.spec.search_types import SearchParam
+from ferbench.spec.types import Spec
 
 if TYPE_CHECKING:
     import optuna

@@ -8,11 +8,7 @@ from typing import Any
 from ferbench.errors import Located
 from ferbench.spec.checks.base import NSGA2_OPTIONS, check, search_space
 from ferbench.spec.compose import get_path
-from ferbench.spec.types import (
-    STATIC_COSTS,
-    VALIDATION_METRICS,
-    default_direction,
-)
+from ferbench.spec.search_types import STATIC_COSTS, VALIDATION_METRICS, default_direction
 from ferbench.spec.yaml_loader import LocatedDoc
 
 

@@ -15,7 +15,7 @@ from ferbench.run.search import accounting as st  # noqa: E402
 from ferbench.run.search import study as sy  # noqa: E402
 from ferbench.run.search.storage import open_storage  # noqa: E402
 from ferbench.spec import load_spec  # noqa: E402
-from ferbench.spec.types import PrunerSpec, SamplerSpec, SearchParam  # noqa: E402
+from ferbench.spec.search_types import PrunerSpec, SamplerSpec, SearchParam  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 

@@ -12,7 +12,7 @@ from runspecs import write_spec  # noqa: E402
 
 from ferbench.run.train.space import HYPERPARAMETERS, effective, suggest  # noqa: E402
 from ferbench.spec import load_spec  # noqa: E402
-from ferbench.spec.types import SearchParam  # noqa: E402
+from ferbench.spec.search_types import SearchParam  # noqa: E402
 
 SPACE = (
     SearchParam("learning_rate", "train.learning_rate", "float", 1e-4, 1e-2, None, True),
