@@ -183,7 +183,7 @@ def read_release(rel: Release, listed: Listed, size: int, color: str, *, progres
     raw = RawData(
         x=x, labels=labels, groups=groups, hashes=np.zeros(0, np.uint64), label_names=label_names, group_names=tuple(rel.lists),
         source=source, rows=rows, dropped=dict(listed.dropped), faces=counts,
-        names=unique([relative([listed.items[i].path], rel.images)[0] for i in rows.tolist()]),
+        names=unique(relative([listed.items[i].path for i in rows.tolist()], rel.images)),
     )
     problems = [(f"{listed.where[i]} ({listed.items[i].path.relative_to(rel.root)})", why) for i, why in bad]
     return raw, digests, problems

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.data.core import RawData
+from ferbench.data.names import relative
 from ferbench.data.unfinished import writer_prefix
 
 #: Bump when the decoded arrays would change for the same inputs (resize method, crop).
@@ -64,7 +65,7 @@ def stat_key(files: Sequence[str | Path], root: Path) -> str:
     under a second when their metadata is in the operating system's cache.
     """
     prefix = os.path.join(str(root), "")
-    names = sorted(_relative(os.fspath(f), prefix, root) for f in files)
+    names = sorted(relative(files, root))
     n = len(names)
     sizes, mtimes = np.empty(n, np.int64), np.empty(n, np.int64)
     stat = os.stat
@@ -79,10 +80,6 @@ def stat_key(files: Sequence[str | Path], root: Path) -> str:
     h.update(sizes.tobytes())
     h.update(mtimes.tobytes())
     return h.hexdigest()
-
-
-def _relative(path: str, prefix: str, root: Path) -> str:
-    return path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, root)
 
 
 def known_digest(cache: Path, key: str) -> str | None:

@@ -175,6 +175,6 @@ def _read_photos(scan: FolderScan, items: list[Item], labels: list[int], groups:
     raw = RawData(
         x=crops.x, labels=crops.labels, groups=crops.groups, hashes=np.zeros(0, np.uint64), label_names=label_names,
         group_names=group_names, source=source, rows=crops.rows, faces=crops.counts,
-        names=unique([relative([it.path for it in items], scan.root)[int(r)] for r in crops.rows]),
+        names=unique(relative([items[int(r)].path for r in crops.rows], scan.root)),
     )
     return raw, crops.digests, [(str(items[i].path.relative_to(scan.root)), why) for i, why in crops.bad]

@@ -3,8 +3,8 @@
 Many files decode in a process pool over every core, each worker writing its rows
 straight into one shared ``.npy`` file (no arrays are pickled between processes);
 a few hundred decode in threads (Pillow releases the GIL while it decodes and
-resizes). JPEGs whose face is at least twice the target are decoded in draft
-mode, at 1/2, 1/4 or 1/8 scale. Inside :func:`spill_to` an output larger than the
+resizes). A JPEG face box is decoded by libjpeg-turbo (through simplejpeg) at 1/2,
+1/4 or 1/8 scale whenever the face keeps the target resolution there. Inside :func:`spill_to` an output larger than the
 memory budget stays memory-mapped in the cache folder instead of being read back.
 """
 
@@ -22,20 +22,23 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from PIL import Image
     from rich.progress import Progress
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 
 
 #: A JPEG face box is decoded at a reduced scale while it keeps at least this many times the
-#: target resolution there. Part of the data cache's key (see ``ferbench.data.load``): a change
-#: changes the decoded pixels of face-box datasets.
+#: target resolution there. Part of the data cache's key (see ``ferbench.data.load``), with
+#: :data:`JPEG_DECODER`: a change changes the decoded pixels of face-box datasets.
 DRAFT_MARGIN = 1
+#: What decodes a JPEG face box (Pillow decodes the JPEGs it cannot, and every other image).
+JPEG_DECODER = "libjpeg-turbo scaled (simplejpeg)"
 
 
 @dataclass(frozen=True)
@@ -81,18 +84,17 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
         raise ValueError(f"cannot read ({exc.strerror})") from None
     digest = hashlib.sha256(data).hexdigest()
     mode = "L" if color == "grayscale" else "RGB"
+    scaled = _jpeg_face(data, item.box, size, mode) if item.box is not None else None
     try:
-        im: Image.Image = Image.open(io.BytesIO(data))
-        full = im.size
-        if item.box is not None and im.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale (its DCT scaling averages the
-            # pixels it drops) when the face still has at least the target resolution at
-            # that scale: resizing then only ever shrinks, as it would from full scale.
-            reduce = min(item.box[2], item.box[3]) / (DRAFT_MARGIN * size)
-            if reduce >= 2:
-                im.draft(mode, (int(full[0] / reduce), int(full[1] / reduce)))
-        im.load()
-        im = im.convert(mode)
+        if scaled is not None:
+            im, full = scaled
+        else:
+            im = Image.open(io.BytesIO(data))
+            full = im.size
+            if item.box is not None and im.format == "JPEG" and (scale := jpeg_scale(item.box, size)) > 1:
+                im.draft(mode, (int(full[0] / scale), int(full[1] / scale)))
+            im.load()
+            im = im.convert(mode)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ValueError(f"corrupt or unsupported image ({type(exc).__name__}: {exc})") from None
     if item.box is not None:
@@ -106,6 +108,39 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
     if im.size != (size, size):
         im = im.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.uint8).reshape(size, size, -1), digest
+
+
+def jpeg_scale(box: tuple[int, int, int, int], size: int) -> int:
+    """The reduced scale 1/s (s = 1, 2, 4 or 8) a JPEG face box is decoded at: the largest at
+    which the face keeps at least the target resolution (times :data:`DRAFT_MARGIN`), so that
+    resizing then only ever shrinks, as it would from full scale."""
+    reduce = min(box[2], box[3]) / (DRAFT_MARGIN * size)
+    return next((s for s in (8, 4, 2) if reduce >= s), 1)
+
+
+def _jpeg_face(data: bytes, box: tuple[int, int, int, int], size: int, mode: str) -> tuple[Image.Image, tuple[int, int]] | None:
+    """A JPEG decoded by libjpeg-turbo at the face box's :func:`jpeg_scale` (its DCT scaling
+    averages the pixels it drops) and its full size; ``None`` for anything else (not a JPEG,
+    CMYK, damaged: Pillow then decodes it, or says why it cannot)."""
+    from PIL import Image
+
+    global _simplejpeg
+    if _simplejpeg is None:
+        import simplejpeg
+
+        _simplejpeg = simplejpeg
+    if not _simplejpeg.is_jpeg(data):
+        return None
+    try:
+        height, width, _, _ = _simplejpeg.decode_jpeg_header(data)
+        s = jpeg_scale(box, size)
+        a = _simplejpeg.decode_jpeg(data, colorspace="GRAY" if mode == "L" else "RGB", min_height=-(-height // s), min_width=-(-width // s))
+    except ValueError:
+        return None
+    return Image.fromarray(a[..., 0] if mode == "L" else a), (width, height)
+
+
+_simplejpeg: Any = None
 
 
 #: From this many files on, decoding runs in a process pool (below, in threads: the

@@ -12,7 +12,7 @@ from ferbench.data import cache as cache_mod
 from ferbench.data import near_duplicates, subject_folds
 from ferbench.data.classes import label_table
 from ferbench.data.core import LoadedDataset, RawData, Source, SplitData
-from ferbench.data.images import DRAFT_MARGIN, resize_array, spill_to, to_channels
+from ferbench.data.images import DRAFT_MARGIN, JPEG_DECODER, resize_array, spill_to, to_channels
 from ferbench.data.layout import detect
 from ferbench.data.memory import budget_bytes, by_chunks, take
 from ferbench.data.names import csv_names
@@ -72,7 +72,7 @@ def _raw(spec: DatasetSpec, seed: int, progress: bool, budget: int) -> tuple[Raw
     if spec.faces is not None:  # only then, so the keys of cropped datasets stay as they were
         prep += ("faces", repr(spec.faces))
     if spec.kind in FACE_BOX_KINDS or spec.faces is not None:  # JPEG face boxes: decoded by the draft rule
-        prep += ("draft", DRAFT_MARGIN)
+        prep += ("draft", DRAFT_MARGIN, JPEG_DECODER)
     digest = cache_mod.known_digest(root, skey)
     stale = False  # a cache entry written before image names were kept: decoded again and replaced
     if digest is not None:

@@ -39,9 +39,15 @@ def unique(names: Sequence[str]) -> np.ndarray:
     return np.asarray(out, dtype=str)
 
 
-def relative(paths: Sequence[Path], root: Path) -> list[str]:
-    """Each path below ``root``, with ``/`` separators."""
-    return [os.path.relpath(p, root).replace(os.sep, "/") for p in paths]
+def relative(paths: Sequence[str | os.PathLike[str]], root: Path) -> list[str]:
+    """Each path below ``root``, with ``/`` separators (a string prefix cut where the path
+    starts with ``root`` as given, as listed datasets' paths do: no per-path ``relpath``)."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    out = []
+    for p in paths:
+        s = os.fspath(p)
+        out.append((s[len(prefix):] if s.startswith(prefix) and ".." not in s else os.path.relpath(s, root)).replace(os.sep, "/"))
+    return out
 
 
 def csv_names(groups: np.ndarray, group_names: Sequence[str], rows: np.ndarray) -> np.ndarray:
