@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from PIL import Image
     from rich.progress import Progress
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
@@ -84,30 +83,37 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
         raise ValueError(f"cannot read ({exc.strerror})") from None
     digest = hashlib.sha256(data).hexdigest()
     mode = "L" if color == "grayscale" else "RGB"
-    scaled = _jpeg_face(data, item.box, size, mode) if item.box is not None else None
-    try:
-        if scaled is not None:
-            im, full = scaled
-        else:
+    if item.box is not None and (scaled := _jpeg_face(data, item.box, size, mode)) is not None:
+        a, full = scaled  # cropped by slicing the decoded array: no copy of the whole image
+        left, top, right, bottom = _crop_box(item.box, full, (a.shape[1], a.shape[0]))
+        im = Image.fromarray(a[top:bottom, left:right, 0] if mode == "L" else a[top:bottom, left:right])
+    else:
+        try:
             im = Image.open(io.BytesIO(data))
             full = im.size
             if item.box is not None and im.format == "JPEG" and (scale := jpeg_scale(item.box, size)) > 1:
                 im.draft(mode, (int(full[0] / scale), int(full[1] / scale)))
             im.load()
             im = im.convert(mode)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"corrupt or unsupported image ({type(exc).__name__}: {exc})") from None
-    if item.box is not None:
-        sx, sy = im.size[0] / full[0], im.size[1] / full[1]
-        x, y, w, h = item.box
-        left, top = max(0, round(x * sx)), max(0, round(y * sy))
-        right, bottom = min(im.size[0], round((x + w) * sx)), min(im.size[1], round((y + h) * sy))
-        if right - left < 2 or bottom - top < 2:
-            raise ValueError(f"face box {item.box} lies outside the {full[0]}x{full[1]} image")
-        im = im.crop((left, top, right, bottom))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise ValueError(f"corrupt or unsupported image ({type(exc).__name__}: {exc})") from None
+        if item.box is not None:
+            im = im.crop(_crop_box(item.box, full, im.size))
     if im.size != (size, size):
         im = im.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.uint8).reshape(size, size, -1), digest
+
+
+def _crop_box(box: tuple[int, int, int, int], full: tuple[int, int], decoded: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of a face ``box`` of a ``full``-size image in the image as decoded
+    (at a reduced scale: ``decoded`` is its width and height); raises if the box lies outside."""
+    sx, sy = decoded[0] / full[0], decoded[1] / full[1]
+    x, y, w, h = box
+    left, top = max(0, round(x * sx)), max(0, round(y * sy))
+    right, bottom = min(decoded[0], round((x + w) * sx)), min(decoded[1], round((y + h) * sy))
+    if right - left < 2 or bottom - top < 2:
+        raise ValueError(f"face box {box} lies outside the {full[0]}x{full[1]} image")
+    return left, top, right, bottom
 
 
 def jpeg_scale(box: tuple[int, int, int, int], size: int) -> int:
@@ -118,12 +124,10 @@ def jpeg_scale(box: tuple[int, int, int, int], size: int) -> int:
     return next((s for s in (8, 4, 2) if reduce >= s), 1)
 
 
-def _jpeg_face(data: bytes, box: tuple[int, int, int, int], size: int, mode: str) -> tuple[Image.Image, tuple[int, int]] | None:
+def _jpeg_face(data: bytes, box: tuple[int, int, int, int], size: int, mode: str) -> tuple[np.ndarray, tuple[int, int]] | None:
     """A JPEG decoded by libjpeg-turbo at the face box's :func:`jpeg_scale` (its DCT scaling
-    averages the pixels it drops) and its full size; ``None`` for anything else (not a JPEG,
-    CMYK, damaged: Pillow then decodes it, or says why it cannot)."""
-    from PIL import Image
-
+    averages the pixels it drops; H×W×1 in grayscale, the JPEG's luma) and its full size;
+    ``None`` for anything else (not a JPEG, damaged: Pillow then decodes it, or says why not)."""
     global _simplejpeg
     if _simplejpeg is None:
         import simplejpeg
@@ -137,7 +141,7 @@ def _jpeg_face(data: bytes, box: tuple[int, int, int, int], size: int, mode: str
         a = _simplejpeg.decode_jpeg(data, colorspace="GRAY" if mode == "L" else "RGB", min_height=-(-height // s), min_width=-(-width // s))
     except ValueError:
         return None
-    return Image.fromarray(a[..., 0] if mode == "L" else a), (width, height)
+    return a, (width, height)
 
 
 _simplejpeg: Any = None
@@ -148,6 +152,8 @@ _simplejpeg: Any = None
 PROCESS_MIN = 512
 #: Files per task: one task decodes a run of files into consecutive rows.
 STEP = 64
+#: The items of each pool decode in progress, by its file, which forked workers inherit.
+_FORKED: dict[str, Sequence[Item]] = {}
 
 #: Where :func:`decode_many` puts an output that would not fit in memory: (folder, budget in bytes).
 _SPILL: contextvars.ContextVar[tuple[Path, int] | None] = contextvars.ContextVar("ferbench_spill", default=None)
@@ -199,7 +205,7 @@ def decode_many(
     on (or as ``processes`` says), threads below.
 
     Returns the images of the readable items (N×size×size×C; memory-mapped inside a
-    :func:`spill_to` block when larger than its budget), the sha256 of every item's
+    :func:`spill_to` block when larger than its budget or decoded by a pool), the sha256 of every item's
     bytes ("" where unreadable), and ``(index, reason)`` for the unreadable.
     """
     shape = (len(items), size, size, 1 if color == "grayscale" else 3)
@@ -207,15 +213,15 @@ def decode_many(
     pool = processes if processes is not None else (workers > 1 and len(items) >= PROCESS_MIN and pool_context() is not None)
     spill = _SPILL.get()
     nbytes = int(np.prod(shape, dtype=np.int64))
-    # The result stays in a spill file when it and the splits copied from it would not both fit.
-    mapped = spill is not None and 2 * nbytes > spill[1]
+    # The result stays in a spill file of the cache folder when it and the splits copied from it would
+    # not both fit, and whenever a pool writes it (the cache entry is then that file, renamed: the
+    # pixels are neither read back nor written again). Elsewhere a pool's file is temporary.
+    over = spill is not None and 2 * nbytes > spill[1]
+    mapped = over or (spill is not None and pool)
     into: Path | None = None
     if mapped or pool:
-        folder = spill[0] if spill is not None and mapped else Path(tempfile.gettempdir())
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=folder)
-        os.close(fd)
-        into = Path(name)
+        into = _new_file(spill[0] if spill is not None and mapped else None)
+        mapped = over or (spill is not None and into.parent == spill[0])  # a cache folder that refused the file: read back
     try:
         out = np.zeros(shape, np.uint8) if into is None else np.lib.format.open_memmap(into, "w+", np.uint8, shape)
         digests, bad = _run(items, size, color, out, into, workers, pool, (progress and len(items) >= 1000, label))
@@ -238,6 +244,21 @@ def decode_many(
                 into.unlink()
 
 
+def _new_file(folder: Path | None) -> Path:
+    """An empty spill file in ``folder`` (the temporary folder when ``None`` or not writable)."""
+    for where in ([folder] if folder is not None else []) + [Path(tempfile.gettempdir())]:
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=where)
+        except OSError:
+            if where == Path(tempfile.gettempdir()):
+                raise
+            continue
+        os.close(fd)
+        return Path(name)
+    raise AssertionError("unreachable")
+
+
 def _run(items: Sequence[Item], size: int, color: str, out: np.ndarray, into: Path | None, workers: int, pool: bool,
          bar: tuple[bool, str]) -> tuple[list[str], list[tuple[int, str]]]:
     """Decode every item into its row of ``out`` (threads) or of the file ``into`` (processes)."""
@@ -248,21 +269,32 @@ def _run(items: Sequence[Item], size: int, color: str, out: np.ndarray, into: Pa
         return _decode_into(out, start, items[start : start + STEP], size, color)
 
     ex: Executor
+    forked: str | None = None
     if pool:
         assert into is not None
         if isinstance(out, np.memmap):
             out.flush()
-        tasks = [(into, start, list(items[start : start + STEP]), size, color) for start in starts]
-        ex = ProcessPoolExecutor(workers, mp_context=pool_context() or multiprocessing.get_context("spawn"))
+        context = pool_context()
+        token = None
+        if context is not None:  # forked workers inherit the items: a task names its run, nothing is pickled
+            token = str(into)
+            _FORKED[token] = items
+        tasks = [(into, start, token or list(items[start : start + STEP]), size, color) for start in starts]
+        ex = ProcessPoolExecutor(workers, mp_context=context or multiprocessing.get_context("spawn"))
         results = ex.map(_decode_rows, tasks)
+        forked = token
     else:
         ex = ThreadPoolExecutor(workers)
         results = ex.map(work, starts)
-    with _bar(bar[0], bar[1], len(items)) as advance, ex:
-        for start, (d, problems) in zip(starts, results, strict=True):
-            digests[start : start + len(d)] = d
-            bad += problems
-            advance(len(d))
+    try:
+        with _bar(bar[0], bar[1], len(items)) as advance, ex:
+            for start, (d, problems) in zip(starts, results, strict=True):
+                digests[start : start + len(d)] = d
+                bad += problems
+                advance(len(d))
+    finally:
+        if forked is not None:
+            del _FORKED[forked]
     return digests, bad
 
 
@@ -277,12 +309,14 @@ def _decode_into(out: np.ndarray, start: int, items: Sequence[Item], size: int, 
     return digests, problems
 
 
-def _decode_rows(task: tuple[Path, int, list[Item], int, str]) -> tuple[list[str], list[tuple[int, str]]]:
-    """A pool task: decode a run of items into their rows of the shared ``.npy`` file."""
+def _decode_rows(task: tuple[Path, int, str | list[Item], int, str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """A pool task: decode a run of items (given, or the run at ``start`` of the items a forked worker
+    inherited) into their rows of the shared ``.npy`` file."""
     path, start, items, size, color = task
+    run = _FORKED[items][start : start + STEP] if isinstance(items, str) else items
     out = np.load(path, mmap_mode="r+")
     try:
-        return _decode_into(out, start, items, size, color)
+        return _decode_into(out, start, run, size, color)
     finally:
         # No flush: the rows are in the page cache, which the parent reads (a shared mapping);
         # an msync per task would wait for the disk to write each one.
