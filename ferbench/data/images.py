@@ -4,8 +4,9 @@ Many files decode in a process pool over every core, each worker writing its row
 straight into one shared ``.npy`` file (no arrays are pickled between processes);
 a few hundred decode in threads (Pillow releases the GIL while it decodes and
 resizes). A JPEG face box is decoded by libjpeg-turbo (through simplejpeg) at 1/2,
-1/4 or 1/8 scale whenever the face keeps the target resolution there. Inside :func:`spill_to` an output larger than the
-memory budget stays memory-mapped in the cache folder instead of being read back.
+1/4 or 1/8 scale whenever the face keeps the target resolution there. Inside
+:func:`spill_to` an output larger than the memory budget, or written by a pool, stays
+memory-mapped in the cache folder instead of being read back.
 """
 
 from __future__ import annotations
@@ -270,23 +271,22 @@ def _run(items: Sequence[Item], size: int, color: str, out: np.ndarray, into: Pa
 
     ex: Executor
     forked: str | None = None
+    context = pool_context()
     if pool:
         assert into is not None
         if isinstance(out, np.memmap):
             out.flush()
-        context = pool_context()
-        token = None
         if context is not None:  # forked workers inherit the items: a task names its run, nothing is pickled
-            token = str(into)
-            _FORKED[token] = items
-        tasks = [(into, start, token or list(items[start : start + STEP]), size, color) for start in starts]
-        ex = ProcessPoolExecutor(workers, mp_context=context or multiprocessing.get_context("spawn"))
-        results = ex.map(_decode_rows, tasks)
-        forked = token
-    else:
-        ex = ThreadPoolExecutor(workers)
-        results = ex.map(work, starts)
+            forked = str(into)
+            _FORKED[forked] = items
     try:
+        if pool:
+            tasks = [(into, start, forked or list(items[start : start + STEP]), size, color) for start in starts]
+            ex = ProcessPoolExecutor(workers, mp_context=context or multiprocessing.get_context("spawn"))
+            results = ex.map(_decode_rows, tasks)
+        else:
+            ex = ThreadPoolExecutor(workers)
+            results = ex.map(work, starts)
         with _bar(bar[0], bar[1], len(items)) as advance, ex:
             for start, (d, problems) in zip(starts, results, strict=True):
                 digests[start : start + len(d)] = d

@@ -71,7 +71,7 @@ def test_generated_release_has_the_official_layout_and_is_reproducible(layout, t
     assert data.splits["train"].x.shape[1:] == (SIZE, SIZE, 3)
 
 
-def test_corrupt_files_are_skipped_and_counted_by_the_process_pool(layout, tmp_path, make_spec):
+def test_corrupt_files_are_skipped_and_counted_by_the_process_pool(layout, tmp_path, make_spec, monkeypatch):
     root = tmp_path / "release"
     shutil.copytree(layout, root)
     train = rows(root / "training.csv")
@@ -91,6 +91,13 @@ def test_corrupt_files_are_skipped_and_counted_by_the_process_pool(layout, tmp_p
     assert len(bad) == 2 and len(x) == len(items) - 2
     assert {items[i].path for i, _ in bad} == {broken, cut}
     assert all(d for i, d in enumerate(digests) if i not in dict(bad))
+    # Spawned workers (where TensorFlow is loaded, forking is unsafe) get the items pickled with each task.
+    from ferbench.data import images
+
+    monkeypatch.setattr(images, "pool_context", lambda: None)
+    assert not images._FORKED  # the forked decode let go of its item list
+    spawned = decode_many(items, SIZE, "rgb", progress=False, workers=2, processes=True)
+    assert np.array_equal(spawned[0], x) and spawned[1] == digests and [i for i, _ in spawned[2]] == [i for i, _ in bad]
     with pytest.raises(Exception, match="2 bad sample"):
         load_dataset(spec_for(make_spec, root), progress=False)
     data = load_dataset(spec_for(make_spec, root, on_bad_sample="skip"), progress=False)
