@@ -17,6 +17,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -97,7 +98,8 @@ def decode(item: Item, size: int, color: str) -> tuple[np.ndarray, str]:
             im.load()
             im = im.convert(mode)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise ValueError(f"corrupt or unsupported image ({type(exc).__name__}: {exc})") from None
+            why = re.sub(r" <_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # Pillow names the in-memory file
+            raise ValueError(f"corrupt or unsupported image ({type(exc).__name__}: {why})") from None
         if item.box is not None:
             im = im.crop(_crop_box(item.box, full, im.size))
     if im.size != (size, size):

@@ -64,5 +64,14 @@ def test_grayscale_is_the_jpeg_luma_at_every_scale(tmp_path: Path) -> None:
 def test_a_truncated_jpeg_is_reported_not_decoded(tmp_path: Path, keep: int) -> None:
     path = _save(tmp_path / "p.jpg", _photo(2), "JPEG")
     path.write_bytes(path.read_bytes()[:keep])  # the header cut, then the scan data cut
-    with pytest.raises(ValueError, match="corrupt or unsupported image"):
+    with pytest.raises(ValueError, match="corrupt or unsupported image") as caught:
         decode(Item(path, (0, 0, 200, 200)), 48, "rgb")
+    assert "object at 0x" not in str(caught.value)  # no memory address of Pillow's in-memory file
+
+
+def test_a_file_pillow_cannot_identify_is_reported_without_a_memory_address(tmp_path: Path) -> None:
+    path = tmp_path / "face.jpg"
+    path.write_bytes(b"not an image at all")
+    with pytest.raises(ValueError) as caught:
+        decode(Item(path, (0, 0, 20, 20)), 48, "rgb")
+    assert str(caught.value) == "corrupt or unsupported image (UnidentifiedImageError: cannot identify image file)"
