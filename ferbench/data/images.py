@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -131,23 +131,17 @@ def _jpeg_face(data: bytes, box: tuple[int, int, int, int], size: int, mode: str
     """A JPEG decoded by libjpeg-turbo at the face box's :func:`jpeg_scale` (its DCT scaling
     averages the pixels it drops; H×W×1 in grayscale, the JPEG's luma) and its full size;
     ``None`` for anything else (not a JPEG, damaged: Pillow then decodes it, or says why not)."""
-    global _simplejpeg
-    if _simplejpeg is None:
-        import simplejpeg
+    import simplejpeg
 
-        _simplejpeg = simplejpeg
-    if not _simplejpeg.is_jpeg(data):
+    if not simplejpeg.is_jpeg(data):
         return None
     try:
-        height, width, _, _ = _simplejpeg.decode_jpeg_header(data)
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
         s = jpeg_scale(box, size)
-        a = _simplejpeg.decode_jpeg(data, colorspace="GRAY" if mode == "L" else "RGB", min_height=-(-height // s), min_width=-(-width // s))
+        a = simplejpeg.decode_jpeg(data, colorspace="GRAY" if mode == "L" else "RGB", min_height=-(-height // s), min_width=-(-width // s))
     except ValueError:
         return None
     return a, (width, height)
-
-
-_simplejpeg: Any = None
 
 
 #: From this many files on, decoding runs in a process pool (below, in threads: the
@@ -249,17 +243,17 @@ def decode_many(
 
 def _new_file(folder: Path | None) -> Path:
     """An empty spill file in ``folder`` (the temporary folder when ``None`` or not writable)."""
-    for where in ([folder] if folder is not None else []) + [Path(tempfile.gettempdir())]:
-        try:
-            where.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=where)
-        except OSError:
-            if where == Path(tempfile.gettempdir()):
-                raise
-            continue
-        os.close(fd)
-        return Path(name)
-    raise AssertionError("unreachable")
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            return _spill_file(folder)
+    return _spill_file(Path(tempfile.gettempdir()))
+
+
+def _spill_file(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=folder)
+    os.close(fd)
+    return Path(name)
 
 
 def _run(items: Sequence[Item], size: int, color: str, out: np.ndarray, into: Path | None, workers: int, pool: bool,
@@ -327,8 +321,7 @@ def _decode_rows(task: tuple[Path, int, str | list[Item], int, str]) -> tuple[li
 
 def _compact(path: Path, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """The rows ``ok`` of a memory-mapped ``x`` in a new spill file beside ``path`` (which is removed)."""
-    fd, name = tempfile.mkstemp(prefix=_spill_prefix(), suffix=".npy", dir=path.parent)
-    os.close(fd)
+    name = _spill_file(path.parent)
     keep = np.flatnonzero(ok)
     out = np.lib.format.open_memmap(name, "w+", np.uint8, (len(keep), *x.shape[1:]))
     for s in range(0, len(keep), 4096):

@@ -1,6 +1,6 @@
 """Typed, frozen views of a validated spec's search: the space, sampler, pruner, objectives and cost bounds.
 
-Part of :mod:`ferbench.spec.types`, which re-exports every name here.
+The search part of :mod:`ferbench.spec.types` (whose ``Spec.search`` is a :class:`SearchSpec`).
 """
 
 from __future__ import annotations
