@@ -115,9 +115,10 @@ def _analysed(runs: list[Run], *, resamples: int, seed: int) -> list[RunAnalysis
 def _comparison_sections(analyses: list[RunAnalysis], baselines: list[Baseline], compare_with: Sequence[str],
                          data: dict[str, Any], plots_dir: Path | None) -> list[Section]:
     """One comparison section per benchmark (with its frontier), then the trained-on x tested-on matrix."""
-    from ferbench.report.compare import compare_section, group_data, make_groups
+    from ferbench.report.compare import compare_section, group_data
     from ferbench.report.cross import cross_section
     from ferbench.report.frontier import frontier_data, frontier_rows, frontier_table, has_frontier
+    from ferbench.report.groups import make_groups
 
     sections: list[Section] = []
     groups = make_groups(analyses, baselines, compare_with)
@@ -157,7 +158,7 @@ def _run_sections(analyses: list[RunAnalysis], plots_dir: Path | None, seed: int
 def _frontier_figures(g: Any, rows: Sequence[Any], folder: Path) -> list[Any]:
     """Accuracy against parameters (always), MACs and latency (where some model has them) of a comparison."""
     from ferbench.report.canvas import save
-    from ferbench.report.compare import group_title
+    from ferbench.report.groups import group_title
     from ferbench.report.plots import FRONTIER_FIGURES, plot_frontier
 
     out = []

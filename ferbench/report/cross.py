@@ -14,7 +14,7 @@ from typing import Any
 
 from ferbench.data.kinds import DISPLAY_NAMES
 from ferbench.report.analysis import RunAnalysis
-from ferbench.report.compare import fold_groups
+from ferbench.report.groups import fold_groups
 from ferbench.report.model import Column, MeanSD, Section, Table, slug
 from ferbench.report.stats import Scores
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
 
     from ferbench.report.analysis import RunAnalysis
-    from ferbench.report.compare import Group
+    from ferbench.report.groups import Group
 
 CMAP = "Blues"
 

@@ -43,7 +43,7 @@ def test_every_layout_has_a_default_for_every_split_and_a_detection() -> None:
 
 
 def test_display_names_cover_kinds_and_other_benchmarks() -> None:
-    from ferbench.report.compare import group_title
+    from ferbench.report.groups import group_title
 
     for name, display in DISPLAY_NAMES.items():
         assert group_title(name, 7) == f"{display}, 7 classes"

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from ferbench.baselines_registry import BUILTIN
 from ferbench.cli.report import app
-from ferbench.report.compare import OTHER_TEST_SET, canonical_test_set
+from ferbench.report.compare import OTHER_TEST_SET
+from ferbench.report.groups import canonical_test_set
 
 
 def report(*args: str) -> str:
